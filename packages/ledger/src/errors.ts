@@ -1,0 +1,22 @@
+/** Closed set of failure codes raised by the pure ledger core. */
+export type LedgerErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'PROOF_INVALID'
+  | 'CHECKPOINT_MALFORMED'
+  | 'NOTE_MALFORMED'
+  | 'SIGNATURE_INVALID'
+  | 'KEY_MALFORMED'
+  | 'RECEIPT_INVALID'
+  | 'CANONICAL_JSON';
+
+/** The one error class of @vaultmesh/ledger; `details` carries the evidence of a security failure. */
+export class LedgerError extends Error {
+  readonly code: LedgerErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: LedgerErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'LedgerError';
+    this.code = code;
+    this.details = details;
+  }
+}

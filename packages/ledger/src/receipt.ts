@@ -1,0 +1,221 @@
+// Receipts: versioned, schema-validated JSON whose RFC 8785 bytes are the Merkle leaf.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { fromUtf8 } from './bytes.ts';
+import { LedgerError } from './errors.ts';
+import { canonicalBytes, canonicalize } from './jcs.ts';
+
+export const RECEIPT_VERSION = 1;
+/** Entry bundles in C2SP tlog-tiles carry uint16 lengths, so a leaf is at most 65535 bytes. */
+export const MAX_RECEIPT_BYTES = 65_535;
+
+export const RECEIPT_KINDS = [
+  'decision',
+  'deploy',
+  'plan',
+  'step',
+  'audit',
+  'route',
+  'policy',
+  'anchor',
+  'federation',
+  'evidence',
+  'spawn',
+] as const;
+export type ReceiptKind = (typeof RECEIPT_KINDS)[number];
+
+/** A reference to an earlier receipt, bound to its content by leaf hash. */
+export interface ParentRef {
+  index: number;
+  leafHash: string;
+}
+
+/** Version 1 of the receipt envelope. */
+export interface Receipt {
+  v: 1;
+  kind: ReceiptKind;
+  actor: string;
+  tenant: string;
+  /** RFC 3339 UTC instant, millisecond precision, set by the node that sequenced it. */
+  time: string;
+  body: Record<string, unknown>;
+  parents?: ParentRef[];
+}
+
+const str = (max = 500) => ({ type: 'string', minLength: 1, maxLength: max });
+const hex64 = { type: 'string', pattern: '^[0-9a-f]{64}$' };
+const strList = { type: 'array', maxItems: 100, items: str(200) };
+
+/** Required body fields per kind (extra fields are allowed and hashed like the rest). */
+export const BODY_SCHEMAS: Record<ReceiptKind, object> = {
+  decision: {
+    type: 'object',
+    required: ['title'],
+    properties: {
+      title: str(500),
+      rationale: { type: 'string', maxLength: 10_000 },
+      status: { enum: ['proposed', 'accepted', 'superseded', 'rejected'] },
+      tags: strList,
+    },
+  },
+  deploy: {
+    type: 'object',
+    required: ['service', 'version', 'environment'],
+    properties: { service: str(), version: str(200), environment: str(200), status: str(100) },
+  },
+  plan: {
+    type: 'object',
+    required: ['planId', 'planHash', 'goal'],
+    properties: { planId: str(200), planHash: hex64, goal: str(2000) },
+  },
+  step: {
+    type: 'object',
+    required: ['planId', 'stepId', 'action', 'status'],
+    properties: { planId: str(200), stepId: str(200), action: str(200), status: str(100) },
+  },
+  audit: {
+    type: 'object',
+    required: ['subject', 'result', 'checks'],
+    properties: {
+      subject: str(),
+      result: { enum: ['pass', 'fail'] },
+      checks: { type: 'array', maxItems: 1000 },
+    },
+  },
+  route: {
+    type: 'object',
+    required: ['jobId', 'provider', 'reason'],
+    properties: {
+      jobId: str(200),
+      provider: str(200),
+      reason: str(2000),
+      candidates: { type: 'array', maxItems: 1000 },
+    },
+  },
+  policy: {
+    type: 'object',
+    required: ['action', 'principal', 'resource', 'decision'],
+    properties: {
+      action: str(200),
+      principal: str(),
+      resource: str(),
+      decision: { enum: ['allow', 'deny'] },
+      reasons: strList,
+    },
+  },
+  anchor: {
+    type: 'object',
+    required: ['treeSize', 'rootHash', 'authority'],
+    properties: {
+      treeSize: { type: 'integer', minimum: 0 },
+      rootHash: hex64,
+      authority: str(),
+      tokenSha256: hex64,
+    },
+  },
+  federation: {
+    type: 'object',
+    required: ['peer', 'operation'],
+    properties: { peer: str(), operation: str(100) },
+  },
+  evidence: {
+    type: 'object',
+    required: ['subject', 'digests'],
+    properties: {
+      subject: str(),
+      digests: { type: 'object', additionalProperties: hex64, maxProperties: 10_000 },
+    },
+  },
+  spawn: {
+    type: 'object',
+    required: ['service', 'template'],
+    properties: { service: str(200), template: str(200) },
+  },
+};
+
+/** The envelope schema (the body is checked per kind). */
+export const ENVELOPE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['v', 'kind', 'actor', 'tenant', 'time', 'body'],
+  properties: {
+    v: { const: RECEIPT_VERSION },
+    kind: { enum: [...RECEIPT_KINDS] },
+    actor: str(200),
+    tenant: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]{0,62}$' },
+    time: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$' },
+    body: { type: 'object' },
+    parents: {
+      type: 'array',
+      maxItems: 64,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['index', 'leafHash'],
+        properties: { index: { type: 'integer', minimum: 0 }, leafHash: hex64 },
+      },
+    },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
+const validateEnvelope = ajv.compile(ENVELOPE_SCHEMA);
+const validateBody = Object.fromEntries(
+  RECEIPT_KINDS.map((k) => [k, ajv.compile(BODY_SCHEMAS[k])]),
+) as Record<ReceiptKind, ValidateFunction>;
+
+function describe(errors: ErrorObject[] | null | undefined, prefix: string): string {
+  const e = errors?.[0];
+  if (!e) return `${prefix || 'receipt'} is invalid`;
+  const where = `${prefix}${e.instancePath}` || '(root)';
+  if (e.keyword === 'additionalProperties') {
+    return `${where || '(root)'}: unknown field "${String((e.params as { additionalProperty?: string }).additionalProperty)}"`;
+  }
+  if (e.keyword === 'enum') {
+    return `${where}: must be one of ${((e.params as { allowedValues?: unknown[] }).allowedValues ?? []).join(', ')}`;
+  }
+  return `${where}: ${e.message ?? 'is invalid'}`;
+}
+
+/** Checks a value is a valid v1 receipt; returns it typed or throws RECEIPT_INVALID with a precise message. */
+export function validateReceipt(value: unknown): Receipt {
+  if (!validateEnvelope(value))
+    throw new LedgerError('RECEIPT_INVALID', describe(validateEnvelope.errors, ''));
+  const r = value as unknown as Receipt;
+  const vb = validateBody[r.kind];
+  if (!vb(r.body)) throw new LedgerError('RECEIPT_INVALID', describe(vb.errors, '/body'));
+  if (Number.isNaN(Date.parse(r.time))) throw new LedgerError('RECEIPT_INVALID', '/time: not a real instant');
+  return r;
+}
+
+/** Validates a receipt and returns its leaf bytes (RFC 8785), enforcing the size limit. */
+export function encodeReceipt(value: unknown): Uint8Array {
+  const r = validateReceipt(value);
+  const bytes = canonicalBytes(r);
+  if (bytes.length > MAX_RECEIPT_BYTES) {
+    throw new LedgerError(
+      'RECEIPT_INVALID',
+      `receipt is ${bytes.length} bytes; the limit is ${MAX_RECEIPT_BYTES}`,
+    );
+  }
+  return bytes;
+}
+
+/** Parses stored leaf bytes back into a receipt, requiring them to be valid and exactly canonical. */
+export function decodeReceipt(bytes: Uint8Array): Receipt {
+  let parsed: unknown;
+  const text = fromUtf8(bytes);
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new LedgerError('RECEIPT_INVALID', 'leaf bytes are not JSON');
+  }
+  const r = validateReceipt(parsed);
+  if (canonicalize(r) !== text)
+    throw new LedgerError('RECEIPT_INVALID', 'leaf bytes are not in RFC 8785 canonical form');
+  return r;
+}
+
+/** Formats a Date as the receipt time format. */
+export function receiptTime(d: Date): string {
+  return d.toISOString();
+}

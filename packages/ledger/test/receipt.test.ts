@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import {
+  MAX_RECEIPT_BYTES,
+  RECEIPT_KINDS,
+  decodeReceipt,
+  encodeReceipt,
+  formatTilePath,
+  parseTilePath,
+  utf8,
+} from '../src/index.ts';
+
+const base = {
+  v: 1,
+  kind: 'decision',
+  actor: 'cli:alice',
+  tenant: 'default',
+  time: '2026-11-23T08:00:00.000Z',
+  body: { title: 'Use PostgreSQL', rationale: 'transactional integrity' },
+};
+
+describe('receipts', () => {
+  it('encodes to RFC 8785 bytes and decodes back', () => {
+    const bytes = encodeReceipt(base);
+    expect(new TextDecoder().decode(bytes)).toBe(
+      '{"actor":"cli:alice","body":{"rationale":"transactional integrity","title":"Use PostgreSQL"},"kind":"decision","tenant":"default","time":"2026-11-23T08:00:00.000Z","v":1}',
+    );
+    expect(decodeReceipt(bytes)).toEqual(base);
+  });
+
+  it('defines a schema for every kind the ledger promises', () => {
+    expect([...RECEIPT_KINDS].sort()).toEqual(
+      [
+        'anchor',
+        'audit',
+        'decision',
+        'deploy',
+        'evidence',
+        'federation',
+        'plan',
+        'policy',
+        'route',
+        'spawn',
+        'step',
+      ].sort(),
+    );
+  });
+
+  it.each([
+    [{ ...base, kind: 'nonsense' }, /kind: must be one of/],
+    [{ ...base, v: 2 }, /\/v/],
+    [{ ...base, body: {} }, /body: must have required property 'title'/],
+    [{ ...base, body: { title: 5 } }, /\/body\/title: must be string/],
+    [{ ...base, tenant: 'Bad Tenant' }, /\/tenant/],
+    [{ ...base, time: 'yesterday' }, /\/time/],
+    [{ ...base, time: '2026-13-45T99:00:00.000Z' }, /\/time/],
+    [{ ...base, extra: 1 }, /unknown field "extra"/],
+    [{ ...base, parents: [{ index: -1, leafHash: 'ab' }] }, /parents/],
+    [
+      { ...base, kind: 'policy', body: { action: 'a', principal: 'p', resource: 'r', decision: 'maybe' } },
+      /allow, deny/,
+    ],
+    [[], /must be object/],
+  ])('rejects %j with a precise message', (value, message) => {
+    expect(() => encodeReceipt(value)).toThrow(message);
+  });
+
+  it('enforces the leaf size limit', () => {
+    const big = {
+      ...base,
+      body: { title: 'x', rationale: 'y'.repeat(9_000), blob: 'z'.repeat(MAX_RECEIPT_BYTES) },
+    };
+    expect(() => encodeReceipt(big)).toThrow(/limit is 65535/);
+  });
+
+  it('refuses stored bytes that are not canonical', () => {
+    const text = new TextDecoder().decode(encodeReceipt(base));
+    expect(() => decodeReceipt(utf8(text.replace('{"actor"', '{ "actor"')))).toThrow(/canonical/);
+    expect(() => decodeReceipt(utf8(text.slice(0, -1)))).toThrow(/not JSON/);
+  });
+});
+
+describe('C2SP tlog-tiles paths', () => {
+  it('formats and parses the spec examples', () => {
+    expect(formatTilePath({ level: 0, index: 1234067, width: 256 })).toBe('tile/0/x001/x234/067');
+    expect(formatTilePath({ level: 1, index: 5, width: 100 })).toBe('tile/1/005.p/100');
+    expect(formatTilePath({ level: -1, index: 0, width: 3 })).toBe('tile/entries/000.p/3');
+    expect(parseTilePath('tile/0/x001/x234/067')).toEqual({ level: 0, index: 1234067, width: 256 });
+    expect(parseTilePath('/tile/entries/x001/000.p/7')).toEqual({ level: -1, index: 1000, width: 7 });
+  });
+
+  it.each([
+    'tile/0/1',
+    'tile/0/x000/001',
+    'tile/0/001.p/256',
+    'tile/0/001.p/0',
+    'tile/a/001',
+    'tiles/0/001',
+    'tile/0/001.p',
+  ])('rejects %s', (p) => {
+    expect(() => parseTilePath(p)).toThrow(/invalid tile path/);
+  });
+});
