@@ -1,0 +1,182 @@
+// @vaultmesh/auth: API tokens (hashed at rest), roles, tenant scope. Decisions are values; storage is a port.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export const ROLES = ['admin', 'operator', 'agent', 'auditor', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const PERMISSIONS = [
+  'receipts:read',
+  'receipts:write',
+  'checkpoint:publish',
+  'audit:run',
+  'tokens:manage',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** What each role may do (within its tenant scope). */
+export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
+  admin: PERMISSIONS,
+  operator: ['receipts:read', 'receipts:write', 'checkpoint:publish', 'audit:run'],
+  agent: ['receipts:read', 'receipts:write'],
+  auditor: ['receipts:read', 'audit:run'],
+  viewer: ['receipts:read'],
+};
+
+/** A token's stored form. The secret itself is never stored, only its SHA-256. */
+export interface TokenRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+  /** A tenant id, or "*" for every tenant. */
+  readonly tenant: string;
+  readonly secretHash: string;
+  readonly createdAt: number;
+  readonly expiresAt: number | null;
+  readonly revokedAt: number | null;
+}
+
+/** Durable token storage. `revoke` returns false when no such token exists. */
+export interface TokenStore {
+  insertToken(t: TokenRecord): Promise<void>;
+  getToken(id: string): Promise<TokenRecord | undefined>;
+  listTokens(): Promise<TokenRecord[]>;
+  revokeToken(id: string, at: number): Promise<boolean>;
+}
+
+/** The authenticated caller. */
+export interface Principal {
+  readonly tokenId: string;
+  readonly name: string;
+  readonly role: Role;
+  readonly tenant: string;
+}
+
+export type AuthErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'INVALID_ARGUMENT' | 'NOT_FOUND';
+
+/** The one error class of @vaultmesh/auth. Messages never contain the secret. */
+export class AuthError extends Error {
+  readonly code: AuthErrorCode;
+  constructor(code: AuthErrorCode, message: string) {
+    super(message);
+    this.name = 'AuthError';
+    this.code = code;
+  }
+}
+
+const TENANT_RE = /^(\*|[a-z0-9][a-z0-9_.-]{0,62})$/;
+const TOKEN_RE = /^vm_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** Creates a token; returns the record and the one-time plaintext (shown once, never stored). */
+export async function createToken(
+  store: TokenStore,
+  input: { name: string; role: string; tenant: string; ttlMs?: number; now?: number },
+): Promise<{ record: TokenRecord; token: string }> {
+  if (!(ROLES as readonly string[]).includes(input.role)) {
+    throw new AuthError(
+      'INVALID_ARGUMENT',
+      `unknown role "${input.role}" (expected one of ${ROLES.join(', ')})`,
+    );
+  }
+  if (!TENANT_RE.test(input.tenant))
+    throw new AuthError('INVALID_ARGUMENT', `invalid tenant "${input.tenant}"`);
+  if (!input.name || input.name.length > 100)
+    throw new AuthError('INVALID_ARGUMENT', 'token name must be 1..100 characters');
+  const now = input.now ?? Date.now();
+  const id = randomBytes(8).toString('hex');
+  const secret = randomBytes(32).toString('base64url');
+  const record: TokenRecord = {
+    id,
+    name: input.name,
+    role: input.role as Role,
+    tenant: input.tenant,
+    secretHash: hashSecret(secret),
+    createdAt: now,
+    expiresAt: input.ttlMs ? now + input.ttlMs : null,
+    revokedAt: null,
+  };
+  await store.insertToken(record);
+  return { record, token: `vm_${id}_${secret}` };
+}
+
+/** Authenticates a bearer token (attacker-controlled). Every failure is UNAUTHENTICATED with no detail leaked. */
+export async function authenticate(
+  store: TokenStore,
+  token: string | undefined,
+  now = Date.now(),
+): Promise<Principal> {
+  if (!token) throw new AuthError('UNAUTHENTICATED', 'missing bearer token');
+  const m = TOKEN_RE.exec(token);
+  if (!m) throw new AuthError('UNAUTHENTICATED', 'malformed bearer token');
+  const rec = await store.getToken(m[1]!);
+  const given = Buffer.from(hashSecret(m[2]!), 'hex');
+  const want = Buffer.from(rec?.secretHash ?? '00'.repeat(32), 'hex');
+  const match = given.length === want.length && timingSafeEqual(given, want);
+  if (!rec || !match) throw new AuthError('UNAUTHENTICATED', 'invalid token');
+  if (rec.revokedAt !== null) throw new AuthError('UNAUTHENTICATED', 'token revoked');
+  if (rec.expiresAt !== null && rec.expiresAt <= now) throw new AuthError('UNAUTHENTICATED', 'token expired');
+  return { tokenId: rec.id, name: rec.name, role: rec.role, tenant: rec.tenant };
+}
+
+/** Extracts the token from an Authorization header ("Bearer <token>"). */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  return m?.[1];
+}
+
+/** True when the principal holds the permission. */
+export function can(p: Principal, permission: Permission): boolean {
+  return ROLE_PERMISSIONS[p.role].includes(permission);
+}
+
+/** True when the principal's scope covers the tenant. */
+export function inScope(p: Principal, tenant: string): boolean {
+  return p.tenant === '*' || p.tenant === tenant;
+}
+
+/** Throws FORBIDDEN unless the principal may do `permission` in `tenant` (if given). */
+export function authorize(p: Principal, permission: Permission, tenant?: string): void {
+  if (!can(p, permission)) throw new AuthError('FORBIDDEN', `role ${p.role} may not ${permission}`);
+  if (tenant !== undefined && !inScope(p, tenant)) {
+    throw new AuthError('FORBIDDEN', `token is scoped to tenant ${p.tenant}, not ${tenant}`);
+  }
+}
+
+/** The tenants a principal may read (undefined = all). */
+export function readableTenants(p: Principal): string[] | undefined {
+  return p.tenant === '*' ? undefined : [p.tenant];
+}
+
+/** Records suitable for listing: never includes the hash. */
+export function publicTokenView(t: TokenRecord): Omit<TokenRecord, 'secretHash'> {
+  const { secretHash: _omit, ...rest } = t;
+  return rest;
+}
+
+/** A TokenStore in memory (tests, ephemeral nodes). */
+export function createMemoryTokenStore(): TokenStore {
+  const tokens = new Map<string, TokenRecord>();
+  return {
+    async insertToken(t) {
+      if (tokens.has(t.id)) throw new AuthError('INVALID_ARGUMENT', 'duplicate token id');
+      tokens.set(t.id, { ...t });
+    },
+    async getToken(id) {
+      const t = tokens.get(id);
+      return t ? { ...t } : undefined;
+    },
+    async listTokens() {
+      return [...tokens.values()].sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+    },
+    async revokeToken(id, at) {
+      const t = tokens.get(id);
+      if (!t || t.revokedAt !== null) return false;
+      tokens.set(id, { ...t, revokedAt: at });
+      return true;
+    },
+  };
+}

@@ -1,0 +1,20 @@
+/** Closed set of failure codes of the log lifecycle and its storage. */
+export type LogErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'STORAGE'
+  | 'CLOSED'
+  | 'TIMEOUT'
+  | 'ALREADY_INITIALIZED'
+  | 'NOT_INITIALIZED';
+
+/** The one error class of @vaultmesh/log. */
+export class LogError extends Error {
+  readonly code: LogErrorCode;
+  constructor(code: LogErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LogError';
+    this.code = code;
+  }
+}

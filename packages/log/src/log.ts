@@ -1,0 +1,516 @@
+// The append lifecycle: validate → sequence (group commit) → integrate into tiles → checkpoint → sign → publish.
+import {
+  TILE_WIDTH,
+  TreeBuilder,
+  bytesEqual,
+  consistencyProofPlan,
+  defaultHasher,
+  encodeReceipt,
+  formatCheckpoint,
+  inclusionProofPlan,
+  rangeNodes,
+  signNote,
+  toHex,
+  type CompletedNode,
+  type MerkleHasher,
+  type NodeId,
+  type NoteSigner,
+  type ParentRef,
+  type Receipt,
+  type ReceiptKind,
+  type TileAddress,
+} from '@vaultmesh/ledger';
+import { LogError } from './errors.ts';
+import type { LogStorage, StoredCheckpoint, StoredEntry, StoredTile } from './storage.ts';
+import { TILE_BYTES, locateNode, nodesAtTileLevel, tileLevels } from './tile-layout.ts';
+import { TileReader } from './tile-reader.ts';
+
+/** Options of a log; only `storage`, `origin` and `signer` are required. */
+export interface LogOptions {
+  readonly storage: LogStorage;
+  /** Checkpoint origin line, e.g. "vaultmesh.example/log". */
+  readonly origin: string;
+  readonly signer: NoteSigner;
+  readonly hasher?: MerkleHasher;
+  readonly now?: () => number;
+  /** Most entries committed in one transaction (group commit). Default 8192. */
+  readonly maxBatch?: number;
+  /** Publish a checkpoint this often when the log grew; 0 disables the timer. Default 0. */
+  readonly checkpointIntervalMs?: number;
+  /** Full (immutable) tiles kept in memory for proofs. Default 4096 (~64 MiB worst case). */
+  readonly tileCacheSize?: number;
+  readonly onCommit?: (info: { entries: number; size: number; ms: number }) => void;
+  readonly onCheckpoint?: (cp: StoredCheckpoint) => void;
+  readonly onError?: (err: unknown) => void;
+}
+
+/** What a caller appends; the node fills in version and time. */
+export interface AppendInput {
+  readonly kind: ReceiptKind | string;
+  readonly actor: string;
+  readonly tenant: string;
+  readonly body: Record<string, unknown>;
+  /** Parent receipts by index (resolved to their leaf hash) or by explicit reference (checked). */
+  readonly parents?: readonly (number | ParentRef)[];
+}
+
+/** An acknowledged append: durable once this resolves. */
+export interface AppendResult {
+  readonly index: number;
+  readonly leafHash: string;
+  readonly receipt: Receipt;
+}
+
+/** An inclusion proof against a tree size. */
+export interface InclusionProof {
+  readonly index: number;
+  readonly size: number;
+  readonly leafHash: Uint8Array;
+  readonly proof: Uint8Array[];
+}
+
+interface Pending {
+  readonly bytes: Uint8Array;
+  readonly leafHash: Uint8Array;
+  readonly receipt: Receipt;
+  readonly time: number;
+  readonly resolve: (r: AppendResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface MemTile {
+  level: number;
+  index: number;
+  width: number;
+  data: Uint8Array;
+}
+
+interface Waiter {
+  readonly index: number;
+  readonly resolve: (v: { checkpoint: StoredCheckpoint; proof: InclusionProof }) => void;
+  readonly reject: (e: unknown) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/** Counters a metrics edge can expose. */
+export interface LogStats {
+  size: number;
+  pending: number;
+  appended: number;
+  batches: number;
+  lastBatch: number;
+  checkpointSize: number;
+  checkpointAt: number;
+  conflicts: number;
+}
+
+/** An append-only, sequenced, checkpointed Merkle log. One instance per process; storage arbitrates writers. */
+export class Log {
+  readonly origin: string;
+  readonly hasher: MerkleHasher;
+  private readonly storage: LogStorage;
+  private readonly signer: NoteSigner;
+  private readonly now: () => number;
+  private readonly maxBatch: number;
+  private readonly opts: LogOptions;
+  private builder: TreeBuilder;
+  private tiles = new Map<number, MemTile>();
+  private readonly reader: TileReader;
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private flushScheduled = false;
+  private committed = 0;
+  private waiters: Waiter[] = [];
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+  private checkpointing: Promise<StoredCheckpoint> | undefined;
+  private readonly counters = {
+    appended: 0,
+    batches: 0,
+    lastBatch: 0,
+    conflicts: 0,
+    checkpointSize: 0,
+    checkpointAt: 0,
+  };
+
+  private constructor(opts: LogOptions) {
+    this.opts = opts;
+    this.storage = opts.storage;
+    this.origin = opts.origin;
+    this.signer = opts.signer;
+    this.hasher = opts.hasher ?? defaultHasher;
+    this.now = opts.now ?? Date.now;
+    this.maxBatch = opts.maxBatch ?? 8192;
+    this.reader = new TileReader(opts.storage, this.hasher, opts.tileCacheSize ?? 4096);
+    this.builder = new TreeBuilder(this.hasher);
+  }
+
+  /** Opens a log over storage, rebuilding the in-memory right edge from stored tiles. */
+  static async open(opts: LogOptions): Promise<Log> {
+    const log = new Log(opts);
+    await log.reload();
+    const latest = await log.storage.getCheckpoint();
+    if (latest) {
+      log.counters.checkpointSize = latest.size;
+      log.counters.checkpointAt = latest.createdAt;
+    }
+    if (opts.checkpointIntervalMs && opts.checkpointIntervalMs > 0) {
+      log.timer = setInterval(() => {
+        void log.tick();
+      }, opts.checkpointIntervalMs);
+      log.timer.unref?.();
+    }
+    return log;
+  }
+
+  /** Committed entries visible to this process. */
+  get size(): number {
+    return this.committed;
+  }
+
+  stats(): LogStats {
+    return { size: this.committed, pending: this.pending.length, ...this.counters };
+  }
+
+  /** Validates and encodes a receipt, then appends it; resolves once it is durable. Bad input rejects and writes nothing. */
+  async append(input: AppendInput): Promise<AppendResult> {
+    if (this.closed) throw new LogError('CLOSED', 'log is closed');
+    let parents: ParentRef[] | undefined;
+    if (input.parents && input.parents.length > 0) parents = await this.resolveParents(input.parents);
+    const time = this.now();
+    const receipt = {
+      v: 1,
+      kind: input.kind,
+      actor: input.actor,
+      tenant: input.tenant,
+      time: new Date(time).toISOString(),
+      body: input.body,
+      ...(parents ? { parents } : {}),
+    } as Receipt;
+    const bytes = encodeReceipt(receipt);
+    return this.enqueue(bytes, receipt, time);
+  }
+
+  private enqueue(bytes: Uint8Array, receipt: Receipt, time: number): Promise<AppendResult> {
+    const leafHash = this.hasher.hashLeaf(bytes);
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ bytes, leafHash, receipt, time, resolve, reject });
+      if (!this.flushScheduled && !this.flushing) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async resolveParents(refs: readonly (number | ParentRef)[]): Promise<ParentRef[]> {
+    if (refs.length > 64) throw new LogError('INVALID_ARGUMENT', 'at most 64 parents');
+    const size = await this.storage.size();
+    const out: ParentRef[] = [];
+    for (const ref of refs) {
+      const index = typeof ref === 'number' ? ref : ref.index;
+      if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+        throw new LogError('INVALID_ARGUMENT', `parent ${String(index)} does not exist (log size ${size})`);
+      }
+      const entry = await this.storage.getEntry(index);
+      if (!entry) throw new LogError('INVALID_ARGUMENT', `parent ${index} does not exist`);
+      const leafHash = toHex(entry.leafHash);
+      if (typeof ref !== 'number' && ref.leafHash !== leafHash) {
+        throw new LogError(
+          'INVALID_ARGUMENT',
+          `parent ${index} leaf hash does not match (stored ${leafHash})`,
+        );
+      }
+      out.push({ index, leafHash });
+    }
+    return out;
+  }
+
+  private flush(): Promise<void> {
+    this.flushScheduled = false;
+    if (this.flushing) return this.flushing;
+    this.flushing = (async () => {
+      try {
+        while (this.pending.length > 0) {
+          const batch = this.pending.splice(0, this.maxBatch);
+          await this.commitBatch(batch);
+        }
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+
+  private async commitBatch(batch: Pending[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
+      const start = this.builder.size;
+      const dirty = new Map<string, MemTile>();
+      const entries: StoredEntry[] = new Array(batch.length);
+      for (let i = 0; i < batch.length; i++) {
+        const p = batch[i]!;
+        entries[i] = {
+          index: start + i,
+          leafHash: p.leafHash,
+          bytes: p.bytes,
+          kind: p.receipt.kind,
+          tenant: p.receipt.tenant,
+          time: p.time,
+        };
+        this.builder.push(p.leafHash, (node) => this.placeNode(node, dirty));
+      }
+      const tiles: StoredTile[] = [...dirty.values()].map((t) => ({
+        level: t.level,
+        index: t.index,
+        width: t.width,
+        data: t.data.slice(),
+      }));
+      try {
+        await this.storage.commit({ expectedSize: start, entries, tiles });
+      } catch (err) {
+        await this.reload().catch((e: unknown) => this.opts.onError?.(e));
+        if (err instanceof LogError && err.code === 'CONFLICT' && attempt < 10) {
+          this.counters.conflicts++;
+          continue;
+        }
+        for (const p of batch) p.reject(err);
+        return;
+      }
+      this.committed = this.builder.size;
+      for (const t of tiles) this.reader.remember(t);
+      this.counters.appended += batch.length;
+      this.counters.batches++;
+      this.counters.lastBatch = batch.length;
+      this.opts.onCommit?.({ entries: batch.length, size: this.committed, ms: performance.now() - started });
+      for (let i = 0; i < batch.length; i++) {
+        const p = batch[i]!;
+        p.resolve({ index: start + i, leafHash: toHex(p.leafHash), receipt: p.receipt });
+      }
+      return;
+    }
+  }
+
+  private placeNode(node: CompletedNode, dirty: Map<string, MemTile>): void {
+    const loc = locateNode(node.level, node.index);
+    let t = this.tiles.get(loc.tileLevel);
+    if (!t || t.index !== loc.tileIndex) {
+      t = { level: loc.tileLevel, index: loc.tileIndex, width: 0, data: new Uint8Array(TILE_BYTES) };
+      this.tiles.set(loc.tileLevel, t);
+    }
+    t.data.set(node.hash, loc.slot * 32);
+    if (loc.row === 0) t.width = loc.minWidth;
+    dirty.set(`${t.level}/${t.index}`, t);
+  }
+
+  /** Rebuilds the right edge and the open tiles from storage (after a conflict, failure or another writer). */
+  private async reload(): Promise<void> {
+    const size = await this.storage.size();
+    const tiles = new Map<number, MemTile>();
+    for (let level = 0; level < tileLevels(size); level++) {
+      const count = nodesAtTileLevel(size, level);
+      const index = Math.floor(count / TILE_WIDTH);
+      if (count % TILE_WIDTH === 0) continue;
+      const t = await this.storage.getTile(level, index);
+      if (!t) throw new LogError('STORAGE', `tile ${level}/${index} is missing`);
+      tiles.set(level, { level, index, width: t.width, data: t.data.slice() });
+    }
+    const frontierIds = rangeNodes(0, size);
+    const hashes = await this.getNodes(frontierIds);
+    this.builder = new TreeBuilder(
+      this.hasher,
+      frontierIds.map((id, i) => ({ ...id, hash: hashes[i]! })),
+      size,
+    );
+    this.tiles = tiles;
+    this.committed = size;
+  }
+
+  /** Reads complete nodes from stored tiles. */
+  getNodes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
+    return this.reader.getNodes(ids);
+  }
+
+  /** MTH of the first `size` entries, from stored nodes. */
+  rootAt(size: number): Promise<Uint8Array> {
+    return this.reader.rootAt(size);
+  }
+
+  private async checkSize(size: number, what: string): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new LogError('INVALID_ARGUMENT', `${what} must be a non-negative integer`);
+    const stored = await this.storage.size();
+    if (size > stored)
+      throw new LogError('INVALID_ARGUMENT', `${what} ${size} exceeds the log size ${stored}`);
+  }
+
+  /** RFC 9162 inclusion proof of entry `index` in the tree of `size` (default: the latest checkpoint). */
+  async inclusionProof(index: number, size?: number): Promise<InclusionProof> {
+    let treeSize = size;
+    if (treeSize === undefined) {
+      const cp = await this.storage.getCheckpoint();
+      if (!cp) throw new LogError('NOT_FOUND', 'no checkpoint has been published yet');
+      treeSize = cp.size;
+    }
+    await this.checkSize(treeSize, 'tree size');
+    if (!Number.isSafeInteger(index) || index < 0 || index >= treeSize) {
+      throw new LogError('INVALID_ARGUMENT', `index ${index} is not below tree size ${treeSize}`);
+    }
+    const [leafHash] = await this.getNodes([{ level: 0, index }]);
+    return {
+      index,
+      size: treeSize,
+      leafHash: leafHash!,
+      proof: await this.reader.resolvePlan(inclusionProofPlan(index, treeSize)),
+    };
+  }
+
+  /** RFC 9162 consistency proof between two tree sizes. */
+  async consistencyProof(size1: number, size2: number): Promise<Uint8Array[]> {
+    await this.checkSize(size2, 'second size');
+    if (!Number.isSafeInteger(size1) || size1 < 0 || size1 > size2) {
+      throw new LogError('INVALID_ARGUMENT', `first size must be between 0 and ${size2}`);
+    }
+    return this.reader.resolvePlan(consistencyProofPlan(size1, size2));
+  }
+
+  /** Publishes a signed checkpoint of everything committed now (returns the latest if nothing changed). */
+  async checkpoint(): Promise<StoredCheckpoint> {
+    if (this.checkpointing) await this.checkpointing.catch(() => undefined);
+    const run = this.publish();
+    this.checkpointing = run;
+    try {
+      return await run;
+    } finally {
+      if (this.checkpointing === run) this.checkpointing = undefined;
+    }
+  }
+
+  private async publish(): Promise<StoredCheckpoint> {
+    const size = Math.max(this.committed, await this.storage.size());
+    const latest = await this.storage.getCheckpoint();
+    if (latest && latest.size >= size) {
+      this.notify(latest);
+      return latest;
+    }
+    const root = await this.rootAt(size);
+    const note = signNote(formatCheckpoint({ origin: this.origin, size, root, extensions: [] }), [
+      this.signer,
+    ]);
+    await this.storage.putCheckpoint({ size, root, note, createdAt: this.now() });
+    const stored = (await this.storage.getCheckpoint(size))!;
+    if (!bytesEqual(stored.root, root))
+      throw new LogError('STORAGE', `a different checkpoint for size ${size} is stored`);
+    this.counters.checkpointSize = stored.size;
+    this.counters.checkpointAt = stored.createdAt;
+    this.opts.onCheckpoint?.(stored);
+    this.notify(stored);
+    return stored;
+  }
+
+  private notify(cp: StoredCheckpoint): void {
+    const ready = this.waiters.filter((w) => w.index < cp.size);
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => w.index >= cp.size);
+    for (const w of ready) {
+      clearTimeout(w.timer);
+      this.inclusionProof(w.index, cp.size).then((proof) => w.resolve({ checkpoint: cp, proof }), w.reject);
+    }
+  }
+
+  /** The latest stored checkpoint, if any. */
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    return this.storage.getCheckpoint();
+  }
+
+  /**
+   * Resolves with the first checkpoint covering `index` and the entry's inclusion proof against it.
+   * With `publish`, asks for a checkpoint now instead of waiting for the interval.
+   */
+  async waitForCheckpoint(
+    index: number,
+    opts: { timeoutMs?: number; publish?: boolean } = {},
+  ): Promise<{ checkpoint: StoredCheckpoint; proof: InclusionProof }> {
+    const latest = await this.storage.getCheckpoint();
+    if (latest && latest.size > index)
+      return { checkpoint: latest, proof: await this.inclusionProof(index, latest.size) };
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const result = new Promise<{ checkpoint: StoredCheckpoint; proof: InclusionProof }>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.timer !== timer);
+        reject(new LogError('TIMEOUT', `no checkpoint covering entry ${index} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push({ index, resolve, reject, timer });
+    });
+    if (opts.publish) {
+      await this.idle();
+      await this.checkpoint();
+    }
+    return result;
+  }
+
+  /** Resolves when every append accepted so far is committed (or failed). */
+  async idle(): Promise<void> {
+    while (this.flushing || this.pending.length > 0 || this.flushScheduled) {
+      await (this.flushing ?? this.flush());
+    }
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      if (!this.flushing && this.pending.length === 0 && (await this.storage.size()) !== this.committed) {
+        await this.reload();
+      }
+      const latest = await this.storage.getCheckpoint();
+      if (!latest || latest.size < Math.max(this.committed, await this.storage.size()))
+        await this.checkpoint();
+    } catch (err) {
+      this.opts.onError?.(err);
+    }
+  }
+
+  /** Reads one receipt's stored entry. */
+  async getEntry(index: number): Promise<StoredEntry> {
+    if (!Number.isSafeInteger(index) || index < 0)
+      throw new LogError('INVALID_ARGUMENT', 'index must be a non-negative integer');
+    const e = await this.storage.getEntry(index);
+    if (!e) throw new LogError('NOT_FOUND', `no entry ${index}`);
+    return e;
+  }
+
+  /** Bytes of a C2SP tlog-tiles resource (hash tile or entry bundle). */
+  async readTileResource(addr: TileAddress): Promise<Uint8Array> {
+    if (addr.level < 0) {
+      const start = addr.index * TILE_WIDTH;
+      const end = start + addr.width;
+      if (end > (await this.storage.size())) throw new LogError('NOT_FOUND', 'entry bundle not available');
+      const entries = await this.storage.getEntries(start, end);
+      let len = 0;
+      for (const e of entries) len += 2 + e.bytes.length;
+      const out = new Uint8Array(len);
+      let off = 0;
+      for (const e of entries) {
+        out[off] = e.bytes.length >> 8;
+        out[off + 1] = e.bytes.length & 255;
+        out.set(e.bytes, off + 2);
+        off += 2 + e.bytes.length;
+      }
+      return out;
+    }
+    const t = await this.reader.readTile(addr.level, addr.index);
+    if (!t || t.width < addr.width) throw new LogError('NOT_FOUND', 'tile not available');
+    return t.data.slice(0, addr.width * 32);
+  }
+
+  /** Stops the checkpoint timer, waits for pending appends and fails any checkpoint waiters. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
+    await this.idle();
+    this.closed = true;
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(new LogError('CLOSED', 'log closed'));
+    }
+    this.waiters = [];
+  }
+}

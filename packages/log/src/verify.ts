@@ -1,0 +1,414 @@
+// Offline verification of a stored log: every byte that carries ledger meaning is recomputed or checked.
+import {
+  HASH_SIZE,
+  LedgerError,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  TreeBuilder,
+  bytesEqual,
+  consistencyProofPlan,
+  decodeReceipt,
+  defaultHasher,
+  nobleEd25519Verify,
+  openNote,
+  parseCheckpoint,
+  toHex,
+  verifyConsistency,
+  type Ed25519Verify,
+  type MerkleHasher,
+  type NoteVerifierKey,
+} from '@vaultmesh/ledger';
+import type { LogStorage, StoredTile } from './storage.ts';
+import { expectedTileWidth, locateNode, readSlot, rowOffset } from './tile-layout.ts';
+import { TileReader } from './tile-reader.ts';
+
+/** One thing found wrong, with where it is and what was expected. */
+export interface VerifyProblem {
+  readonly where: 'entry' | 'tile' | 'checkpoint' | 'log';
+  readonly index?: number;
+  readonly level?: number;
+  readonly field?: string;
+  readonly expected?: string;
+  readonly found?: string;
+  readonly message: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  full: boolean;
+  size: number;
+  root: string;
+  entriesChecked: number;
+  nodesChecked: number;
+  tilesChecked: number;
+  checkpointsChecked: number;
+  /** The first `maxProblems` problems. */
+  problems: VerifyProblem[];
+  problemCount: number;
+  durationMs: number;
+}
+
+export interface VerifyOptions {
+  readonly storage: LogStorage;
+  readonly origin: string;
+  /** The trusted key checkpoints must be signed with (from the node's key file, not from the database). */
+  readonly verifierKey: NoteVerifierKey;
+  readonly hasher?: MerkleHasher;
+  readonly ed25519Verify?: Ed25519Verify;
+  /** Recompute every leaf, node and receipt (default: checkpoints, roots, consistency and the unsealed tail). */
+  readonly full?: boolean;
+  readonly batchSize?: number;
+  readonly maxProblems?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+interface TrustedCheckpoint {
+  size: number;
+  root: Uint8Array;
+}
+
+/** Verifies a stored log and reports exactly what is wrong where. Never throws for bad data, only for I/O. */
+export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
+  const started = performance.now();
+  const hasher = opts.hasher ?? defaultHasher;
+  const storage = opts.storage;
+  const maxProblems = opts.maxProblems ?? 100;
+  const batchSize = opts.batchSize ?? 4096;
+  const problems: VerifyProblem[] = [];
+  let problemCount = 0;
+  const report = (p: VerifyProblem) => {
+    problemCount++;
+    if (problems.length < maxProblems) problems.push(p);
+  };
+  const size = await storage.size();
+  const reader = new TileReader(storage, hasher, 0);
+  let nodesChecked = 0;
+  let tilesChecked = 0;
+  let entriesChecked = 0;
+
+  // 1. Checkpoints: signature by the trusted key, origin, and the stored lookup columns.
+  const trusted: TrustedCheckpoint[] = [];
+  const stored = await storage.listCheckpoints();
+  for (const cp of stored) {
+    try {
+      const opened = openNote(cp.note, [opts.verifierKey], opts.ed25519Verify ?? nobleEd25519Verify);
+      const parsed = parseCheckpoint(opened.text);
+      if (parsed.origin !== opts.origin) {
+        report({
+          where: 'checkpoint',
+          index: cp.size,
+          field: 'origin',
+          expected: opts.origin,
+          found: parsed.origin,
+          message: 'checkpoint names another log',
+        });
+        continue;
+      }
+      if (parsed.size !== cp.size) {
+        report({
+          where: 'checkpoint',
+          index: cp.size,
+          field: 'size',
+          expected: String(parsed.size),
+          found: String(cp.size),
+          message: 'stored size differs from the signed note',
+        });
+      }
+      if (!bytesEqual(parsed.root, cp.root)) {
+        report({
+          where: 'checkpoint',
+          index: cp.size,
+          field: 'root',
+          expected: toHex(parsed.root),
+          found: toHex(cp.root),
+          message: 'stored root differs from the signed note',
+        });
+      }
+      if (parsed.size > size) {
+        report({
+          where: 'checkpoint',
+          index: parsed.size,
+          field: 'size',
+          expected: `<= ${size}`,
+          found: String(parsed.size),
+          message: `signed checkpoint covers ${parsed.size} entries but only ${size} are stored`,
+        });
+        continue;
+      }
+      trusted.push({ size: parsed.size, root: parsed.root });
+    } catch (err) {
+      if (!(err instanceof LedgerError)) throw err;
+      report({
+        where: 'checkpoint',
+        index: cp.size,
+        field: 'note',
+        message: `checkpoint note rejected: ${err.message}`,
+      });
+    }
+  }
+  trusted.sort((a, b) => a.size - b.size);
+
+  // 2. Consistency between consecutive signed checkpoints, with proofs built from stored tiles.
+  for (let i = 1; i < trusted.length; i++) {
+    const a = trusted[i - 1]!;
+    const b = trusted[i]!;
+    try {
+      const proof = await reader.resolvePlan(consistencyProofPlan(a.size, b.size));
+      if (!verifyConsistency(hasher, a.size, b.size, proof, a.root, b.root)) {
+        report({
+          where: 'checkpoint',
+          index: b.size,
+          field: 'consistency',
+          message: `checkpoints ${a.size} and ${b.size} are not consistent with the stored tree`,
+        });
+      }
+    } catch (err) {
+      report({
+        where: 'tile',
+        message: `cannot build consistency proof ${a.size} -> ${b.size}: ${(err as Error).message}`,
+      });
+    }
+  }
+
+  let root = hasher.emptyRoot();
+  if (opts.full) {
+    // 3. Full: recompute every leaf and node from the entry bytes and compare with every stored slot.
+    const builder = new TreeBuilder(hasher);
+    const bySize = new Map(trusted.map((t) => [t.size, t.root]));
+    const open = new Map<number, StoredTile | undefined>();
+    // Tiles are loaded before each push (see below), so the callback can stay synchronous.
+    const onNode = (node: { level: number; index: number; hash: Uint8Array }) => {
+      const loc = locateNode(node.level, node.index);
+      const t = open.get(loc.tileLevel);
+      nodesChecked++;
+      if (!t || t.index !== loc.tileIndex || t.width < loc.minWidth) {
+        report({
+          where: 'tile',
+          level: node.level,
+          index: node.index,
+          field: 'node',
+          expected: toHex(node.hash),
+          found: 'missing',
+          message: `tile ${loc.tileLevel}/${loc.tileIndex} lacks node ${node.level}/${node.index}`,
+        });
+        return;
+      }
+      const found = readSlot(t.data, loc.slot);
+      if (!bytesEqual(found, node.hash)) {
+        report({
+          where: 'tile',
+          level: node.level,
+          index: node.index,
+          field: 'hash',
+          expected: toHex(node.hash),
+          found: toHex(found),
+          message: `stored node ${node.level}/${node.index} (tile ${loc.tileLevel}/${loc.tileIndex}) differs from the recomputed one`,
+        });
+      }
+    };
+    for (let start = 0; start < size; start += batchSize) {
+      const end = Math.min(size, start + batchSize);
+      const entries = await storage.getEntries(start, end);
+      let expectIndex = start;
+      for (const e of entries) {
+        if (e.index !== expectIndex) {
+          report({
+            where: 'entry',
+            index: expectIndex,
+            field: 'index',
+            expected: String(expectIndex),
+            found: String(e.index),
+            message: `entry ${expectIndex} is missing`,
+          });
+          expectIndex = e.index;
+        }
+        entriesChecked++;
+        const leafHash = hasher.hashLeaf(e.bytes);
+        if (!bytesEqual(leafHash, e.leafHash)) {
+          report({
+            where: 'entry',
+            index: e.index,
+            field: 'leaf_hash',
+            expected: toHex(leafHash),
+            found: toHex(e.leafHash),
+            message: `entry ${e.index}: stored leaf hash differs from the hash of its bytes`,
+          });
+        }
+        try {
+          const r = decodeReceipt(e.bytes);
+          if (r.kind !== e.kind)
+            report({
+              where: 'entry',
+              index: e.index,
+              field: 'kind',
+              expected: r.kind,
+              found: e.kind,
+              message: `entry ${e.index}: kind column differs from the receipt`,
+            });
+          if (r.tenant !== e.tenant)
+            report({
+              where: 'entry',
+              index: e.index,
+              field: 'tenant',
+              expected: r.tenant,
+              found: e.tenant,
+              message: `entry ${e.index}: tenant column differs from the receipt`,
+            });
+          if (Date.parse(r.time) !== e.time)
+            report({
+              where: 'entry',
+              index: e.index,
+              field: 'time',
+              expected: String(Date.parse(r.time)),
+              found: String(e.time),
+              message: `entry ${e.index}: time column differs from the receipt`,
+            });
+        } catch (err) {
+          if (!(err instanceof LedgerError)) throw err;
+          report({
+            where: 'entry',
+            index: e.index,
+            field: 'bytes',
+            message: `entry ${e.index}: ${err.message}`,
+          });
+        }
+        // Make sure the tiles that this leaf's completed nodes fall into are loaded.
+        let idx = builder.size;
+        for (let tl = 0; ; tl++) {
+          const tileIndex = Math.floor(idx / TILE_WIDTH);
+          const cur = open.get(tl);
+          if (!cur || cur.index !== tileIndex) {
+            const t = await reader.readTile(tl, tileIndex);
+            open.set(tl, t ?? { level: tl, index: tileIndex, width: 0, data: new Uint8Array(0) });
+          }
+          // Higher tile levels are touched only when this leaf completes a full tile below.
+          if ((idx + 1) % TILE_WIDTH !== 0) break;
+          idx = Math.floor(idx / TILE_WIDTH);
+        }
+        builder.push(leafHash, onNode);
+        expectIndex = e.index + 1;
+        const cpRoot = bySize.get(builder.size);
+        if (cpRoot && !bytesEqual(cpRoot, builder.root())) {
+          report({
+            where: 'checkpoint',
+            index: builder.size,
+            field: 'root',
+            expected: toHex(builder.root()),
+            found: toHex(cpRoot),
+            message: `signed checkpoint ${builder.size} does not match the tree recomputed from the entries`,
+          });
+        }
+      }
+      if (expectIndex < end) {
+        report({
+          where: 'entry',
+          index: expectIndex,
+          message: `entries ${expectIndex}..${end - 1} are missing`,
+        });
+      }
+      opts.onProgress?.(end, size);
+    }
+    root = builder.root();
+    // 4. Every stored tile: exact width, and nothing but zeros in slots no complete node occupies.
+    for await (const t of storage.listTiles()) {
+      tilesChecked++;
+      const want = expectedTileWidth(size, t.level, t.index);
+      if (t.width !== want) {
+        report({
+          where: 'tile',
+          level: t.level * TILE_HEIGHT,
+          index: t.index,
+          field: 'width',
+          expected: String(want),
+          found: String(t.width),
+          message: `tile ${t.level}/${t.index} has width ${t.width}, expected ${want}`,
+        });
+      }
+      for (let row = 0; row < TILE_HEIGHT; row++) {
+        const complete = Math.floor(Math.min(t.width, want) / 2 ** row);
+        for (let pos = complete; pos < TILE_WIDTH >> row; pos++) {
+          const slot = readSlot(t.data, rowOffset(row) + pos);
+          if (slot.length === HASH_SIZE && slot.some((b) => b !== 0)) {
+            report({
+              where: 'tile',
+              level: t.level * TILE_HEIGHT + row,
+              index: t.index * (TILE_WIDTH >> row) + pos,
+              field: 'unused slot',
+              expected: '00'.repeat(HASH_SIZE),
+              found: toHex(slot),
+              message: `tile ${t.level}/${t.index} has data in an unused slot`,
+            });
+          }
+        }
+      }
+      if (t.data.length !== 2 * TILE_WIDTH * HASH_SIZE - 2 * HASH_SIZE) {
+        report({
+          where: 'tile',
+          level: t.level * TILE_HEIGHT,
+          index: t.index,
+          field: 'length',
+          expected: String(2 * TILE_WIDTH * HASH_SIZE - 2 * HASH_SIZE),
+          found: String(t.data.length),
+          message: `tile ${t.level}/${t.index} has the wrong length`,
+        });
+      }
+    }
+  } else {
+    // 3'. Quick: each signed root against the stored tree, and the unsealed tail's leaf hashes.
+    for (const t of trusted) {
+      try {
+        const r = await reader.rootAt(t.size);
+        if (!bytesEqual(r, t.root)) {
+          report({
+            where: 'checkpoint',
+            index: t.size,
+            field: 'root',
+            expected: toHex(t.root),
+            found: toHex(r),
+            message: `stored tree at size ${t.size} does not match its signed checkpoint`,
+          });
+        }
+      } catch (err) {
+        report({ where: 'tile', index: t.size, message: (err as Error).message });
+      }
+    }
+    const sealed = trusted.length > 0 ? trusted[trusted.length - 1]!.size : 0;
+    for (let start = sealed; start < size; start += batchSize) {
+      const end = Math.min(size, start + batchSize);
+      for (const e of await storage.getEntries(start, end)) {
+        entriesChecked++;
+        const leafHash = hasher.hashLeaf(e.bytes);
+        const [storedNode] = await reader.getNodes([{ level: 0, index: e.index }]).catch(() => [undefined]);
+        if (!bytesEqual(leafHash, e.leafHash) || !storedNode || !bytesEqual(leafHash, storedNode)) {
+          report({
+            where: 'entry',
+            index: e.index,
+            field: 'leaf_hash',
+            expected: toHex(leafHash),
+            found: toHex(e.leafHash),
+            message: `entry ${e.index}: stored leaf hash differs from the hash of its bytes`,
+          });
+        }
+      }
+      opts.onProgress?.(end, size);
+    }
+    try {
+      root = await reader.rootAt(size);
+    } catch (err) {
+      report({ where: 'tile', message: (err as Error).message });
+    }
+  }
+  return {
+    ok: problemCount === 0,
+    full: opts.full ?? false,
+    size,
+    root: toHex(root),
+    entriesChecked,
+    nodesChecked,
+    tilesChecked,
+    checkpointsChecked: stored.length,
+    problems,
+    problemCount,
+    durationMs: Math.round(performance.now() - started),
+  };
+}

@@ -1,0 +1,311 @@
+// SQLite storage driver (embedded default): one file, WAL, synchronous=FULL so an acknowledged commit
+// survives a crash or power loss. Implements LogStorage and TokenStore.
+import Database from 'better-sqlite3';
+import type { Role, TokenRecord, TokenStore } from '@vaultmesh/auth';
+import {
+  LogError,
+  type CommitBatch,
+  type EntryFilter,
+  type LogStorage,
+  type StoredCheckpoint,
+  type StoredEntry,
+  type StoredTile,
+} from '@vaultmesh/log';
+
+/** Tile rows are keyed by one integer: level * 2^40 + index (indexes stay far below 2^40). */
+const TILE_KEY_STRIDE = 2 ** 40;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (
+  idx INTEGER PRIMARY KEY,
+  leaf_hash BLOB NOT NULL,
+  kind TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  bytes BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_kind ON entries(kind, idx);
+CREATE INDEX IF NOT EXISTS entries_tenant ON entries(tenant, idx);
+CREATE TABLE IF NOT EXISTS tiles (
+  id INTEGER PRIMARY KEY,
+  width INTEGER NOT NULL,
+  data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  size INTEGER PRIMARY KEY,
+  root BLOB NOT NULL,
+  note TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER
+);
+`;
+
+export interface SqliteOptions {
+  /** Database file path, or ":memory:". */
+  readonly path: string;
+  /** Open without creating or writing (for verification). */
+  readonly readonly?: boolean;
+  /** PRAGMA synchronous level; FULL (default) makes every acknowledged commit durable. */
+  readonly synchronous?: 'FULL' | 'NORMAL';
+  /** How long a writer waits for another process's transaction. Default 10 s. */
+  readonly busyTimeoutMs?: number;
+}
+
+interface EntryRow {
+  idx: number;
+  leaf_hash: Buffer;
+  kind: string;
+  tenant: string;
+  time: number;
+  bytes: Buffer;
+}
+interface TileRow {
+  id: number;
+  width: number;
+  data: Buffer;
+}
+interface CheckpointRow {
+  size: number;
+  root: Buffer;
+  note: string;
+  created_at: number;
+}
+interface TokenRow {
+  id: string;
+  name: string;
+  role: string;
+  tenant: string;
+  secret_hash: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+const toEntry = (r: EntryRow): StoredEntry => ({
+  index: r.idx,
+  leafHash: u8(r.leaf_hash),
+  bytes: u8(r.bytes),
+  kind: r.kind,
+  tenant: r.tenant,
+  time: r.time,
+});
+const toTile = (r: TileRow): StoredTile => ({
+  level: Math.floor(r.id / TILE_KEY_STRIDE),
+  index: r.id % TILE_KEY_STRIDE,
+  width: r.width,
+  data: u8(r.data),
+});
+const toCheckpoint = (r: CheckpointRow): StoredCheckpoint => ({
+  size: r.size,
+  root: u8(r.root),
+  note: r.note,
+  createdAt: r.created_at,
+});
+
+/** The SQLite driver: LogStorage + TokenStore over one database file. */
+export interface SqliteStorage extends LogStorage, TokenStore {
+  readonly db: Database.Database;
+  /** PRAGMA quick_check result ("ok" when the file is structurally sound). */
+  quickCheck(): string;
+}
+
+/** Opens (and on first use creates) a SQLite-backed store. */
+export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
+  let db: Database.Database;
+  try {
+    db = new Database(opts.path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  } catch (err) {
+    throw new LogError('STORAGE', `cannot open database ${opts.path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+    db.exec(SCHEMA);
+  }
+  const q = {
+    size: db.prepare<[], { n: number | null }>('SELECT max(idx) AS n FROM entries'),
+    insertEntry: db.prepare(
+      'INSERT INTO entries (idx, leaf_hash, kind, tenant, time, bytes) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    upsertTile: db.prepare(
+      'INSERT INTO tiles (id, width, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET width = excluded.width, data = excluded.data WHERE excluded.width >= tiles.width',
+    ),
+    getEntry: db.prepare<[number], EntryRow>('SELECT * FROM entries WHERE idx = ?'),
+    getEntries: db.prepare<[number, number], EntryRow>(
+      'SELECT * FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx',
+    ),
+    getTile: db.prepare<[number], TileRow>('SELECT * FROM tiles WHERE id = ?'),
+    listTiles: db.prepare<[number], TileRow>('SELECT * FROM tiles WHERE id > ? ORDER BY id LIMIT 256'),
+    putCheckpoint: db.prepare(
+      'INSERT OR IGNORE INTO checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)',
+    ),
+    getCheckpoint: db.prepare<[number], CheckpointRow>('SELECT * FROM checkpoints WHERE size = ?'),
+    latestCheckpoint: db.prepare<[], CheckpointRow>('SELECT * FROM checkpoints ORDER BY size DESC LIMIT 1'),
+    listCheckpoints: db.prepare<[], CheckpointRow>('SELECT * FROM checkpoints ORDER BY size'),
+    getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+    setMeta: db.prepare(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    ),
+    insertToken: db.prepare(
+      'INSERT INTO tokens (id, name, role, tenant, secret_hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    getToken: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE id = ?'),
+    listTokens: db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY created_at, id'),
+    revokeToken: db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+  };
+  const currentSize = () => {
+    const n = q.size.get()?.n;
+    return n === null || n === undefined ? 0 : n + 1;
+  };
+  const commitTx = db.transaction((batch: CommitBatch) => {
+    const size = currentSize();
+    if (size !== batch.expectedSize)
+      throw new LogError('CONFLICT', `expected size ${batch.expectedSize}, storage has ${size}`);
+    batch.entries.forEach((e, i) => {
+      if (e.index !== size + i)
+        throw new LogError('INVALID_ARGUMENT', `entry index ${e.index} is out of sequence`);
+    });
+    for (const e of batch.entries)
+      q.insertEntry.run(e.index, buf(e.leafHash), e.kind, e.tenant, e.time, buf(e.bytes));
+    for (const t of batch.tiles) {
+      const r = q.upsertTile.run(t.level * TILE_KEY_STRIDE + t.index, t.width, buf(t.data));
+      if (r.changes !== 1)
+        throw new LogError('INVALID_ARGUMENT', `tile ${t.level}/${t.index} width cannot shrink`);
+    }
+  });
+  const toToken = (r: TokenRow): TokenRecord => ({
+    id: r.id,
+    name: r.name,
+    role: r.role as Role,
+    tenant: r.tenant,
+    secretHash: r.secret_hash,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  });
+  const wrap = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      if (err instanceof LogError) return Promise.reject(err);
+      return Promise.reject(
+        new LogError('STORAGE', `database error: ${(err as Error).message}`, { cause: err }),
+      );
+    }
+  };
+
+  return {
+    db,
+    quickCheck: () => String(db.pragma('quick_check', { simple: true })),
+    size: () => wrap(currentSize),
+    commit: (batch) => wrap(() => commitTx.immediate(batch)),
+    getEntry: (index) =>
+      wrap(() => {
+        const r = q.getEntry.get(index);
+        return r ? toEntry(r) : undefined;
+      }),
+    getEntries: (start, end) => wrap(() => q.getEntries.all(start, end).map(toEntry)),
+    listEntries: (f: EntryFilter) =>
+      wrap(() => {
+        const where: string[] = [];
+        const args: (string | number)[] = [];
+        if (f.kind !== undefined) {
+          where.push('kind = ?');
+          args.push(f.kind);
+        }
+        if (f.tenants !== undefined) {
+          if (f.tenants.length === 0) return [];
+          where.push(`tenant IN (${f.tenants.map(() => '?').join(',')})`);
+          args.push(...f.tenants);
+        }
+        if (f.fromTime !== undefined) {
+          where.push('time >= ?');
+          args.push(f.fromTime);
+        }
+        if (f.toTime !== undefined) {
+          where.push('time <= ?');
+          args.push(f.toTime);
+        }
+        if (f.after !== undefined) {
+          where.push('idx > ?');
+          args.push(f.after);
+        }
+        if (f.before !== undefined) {
+          where.push('idx < ?');
+          args.push(f.before);
+        }
+        if (f.text !== undefined) {
+          where.push('instr(CAST(bytes AS TEXT), ?) > 0');
+          args.push(f.text);
+        }
+        const sql = `SELECT * FROM entries ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY idx ${f.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ?`;
+        return db
+          .prepare<(string | number)[], EntryRow>(sql)
+          .all(...args, f.limit)
+          .map(toEntry);
+      }),
+    getTile: (level, index) =>
+      wrap(() => {
+        const r = q.getTile.get(level * TILE_KEY_STRIDE + index);
+        return r ? toTile(r) : undefined;
+      }),
+    async *listTiles() {
+      let after = -1;
+      for (;;) {
+        const rows = await wrap(() => q.listTiles.all(after));
+        if (rows.length === 0) return;
+        for (const r of rows) yield toTile(r);
+        after = rows[rows.length - 1]!.id;
+      }
+    },
+    putCheckpoint: (cp) => wrap(() => void q.putCheckpoint.run(cp.size, buf(cp.root), cp.note, cp.createdAt)),
+    getCheckpoint: (size) =>
+      wrap(() => {
+        const r = size === undefined ? q.latestCheckpoint.get() : q.getCheckpoint.get(size);
+        return r ? toCheckpoint(r) : undefined;
+      }),
+    listCheckpoints: () => wrap(() => q.listCheckpoints.all().map(toCheckpoint)),
+    getMeta: (key) => wrap(() => q.getMeta.get(key)?.value),
+    setMeta: (key, value) => wrap(() => void q.setMeta.run(key, value)),
+    insertToken: (t) =>
+      wrap(
+        () =>
+          void q.insertToken.run(
+            t.id,
+            t.name,
+            t.role,
+            t.tenant,
+            t.secretHash,
+            t.createdAt,
+            t.expiresAt,
+            t.revokedAt,
+          ),
+      ),
+    getToken: (id) =>
+      wrap(() => {
+        const r = q.getToken.get(id);
+        return r ? toToken(r) : undefined;
+      }),
+    listTokens: () => wrap(() => q.listTokens.all().map(toToken)),
+    revokeToken: (id, at) => wrap(() => q.revokeToken.run(at, id).changes === 1),
+    close: () => wrap(() => void (db.open ? db.close() : undefined)),
+  };
+}

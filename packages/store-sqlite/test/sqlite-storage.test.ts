@@ -1,0 +1,26 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LogStorage } from '@vaultmesh/log';
+import { openSqliteStorage } from '../src/index.ts';
+import { storageContract } from '../../log/test/storage-contract.ts';
+import { logContract } from '../../log/test/log-contract.ts';
+
+const paths = new WeakMap<LogStorage, string>();
+storageContract('sqlite', {
+  async create() {
+    const path = join(mkdtempSync(join(tmpdir(), 'vm-sqlite-')), 'ledger.db');
+    const s = openSqliteStorage({ path });
+    paths.set(s, path);
+    return s;
+  },
+  async reopen(s) {
+    const path = paths.get(s)!;
+    await s.close();
+    return openSqliteStorage({ path });
+  },
+});
+
+logContract('sqlite', async () =>
+  openSqliteStorage({ path: join(mkdtempSync(join(tmpdir(), 'vm-sqlite-')), 'ledger.db') }),
+);
