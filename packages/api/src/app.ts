@@ -1,0 +1,344 @@
+// Fastify app factory: REST edge over the ledger. No business logic lives here.
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  authenticate,
+  authorize,
+  bearerToken,
+  createToken,
+  publicTokenView,
+  readableTenants,
+  AuthError,
+  type Principal,
+  type TokenStore,
+} from '@vaultmesh/auth';
+import { decodeReceipt, parseTilePath, toHex, type NoteVerifierKey } from '@vaultmesh/ledger';
+import type { Log, LogStorage, StoredCheckpoint, StoredEntry } from '@vaultmesh/log';
+import { HttpError, toProblem } from './errors.ts';
+import type { NodeMetrics } from './metrics.ts';
+
+/** Everything the HTTP edge needs; built by the composition root. */
+export interface AppOptions {
+  readonly log: Log;
+  readonly storage: LogStorage;
+  readonly tokens: TokenStore;
+  readonly verifierKey: NoteVerifierKey;
+  readonly verifierKeyText: string;
+  readonly metrics: NodeMetrics;
+  /** What /api/backend/status reports. */
+  readonly status: { mode: 'dry-run' | 'live'; storage: string; keySealed: boolean; version: string };
+  /** Largest accepted request body. Default 128 KiB. */
+  readonly bodyLimit?: number;
+  /** Folder with the dashboard's static files (served at /). */
+  readonly dashboardDir?: string;
+  /** pino logger options, or false for silence. */
+  readonly logger?: boolean | { level: string };
+  /** Longest ?wait=checkpoint wait. Default 30 s. */
+  readonly maxWaitMs?: number;
+}
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.json': 'application/json',
+};
+
+type Query = Record<string, string | undefined>;
+
+function intParam(
+  q: Query,
+  name: string,
+  opts: { min?: number; max?: number; def?: number } = {},
+): number | undefined {
+  const raw = q[name];
+  if (raw === undefined || raw === '') return opts.def;
+  if (!/^-?[0-9]+$/.test(raw))
+    throw new HttpError(400, 'INVALID_REQUEST', `query parameter ${name} must be an integer`);
+  const n = Number(raw);
+  if (
+    !Number.isSafeInteger(n) ||
+    (opts.min !== undefined && n < opts.min) ||
+    (opts.max !== undefined && n > opts.max)
+  ) {
+    throw new HttpError(
+      400,
+      'INVALID_REQUEST',
+      `query parameter ${name} must be between ${opts.min ?? '-∞'} and ${opts.max ?? '∞'}`,
+    );
+  }
+  return n;
+}
+
+function timeParam(q: Query, name: string): number | undefined {
+  const raw = q[name];
+  if (raw === undefined || raw === '') return undefined;
+  const t = /^[0-9]+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(t))
+    throw new HttpError(
+      400,
+      'INVALID_REQUEST',
+      `query parameter ${name} must be an RFC 3339 time or Unix milliseconds`,
+    );
+  return t;
+}
+
+function receiptView(e: StoredEntry) {
+  return { index: e.index, leafHash: toHex(e.leafHash), receipt: decodeReceipt(e.bytes) };
+}
+
+function checkpointView(cp: StoredCheckpoint, origin: string) {
+  return {
+    origin,
+    size: cp.size,
+    root: toHex(cp.root),
+    note: cp.note,
+    createdAt: new Date(cp.createdAt).toISOString(),
+  };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Builds the node's HTTP app (call .listen or .inject on the result). */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { log, storage, tokens, metrics } = opts;
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimit ?? 128 * 1024,
+  });
+  const started = Date.now();
+
+  app.setErrorHandler((err, req, reply) => {
+    const p = toProblem(err);
+    if (p.status >= 500) req.log.error({ err }, 'request failed');
+    if (p.status === 401) reply.header('www-authenticate', 'Bearer realm="vaultmesh"');
+    void reply.code(p.status).type('application/problem+json').send(p);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const p = toProblem(new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+    void reply.code(404).type('application/problem+json').send(p);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observeRequest(
+      req.method,
+      req.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const principal = async (req: FastifyRequest): Promise<Principal> =>
+    authenticate(tokens, bearerToken(req.headers.authorization));
+
+  // --- system ---------------------------------------------------------------------------------------
+  app.get('/api/system/health', async () => {
+    const s = log.stats();
+    return {
+      status: 'ok',
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      ledger: { size: s.size, checkpointSize: s.checkpointSize, pendingAppends: s.pending },
+    };
+  });
+  app.get('/api/backend/status', async () => {
+    const s = log.stats();
+    return {
+      mode: opts.status.mode,
+      storage: opts.status.storage,
+      version: opts.status.version,
+      origin: log.origin,
+      verifierKey: opts.verifierKeyText,
+      keySealed: opts.status.keySealed,
+      ledger: { size: s.size, checkpointSize: s.checkpointSize, appended: s.appended, batches: s.batches },
+    };
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const body = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(body);
+  });
+
+  // --- ledger reads (proofs and checkpoints carry hashes only, so they are public) --------------------
+  app.get('/api/ledger/checkpoint', async () => {
+    const cp = await log.latestCheckpoint();
+    if (!cp) throw new HttpError(404, 'NOT_FOUND', 'no checkpoint has been published yet');
+    return { ...checkpointView(cp, log.origin), verifierKey: opts.verifierKeyText };
+  });
+  app.post('/api/ledger/checkpoint', async (req) => {
+    authorize(await principal(req), 'checkpoint:publish');
+    await log.idle();
+    return checkpointView(await log.checkpoint(), log.origin);
+  });
+  app.get('/checkpoint', async (_req, reply) => {
+    const cp = await log.latestCheckpoint();
+    if (!cp) throw new HttpError(404, 'NOT_FOUND', 'no checkpoint has been published yet');
+    return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(cp.note);
+  });
+  app.get('/tile/*', async (req, reply) => {
+    const addr = parseTilePath(req.url.split('?')[0]!);
+    if (addr.level < 0) {
+      // Entry bundles carry receipts of every tenant: only an all-tenant reader may fetch them.
+      const p = await principal(req);
+      authorize(p, 'receipts:read');
+      if (p.tenant !== '*')
+        throw new AuthError('FORBIDDEN', 'entry bundles need a token scoped to every tenant');
+    }
+    const bytes = await log.readTileResource(addr);
+    return reply
+      .type('application/octet-stream')
+      .header('cache-control', addr.width === 256 ? 'public, max-age=31536000, immutable' : 'no-cache')
+      .send(Buffer.from(bytes));
+  });
+  app.get('/api/ledger/proof/inclusion', async (req) => {
+    const q = req.query as Query;
+    const index = intParam(q, 'index', { min: 0 });
+    if (index === undefined) throw new HttpError(400, 'INVALID_REQUEST', 'query parameter index is required');
+    const p = await log.inclusionProof(index, intParam(q, 'size', { min: 1 }));
+    return { index: p.index, size: p.size, leafHash: toHex(p.leafHash), proof: p.proof.map(toHex) };
+  });
+  app.get('/api/ledger/proof/consistency', async (req) => {
+    const q = req.query as Query;
+    const from = intParam(q, 'from', { min: 0 });
+    const to = intParam(q, 'to', { min: 0 });
+    if (from === undefined || to === undefined)
+      throw new HttpError(400, 'INVALID_REQUEST', 'query parameters from and to are required');
+    return { from, to, proof: (await log.consistencyProof(from, to)).map(toHex) };
+  });
+
+  // --- receipts (tenant data: authenticated and scoped) -----------------------------------------------
+  app.get('/api/ledger/receipts', async (req) => {
+    const p = await principal(req);
+    authorize(p, 'receipts:read');
+    const q = req.query as Query;
+    const known = new Set(['kind', 'tenant', 'from', 'to', 'after', 'before', 'limit', 'order', 'q']);
+    for (const k of Object.keys(q))
+      if (!known.has(k)) throw new HttpError(400, 'INVALID_REQUEST', `unknown query parameter ${k}`);
+    let tenants = readableTenants(p);
+    if (q.tenant) {
+      authorize(p, 'receipts:read', q.tenant);
+      tenants = [q.tenant];
+    }
+    if (q.order !== undefined && q.order !== 'asc' && q.order !== 'desc')
+      throw new HttpError(400, 'INVALID_REQUEST', 'order must be asc or desc');
+    const limit = intParam(q, 'limit', { min: 1, max: 1000, def: 50 })!;
+    const items = await storage.listEntries({
+      kind: q.kind || undefined,
+      tenants,
+      fromTime: timeParam(q, 'from'),
+      toTime: timeParam(q, 'to'),
+      after: intParam(q, 'after', { min: -1 }),
+      before: intParam(q, 'before', { min: 0 }),
+      order: q.order === 'desc' ? 'desc' : 'asc',
+      text: q.q ? q.q.slice(0, 200) : undefined,
+      limit,
+    });
+    const last = items[items.length - 1];
+    const next =
+      items.length === limit && last
+        ? q.order === 'desc'
+          ? { before: last.index }
+          : { after: last.index }
+        : null;
+    return { items: items.map(receiptView), next };
+  });
+  app.get('/api/ledger/receipts/:index', async (req) => {
+    const p = await principal(req);
+    authorize(p, 'receipts:read');
+    const index = intParam(req.params as Query, 'index', { min: 0 })!;
+    const e = await log.getEntry(index);
+    authorize(p, 'receipts:read', e.tenant);
+    return receiptView(e);
+  });
+  app.post('/api/ledger/receipts', async (req, reply) => {
+    const p = await principal(req);
+    authorize(p, 'receipts:write');
+    const body = req.body;
+    if (!isObject(body)) throw new HttpError(400, 'INVALID_REQUEST', 'request body must be a JSON object');
+    const allowed = new Set(['kind', 'body', 'tenant', 'parents']);
+    for (const k of Object.keys(body))
+      if (!allowed.has(k)) throw new HttpError(400, 'INVALID_REQUEST', `unknown field "${k}"`);
+    if (typeof body.kind !== 'string') throw new HttpError(400, 'INVALID_REQUEST', 'kind is required');
+    if (!isObject(body.body)) throw new HttpError(400, 'INVALID_REQUEST', 'body must be a JSON object');
+    const tenant = typeof body.tenant === 'string' ? body.tenant : p.tenant === '*' ? 'default' : p.tenant;
+    authorize(p, 'receipts:write', tenant);
+    if (body.parents !== undefined && !Array.isArray(body.parents))
+      throw new HttpError(400, 'INVALID_REQUEST', 'parents must be an array');
+    const q = req.query as Query;
+    if (q.wait !== undefined && q.wait !== 'checkpoint')
+      throw new HttpError(400, 'INVALID_REQUEST', 'wait must be "checkpoint"');
+    const result = await log.append({
+      kind: body.kind,
+      actor: `token:${p.name}`,
+      tenant,
+      body: body.body,
+      parents: body.parents as number[] | undefined,
+    });
+    let sealed: Record<string, unknown> = {};
+    if (q.wait === 'checkpoint') {
+      const w = await log.waitForCheckpoint(result.index, {
+        timeoutMs: opts.maxWaitMs ?? 30_000,
+        publish: true,
+      });
+      sealed = {
+        checkpoint: checkpointView(w.checkpoint, log.origin),
+        proof: {
+          index: w.proof.index,
+          size: w.proof.size,
+          leafHash: toHex(w.proof.leafHash),
+          proof: w.proof.proof.map(toHex),
+        },
+      };
+    }
+    return reply
+      .code(201)
+      .send({ index: result.index, leafHash: result.leafHash, receipt: result.receipt, ...sealed });
+  });
+
+  // --- tokens -----------------------------------------------------------------------------------------
+  app.get('/api/tokens', async (req) => {
+    authorize(await principal(req), 'tokens:manage');
+    return { items: (await tokens.listTokens()).map(publicTokenView) };
+  });
+  app.post('/api/tokens', async (req, reply) => {
+    const p = await principal(req);
+    authorize(p, 'tokens:manage');
+    const b = req.body;
+    if (
+      !isObject(b) ||
+      typeof b.name !== 'string' ||
+      typeof b.role !== 'string' ||
+      typeof b.tenant !== 'string'
+    ) {
+      throw new HttpError(400, 'INVALID_REQUEST', 'name, role and tenant are required strings');
+    }
+    if (p.tenant !== '*') authorize(p, 'tokens:manage', b.tenant);
+    const { record, token } = await createToken(tokens, { name: b.name, role: b.role, tenant: b.tenant });
+    return reply.code(201).send({ ...publicTokenView(record), token });
+  });
+  app.delete('/api/tokens/:id', async (req) => {
+    authorize(await principal(req), 'tokens:manage');
+    const id = (req.params as Query).id ?? '';
+    if (!(await tokens.revokeToken(id, Date.now())))
+      throw new HttpError(404, 'NOT_FOUND', `no active token ${id}`);
+    return { id, revoked: true };
+  });
+
+  // --- dashboard --------------------------------------------------------------------------------------
+  if (opts.dashboardDir) {
+    const root = normalize(opts.dashboardDir);
+    const serve = async (rel: string, reply: FastifyReply) => {
+      const file = normalize(join(root, rel));
+      if (!file.startsWith(root)) throw new HttpError(404, 'NOT_FOUND', 'no such file');
+      const type = MIME[extname(file)];
+      if (!type) throw new HttpError(404, 'NOT_FOUND', 'no such file');
+      const data = await readFile(file).catch(() => {
+        throw new HttpError(404, 'NOT_FOUND', 'no such file');
+      });
+      return reply.type(type).header('cache-control', 'no-cache').send(data);
+    };
+    app.get('/', async (_req, reply) => serve('index.html', reply));
+    app.get('/ui/*', async (req, reply) => serve((req.params as Query)['*'] ?? '', reply));
+  }
+  return app;
+}

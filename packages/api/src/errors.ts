@@ -1,0 +1,107 @@
+// The one error → HTTP table (RFC 9457 problem+json). Every domain code is mapped exhaustively.
+import { AuthError, type AuthErrorCode } from '@vaultmesh/auth';
+import { LedgerError, type LedgerErrorCode } from '@vaultmesh/ledger';
+import { LogError, type LogErrorCode } from '@vaultmesh/log';
+
+const LEDGER_STATUS: Record<LedgerErrorCode, number> = {
+  INVALID_ARGUMENT: 400,
+  PROOF_INVALID: 400,
+  CHECKPOINT_MALFORMED: 400,
+  NOTE_MALFORMED: 400,
+  SIGNATURE_INVALID: 400,
+  KEY_MALFORMED: 400,
+  RECEIPT_INVALID: 400,
+  CANONICAL_JSON: 400,
+};
+const LOG_STATUS: Record<LogErrorCode, number> = {
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  STORAGE: 500,
+  CLOSED: 503,
+  TIMEOUT: 504,
+  ALREADY_INITIALIZED: 409,
+  NOT_INITIALIZED: 503,
+};
+const AUTH_STATUS: Record<AuthErrorCode, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+};
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** An RFC 9457 problem document. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+}
+
+/** Raised by route handlers for request-shape problems. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface FastifyLikeError {
+  statusCode?: number;
+  code?: string;
+  message: string;
+  validation?: unknown;
+}
+
+/** Maps any thrown value to a problem document. Internal errors never leak their message. */
+export function toProblem(err: unknown): Problem {
+  const make = (status: number, code: string, detail: string): Problem => ({
+    type: `https://vaultmesh.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+  });
+  if (err instanceof HttpError) return make(err.status, err.code, err.message);
+  if (err instanceof LedgerError) return make(LEDGER_STATUS[err.code], err.code, err.message);
+  if (err instanceof LogError) {
+    const status = LOG_STATUS[err.code];
+    return make(status, err.code, status >= 500 ? 'storage failure; see the server log' : err.message);
+  }
+  if (err instanceof AuthError) return make(AUTH_STATUS[err.code], err.code, err.message);
+  const fe = err as FastifyLikeError;
+  if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    const code =
+      fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? 'BODY_TOO_LARGE'
+        : fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? 'UNSUPPORTED_MEDIA_TYPE'
+          : fe.validation
+            ? 'INVALID_REQUEST'
+            : fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+                fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+                (fe.message ?? '').includes('JSON')
+              ? 'MALFORMED_JSON'
+              : 'BAD_REQUEST';
+    return make(fe.statusCode, code, fe.message);
+  }
+  return make(500, 'INTERNAL', 'internal error; see the server log');
+}

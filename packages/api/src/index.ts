@@ -1,0 +1,4 @@
+// @vaultmesh/api: the HTTP edge (REST, tlog-tiles, metrics, dashboard files) and its error table.
+export * from './app.ts';
+export * from './errors.ts';
+export * from './metrics.ts';

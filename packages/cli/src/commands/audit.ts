@@ -1,0 +1,47 @@
+// vm audit verify: recompute and check the stored ledger against the node key file.
+import type { Command } from 'commander';
+import { verifyNode } from '@vaultmesh/server';
+import { dataDir, withData } from '../context.ts';
+import { CliError, EXIT } from '../exit.ts';
+import { createProgress, print, printJson } from '../output.ts';
+
+export function register(program: Command): void {
+  const audit = program.command('audit').description('verify the ledger');
+  withData(
+    audit
+      .command('verify')
+      .description(
+        'check checkpoint signatures, consistency and the stored tree; --full recomputes every leaf, node and receipt',
+      )
+      .option('--full', 'recompute every leaf hash, tree node and receipt from the stored bytes')
+      .option('--json', 'machine-readable report'),
+  ).action(async (o: { data?: string; full?: boolean; json?: boolean }) => {
+    const bar = createProgress(o.full ? 'verify --full' : 'verify', { quiet: o.json });
+    const report = await verifyNode(dataDir(o), { full: o.full, onProgress: (d, t) => bar.update(d, t) });
+    bar.done();
+    if (o.json) printJson(report);
+    else {
+      print(`${report.ok ? 'OK' : 'FAILED'}: ${report.size} entries, root ${report.root}`);
+      print(
+        `  checked ${report.entriesChecked} entries, ${report.nodesChecked} nodes, ${report.tilesChecked} tiles, ${report.checkpointsChecked} checkpoints in ${report.durationMs} ms${report.full ? ' (full)' : ''}`,
+      );
+      for (const p of report.problems) {
+        const where = [
+          p.where,
+          p.level !== undefined ? `level ${p.level}` : '',
+          p.index !== undefined ? `index ${p.index}` : '',
+          p.field ? `field ${p.field}` : '',
+        ]
+          .filter(Boolean)
+          .join(' ');
+        print(`  ✗ ${where}: ${p.message}`);
+        if (p.expected !== undefined || p.found !== undefined)
+          print(`      expected ${p.expected ?? '?'}\n      found    ${p.found ?? '?'}`);
+      }
+      if (report.problemCount > report.problems.length)
+        print(`  ... and ${report.problemCount - report.problems.length} more problems`);
+    }
+    if (!report.ok)
+      throw new CliError(EXIT.FAILED, `ledger verification failed with ${report.problemCount} problem(s)`);
+  });
+}

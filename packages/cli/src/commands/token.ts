@@ -1,0 +1,85 @@
+// vm token: API tokens (hashed at rest) with a role and a tenant scope.
+import type { Command } from 'commander';
+import { ROLES, createToken, publicTokenView } from '@vaultmesh/auth';
+import { dataPaths } from '@vaultmesh/server';
+import { openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
+import { existsSync } from 'node:fs';
+import { LogError } from '@vaultmesh/log';
+import { dataDir, parseDuration, withData } from '../context.ts';
+import { CliError, EXIT } from '../exit.ts';
+import { print, printJson, printTable } from '../output.ts';
+
+async function withTokens<T>(dir: string, fn: (s: SqliteStorage) => Promise<T>): Promise<T> {
+  const path = dataPaths(dir).db;
+  if (!existsSync(path))
+    throw new LogError('NOT_INITIALIZED', `${dir} holds no VaultMesh log; run "vm init" first`);
+  const s = openSqliteStorage({ path });
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+export function register(program: Command): void {
+  const token = program.command('token').description('manage API tokens');
+  withData(
+    token
+      .command('create')
+      .description(`create a token; the secret is printed once and only its SHA-256 is stored`)
+      .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+      .option('--tenant <tenant>', 'tenant scope, or * for all tenants', '*')
+      .option('--name <name>', 'a label', 'token')
+      .option('--ttl <duration>', 'expire after e.g. 30d, 12h')
+      .option('--json', 'machine-readable output'),
+  ).action(
+    async (o: {
+      data?: string;
+      role: string;
+      tenant: string;
+      name: string;
+      ttl?: string;
+      json?: boolean;
+    }) => {
+      const ttlMs = o.ttl ? parseDuration(o.ttl) : undefined;
+      const { record, token: secret } = await withTokens(dataDir(o), (s) =>
+        createToken(s, { name: o.name, role: o.role, tenant: o.tenant, ttlMs }),
+      );
+      if (o.json) return printJson({ ...publicTokenView(record), token: secret });
+      print(`created token ${record.id} (${record.role}, tenant ${record.tenant})`);
+      print(secret);
+      process.stderr.write('store this token now: it cannot be shown again\n');
+    },
+  );
+  withData(
+    token
+      .command('list')
+      .description('list tokens (never their secrets)')
+      .option('--json', 'machine-readable output'),
+  ).action(async (o: { data?: string; json?: boolean }) => {
+    const list = await withTokens(dataDir(o), (s) => s.listTokens());
+    if (o.json) return printJson({ items: list.map(publicTokenView) });
+    printTable(
+      list.map((t) => [
+        t.id,
+        t.name,
+        t.role,
+        t.tenant,
+        new Date(t.createdAt).toISOString(),
+        t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt < Date.now() ? 'expired' : 'active',
+      ]),
+      ['ID', 'NAME', 'ROLE', 'TENANT', 'CREATED', 'STATE'],
+    );
+  });
+  withData(
+    token
+      .command('revoke <id>')
+      .description('revoke a token immediately')
+      .option('--json', 'machine-readable output'),
+  ).action(async (id: string, o: { data?: string; json?: boolean }) => {
+    const ok = await withTokens(dataDir(o), (s) => s.revokeToken(id, Date.now()));
+    if (!ok) throw new CliError(EXIT.NOT_FOUND, `no active token ${id}`);
+    if (o.json) printJson({ id, revoked: true });
+    else print(`revoked ${id}`);
+  });
+}

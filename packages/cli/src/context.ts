@@ -1,0 +1,36 @@
+// Shared option handling for commands.
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { CliError, EXIT } from './exit.ts';
+
+/** Adds the --data option every local command takes. */
+export function withData(cmd: Command): Command {
+  return cmd.option(
+    '-d, --data <dir>',
+    'data directory (env VM_DATA_DIR)',
+    process.env.VM_DATA_DIR ?? './data',
+  );
+}
+
+export function dataDir(opts: { data?: string }): string {
+  return resolve(opts.data ?? process.env.VM_DATA_DIR ?? './data');
+}
+
+/** Parses a non-negative integer argument or fails with a usage error. */
+export function parseIndex(text: string, what = 'index'): number {
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new CliError(EXIT.USAGE, `${what} must be a non-negative integer, got "${text}"`);
+  }
+  return Number(text);
+}
+
+/** Parses durations like 30s, 15m, 12h, 7d into milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^([0-9]+)(ms|s|m|h|d)$/.exec(text);
+  if (!m) throw new CliError(EXIT.USAGE, `invalid duration "${text}" (use e.g. 30s, 15m, 12h, 7d)`);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
+  ];
+  return n * unit;
+}
