@@ -45,6 +45,20 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard: plain browser ES modules served as-is (no build step).
+    files: ['apps/dashboard/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        atob: 'readonly',
+        btoa: 'readonly',
+        crypto: 'readonly',
+        location: 'readonly',
+        URLSearchParams: 'readonly',
+      },
+    },
+  },
+  {
     files: ['packages/ledger/src/**/*.ts'],
     rules: {
       'no-restricted-imports': [

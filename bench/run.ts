@@ -1,7 +1,390 @@
-export async function runBenchmarks(_opts: {
+// `npm run bench`: every figure is printed beside a baseline measured in the same run (ratios, not absolutes).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateNodeKey, nodeHasher } from '@vaultmesh/attest';
+import { canonicalBytes, verifyInclusion } from '@vaultmesh/ledger';
+import { Log } from '@vaultmesh/log';
+import { openNode, verifyNode } from '@vaultmesh/server';
+import { openSqliteStorage } from '@vaultmesh/store-sqlite';
+import { createProgress } from '../packages/cli/src/output.ts';
+
+const VM_BIN = fileURLToPath(new URL('../packages/cli/bin/vm.js', import.meta.url));
+
+/** One benchmark line: a figure, its same-run baseline, their ratio, and the target. */
+export interface BenchResult {
+  name: string;
+  value: number;
+  unit: string;
+  baselineName: string;
+  baseline: number;
+  /** value / baseline. */
+  ratio: number;
+  target: string;
+  pass: boolean;
+}
+
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+function receiptInput(i: number) {
+  return {
+    kind: 'decision',
+    actor: 'bench',
+    tenant: i % 3 === 0 ? 'alpha' : 'beta',
+    body: {
+      title: `Decision ${i}`,
+      rationale: 'benchmark receipt with a realistic rationale length, tags and status',
+      status: 'accepted',
+      tags: ['bench', `t${i % 10}`],
+    },
+  };
+}
+
+/** Appends n receipts through the log, keeping `window` appends in flight, and returns receipts/s. */
+async function appendMany(
+  log: Log,
+  n: number,
+  onProgress?: (d: number) => void,
+  window = 16_384,
+): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  let done = 0;
+  await new Promise<void>((resolve, reject) => {
+    const pump = () => {
+      while (next < n && next - done < window) {
+        const i = next++;
+        log.append(receiptInput(i)).then(() => {
+          done++;
+          if (done % 10_000 === 0) onProgress?.(done);
+          if (done === n) resolve();
+          else pump();
+        }, reject);
+      }
+    };
+    pump();
+  });
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function benchAppend(n: number): Promise<BenchResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'vm-bench-append-'));
+  try {
+    const key = generateNodeKey('bench.vaultmesh/append');
+    // Ours: validated, canonicalized, hashed, tiled and group-committed with synchronous=FULL.
+    const storage = openSqliteStorage({ path: join(dir, 'ours.db'), writerThread: true });
+    const log = await Log.open({
+      storage,
+      origin: 'bench.vaultmesh/append',
+      signer: key.signer,
+      hasher: nodeHasher,
+    });
+    const bar = createProgress('append (ledger)');
+    await appendMany(log, 5_000); // warm-up (JIT, page cache)
+    const ours = await appendMany(log, n, (d) => bar.update(d, n));
+    bar.done();
+    await log.close();
+    await storage.close();
+
+    // Baseline: raw better-sqlite3 inserts of the same rows (same schema, same pragmas, same batch size).
+    const raw = openSqliteStorage({ path: join(dir, 'raw.db') });
+    const rows = Array.from({ length: n }, (_, i) => {
+      const receipt = { v: 1, ...receiptInput(i), time: new Date().toISOString() };
+      const bytes = Buffer.from(canonicalBytes(receipt));
+      return [
+        i + 5_000,
+        createHash('sha256').update(bytes).digest(),
+        receipt.kind,
+        receipt.tenant,
+        Date.now(),
+        bytes,
+      ] as const;
+    });
+    const insert = raw.db.prepare(
+      'INSERT INTO entries (idx, leaf_hash, kind, tenant, time, bytes) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const tx = raw.db.transaction((batch: (typeof rows)[number][]) => {
+      for (const r of batch) insert.run(...r);
+    });
+    const rbar = createProgress('append (raw sqlite)');
+    const t0 = performance.now();
+    for (let k = 0; k < n; k += 8192) {
+      tx.immediate(rows.slice(k, k + 8192));
+      rbar.update(Math.min(n, k + 8192), n);
+    }
+    const rawRate = n / ((performance.now() - t0) / 1000);
+    rbar.done();
+    await raw.close();
+    return [
+      {
+        name: 'durable append (receipts/s)',
+        value: ours,
+        unit: '/s',
+        baselineName: 'raw better-sqlite3 inserts of the same rows',
+        baseline: rawRate,
+        ratio: ours / rawRate,
+        target: '>= 0.5x raw and >= 50,000/s',
+        pass: ours / rawRate >= 0.5 && ours >= 50_000,
+      },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function httpGet(agent: Agent, port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function startServer(dir: string): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [VM_BIN, 'up', '-d', dir, '--port', String(port), '--log-level', 'silent', '--checkpoint-interval', '0'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const agent = new Agent({ keepAlive: true });
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await httpGet(agent, port, '/api/system/health')).status === 200) break;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  agent.destroy();
+  return { child, port };
+}
+
+function rssMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+async function benchLarge(size: number, only: Set<string>): Promise<BenchResult[]> {
+  const out: BenchResult[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'vm-bench-large-'));
+  try {
+    // Build a `size`-entry log through the normal append path.
+    const node = await openNode(dir, { create: true, origin: 'bench.vaultmesh/large' });
+    const bar = createProgress(`build ${size}-entry log`);
+    await appendMany(node.log, size, (d) => bar.update(d, size));
+    bar.done();
+    const cp = await node.log.checkpoint();
+
+    if (only.has('proof')) {
+      // In-process inclusion proof latency vs a raw point read of one row from the same database.
+      const samples = 20_000;
+      const lat: number[] = [];
+      const base: number[] = [];
+      const pointRead = node.storage.db.prepare('SELECT leaf_hash FROM entries WHERE idx = ?');
+      for (let i = 0; i < samples; i++) {
+        const idx = Math.floor(Math.random() * cp.size);
+        const t0 = performance.now();
+        const p = await node.log.inclusionProof(idx, cp.size);
+        lat.push(performance.now() - t0);
+        if (i < 100 && !verifyInclusion(nodeHasher, idx, cp.size, p.leafHash, p.proof, cp.root))
+          throw new Error('proof did not verify');
+        const t1 = performance.now();
+        pointRead.get(idx);
+        base.push(performance.now() - t1);
+      }
+      const p99 = percentile(lat, 99);
+      const b99 = percentile(base, 99);
+      out.push({
+        name: `inclusion proof p99 in-process (${size} entries, ms)`,
+        value: p99,
+        unit: 'ms',
+        baselineName: 'p99 of a raw SQLite point read',
+        baseline: b99,
+        ratio: p99 / b99,
+        target: '< 1 ms',
+        pass: p99 < 1,
+      });
+    }
+    await node.close();
+
+    if (only.has('verify')) {
+      // verify --full vs node:crypto SHA-256 of the same leaf bytes and tree nodes, data already in memory.
+      const storage = openSqliteStorage({ path: join(dir, 'ledger.db'), readonly: true });
+      const leaves: Buffer[] = [];
+      for (let s = 0; s < size; s += 50_000)
+        for (const e of await storage.getEntries(s, s + 50_000)) leaves.push(Buffer.from(e.bytes));
+      await storage.close();
+      const hb = createProgress('baseline: sha256 of leaves and nodes');
+      const t0 = performance.now();
+      let level: Buffer[] = leaves.map((b) =>
+        createHash('sha256')
+          .update(Buffer.from([0]))
+          .update(b)
+          .digest(),
+      );
+      hb.update(1, 2);
+      while (level.length > 1) {
+        const next: Buffer[] = [];
+        for (let i = 0; i + 1 < level.length; i += 2)
+          next.push(
+            createHash('sha256')
+              .update(Buffer.from([1]))
+              .update(level[i]!)
+              .update(level[i + 1]!)
+              .digest(),
+          );
+        if (level.length % 2 === 1) next.push(level[level.length - 1]!);
+        level = next;
+      }
+      const hashMs = performance.now() - t0;
+      hb.update(2, 2);
+      hb.done();
+      leaves.length = 0;
+      const vb = createProgress('vm audit verify --full');
+      const t1 = performance.now();
+      const report = await verifyNode(dir, { full: true, onProgress: (d, t) => vb.update(d, t) });
+      const verifyMs = performance.now() - t1;
+      vb.done();
+      if (!report.ok) throw new Error(`verify failed: ${JSON.stringify(report.problems.slice(0, 3))}`);
+      out.push({
+        name: `audit verify --full (${size} entries, s)`,
+        value: verifyMs / 1000,
+        unit: 's',
+        baselineName: 'node:crypto SHA-256 of the same bytes and nodes',
+        baseline: hashMs / 1000,
+        ratio: verifyMs / hashMs,
+        target: '<= 2x baseline',
+        pass: verifyMs / hashMs <= 2,
+      });
+    }
+
+    if (only.has('proof') || only.has('memory')) {
+      // A real server process on the large log: HTTP proof latency vs a bare health route; RSS vs an empty node.
+      const emptyDir = mkdtempSync(join(tmpdir(), 'vm-bench-empty-'));
+      const empty = await startServer(emptyDir);
+      const server = await startServer(dir);
+      const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+      const lat: number[] = [];
+      const base: number[] = [];
+      const n = 5_000;
+      const hbar = createProgress('HTTP proofs');
+      for (let i = 0; i < n; i++) {
+        const idx = Math.floor(Math.random() * cp.size);
+        const t0 = performance.now();
+        const r = await httpGet(
+          agent,
+          server.port,
+          `/api/ledger/proof/inclusion?index=${idx}&size=${cp.size}`,
+        );
+        lat.push(performance.now() - t0);
+        if (r.status !== 200) throw new Error(`proof request failed: ${r.status} ${r.body}`);
+        const t1 = performance.now();
+        await httpGet(agent, server.port, '/api/system/health');
+        base.push(performance.now() - t1);
+        if (i % 500 === 0) hbar.update(i, n);
+      }
+      hbar.update(n, n);
+      hbar.done();
+      const serverMem = rssMb(server.child.pid!);
+      const emptyMem = rssMb(empty.child.pid!);
+      agent.destroy();
+      server.child.kill('SIGTERM');
+      empty.child.kill('SIGTERM');
+      rmSync(emptyDir, { recursive: true, force: true });
+      if (only.has('proof')) {
+        const p99 = percentile(lat, 99);
+        const b99 = percentile(base, 99);
+        out.push({
+          name: `inclusion proof p99 over HTTP (${size} entries, ms)`,
+          value: p99,
+          unit: 'ms',
+          baselineName: 'p99 of GET /api/system/health on the same server',
+          baseline: b99,
+          ratio: p99 / b99,
+          target: '< 5 ms',
+          pass: p99 < 5,
+        });
+      }
+      if (only.has('memory')) {
+        out.push({
+          name: `server peak RSS serving ${size} entries (MB)`,
+          value: serverMem.peak,
+          unit: 'MB',
+          baselineName: 'peak RSS of the same server on an empty log',
+          baseline: emptyMem.peak,
+          ratio: serverMem.peak / emptyMem.peak,
+          target: '< 300 MB',
+          pass: serverMem.peak < 300,
+        });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+const fmt = (x: number) =>
+  x >= 1000 ? Math.round(x).toLocaleString('en-US') : x >= 10 ? x.toFixed(1) : x.toFixed(3);
+
+/** Prints results as a table: figure | baseline | ratio | target | pass. */
+export function printResults(results: BenchResult[]): void {
+  const rows = results.map((r) => [
+    r.name,
+    fmt(r.value),
+    `${fmt(r.baseline)} (${r.baselineName})`,
+    `${r.ratio.toFixed(2)}x`,
+    r.target,
+    r.pass ? 'PASS' : 'MISS',
+  ]);
+  const head = ['benchmark', 'value', 'baseline (same run)', 'ratio', 'target', ''];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log('\n' + line(head));
+  for (const r of rows) console.log(line(r));
+}
+
+/** Runs the selected benchmarks (all by default). */
+export async function runBenchmarks(opts: {
   size: number;
   only?: string[];
   jsonFile?: string;
-}): Promise<void> {
-  throw new Error('not yet');
+}): Promise<BenchResult[]> {
+  const only = new Set(opts.only ?? ['append', 'proof', 'verify', 'memory']);
+  const results: BenchResult[] = [];
+  if (only.has('append')) results.push(...(await benchAppend(200_000)));
+  if (only.has('proof') || only.has('verify') || only.has('memory'))
+    results.push(...(await benchLarge(opts.size, only)));
+  printResults(results);
+  if (opts.jsonFile) writeFileSync(opts.jsonFile, JSON.stringify(results, null, 2) + '\n');
+  return results;
 }

@@ -109,6 +109,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 128 * 1024,
   });
+  // The API takes JSON only: drop Fastify's default text/plain parser so other bodies get 415.
+  app.removeContentTypeParser('text/plain');
   const started = Date.now();
 
   app.setErrorHandler((err, req, reply) => {
@@ -297,8 +299,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   // --- tokens -----------------------------------------------------------------------------------------
   app.get('/api/tokens', async (req) => {
-    authorize(await principal(req), 'tokens:manage');
-    return { items: (await tokens.listTokens()).map(publicTokenView) };
+    const p = await principal(req);
+    authorize(p, 'tokens:manage');
+    const visible = (await tokens.listTokens()).filter((t) => p.tenant === '*' || t.tenant === p.tenant);
+    return { items: visible.map(publicTokenView) };
   });
   app.post('/api/tokens', async (req, reply) => {
     const p = await principal(req);
@@ -317,8 +321,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(201).send({ ...publicTokenView(record), token });
   });
   app.delete('/api/tokens/:id', async (req) => {
-    authorize(await principal(req), 'tokens:manage');
+    const p = await principal(req);
+    authorize(p, 'tokens:manage');
     const id = (req.params as Query).id ?? '';
+    const target = await tokens.getToken(id);
+    if (target && p.tenant !== '*') authorize(p, 'tokens:manage', target.tenant);
     if (!(await tokens.revokeToken(id, Date.now())))
       throw new HttpError(404, 'NOT_FOUND', `no active token ${id}`);
     return { id, revoked: true };

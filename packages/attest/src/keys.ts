@@ -2,6 +2,7 @@
 import {
   createHash,
   createPrivateKey,
+  hash as oneShotHash,
   createPublicKey,
   generateKeyPairSync,
   sign,
@@ -23,7 +24,11 @@ import {
 } from '@vaultmesh/ledger';
 
 /** SHA-256 from node:crypto (native, several times faster than the pure fallback). */
-export const nodeSha256: Sha256 = (data) => createHash('sha256').update(data).digest();
+export const nodeSha256: Sha256 =
+  typeof oneShotHash === 'function'
+    ? // A latin1 string result lands in Buffer's pool: ~2x faster than a fresh ArrayBuffer per digest.
+      (data) => Buffer.from(oneShotHash('sha256', data, 'binary'), 'latin1')
+    : (data) => createHash('sha256').update(data).digest();
 
 /** RFC 6962 hasher over node:crypto. */
 export const nodeHasher: MerkleHasher = createMerkleHasher(nodeSha256);

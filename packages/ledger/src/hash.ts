@@ -1,5 +1,6 @@
 // RFC 6962 section 2.1 hashing: leaf = SHA-256(0x00 || data), node = SHA-256(0x01 || left || right).
 import { sha256 as nobleSha256 } from '@noble/hashes/sha256';
+import { allocBytes } from './bytes.ts';
 
 /** A SHA-256 implementation: pure by default, node:crypto injected at the edges for speed. */
 export type Sha256 = (data: Uint8Array) => Uint8Array;
@@ -26,7 +27,8 @@ export function createMerkleHasher(sha256: Sha256 = nobleSha256): MerkleHasher {
     sha256,
     emptyRoot: () => empty.slice(),
     hashLeaf(data) {
-      const buf = new Uint8Array(data.length + 1);
+      const buf = allocBytes(data.length + 1);
+      buf[0] = 0;
       buf.set(data, 1);
       return sha256(buf);
     },

@@ -2,36 +2,32 @@
 import { utf8 } from './bytes.ts';
 import { LedgerError } from './errors.ts';
 
-function hasLoneSurrogate(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const d = s.charCodeAt(i + 1);
-      if (!(d >= 0xdc00 && d <= 0xdfff)) return true;
-      i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) {
-      return true;
-    }
+// Printable ASCII without '"' or '\': such strings need no escaping at all (the common case).
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** RFC 8785 3.2.2.2: JSON.stringify escapes exactly '"', '\' and C0 controls (short forms or \u00xx). */
+export function quote(s: string): string {
+  if (PLAIN.test(s)) return '"' + s + '"';
+  // Lone surrogates cannot be represented in UTF-8, so JCS forbids them.
+  if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw new LedgerError('CANONICAL_JSON', 'string contains a lone surrogate');
   }
-  return false;
+  return JSON.stringify(s);
 }
 
-function serialize(value: unknown, depth: number): string {
-  if (depth > 64) throw new LedgerError('CANONICAL_JSON', 'JSON nesting deeper than 64 levels');
+export function serialize(value: unknown, depth: number): string {
   if (value === null) return 'null';
   switch (typeof value) {
+    case 'string':
+      return quote(value);
+    case 'number':
+      // RFC 8785 3.2.2.3: ECMAScript Number::toString (the same as JSON.stringify; -0 becomes "0").
+      if (!Number.isFinite(value)) throw new LedgerError('CANONICAL_JSON', 'NaN and Infinity are not JSON');
+      return '' + value;
     case 'boolean':
       return value ? 'true' : 'false';
-    case 'number':
-      // RFC 8785 3.2.2.3: ECMAScript Number serialization, which JSON.stringify implements (and -0 -> "0").
-      if (!Number.isFinite(value)) throw new LedgerError('CANONICAL_JSON', 'NaN and Infinity are not JSON');
-      return JSON.stringify(value);
-    case 'string':
-      // RFC 8785 3.2.2.2: JSON.stringify escapes exactly ", \ and C0 controls (short forms or \u00xx).
-      if (hasLoneSurrogate(value))
-        throw new LedgerError('CANONICAL_JSON', 'string contains a lone surrogate');
-      return JSON.stringify(value);
     case 'object': {
+      if (depth > 64) throw new LedgerError('CANONICAL_JSON', 'JSON nesting deeper than 64 levels');
       if (Array.isArray(value)) {
         let out = '[';
         for (let i = 0; i < value.length; i++) {
@@ -48,16 +44,17 @@ function serialize(value: unknown, depth: number): string {
       }
       const obj = value as Record<string, unknown>;
       // RFC 8785 3.2.3: sort by UTF-16 code units, which is the default string sort order.
-      const keys = Object.keys(obj).sort();
+      const keys = Object.keys(obj);
+      if (keys.length > 1) keys.sort();
       let out = '{';
       let first = true;
-      for (const k of keys) {
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
         const v = obj[k];
         if (v === undefined) continue;
-        if (hasLoneSurrogate(k)) throw new LedgerError('CANONICAL_JSON', 'key contains a lone surrogate');
         if (!first) out += ',';
         first = false;
-        out += JSON.stringify(k) + ':' + serialize(v, depth + 1);
+        out += quote(k) + ':' + serialize(v, depth + 1);
       }
       return out + '}';
     }

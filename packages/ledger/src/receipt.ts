@@ -2,7 +2,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { fromUtf8 } from './bytes.ts';
 import { LedgerError } from './errors.ts';
-import { canonicalBytes, canonicalize } from './jcs.ts';
+import { canonicalize, quote, serialize } from './jcs.ts';
+import { utf8 } from './bytes.ts';
 
 export const RECEIPT_VERSION = 1;
 /** Entry bundles in C2SP tlog-tiles carry uint16 lengths, so a leaf is at most 65535 bytes. */
@@ -190,7 +191,7 @@ export function validateReceipt(value: unknown): Receipt {
 /** Validates a receipt and returns its leaf bytes (RFC 8785), enforcing the size limit. */
 export function encodeReceipt(value: unknown): Uint8Array {
   const r = validateReceipt(value);
-  const bytes = canonicalBytes(r);
+  const bytes = utf8(canonicalReceipt(r));
   if (bytes.length > MAX_RECEIPT_BYTES) {
     throw new LedgerError(
       'RECEIPT_INVALID',
@@ -198,6 +199,17 @@ export function encodeReceipt(value: unknown): Uint8Array {
     );
   }
   return bytes;
+}
+
+/**
+ * RFC 8785 form of a validated receipt. The envelope's members are written in their sorted order
+ * (actor, body, kind, parents, tenant, time, v) so only the body needs generic canonicalization;
+ * tests check it equals canonicalize(receipt).
+ */
+export function canonicalReceipt(r: Receipt): string {
+  let out = '{"actor":' + quote(r.actor) + ',"body":' + serialize(r.body, 1) + ',"kind":' + quote(r.kind);
+  if (r.parents !== undefined) out += ',"parents":' + serialize(r.parents, 1);
+  return out + ',"tenant":' + quote(r.tenant) + ',"time":' + quote(r.time) + ',"v":' + r.v + '}';
 }
 
 /** Parses stored leaf bytes back into a receipt, requiring them to be valid and exactly canonical. */

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   MAX_RECEIPT_BYTES,
+  canonicalReceipt,
+  canonicalize,
+  validateReceipt,
   RECEIPT_KINDS,
   decodeReceipt,
   encodeReceipt,
@@ -25,6 +28,17 @@ describe('receipts', () => {
       '{"actor":"cli:alice","body":{"rationale":"transactional integrity","title":"Use PostgreSQL"},"kind":"decision","tenant":"default","time":"2026-11-23T08:00:00.000Z","v":1}',
     );
     expect(decodeReceipt(bytes)).toEqual(base);
+  });
+
+  it('writes the envelope fast path exactly as generic RFC 8785 canonicalization does', () => {
+    const withParents = {
+      ...base,
+      parents: [{ index: 3, leafHash: 'ab'.repeat(32) }],
+      body: { title: 'Ü "q" \\ ok', z: 1, a: ['é', { y: null, b: 2.5 }] },
+    };
+    for (const r of [base, withParents]) {
+      expect(canonicalReceipt(validateReceipt(r))).toBe(canonicalize(r));
+    }
   });
 
   it('defines a schema for every kind the ledger promises', () => {

@@ -25,6 +25,9 @@ import type { LogStorage, StoredCheckpoint, StoredEntry, StoredTile } from './st
 import { TILE_BYTES, locateNode, nodesAtTileLevel, tileLevels } from './tile-layout.ts';
 import { TileReader } from './tile-reader.ts';
 
+/** Commits in flight at once (integrate batch k+1 while batch k is being made durable). */
+const PIPELINE_DEPTH = 2;
+
 /** Options of a log; only `storage`, `origin` and `signer` are required. */
 export interface LogOptions {
   readonly storage: LogStorage;
@@ -120,6 +123,8 @@ export class Log {
   private flushing: Promise<void> | undefined;
   private flushScheduled = false;
   private committed = 0;
+  /** Leaf hash of the last integrated entry (the tail storage must still have for the next batch). */
+  private lastLeaf: Uint8Array | undefined;
   private waiters: Waiter[] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
@@ -173,10 +178,19 @@ export class Log {
   }
 
   /** Validates and encodes a receipt, then appends it; resolves once it is durable. Bad input rejects and writes nothing. */
-  async append(input: AppendInput): Promise<AppendResult> {
-    if (this.closed) throw new LogError('CLOSED', 'log is closed');
-    let parents: ParentRef[] | undefined;
-    if (input.parents && input.parents.length > 0) parents = await this.resolveParents(input.parents);
+  append(input: AppendInput): Promise<AppendResult> {
+    try {
+      if (this.closed) throw new LogError('CLOSED', 'log is closed');
+      if (input.parents && input.parents.length > 0) {
+        return this.resolveParents(input.parents).then((parents) => this.encodeAndEnqueue(input, parents));
+      }
+      return this.encodeAndEnqueue(input, undefined);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private encodeAndEnqueue(input: AppendInput, parents: ParentRef[] | undefined): Promise<AppendResult> {
     const time = this.now();
     const receipt = {
       v: 1,
@@ -185,8 +199,8 @@ export class Log {
       tenant: input.tenant,
       time: new Date(time).toISOString(),
       body: input.body,
-      ...(parents ? { parents } : {}),
     } as Receipt;
+    if (parents) receipt.parents = parents;
     const bytes = encodeReceipt(receipt);
     return this.enqueue(bytes, receipt, time);
   }
@@ -195,10 +209,8 @@ export class Log {
     const leafHash = this.hasher.hashLeaf(bytes);
     return new Promise<AppendResult>((resolve, reject) => {
       this.pending.push({ bytes, leafHash, receipt, time, resolve, reject });
-      if (!this.flushScheduled && !this.flushing) {
-        this.flushScheduled = true;
-        setImmediate(() => void this.flush());
-      }
+      // A running drain picks this up; if it is just finishing, its finally reschedules.
+      if (!this.flushing) this.scheduleFlush();
     });
   }
 
@@ -225,72 +237,113 @@ export class Log {
     return out;
   }
 
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => void this.flush());
+  }
+
   private flush(): Promise<void> {
     this.flushScheduled = false;
     if (this.flushing) return this.flushing;
-    this.flushing = (async () => {
-      try {
-        while (this.pending.length > 0) {
-          const batch = this.pending.splice(0, this.maxBatch);
-          await this.commitBatch(batch);
-        }
-      } finally {
-        this.flushing = undefined;
-      }
-    })();
+    this.flushing = this.drain().finally(() => {
+      this.flushing = undefined;
+      if (this.pending.length > 0) this.scheduleFlush();
+    });
     return this.flushing;
   }
 
-  private async commitBatch(batch: Pending[]): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const started = performance.now();
-      const start = this.builder.size;
-      const dirty = new Map<string, MemTile>();
-      const entries: StoredEntry[] = new Array(batch.length);
-      for (let i = 0; i < batch.length; i++) {
-        const p = batch[i]!;
-        entries[i] = {
-          index: start + i,
-          leafHash: p.leafHash,
-          bytes: p.bytes,
-          kind: p.receipt.kind,
-          tenant: p.receipt.tenant,
-          time: p.time,
-        };
-        this.builder.push(p.leafHash, (node) => this.placeNode(node, dirty));
+  /**
+   * Commits pending appends in batches, keeping up to PIPELINE_DEPTH commits in flight so the next batch is
+   * integrated while storage (possibly on another thread) makes the previous one durable. Each batch names
+   * the size and last leaf it builds on, so storage refuses it if anything else landed in between.
+   */
+  private async drain(): Promise<void> {
+    const inflight: { batch: Pending[]; attempt: number; outcome: Promise<unknown> }[] = [];
+    const requeue: { batch: Pending[]; attempt: number }[] = [];
+    while (this.pending.length > 0 || inflight.length > 0 || requeue.length > 0) {
+      while (inflight.length < PIPELINE_DEPTH && (requeue.length > 0 || this.pending.length > 0)) {
+        const next = requeue.shift() ?? { batch: this.pending.splice(0, this.maxBatch), attempt: 0 };
+        inflight.push({ ...next, outcome: this.sendBatch(next.batch) });
       }
-      const tiles: StoredTile[] = [...dirty.values()].map((t) => ({
-        level: t.level,
-        index: t.index,
-        width: t.width,
-        data: t.data.slice(),
-      }));
-      try {
-        await this.storage.commit({ expectedSize: start, entries, tiles });
-      } catch (err) {
-        await this.reload().catch((e: unknown) => this.opts.onError?.(e));
-        if (err instanceof LogError && err.code === 'CONFLICT' && attempt < 10) {
-          this.counters.conflicts++;
-          continue;
-        }
-        for (const p of batch) p.reject(err);
-        return;
+      const head = inflight.shift()!;
+      const err = await head.outcome;
+      if (err === undefined) {
+        this.finishBatch(head.batch);
+        continue;
       }
-      this.committed = this.builder.size;
-      for (const t of tiles) this.reader.remember(t);
-      this.counters.appended += batch.length;
-      this.counters.batches++;
-      this.counters.lastBatch = batch.length;
-      this.opts.onCommit?.({ entries: batch.length, size: this.committed, ms: performance.now() - started });
-      for (let i = 0; i < batch.length; i++) {
-        const p = batch[i]!;
-        p.resolve({ index: start + i, leafHash: toHex(p.leafHash), receipt: p.receipt });
-      }
-      return;
+      // Everything still in flight was built on the failed batch: let it settle, then rebuild from storage.
+      const rest = inflight.splice(0);
+      const restErrors = await Promise.all(rest.map((r) => r.outcome));
+      rest.forEach((r, i) => {
+        if (restErrors[i] === undefined)
+          this.opts.onError?.(new LogError('STORAGE', 'a batch committed after its predecessor failed'));
+      });
+      await this.reload().catch((e: unknown) => this.opts.onError?.(e));
+      const retry = err instanceof LogError && err.code === 'CONFLICT' && head.attempt < 10;
+      if (err instanceof LogError && err.code === 'CONFLICT') this.counters.conflicts++;
+      if (retry) requeue.unshift({ batch: head.batch, attempt: head.attempt + 1 });
+      else for (const p of head.batch) p.reject(err);
+      requeue.push(
+        ...rest
+          .filter((_, i) => restErrors[i] !== undefined)
+          .map((r) => ({ batch: r.batch, attempt: r.attempt })),
+      );
     }
   }
 
-  private placeNode(node: CompletedNode, dirty: Map<string, MemTile>): void {
+  /** Integrates a batch into the in-memory tree and hands it to storage; resolves with the error, if any. */
+  private sendBatch(batch: Pending[]): Promise<unknown> {
+    const started = performance.now();
+    const start = this.builder.size;
+    const tail = start > 0 ? this.lastLeaf : undefined;
+    const dirty = new Set<MemTile>();
+    const entries: StoredEntry[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      entries[i] = {
+        index: start + i,
+        leafHash: p.leafHash,
+        bytes: p.bytes,
+        kind: p.receipt.kind,
+        tenant: p.receipt.tenant,
+        time: p.time,
+      };
+      this.builder.push(p.leafHash, (node) => this.placeNode(node, dirty));
+    }
+    if (batch.length > 0) this.lastLeaf = batch[batch.length - 1]!.leafHash;
+    const tiles: StoredTile[] = [...dirty].map((t) => ({
+      level: t.level,
+      index: t.index,
+      width: t.width,
+      data: t.data.slice(),
+    }));
+    return this.storage.commit({ expectedSize: start, expectedTail: tail, entries, tiles }).then(
+      () => {
+        this.opts.onCommit?.({
+          entries: batch.length,
+          size: start + batch.length,
+          ms: performance.now() - started,
+        });
+        return undefined;
+      },
+      (err: unknown) => err ?? new LogError('STORAGE', 'commit failed'),
+    );
+  }
+
+  private finishBatch(batch: Pending[]): void {
+    const start = this.committed;
+    this.committed += batch.length;
+    this.counters.appended += batch.length;
+    this.counters.batches++;
+    this.counters.lastBatch = batch.length;
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      p.resolve({ index: start + i, leafHash: toHex(p.leafHash), receipt: p.receipt });
+    }
+  }
+
+  private placeNode(node: CompletedNode, dirty: Set<MemTile>): void {
     const loc = locateNode(node.level, node.index);
     let t = this.tiles.get(loc.tileLevel);
     if (!t || t.index !== loc.tileIndex) {
@@ -299,7 +352,7 @@ export class Log {
     }
     t.data.set(node.hash, loc.slot * 32);
     if (loc.row === 0) t.width = loc.minWidth;
-    dirty.set(`${t.level}/${t.index}`, t);
+    dirty.add(t);
   }
 
   /** Rebuilds the right edge and the open tiles from storage (after a conflict, failure or another writer). */
@@ -323,6 +376,7 @@ export class Log {
     );
     this.tiles = tiles;
     this.committed = size;
+    this.lastLeaf = size > 0 ? (await this.getNodes([{ level: 0, index: size - 1 }]))[0] : undefined;
   }
 
   /** Reads complete nodes from stored tiles. */

@@ -10,6 +10,7 @@ import type {
 } from './storage.ts';
 
 const textDecoder = new TextDecoder();
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Creates an empty in-memory storage; commits are atomic (validated before any mutation). */
 export function createMemoryStorage(): LogStorage {
@@ -37,6 +38,10 @@ export function createMemoryStorage(): LogStorage {
       open();
       if (batch.expectedSize !== entries.length) {
         throw new LogError('CONFLICT', `expected size ${batch.expectedSize}, storage has ${entries.length}`);
+      }
+      const tail = entries[entries.length - 1];
+      if (batch.expectedTail && (!tail || !sameBytes(tail.leafHash, batch.expectedTail))) {
+        throw new LogError('CONFLICT', `entry ${entries.length - 1} is not the expected tail`);
       }
       batch.entries.forEach((e, i) => {
         if (e.index !== entries.length + i)

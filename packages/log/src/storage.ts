@@ -51,6 +51,8 @@ export interface EntryFilter {
 export interface CommitBatch {
   /** The committed size the writer believes storage has; a mismatch must fail with CONFLICT and write nothing. */
   readonly expectedSize: number;
+  /** Leaf hash of entry expectedSize - 1 (absent when expectedSize is 0); a mismatch must fail with CONFLICT. */
+  readonly expectedTail?: Uint8Array;
   readonly entries: readonly StoredEntry[];
   /** Tiles to insert or replace (a tile's width only ever grows). */
   readonly tiles: readonly StoredTile[];

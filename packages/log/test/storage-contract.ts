@@ -56,6 +56,18 @@ export function storageContract(name: string, factory: DriverFactory): void {
       await s.close();
     });
 
+    it('rejects a commit whose expected tail leaf differs with CONFLICT (another writer landed first)', async () => {
+      const s = await factory.create();
+      await s.commit({ expectedSize: 0, entries: range(0, 3), tiles: [] });
+      const wrongTail = new Uint8Array(32).fill(99);
+      await expect(
+        s.commit({ expectedSize: 3, expectedTail: wrongTail, entries: range(3, 4), tiles: [] }),
+      ).rejects.toMatchObject({ code: 'CONFLICT' });
+      await s.commit({ expectedSize: 3, expectedTail: entry(2).leafHash, entries: range(3, 4), tiles: [] });
+      expect(await s.size()).toBe(4);
+      await s.close();
+    });
+
     it('rejects out-of-sequence entries and shrinking tiles, leaving no partial batch', async () => {
       const s = await factory.create();
       await s.commit({ expectedSize: 0, entries: range(0, 5), tiles: [tile(0, 0, 5)] });

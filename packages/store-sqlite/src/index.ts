@@ -1,5 +1,6 @@
 // SQLite storage driver (embedded default): one file, WAL, synchronous=FULL so an acknowledged commit
 // survives a crash or power loss. Implements LogStorage and TokenStore.
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Role, TokenRecord, TokenStore } from '@vaultmesh/auth';
 import {
@@ -62,6 +63,11 @@ export interface SqliteOptions {
   readonly synchronous?: 'FULL' | 'NORMAL';
   /** How long a writer waits for another process's transaction. Default 10 s. */
   readonly busyTimeoutMs?: number;
+  /**
+   * Run group commits on a dedicated writer thread (a second core does the SQLite work and fsync while the
+   * main thread prepares the next batch). Reads stay on the main thread's connection. Default false.
+   */
+  readonly writerThread?: boolean;
 }
 
 interface EntryRow {
@@ -177,8 +183,15 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
   };
   const commitTx = db.transaction((batch: CommitBatch) => {
     const size = currentSize();
-    if (size !== batch.expectedSize)
+    if (size !== batch.expectedSize) {
       throw new LogError('CONFLICT', `expected size ${batch.expectedSize}, storage has ${size}`);
+    }
+    if (batch.expectedTail) {
+      const tail = q.getEntry.get(size - 1);
+      if (!tail || !tail.leaf_hash.equals(batch.expectedTail)) {
+        throw new LogError('CONFLICT', `entry ${size - 1} is not the expected tail`);
+      }
+    }
     batch.entries.forEach((e, i) => {
       if (e.index !== size + i)
         throw new LogError('INVALID_ARGUMENT', `entry index ${e.index} is out of sequence`);
@@ -212,11 +225,13 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
     }
   };
 
+  const writer = opts.writerThread && !opts.readonly ? startWriter(opts) : undefined;
+
   return {
     db,
     quickCheck: () => String(db.pragma('quick_check', { simple: true })),
     size: () => wrap(currentSize),
-    commit: (batch) => wrap(() => commitTx.immediate(batch)),
+    commit: (batch) => (writer ? writer.commit(batch) : wrap(() => commitTx.immediate(batch))),
     getEntry: (index) =>
       wrap(() => {
         const r = q.getEntry.get(index);
@@ -306,6 +321,121 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
       }),
     listTokens: () => wrap(() => q.listTokens.all().map(toToken)),
     revokeToken: (id, at) => wrap(() => q.revokeToken.run(at, id).changes === 1),
-    close: () => wrap(() => void (db.open ? db.close() : undefined)),
+    close: async () => {
+      await writer?.close();
+      await wrap(() => void (db.open ? db.close() : undefined));
+    },
+  };
+}
+
+interface WriterReply {
+  id: number;
+  ok: boolean;
+  code?: 'CONFLICT' | 'INVALID_ARGUMENT' | 'STORAGE';
+  message?: string;
+}
+
+/** Starts the writer thread; commits are packed into a few transferable buffers (no per-entry cloning). */
+function startWriter(opts: SqliteOptions) {
+  const worker = new Worker(new URL('./writer-worker.js', import.meta.url), {
+    workerData: {
+      path: opts.path,
+      synchronous: opts.synchronous ?? 'FULL',
+      busyTimeoutMs: opts.busyTimeoutMs ?? 10_000,
+    },
+  });
+  let nextId = 1;
+  let failure: Error | undefined;
+  const waiting = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  const failAll = (err: Error) => {
+    failure = err;
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  };
+  worker.on('message', (m: WriterReply) => {
+    const w = waiting.get(m.id);
+    if (!w) return;
+    waiting.delete(m.id);
+    if (m.ok) w.resolve();
+    else w.reject(new LogError(m.code ?? 'STORAGE', m.message ?? 'writer failed'));
+  });
+  worker.on('error', (err) =>
+    failAll(new LogError('STORAGE', `writer thread failed: ${err.message}`, { cause: err })),
+  );
+  worker.on('exit', () => failAll(new LogError('CLOSED', 'writer thread exited')));
+  worker.unref();
+  const send = (msg: Record<string, unknown>, transfer: ArrayBuffer[] = []) =>
+    new Promise<void>((resolve, reject) => {
+      if (failure) return reject(failure);
+      const id = nextId++;
+      waiting.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ ...msg, id }, transfer);
+    }).finally(() => {
+      if (waiting.size === 0) worker.unref();
+    });
+  return {
+    commit(batch: CommitBatch): Promise<void> {
+      const n = batch.entries.length;
+      const offsets = new Uint32Array(n + 1);
+      let total = 0;
+      for (let i = 0; i < n; i++) {
+        const e = batch.entries[i]!;
+        if (e.index !== batch.expectedSize + i) {
+          return Promise.reject(
+            new LogError('INVALID_ARGUMENT', `entry index ${e.index} is out of sequence`),
+          );
+        }
+        offsets[i] = total;
+        total += e.bytes.length;
+      }
+      offsets[n] = total;
+      const bytes = new Uint8Array(total);
+      const hashes = new Uint8Array(32 * n);
+      const times = new Float64Array(n);
+      const kinds: string[] = new Array(n);
+      const tenants: string[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const e = batch.entries[i]!;
+        bytes.set(e.bytes, offsets[i]);
+        hashes.set(e.leafHash, 32 * i);
+        times[i] = e.time;
+        kinds[i] = e.kind;
+        tenants[i] = e.tenant;
+      }
+      const tiles = batch.tiles.map((t) => ({
+        level: t.level,
+        index: t.index,
+        width: t.width,
+        data: t.data.slice(),
+      }));
+      return send(
+        {
+          op: 'commit',
+          expectedSize: batch.expectedSize,
+          expectedTail: batch.expectedTail?.slice(),
+          count: n,
+          offsets,
+          bytes,
+          hashes,
+          times,
+          kinds,
+          tenants,
+          tiles,
+        },
+        [
+          bytes.buffer,
+          hashes.buffer,
+          offsets.buffer,
+          times.buffer,
+          ...tiles.map((t) => t.data.buffer as ArrayBuffer),
+        ],
+      );
+    },
+    async close(): Promise<void> {
+      if (failure) return;
+      await send({ op: 'close' }).catch(() => undefined);
+      await worker.terminate();
+    },
   };
 }

@@ -24,3 +24,24 @@ storageContract('sqlite', {
 logContract('sqlite', async () =>
   openSqliteStorage({ path: join(mkdtempSync(join(tmpdir(), 'vm-sqlite-')), 'ledger.db') }),
 );
+
+storageContract('sqlite (writer thread)', {
+  async create() {
+    const path = join(mkdtempSync(join(tmpdir(), 'vm-sqlite-')), 'ledger.db');
+    const s = openSqliteStorage({ path, writerThread: true });
+    paths.set(s, path);
+    return s;
+  },
+  async reopen(s) {
+    const path = paths.get(s)!;
+    await s.close();
+    return openSqliteStorage({ path, writerThread: true });
+  },
+});
+
+logContract('sqlite (writer thread)', async () =>
+  openSqliteStorage({
+    path: join(mkdtempSync(join(tmpdir(), 'vm-sqlite-')), 'ledger.db'),
+    writerThread: true,
+  }),
+);

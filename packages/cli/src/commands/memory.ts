@@ -274,6 +274,8 @@ export function register(program: Command): void {
       } catch {
         throw new CliError(EXIT.USAGE, `${file}:${n + 1}: not valid JSON`);
       }
+      if (typeof v !== 'object' || v === null || Array.isArray(v))
+        throw new CliError(EXIT.USAGE, `${file}:${n + 1}: not a JSON object`);
       const x = v as Partial<AppendInput>;
       const input = {
         kind: String(x.kind),
