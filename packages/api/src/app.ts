@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import {
   authenticate,
   authorize,
+  authorizeResource,
   bearerToken,
   createToken,
   publicTokenView,
@@ -249,7 +250,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     authorize(p, 'receipts:read');
     const index = intParam(req.params as Query, 'index', { min: 0 })!;
     const e = await log.getEntry(index);
-    authorize(p, 'receipts:read', e.tenant);
+    authorizeResource(p, 'receipts:read', e.tenant);
     return receiptView(e);
   });
   app.post('/api/ledger/receipts', async (req, reply) => {
@@ -325,7 +326,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     authorize(p, 'tokens:manage');
     const id = (req.params as Query).id ?? '';
     const target = await tokens.getToken(id);
-    if (target && p.tenant !== '*') authorize(p, 'tokens:manage', target.tenant);
+    if (target && p.tenant !== '*') authorizeResource(p, 'tokens:manage', target.tenant);
     if (!(await tokens.revokeToken(id, Date.now())))
       throw new HttpError(404, 'NOT_FOUND', `no active token ${id}`);
     return { id, revoked: true };

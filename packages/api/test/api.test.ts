@@ -546,7 +546,7 @@ describe('GET /api/ledger/receipts: tenant scope, paging and filters', () => {
     expectProblem(
       await node.send({ method: 'GET', url: '/api/ledger/receipts/1', headers: viewerA }),
       403,
-      /scoped to tenant a, not b/,
+      /scoped to tenant a; this resource is outside it/,
     );
     const own = await node.send({ method: 'GET', url: '/api/ledger/receipts/3', headers: viewerA });
     expect(own.statusCode).toBe(200);

@@ -23,6 +23,19 @@ import {
   type Sha256,
 } from '@vaultmesh/ledger';
 
+/** Closed set of key-handling failures. */
+export type AttestErrorCode = 'KEY_EXISTS' | 'KEY_PERMISSIONS' | 'KEY_INVALID' | 'KEY_MISSING';
+
+/** The one error class of @vaultmesh/attest. Messages name files, never key material. */
+export class AttestError extends Error {
+  readonly code: AttestErrorCode;
+  constructor(code: AttestErrorCode, message: string) {
+    super(message);
+    this.name = 'AttestError';
+    this.code = code;
+  }
+}
+
 /** SHA-256 from node:crypto (native, several times faster than the pure fallback). */
 export const nodeSha256: Sha256 =
   typeof oneShotHash === 'function'
@@ -88,7 +101,7 @@ export function generateNodeKey(name: string): NodeKey {
 
 /** Writes the key as PKCS#8 PEM with mode 0600 (refuses to overwrite), and the verifier key next to it. */
 export function saveNodeKey(key: NodeKey, path: string): void {
-  if (existsSync(path)) throw new Error(`key file ${path} already exists`);
+  if (existsSync(path)) throw new AttestError('KEY_EXISTS', `key file ${path} already exists`);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const pem = key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   writeFileSync(path, pem, { mode: 0o600, flag: 'wx' });
@@ -98,18 +111,32 @@ export function saveNodeKey(key: NodeKey, path: string): void {
 
 /** Loads a key file; refuses a key readable by group or others. */
 export function loadNodeKey(name: string, path: string): NodeKey {
+  if (!existsSync(path)) throw new AttestError('KEY_MISSING', `key file ${path} does not exist`);
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new Error(
+    throw new AttestError(
+      'KEY_PERMISSIONS',
       `key file ${path} has mode ${mode.toString(8)}; it must not be readable by others (chmod 600)`,
     );
   }
-  const key = createPrivateKey(readFileSync(path));
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`key file ${path} is not an Ed25519 key`);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(readFileSync(path));
+  } catch {
+    throw new AttestError('KEY_INVALID', `key file ${path} is not a PEM private key`);
+  }
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new AttestError('KEY_INVALID', `key file ${path} is not an Ed25519 key`);
   return nodeKeyFrom(name, key);
 }
 
 /** Reads a verifier key file written by saveNodeKey. */
-export function loadVerifierKey(path: string): NoteVerifierKey {
-  return parseVerifierKey(readFileSync(path, 'utf8').trim());
+export function loadVerifierKey(path: string): { key: NoteVerifierKey; text: string } {
+  if (!existsSync(path)) throw new AttestError('KEY_MISSING', `verifier key file ${path} does not exist`);
+  const text = readFileSync(path, 'utf8').trim();
+  try {
+    return { key: parseVerifierKey(text), text };
+  } catch (err) {
+    throw new AttestError('KEY_INVALID', `verifier key file ${path}: ${(err as Error).message}`);
+  }
 }

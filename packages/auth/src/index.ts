@@ -146,6 +146,13 @@ export function authorize(p: Principal, permission: Permission, tenant?: string)
   }
 }
 
+/** Like authorize, for a resource whose tenant the caller did not name: the refusal does not reveal it. */
+export function authorizeResource(p: Principal, permission: Permission, tenant: string): void {
+  authorize(p, permission);
+  if (!inScope(p, tenant))
+    throw new AuthError('FORBIDDEN', `token is scoped to tenant ${p.tenant}; this resource is outside it`);
+}
+
 /** The tenants a principal may read (undefined = all). */
 export function readableTenants(p: Principal): string[] | undefined {
   return p.tenant === '*' ? undefined : [p.tenant];

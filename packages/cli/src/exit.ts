@@ -1,4 +1,5 @@
 // Exit codes of `vm` (documented in docs/cli.md) and the one error → exit code table.
+import { AttestError } from '@vaultmesh/attest';
 import { AuthError } from '@vaultmesh/auth';
 import { LedgerError } from '@vaultmesh/ledger';
 import { LogError } from '@vaultmesh/log';
@@ -34,7 +35,13 @@ export class CliError extends Error {
 export function exitFor(err: unknown): [number, string] {
   if (err instanceof CliError) return [err.exitCode, err.message];
   if (err instanceof ConfigError) return [EXIT.USAGE, err.message];
-  if (err instanceof LedgerError) return [EXIT.USAGE, err.message];
+  if (err instanceof LedgerError) {
+    // A proof or signature that does not verify is a failed check, not bad usage.
+    const failed = err.code === 'PROOF_INVALID' || err.code === 'SIGNATURE_INVALID';
+    return [failed ? EXIT.FAILED : EXIT.USAGE, err.message];
+  }
+  if (err instanceof AttestError)
+    return [err.code === 'KEY_EXISTS' ? EXIT.CONFLICT : EXIT.FAILED, err.message];
   if (err instanceof AuthError) {
     return [
       err.code === 'INVALID_ARGUMENT' ? EXIT.USAGE : err.code === 'NOT_FOUND' ? EXIT.NOT_FOUND : EXIT.AUTH,

@@ -3,9 +3,12 @@ import { LedgerError } from './errors.ts';
 
 // Node's Buffer encodes short strings several times faster than TextEncoder and allocates small arrays
 // from a pool; browsers fall back to the standard APIs.
-const NodeBuffer = (
-  globalThis as { Buffer?: { from(s: string, enc: 'utf8'): Uint8Array; allocUnsafe(n: number): Uint8Array } }
-).Buffer;
+interface NodeBufferApi {
+  from(s: string, enc: 'utf8'): Uint8Array;
+  allocUnsafe(n: number): Uint8Array & { write(s: string, offset: number): number };
+  byteLength(s: string, enc: 'utf8'): number;
+}
+const NodeBuffer = (globalThis as { Buffer?: NodeBufferApi }).Buffer;
 
 const HEX_PAIRS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
@@ -103,6 +106,21 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** UTF-8 of `text` preceded by one `prefix` byte, in a single allocation. */
+export function utf8WithPrefix(prefix: number, text: string): Uint8Array {
+  if (NodeBuffer) {
+    const out = NodeBuffer.allocUnsafe(NodeBuffer.byteLength(text, 'utf8') + 1);
+    out[0] = prefix;
+    out.write(text, 1);
+    return out;
+  }
+  const body = encoder.encode(text);
+  const out = new Uint8Array(body.length + 1);
+  out[0] = prefix;
+  out.set(body, 1);
+  return out;
+}
 
 /** A new byte array of length n with unspecified contents (pooled under Node). */
 export function allocBytes(n: number): Uint8Array {

@@ -3,7 +3,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { fromUtf8 } from './bytes.ts';
 import { LedgerError } from './errors.ts';
 import { canonicalize, quote, serialize } from './jcs.ts';
-import { utf8 } from './bytes.ts';
+import { utf8, utf8WithPrefix } from './bytes.ts';
 
 export const RECEIPT_VERSION = 1;
 /** Entry bundles in C2SP tlog-tiles carry uint16 lengths, so a leaf is at most 65535 bytes. */
@@ -230,4 +230,105 @@ export function decodeReceipt(bytes: Uint8Array): Receipt {
 /** Formats a Date as the receipt time format. */
 export function receiptTime(d: Date): string {
   return d.toISOString();
+}
+
+function endsWithAt(bytes: Uint8Array, end: number, pattern: Uint8Array): boolean {
+  if (end < pattern.length) return false;
+  const off = end - pattern.length;
+  for (let i = 0; i < pattern.length; i++) if (bytes[off + i] !== pattern[i]) return false;
+  return true;
+}
+
+function lastIndexOfBytes(bytes: Uint8Array, pattern: Uint8Array, before: number): number {
+  for (let i = before - pattern.length; i >= 0; i--) {
+    let j = 0;
+    while (j < pattern.length && bytes[i + j] === pattern[j]) j++;
+    if (j === pattern.length) return i;
+  }
+  return -1;
+}
+
+const PARENTS_OPEN = utf8(',"parents":[');
+
+/**
+ * Checks the columns stored beside a leaf (kind, tenant, time in Unix ms) against the leaf's canonical
+ * bytes without parsing the body: the canonical envelope always ends with
+ * `,"kind":K[,"parents":[...]],"tenant":T,"time":"ISO","v":1}` and parents hold no strings that could
+ * mimic it. Returns the first field that disagrees, or undefined.
+ */
+export function envelopeMismatch(
+  bytes: Uint8Array,
+  columns: { kind: string; tenant: string; time: number },
+): 'kind' | 'tenant' | 'time' | undefined {
+  const iso = Number.isFinite(columns.time) ? new Date(columns.time).toISOString() : 'invalid';
+  const timeTail = utf8(',"time":' + quote(iso) + ',"v":1}');
+  if (!endsWithAt(bytes, bytes.length, timeTail)) return 'time';
+  let end = bytes.length - timeTail.length;
+  const tenantPart = utf8(',"tenant":' + quote(columns.tenant));
+  if (!endsWithAt(bytes, end, tenantPart)) return 'tenant';
+  end -= tenantPart.length;
+  if (bytes[end - 1] === 0x5d /* ] */) {
+    const p = lastIndexOfBytes(bytes, PARENTS_OPEN, end);
+    if (p < 0) return 'kind';
+    end = p;
+  }
+  return endsWithAt(bytes, end, utf8(',"kind":' + quote(columns.kind))) ? undefined : 'kind';
+}
+
+/** A new receipt ready to sequence: `leafInput` is 0x00 || bytes (SHA-256 it for the RFC 6962 leaf hash). */
+export interface ReceiptLeaf {
+  readonly receipt: Receipt;
+  readonly leafInput: Uint8Array;
+  /** The RFC 8785 bytes (a view into leafInput). */
+  readonly bytes: Uint8Array;
+}
+
+const KIND_SET: ReadonlySet<string> = new Set(RECEIPT_KINDS);
+const TENANT_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+const validateParents = ajv.compile(ENVELOPE_SCHEMA.properties.parents);
+let isoMs = NaN;
+let isoText = '';
+
+/**
+ * Builds, validates and encodes a new receipt stamped with `timeMs` (the append hot path: the envelope is
+ * checked directly, the body by its kind's schema). Same rules and messages as validateReceipt.
+ */
+export function createReceiptLeaf(
+  fields: { kind: string; actor: string; tenant: string; body: unknown; parents?: ParentRef[] },
+  timeMs: number,
+): ReceiptLeaf {
+  const fail = (msg: string): never => {
+    throw new LedgerError('RECEIPT_INVALID', msg);
+  };
+  if (!KIND_SET.has(fields.kind)) fail(`/kind: must be one of ${RECEIPT_KINDS.join(', ')}`);
+  if (typeof fields.actor !== 'string' || fields.actor.length < 1 || fields.actor.length > 200) {
+    fail('/actor: must be a string of 1 to 200 characters');
+  }
+  if (typeof fields.tenant !== 'string' || !TENANT_RE.test(fields.tenant)) {
+    fail(`/tenant: must match pattern "${TENANT_RE.source}"`);
+  }
+  const body = fields.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) fail('/body: must be object');
+  const vb = validateBody[fields.kind as ReceiptKind];
+  if (!vb(body)) fail(describe(vb.errors, '/body'));
+  if (fields.parents !== undefined && !validateParents(fields.parents))
+    fail(describe(validateParents.errors, '/parents'));
+  if (timeMs !== isoMs) {
+    isoMs = timeMs;
+    isoText = new Date(timeMs).toISOString();
+  }
+  const receipt = {
+    v: 1,
+    kind: fields.kind,
+    actor: fields.actor,
+    tenant: fields.tenant,
+    time: isoText,
+    body: body as Record<string, unknown>,
+  } as Receipt;
+  if (fields.parents !== undefined) receipt.parents = fields.parents;
+  const leafInput = utf8WithPrefix(0, canonicalReceipt(receipt));
+  if (leafInput.length - 1 > MAX_RECEIPT_BYTES) {
+    fail(`receipt is ${leafInput.length - 1} bytes; the limit is ${MAX_RECEIPT_BYTES}`);
+  }
+  return { receipt, leafInput, bytes: leafInput.subarray(1) };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   MAX_RECEIPT_BYTES,
   canonicalReceipt,
+  envelopeMismatch,
   canonicalize,
   validateReceipt,
   RECEIPT_KINDS,
@@ -112,5 +113,29 @@ describe('C2SP tlog-tiles paths', () => {
     'tile/0/001.p',
   ])('rejects %s', (p) => {
     expect(() => parseTilePath(p)).toThrow(/invalid tile path/);
+  });
+});
+
+describe('envelopeMismatch (cheap column check used by verify --full)', () => {
+  const time = Date.parse(base.time);
+  const withParents = {
+    ...base,
+    parents: [{ index: 1, leafHash: 'cd'.repeat(32) }],
+    body: { title: ',"kind":"deploy",', x: [1] },
+  };
+  it('accepts the true columns, with and without parents', () => {
+    for (const r of [base, withParents]) {
+      expect(
+        envelopeMismatch(encodeReceipt(r), { kind: 'decision', tenant: 'default', time }),
+      ).toBeUndefined();
+    }
+  });
+  it('names the column that disagrees', () => {
+    for (const r of [base, withParents]) {
+      const b = encodeReceipt(r);
+      expect(envelopeMismatch(b, { kind: 'deploy', tenant: 'default', time })).toBe('kind');
+      expect(envelopeMismatch(b, { kind: 'decision', tenant: 'defaulu', time })).toBe('tenant');
+      expect(envelopeMismatch(b, { kind: 'decision', tenant: 'default', time: time + 1 })).toBe('time');
+    }
   });
 });

@@ -5,7 +5,7 @@ import {
   bytesEqual,
   consistencyProofPlan,
   defaultHasher,
-  encodeReceipt,
+  createReceiptLeaf,
   formatCheckpoint,
   inclusionProofPlan,
   rangeNodes,
@@ -192,23 +192,14 @@ export class Log {
 
   private encodeAndEnqueue(input: AppendInput, parents: ParentRef[] | undefined): Promise<AppendResult> {
     const time = this.now();
-    const receipt = {
-      v: 1,
-      kind: input.kind,
-      actor: input.actor,
-      tenant: input.tenant,
-      time: new Date(time).toISOString(),
-      body: input.body,
-    } as Receipt;
-    if (parents) receipt.parents = parents;
-    const bytes = encodeReceipt(receipt);
-    return this.enqueue(bytes, receipt, time);
-  }
-
-  private enqueue(bytes: Uint8Array, receipt: Receipt, time: number): Promise<AppendResult> {
-    const leafHash = this.hasher.hashLeaf(bytes);
+    const leaf = createReceiptLeaf(
+      { kind: input.kind, actor: input.actor, tenant: input.tenant, body: input.body, parents },
+      time,
+    );
+    // RFC 6962 leaf hash = SHA-256(0x00 || bytes), and leafInput is exactly that buffer.
+    const leafHash = this.hasher.sha256(leaf.leafInput);
     return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.push({ bytes, leafHash, receipt, time, resolve, reject });
+      this.pending.push({ bytes: leaf.bytes, leafHash, receipt: leaf.receipt, time, resolve, reject });
       // A running drain picks this up; if it is just finishing, its finally reschedules.
       if (!this.flushing) this.scheduleFlush();
     });
@@ -443,6 +434,9 @@ export class Log {
     const size = Math.max(this.committed, await this.storage.size());
     const latest = await this.storage.getCheckpoint();
     if (latest && latest.size >= size) {
+      // Possibly published by another process: keep the gauges true all the same.
+      this.counters.checkpointSize = latest.size;
+      this.counters.checkpointAt = latest.createdAt;
       this.notify(latest);
       return latest;
     }
@@ -514,9 +508,8 @@ export class Log {
       if (!this.flushing && this.pending.length === 0 && (await this.storage.size()) !== this.committed) {
         await this.reload();
       }
-      const latest = await this.storage.getCheckpoint();
-      if (!latest || latest.size < Math.max(this.committed, await this.storage.size()))
-        await this.checkpoint();
+      // Publishes when the log grew; otherwise refreshes the gauges from the latest stored checkpoint.
+      if (Math.max(this.committed, await this.storage.size()) > 0) await this.checkpoint();
     } catch (err) {
       this.opts.onError?.(err);
     }

@@ -85,6 +85,13 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
   let nodesChecked = 0;
   let tilesChecked = 0;
   let entriesChecked = 0;
+  // Where the entries resume after an empty range [start, ...): one lookup instead of a scan of empty
+  // batches, so a damaged index claiming an absurd size (one flipped byte can make it 2^56) cannot keep
+  // verification running for ever.
+  const nextStored = async (start: number): Promise<number> => {
+    const [next] = await storage.listEntries({ after: start - 1, limit: 1 });
+    return next ? Math.min(size, next.index) : size;
+  };
 
   // 1. Checkpoints: signature by the trusted key, origin, and the stored lookup columns.
   const trusted: TrustedCheckpoint[] = [];
@@ -206,9 +213,10 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         });
       }
     };
-    for (let start = 0; start < size; start += batchSize) {
-      const end = Math.min(size, start + batchSize);
+    for (let start = 0; start < size;) {
+      let end = Math.min(size, start + batchSize);
       const entries = await storage.getEntries(start, end);
+      if (entries.length === 0) end = await nextStored(start);
       let expectIndex = start;
       for (const e of entries) {
         if (e.index !== expectIndex) {
@@ -307,6 +315,7 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         });
       }
       opts.onProgress?.(end, size);
+      start = end;
     }
     root = builder.root();
     // 4. Every stored tile: exact width, and nothing but zeros in slots no complete node occupies.
@@ -373,9 +382,14 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
       }
     }
     const sealed = trusted.length > 0 ? trusted[trusted.length - 1]!.size : 0;
-    for (let start = sealed; start < size; start += batchSize) {
-      const end = Math.min(size, start + batchSize);
-      for (const e of await storage.getEntries(start, end)) {
+    for (let start = sealed; start < size;) {
+      let end = Math.min(size, start + batchSize);
+      const entries = await storage.getEntries(start, end);
+      if (entries.length === 0) {
+        end = await nextStored(start);
+        report({ where: 'entry', index: start, message: `entries ${start}..${end - 1} are missing` });
+      }
+      for (const e of entries) {
         entriesChecked++;
         const leafHash = hasher.hashLeaf(e.bytes);
         const [storedNode] = await reader.getNodes([{ level: 0, index: e.index }]).catch(() => [undefined]);
@@ -391,6 +405,7 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         }
       }
       opts.onProgress?.(end, size);
+      start = end;
     }
     try {
       root = await reader.rootAt(size);

@@ -277,6 +277,12 @@ export function register(program: Command): void {
       if (typeof v !== 'object' || v === null || Array.isArray(v))
         throw new CliError(EXIT.USAGE, `${file}:${n + 1}: not a JSON object`);
       const x = v as Partial<AppendInput>;
+      if (
+        x.parents !== undefined &&
+        (!Array.isArray(x.parents) || !x.parents.every((p) => Number.isSafeInteger(p) && p >= 0))
+      ) {
+        throw new CliError(EXIT.USAGE, `${file}:${n + 1}: parents must be an array of receipt indexes`);
+      }
       const input = {
         kind: String(x.kind),
         actor: typeof x.actor === 'string' ? x.actor : localActor(),
@@ -288,12 +294,22 @@ export function register(program: Command): void {
       } catch (err) {
         throw new CliError(EXIT.USAGE, `${file}:${n + 1}: ${(err as Error).message}`);
       }
-      inputs.push(input);
+      inputs.push(x.parents?.length ? { ...input, parents: x.parents as number[] } : input);
       check.update(n + 1, lines.length);
     });
     check.done();
     const node = await openNode(dataDir(o));
     try {
+      // Parents must already be in the log, so a bad reference is refused before anything is written.
+      const size = await node.storage.size();
+      inputs.forEach((input, n) => {
+        const bad = input.parents?.find((p) => typeof p === 'number' && p >= size);
+        if (bad !== undefined)
+          throw new CliError(
+            EXIT.USAGE,
+            `${file}:${n + 1}: parent ${String(bad)} is not in the log (size ${size})`,
+          );
+      });
       const bar = createProgress('import', { quiet: o.json });
       let done = 0;
       const chunk = 5000;
