@@ -1,16 +1,24 @@
 // Opening a node's data directory: SQLite ledger (WAL), Ed25519 node key (0600), log, tokens.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   generateNodeKey,
   loadNodeKey,
+  loadVerifierKey,
   nodeEd25519Verify,
   nodeHasher,
   saveNodeKey,
   type NodeKey,
 } from '@vaultmesh/attest';
-import { Log, LogError, verifyLog, type LogOptions, type VerifyReport } from '@vaultmesh/log';
+import {
+  Log,
+  LogError,
+  verifyLog,
+  type LogOptions,
+  type VerifyProblem,
+  type VerifyReport,
+} from '@vaultmesh/log';
 import { openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
 
 /** Files of a data directory. */
@@ -58,6 +66,7 @@ export async function initNode(
   const key = generateNodeKey(origin);
   saveNodeKey(key, p.key);
   const storage = openSqliteStorage({ path: p.db });
+  chmodSync(p.db, 0o600);
   try {
     await storage.setMeta('origin', origin);
     await storage.setMeta('verifier_key', key.verifierKeyText);
@@ -81,7 +90,7 @@ export async function openNode(
     created = true;
   }
   const p = dataPaths(dataDir);
-  const storage = openSqliteStorage({ path: p.db });
+  const storage = openSqliteStorage({ path: p.db, writerThread: true });
   const origin = await storage.getMeta('origin');
   if (!origin) {
     await storage.close();
@@ -107,49 +116,66 @@ export async function openNode(
   };
 }
 
-/** Verifies a node's stored ledger against its key file (not against anything in the database). */
+/**
+ * Verifies a node's stored ledger. The trust anchor is the node's public verifier key file
+ * (keys/node.key.pub), never anything in the database, so an auditor needs no private key.
+ */
 export async function verifyNode(
   dataDir: string,
-  opts: { full?: boolean; onProgress?: (done: number, total: number) => void } = {},
+  opts: { full?: boolean; schemas?: boolean; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<VerifyReport> {
   const p = dataPaths(dataDir);
   if (!existsSync(p.db)) throw new LogError('NOT_INITIALIZED', `${dataDir} holds no VaultMesh log`);
+  const trusted = loadVerifierKey(p.pub);
   const storage = openSqliteStorage({ path: p.db, readonly: true });
   try {
-    const origin = (await storage.getMeta('origin')) ?? '';
-    const key = loadNodeKey(origin || 'unknown', p.key);
-    const report = await verifyLog({
-      storage,
-      origin,
-      verifierKey: key.verifierKey,
-      hasher: nodeHasher,
-      ed25519Verify: nodeEd25519Verify,
-      full: opts.full,
-      onProgress: opts.onProgress,
-    });
+    const extra: VerifyProblem[] = [];
+    const origin = await storage.getMeta('origin');
+    if (origin !== trusted.key.name) {
+      extra.push({
+        where: 'log',
+        field: 'origin',
+        expected: trusted.key.name,
+        found: String(origin),
+        message: 'the database records a different origin than the key file names',
+      });
+    }
     const recorded = await storage.getMeta('verifier_key');
-    if (recorded !== key.verifierKeyText) {
-      report.ok = false;
-      report.problemCount++;
-      report.problems.push({
+    if (recorded !== trusted.text) {
+      extra.push({
         where: 'log',
         field: 'verifier_key',
-        expected: key.verifierKeyText,
+        expected: trusted.text,
         found: String(recorded),
         message: 'the database records a different node key than the key file',
       });
     }
-    const qc = storage.quickCheck();
-    if (qc !== 'ok') {
-      report.ok = false;
-      report.problemCount++;
-      report.problems.push({
+    const report = await verifyLog({
+      storage,
+      origin: trusted.key.name,
+      verifierKey: trusted.key,
+      hasher: nodeHasher,
+      ed25519Verify: nodeEd25519Verify,
+      full: opts.full,
+      schemas: opts.schemas,
+      onProgress: opts.onProgress,
+    });
+    // --full runs integrity_check, which (unlike quick_check) also checks every index against its table:
+    // a damaged kind or tenant index would otherwise pass and silently change filtered listings.
+    const check = opts.full ? 'integrity_check' : 'quick_check';
+    const qc = String(storage.db.pragma(check, { simple: true }));
+    if (qc !== 'ok')
+      extra.push({
         where: 'log',
-        field: 'quick_check',
+        field: check,
         expected: 'ok',
         found: qc,
         message: 'SQLite reports structural damage',
       });
+    for (const problem of extra) {
+      report.ok = false;
+      report.problemCount++;
+      report.problems.push(problem);
     }
     return report;
   } finally {

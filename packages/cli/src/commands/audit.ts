@@ -13,11 +13,22 @@ export function register(program: Command): void {
       .description(
         'check checkpoint signatures, consistency and the stored tree; --full recomputes every leaf, node and receipt',
       )
-      .option('--full', 'recompute every leaf hash, tree node and receipt from the stored bytes')
+      .option(
+        '--full',
+        'recompute every leaf hash and tree node from the stored bytes; check every column, tile slot and index',
+      )
+      .option(
+        '--schemas',
+        'with --full: also parse every receipt and check its schema and canonical form (slower)',
+      )
       .option('--json', 'machine-readable report'),
-  ).action(async (o: { data?: string; full?: boolean; json?: boolean }) => {
+  ).action(async (o: { data?: string; full?: boolean; schemas?: boolean; json?: boolean }) => {
     const bar = createProgress(o.full ? 'verify --full' : 'verify', { quiet: o.json });
-    const report = await verifyNode(dataDir(o), { full: o.full, onProgress: (d, t) => bar.update(d, t) });
+    const report = await verifyNode(dataDir(o), {
+      full: o.full,
+      schemas: o.schemas,
+      onProgress: (d, t) => bar.update(d, t),
+    });
     bar.done();
     if (o.json) printJson(report);
     else {
