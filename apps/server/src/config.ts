@@ -17,7 +17,7 @@ export const ConfigSchema = z
       .regex(/^[^\s+]+$/, 'origin must have no spaces or "+"')
       .optional(),
     checkpointIntervalMs: z.number().int().min(0).max(86_400_000).default(5_000),
-    maxBatch: z.number().int().min(1).max(65_536).default(8192),
+    maxBatch: z.number().int().min(1).max(65_536).default(2048),
     bodyLimitBytes: z
       .number()
       .int()

@@ -150,6 +150,16 @@ export async function verifyNode(
         message: 'the database records a different node key than the key file',
       });
     }
+    // --full runs integrity_check, which (unlike quick_check) also checks every index against its table:
+    // a damaged kind or tenant index would otherwise pass and silently change filtered listings. It runs
+    // on a reader thread while the entries are verified here.
+    const check = opts.full ? 'integrity_check' : 'quick_check';
+    const structural = opts.full
+      ? storage.integrityCheck().catch((e: unknown) => (e as Error).message)
+      : undefined;
+    // A gap-free log (the normal case) is read ahead by a reader thread; a gappy one takes the careful path.
+    const size = await storage.size();
+    const rows = (storage.db.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
     const report = await verifyLog({
       storage,
       origin: trusted.key.name,
@@ -159,11 +169,9 @@ export async function verifyNode(
       full: opts.full,
       schemas: opts.schemas,
       onProgress: opts.onProgress,
+      scan: rows === size ? (start, end) => storage.scanEntries(start, end, { threads: 1 }) : undefined,
     });
-    // --full runs integrity_check, which (unlike quick_check) also checks every index against its table:
-    // a damaged kind or tenant index would otherwise pass and silently change filtered listings.
-    const check = opts.full ? 'integrity_check' : 'quick_check';
-    const qc = String(storage.db.pragma(check, { simple: true }));
+    const qc = structural ? await structural : String(storage.db.pragma(check, { simple: true }));
     if (qc !== 'ok')
       extra.push({
         where: 'log',

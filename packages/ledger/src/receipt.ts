@@ -2,7 +2,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { fromUtf8 } from './bytes.ts';
 import { LedgerError } from './errors.ts';
-import { canonicalize, quote, serialize } from './jcs.ts';
+import { canonicalize, quote } from './jcs.ts';
 import { utf8, utf8WithPrefix } from './bytes.ts';
 
 export const RECEIPT_VERSION = 1;
@@ -207,8 +207,8 @@ export function encodeReceipt(value: unknown): Uint8Array {
  * tests check it equals canonicalize(receipt).
  */
 export function canonicalReceipt(r: Receipt): string {
-  let out = '{"actor":' + quote(r.actor) + ',"body":' + serialize(r.body, 1) + ',"kind":' + quote(r.kind);
-  if (r.parents !== undefined) out += ',"parents":' + serialize(r.parents, 1);
+  let out = '{"actor":' + quote(r.actor) + ',"body":' + canonicalize(r.body) + ',"kind":' + quote(r.kind);
+  if (r.parents !== undefined) out += ',"parents":' + canonicalize(r.parents);
   return out + ',"tenant":' + quote(r.tenant) + ',"time":' + quote(r.time) + ',"v":' + r.v + '}';
 }
 
@@ -232,23 +232,42 @@ export function receiptTime(d: Date): string {
   return d.toISOString();
 }
 
-function endsWithAt(bytes: Uint8Array, end: number, pattern: Uint8Array): boolean {
-  if (end < pattern.length) return false;
-  const off = end - pattern.length;
-  for (let i = 0; i < pattern.length; i++) if (bytes[off + i] !== pattern[i]) return false;
+/** True when bytes[end - text.length, end) hold exactly the characters of the ASCII string `text`. */
+function endsWithAscii(bytes: Uint8Array, end: number, text: string): boolean {
+  const off = end - text.length;
+  if (off < 0) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[off + i] !== text.charCodeAt(i)) return false;
   return true;
 }
 
-function lastIndexOfBytes(bytes: Uint8Array, pattern: Uint8Array, before: number): number {
-  for (let i = before - pattern.length; i >= 0; i--) {
-    let j = 0;
-    while (j < pattern.length && bytes[i + j] === pattern[j]) j++;
-    if (j === pattern.length) return i;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+const PARENTS_OPEN = ',"parents":[';
+
+// Kinds and tenants repeat across a log, and times within a millisecond, so their canonical member
+// text is memoized (bounded).
+const partCache = {
+  kind: new Map<unknown, string | undefined>(),
+  tenant: new Map<unknown, string | undefined>(),
+};
+let tailMs = NaN;
+let tailText = '';
+
+function columnPart(name: 'kind' | 'tenant', value: string): string | undefined {
+  const cache = partCache[name];
+  let part = cache.get(value);
+  if (part === undefined && !cache.has(value)) {
+    part =
+      typeof value === 'string' && PRINTABLE_ASCII.test(value) ? `,"${name}":` + quote(value) : undefined;
+    if (cache.size > 10_000) cache.clear();
+    cache.set(value, part);
   }
-  return -1;
+  return part;
 }
 
-const PARENTS_OPEN = utf8(',"parents":[');
+function lastIndexOfAscii(bytes: Uint8Array, text: string, before: number): number {
+  for (let i = before - text.length; i >= 0; i--) if (endsWithAscii(bytes, i + text.length, text)) return i;
+  return -1;
+}
 
 /**
  * Checks the columns stored beside a leaf (kind, tenant, time in Unix ms) against the leaf's canonical
@@ -260,19 +279,24 @@ export function envelopeMismatch(
   bytes: Uint8Array,
   columns: { kind: string; tenant: string; time: number },
 ): 'kind' | 'tenant' | 'time' | undefined {
-  const iso = Number.isFinite(columns.time) ? new Date(columns.time).toISOString() : 'invalid';
-  const timeTail = utf8(',"time":' + quote(iso) + ',"v":1}');
-  if (!endsWithAt(bytes, bytes.length, timeTail)) return 'time';
+  // Valid kinds, tenants and receipt times are printable ASCII, so they compare byte for byte, no encoding.
+  if (columns.time !== tailMs) {
+    tailMs = columns.time;
+    tailText = Number.isFinite(tailMs) ? ',"time":"' + new Date(tailMs).toISOString() + '","v":1}' : '';
+  }
+  const timeTail = tailText;
+  if (!timeTail || !endsWithAscii(bytes, bytes.length, timeTail)) return 'time';
   let end = bytes.length - timeTail.length;
-  const tenantPart = utf8(',"tenant":' + quote(columns.tenant));
-  if (!endsWithAt(bytes, end, tenantPart)) return 'tenant';
+  const tenantPart = columnPart('tenant', columns.tenant);
+  if (tenantPart === undefined || !endsWithAscii(bytes, end, tenantPart)) return 'tenant';
   end -= tenantPart.length;
   if (bytes[end - 1] === 0x5d /* ] */) {
-    const p = lastIndexOfBytes(bytes, PARENTS_OPEN, end);
+    const p = lastIndexOfAscii(bytes, PARENTS_OPEN, end);
     if (p < 0) return 'kind';
     end = p;
   }
-  return endsWithAt(bytes, end, utf8(',"kind":' + quote(columns.kind))) ? undefined : 'kind';
+  const kindPart = columnPart('kind', columns.kind);
+  return kindPart !== undefined && endsWithAscii(bytes, end, kindPart) ? undefined : 'kind';
 }
 
 /** A new receipt ready to sequence: `leafInput` is 0x00 || bytes (SHA-256 it for the RFC 6962 leaf hash). */
@@ -289,6 +313,10 @@ const validateParents = ajv.compile(ENVELOPE_SCHEMA.properties.parents);
 let isoMs = NaN;
 let isoText = '';
 
+function fail(msg: string): never {
+  throw new LedgerError('RECEIPT_INVALID', msg);
+}
+
 /**
  * Builds, validates and encodes a new receipt stamped with `timeMs` (the append hot path: the envelope is
  * checked directly, the body by its kind's schema). Same rules and messages as validateReceipt.
@@ -297,9 +325,6 @@ export function createReceiptLeaf(
   fields: { kind: string; actor: string; tenant: string; body: unknown; parents?: ParentRef[] },
   timeMs: number,
 ): ReceiptLeaf {
-  const fail = (msg: string): never => {
-    throw new LedgerError('RECEIPT_INVALID', msg);
-  };
   if (!KIND_SET.has(fields.kind)) fail(`/kind: must be one of ${RECEIPT_KINDS.join(', ')}`);
   if (typeof fields.actor !== 'string' || fields.actor.length < 1 || fields.actor.length > 200) {
     fail('/actor: must be a string of 1 to 200 characters');

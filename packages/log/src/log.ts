@@ -26,7 +26,7 @@ import { TILE_BYTES, locateNode, nodesAtTileLevel, tileLevels } from './tile-lay
 import { TileReader } from './tile-reader.ts';
 
 /** Commits in flight at once (integrate batch k+1 while batch k is being made durable). */
-const PIPELINE_DEPTH = 2;
+const PIPELINE_DEPTH = 4;
 
 /** Options of a log; only `storage`, `origin` and `signer` are required. */
 export interface LogOptions {
@@ -36,7 +36,7 @@ export interface LogOptions {
   readonly signer: NoteSigner;
   readonly hasher?: MerkleHasher;
   readonly now?: () => number;
-  /** Most entries committed in one transaction (group commit). Default 8192. */
+  /** Most entries committed in one transaction (group commit). Default 2048 (with up to 4 commits in flight). */
   readonly maxBatch?: number;
   /** Publish a checkpoint this often when the log grew; 0 disables the timer. Default 0. */
   readonly checkpointIntervalMs?: number;
@@ -145,7 +145,7 @@ export class Log {
     this.signer = opts.signer;
     this.hasher = opts.hasher ?? defaultHasher;
     this.now = opts.now ?? Date.now;
-    this.maxBatch = opts.maxBatch ?? 8192;
+    this.maxBatch = opts.maxBatch ?? 2048;
     this.reader = new TileReader(opts.storage, this.hasher, opts.tileCacheSize ?? 4096);
     this.builder = new TreeBuilder(this.hasher);
   }
@@ -290,6 +290,7 @@ export class Log {
     const tail = start > 0 ? this.lastLeaf : undefined;
     const dirty = new Set<MemTile>();
     const entries: StoredEntry[] = new Array(batch.length);
+    const place = (node: CompletedNode) => this.placeNode(node, dirty);
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
       entries[i] = {
@@ -300,7 +301,7 @@ export class Log {
         tenant: p.receipt.tenant,
         time: p.time,
       };
-      this.builder.push(p.leafHash, (node) => this.placeNode(node, dirty));
+      this.builder.push(p.leafHash, place);
     }
     if (batch.length > 0) this.lastLeaf = batch[batch.length - 1]!.leafHash;
     const tiles: StoredTile[] = [...dirty].map((t) => ({

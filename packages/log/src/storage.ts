@@ -47,6 +47,18 @@ export interface EntryFilter {
   readonly limit: number;
 }
 
+/** Entries read for the index range [start, end) (missing indexes are simply absent). */
+export interface EntryRange {
+  readonly start: number;
+  readonly end: number;
+  readonly entries: StoredEntry[];
+  /**
+   * Optional: RFC 6962 leaf hashes SHA-256(0x00 || bytes) recomputed from each entry's stored bytes by
+   * the reader (32 bytes per entry, in order), so verification can hash on another thread.
+   */
+  readonly leafHashes?: Uint8Array;
+}
+
 /** A batch to commit atomically. */
 export interface CommitBatch {
   /** The committed size the writer believes storage has; a mismatch must fail with CONFLICT and write nothing. */

@@ -7,6 +7,7 @@ import {
   LogError,
   type CommitBatch,
   type EntryFilter,
+  type EntryRange,
   type LogStorage,
   type StoredCheckpoint,
   type StoredEntry,
@@ -128,6 +129,17 @@ export interface SqliteStorage extends LogStorage, TokenStore {
   readonly db: Database.Database;
   /** PRAGMA quick_check result ("ok" when the file is structurally sound). */
   quickCheck(): string;
+  /**
+   * Entries [start, end) in index order, in chunks read ahead by `threads` reader threads (verification's
+   * fast path). Rows are passed on as stored, damaged ones included.
+   */
+  scanEntries(
+    start: number,
+    end: number,
+    opts?: { chunk?: number; threads?: number },
+  ): AsyncIterable<EntryRange>;
+  /** Runs PRAGMA integrity_check on a reader thread (it also checks every index against its table). */
+  integrityCheck(): Promise<string>;
 }
 
 /** Opens (and on first use creates) a SQLite-backed store. */
@@ -230,6 +242,16 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
   return {
     db,
     quickCheck: () => String(db.pragma('quick_check', { simple: true })),
+    scanEntries: (start, end, o) => scanWithReaders(opts, start, end, o?.chunk ?? 8192, o?.threads ?? 1),
+    async integrityCheck() {
+      const reader = startReader(opts);
+      try {
+        const r = await reader.request<{ result: string }>({ op: 'pragma', name: 'integrity_check' });
+        return r.result;
+      } finally {
+        await reader.close();
+      }
+    },
     size: () => wrap(currentSize),
     commit: (batch) => (writer ? writer.commit(batch) : wrap(() => commitTx.immediate(batch))),
     getEntry: (index) =>
@@ -438,4 +460,117 @@ function startWriter(opts: SqliteOptions) {
       await worker.terminate();
     },
   };
+}
+
+interface ReaderReply {
+  id: number;
+  ok: boolean;
+  message?: string;
+}
+
+/** A reader thread with its own read-only connection. */
+function startReader(opts: SqliteOptions) {
+  const worker = new Worker(new URL('./reader-worker.js', import.meta.url), {
+    workerData: { path: opts.path, busyTimeoutMs: opts.busyTimeoutMs ?? 10_000 },
+  });
+  let nextId = 1;
+  let failure: Error | undefined;
+  const waiting = new Map<number, { resolve: (m: ReaderReply) => void; reject: (e: unknown) => void }>();
+  const failAll = (err: Error) => {
+    failure = err;
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  };
+  worker.on('message', (m: ReaderReply) => {
+    const w = waiting.get(m.id);
+    if (!w) return;
+    waiting.delete(m.id);
+    if (m.ok) w.resolve(m);
+    else w.reject(new LogError('STORAGE', `database error: ${m.message ?? 'reader failed'}`));
+  });
+  worker.on('error', (err) =>
+    failAll(new LogError('STORAGE', `reader thread failed: ${err.message}`, { cause: err })),
+  );
+  worker.on('exit', () => failAll(new LogError('CLOSED', 'reader thread exited')));
+  return {
+    request<T>(msg: Record<string, unknown>): Promise<ReaderReply & T> {
+      return new Promise<ReaderReply & T>((resolve, reject) => {
+        if (failure) return reject(failure);
+        const id = nextId++;
+        waiting.set(id, { resolve: resolve as (m: ReaderReply) => void, reject });
+        worker.postMessage({ ...msg, id });
+      });
+    },
+    async close(): Promise<void> {
+      if (!failure) await this.request({ op: 'close' }).catch(() => undefined);
+      await worker.terminate();
+    },
+  };
+}
+
+interface ScanReply {
+  n: number;
+  indexes: Float64Array;
+  times: Float64Array;
+  offsets: Uint32Array;
+  hashOffsets: Uint32Array;
+  kinds: string[];
+  tenants: string[];
+  bytes: Uint8Array;
+  hashes: Uint8Array;
+  leafHashes: Uint8Array;
+}
+
+function unpack(r: ScanReply): StoredEntry[] {
+  const out: StoredEntry[] = new Array(r.n);
+  const bytes = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+  const hashes = Buffer.from(r.hashes.buffer, r.hashes.byteOffset, r.hashes.byteLength);
+  for (let i = 0; i < r.n; i++) {
+    out[i] = {
+      index: r.indexes[i]!,
+      leafHash: hashes.subarray(r.hashOffsets[i]!, r.hashOffsets[i + 1]!),
+      bytes: bytes.subarray(r.offsets[i]!, r.offsets[i + 1]!),
+      kind: r.kinds[i]!,
+      tenant: r.tenants[i]!,
+      time: r.times[i]!,
+    };
+  }
+  return out;
+}
+
+/** Reads [start, end) in chunks spread over reader threads, keeping two chunks per thread in flight. */
+async function* scanWithReaders(
+  opts: SqliteOptions,
+  start: number,
+  end: number,
+  chunk: number,
+  threads: number,
+): AsyncGenerator<EntryRange> {
+  const readers = Array.from({ length: Math.max(1, threads) }, () => startReader(opts));
+  const queue: { start: number; end: number; reply: Promise<ScanReply> }[] = [];
+  let next = start;
+  let k = 0;
+  const fill = () => {
+    while (next < end && queue.length < readers.length * 2) {
+      const s = next;
+      next = Math.min(end, next + chunk);
+      queue.push({
+        start: s,
+        end: next,
+        reply: readers[k++ % readers.length]!.request<ScanReply>({ op: 'scan', start: s, end: next }),
+      });
+    }
+  };
+  try {
+    fill();
+    while (queue.length > 0) {
+      const head = queue.shift()!;
+      const r = await head.reply;
+      fill();
+      yield { start: head.start, end: head.end, entries: unpack(r), leafHashes: r.leafHashes };
+    }
+  } finally {
+    await Promise.allSettled(queue.map((q) => q.reply));
+    await Promise.all(readers.map((r) => r.close()));
+  }
 }
