@@ -169,7 +169,7 @@ export async function verifyNode(
       full: opts.full,
       schemas: opts.schemas,
       onProgress: opts.onProgress,
-      scan: rows === size ? (start, end) => storage.scanEntries(start, end, { threads: 1 }) : undefined,
+      scan: rows === size ? (start, end) => storage.scanEntries(start, end, { threads: 2 }) : undefined,
     });
     const qc = structural ? await structural : String(storage.db.pragma(check, { simple: true }));
     if (qc !== 'ok')

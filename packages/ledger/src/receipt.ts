@@ -232,72 +232,7 @@ export function receiptTime(d: Date): string {
   return d.toISOString();
 }
 
-/** True when bytes[end - text.length, end) hold exactly the characters of the ASCII string `text`. */
-function endsWithAscii(bytes: Uint8Array, end: number, text: string): boolean {
-  const off = end - text.length;
-  if (off < 0) return false;
-  for (let i = 0; i < text.length; i++) if (bytes[off + i] !== text.charCodeAt(i)) return false;
-  return true;
-}
-
-const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
-const PARENTS_OPEN = ',"parents":[';
-
-// Kinds and tenants repeat across a log, and times within a millisecond, so their canonical member
-// text is memoized (bounded).
-const partCache = {
-  kind: new Map<unknown, string | undefined>(),
-  tenant: new Map<unknown, string | undefined>(),
-};
-let tailMs = NaN;
-let tailText = '';
-
-function columnPart(name: 'kind' | 'tenant', value: string): string | undefined {
-  const cache = partCache[name];
-  let part = cache.get(value);
-  if (part === undefined && !cache.has(value)) {
-    part =
-      typeof value === 'string' && PRINTABLE_ASCII.test(value) ? `,"${name}":` + quote(value) : undefined;
-    if (cache.size > 10_000) cache.clear();
-    cache.set(value, part);
-  }
-  return part;
-}
-
-function lastIndexOfAscii(bytes: Uint8Array, text: string, before: number): number {
-  for (let i = before - text.length; i >= 0; i--) if (endsWithAscii(bytes, i + text.length, text)) return i;
-  return -1;
-}
-
-/**
- * Checks the columns stored beside a leaf (kind, tenant, time in Unix ms) against the leaf's canonical
- * bytes without parsing the body: the canonical envelope always ends with
- * `,"kind":K[,"parents":[...]],"tenant":T,"time":"ISO","v":1}` and parents hold no strings that could
- * mimic it. Returns the first field that disagrees, or undefined.
- */
-export function envelopeMismatch(
-  bytes: Uint8Array,
-  columns: { kind: string; tenant: string; time: number },
-): 'kind' | 'tenant' | 'time' | undefined {
-  // Valid kinds, tenants and receipt times are printable ASCII, so they compare byte for byte, no encoding.
-  if (columns.time !== tailMs) {
-    tailMs = columns.time;
-    tailText = Number.isFinite(tailMs) ? ',"time":"' + new Date(tailMs).toISOString() + '","v":1}' : '';
-  }
-  const timeTail = tailText;
-  if (!timeTail || !endsWithAscii(bytes, bytes.length, timeTail)) return 'time';
-  let end = bytes.length - timeTail.length;
-  const tenantPart = columnPart('tenant', columns.tenant);
-  if (tenantPart === undefined || !endsWithAscii(bytes, end, tenantPart)) return 'tenant';
-  end -= tenantPart.length;
-  if (bytes[end - 1] === 0x5d /* ] */) {
-    const p = lastIndexOfAscii(bytes, PARENTS_OPEN, end);
-    if (p < 0) return 'kind';
-    end = p;
-  }
-  const kindPart = columnPart('kind', columns.kind);
-  return kindPart !== undefined && endsWithAscii(bytes, end, kindPart) ? undefined : 'kind';
-}
+export { envelopeMismatch } from './envelope.js';
 
 /** A new receipt ready to sequence: `leafInput` is 0x00 || bytes (SHA-256 it for the RFC 6962 leaf hash). */
 export interface ReceiptLeaf {

@@ -57,6 +57,11 @@ export interface EntryRange {
    * the reader (32 bytes per entry, in order), so verification can hash on another thread.
    */
   readonly leafHashes?: Uint8Array;
+  /**
+   * Optional, with leafHashes: the reader already compared each entry's kind, tenant and time columns
+   * with its bytes (envelopeMismatch); maps position in `entries` to the first mismatching column.
+   */
+  readonly columnMismatches?: ReadonlyMap<number, 'kind' | 'tenant' | 'time'>;
 }
 
 /** A batch to commit atomically. */

@@ -235,7 +235,9 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         start = end;
       }
     }
-    for await (const { start, end, entries, leafHashes } of opts.scan ? opts.scan(0, size) : batches()) {
+    for await (const { start, end, entries, leafHashes, columnMismatches } of opts.scan
+      ? opts.scan(0, size)
+      : batches()) {
       let expectIndex = start;
       for (let k = 0; k < entries.length; k++) {
         const e = entries[k]!;
@@ -263,7 +265,7 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
           });
         }
         // The filter columns must say what the signed bytes say (a cheap suffix check, no parse).
-        const column = envelopeMismatch(e.bytes, e);
+        const column = columnMismatches ? columnMismatches.get(k) : envelopeMismatch(e.bytes, e);
         if (column) {
           report({
             where: 'entry',

@@ -519,6 +519,7 @@ interface ScanReply {
   bytes: Uint8Array;
   hashes: Uint8Array;
   leafHashes: Uint8Array;
+  columnMismatches: [number, 'kind' | 'tenant' | 'time'][];
 }
 
 function unpack(r: ScanReply): StoredEntry[] {
@@ -567,7 +568,13 @@ async function* scanWithReaders(
       const head = queue.shift()!;
       const r = await head.reply;
       fill();
-      yield { start: head.start, end: head.end, entries: unpack(r), leafHashes: r.leafHashes };
+      yield {
+        start: head.start,
+        end: head.end,
+        entries: unpack(r),
+        leafHashes: r.leafHashes,
+        columnMismatches: new Map(r.columnMismatches),
+      };
     }
   } finally {
     await Promise.allSettled(queue.map((q) => q.reply));

@@ -4,6 +4,7 @@
 import { hash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { envelopeMismatch } from '@vaultmesh/ledger/envelope';
 
 const db = new Database(workerData.path, { readonly: true, fileMustExist: true });
 db.pragma(`busy_timeout = ${workerData.busyTimeoutMs}`);
@@ -40,6 +41,8 @@ function scan(start, end) {
   // only has to build the tree. (A latin1 digest string avoids one ArrayBuffer per hash.)
   const computed = Buffer.allocUnsafe(32 * n);
   let leafInput = Buffer.allocUnsafe(1024);
+  // The columns beside each leaf are checked here too, with the same code the main thread would use.
+  const columnMismatches = [];
   for (let i = 0; i < n; i++) {
     const r = rows[i];
     indexes[i] = r[0];
@@ -53,9 +56,23 @@ function scan(start, end) {
     leafInput[0] = 0;
     data.copy(leafInput, 1);
     computed.write(hash('sha256', leafInput.subarray(0, data.length + 1), 'binary'), 32 * i, 'latin1');
+    const column = envelopeMismatch(data, { kind: r[2], tenant: r[3], time: r[4] });
+    if (column) columnMismatches.push([i, column]);
   }
   const leafHashes = new Uint8Array(computed.buffer, computed.byteOffset, computed.byteLength).slice();
-  return { n, indexes, times, offsets, hashOffsets, kinds, tenants, bytes, hashes, leafHashes };
+  return {
+    n,
+    indexes,
+    times,
+    offsets,
+    hashOffsets,
+    kinds,
+    tenants,
+    bytes,
+    hashes,
+    leafHashes,
+    columnMismatches,
+  };
 }
 
 parentPort.on('message', (m) => {

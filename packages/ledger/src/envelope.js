@@ -1,0 +1,64 @@
+// Cheap check of the columns stored beside a leaf against its canonical receipt bytes, without parsing.
+// Plain JavaScript (typed by envelope.d.ts) so that verification's reader threads, which run without the
+// TypeScript loader, use this very implementation too.
+
+/** True when bytes[end - text.length, end) hold exactly the characters of the ASCII string `text`. */
+function endsWithAscii(bytes, end, text) {
+  const off = end - text.length;
+  if (off < 0) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[off + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+function lastIndexOfAscii(bytes, text, before) {
+  for (let i = before - text.length; i >= 0; i--) if (endsWithAscii(bytes, i + text.length, text)) return i;
+  return -1;
+}
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+const PARENTS_OPEN = ',"parents":[';
+
+// Kinds and tenants repeat across a log, and times within a millisecond, so their canonical member text
+// is memoized (bounded). JSON.stringify of a printable-ASCII string is its RFC 8785 form.
+const partCache = { kind: new Map(), tenant: new Map() };
+let tailMs = NaN;
+let tailText = '';
+
+function columnPart(name, value) {
+  const cache = partCache[name];
+  let part = cache.get(value);
+  if (part === undefined && !cache.has(value)) {
+    part =
+      typeof value === 'string' && PRINTABLE_ASCII.test(value)
+        ? `,"${name}":` + JSON.stringify(value)
+        : undefined;
+    if (cache.size > 10_000) cache.clear();
+    cache.set(value, part);
+  }
+  return part;
+}
+
+/**
+ * Checks the columns stored beside a leaf (kind, tenant, time in Unix ms) against the leaf's canonical
+ * bytes: the canonical envelope always ends with `,"kind":K[,"parents":[...]],"tenant":T,"time":"ISO","v":1}`
+ * and parents hold no strings that could mimic it. Returns the first field that disagrees, or undefined.
+ */
+export function envelopeMismatch(bytes, columns) {
+  if (columns.time !== tailMs) {
+    tailMs = columns.time;
+    tailText = Number.isFinite(tailMs) ? ',"time":"' + new Date(tailMs).toISOString() + '","v":1}' : '';
+  }
+  const timeTail = tailText;
+  if (!timeTail || !endsWithAscii(bytes, bytes.length, timeTail)) return 'time';
+  let end = bytes.length - timeTail.length;
+  const tenantPart = columnPart('tenant', columns.tenant);
+  if (tenantPart === undefined || !endsWithAscii(bytes, end, tenantPart)) return 'tenant';
+  end -= tenantPart.length;
+  if (bytes[end - 1] === 0x5d /* ] */) {
+    const p = lastIndexOfAscii(bytes, PARENTS_OPEN, end);
+    if (p < 0) return 'kind';
+    end = p;
+  }
+  const kindPart = columnPart('kind', columns.kind);
+  return kindPart !== undefined && endsWithAscii(bytes, end, kindPart) ? undefined : 'kind';
+}
