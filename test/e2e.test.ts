@@ -80,7 +80,13 @@ function snapshot(dir: string): Record<string, string> {
 interface Item {
   index: number;
   leafHash: string;
-  receipt: { kind: string; tenant: string; actor: string; body: Record<string, unknown> };
+  receipt: {
+    kind: string;
+    tenant: string;
+    actor: string;
+    body: Record<string, unknown>;
+    parents?: { index: number; leafHash: string }[];
+  };
 }
 
 describe('vm CLI and a vm up node end to end', () => {
@@ -332,7 +338,12 @@ describe('vm CLI and a vm up node end to end', () => {
   it('vm memory import writes nothing when any line is bad or not an object (exit 2), and every line of a good file', async () => {
     const good = [
       { kind: 'decision', tenant: 'default', body: { title: 'Adopt tlog-tiles' } },
-      { kind: 'deploy', tenant: 'ops', body: { service: 'db', version: '16', environment: 'prod' } },
+      {
+        kind: 'deploy',
+        tenant: 'ops',
+        body: { service: 'db', version: '16', environment: 'prod' },
+        parents: [0],
+      },
       { kind: 'policy', body: { action: 'deploy', principal: 'ci', resource: 'prod', decision: 'allow' } },
     ];
     const badFile = join(work, 'bad.jsonl');
@@ -358,14 +369,20 @@ describe('vm CLI and a vm up node end to end', () => {
     expect(nul.stderr).toMatch(/null\.jsonl:2: not a JSON object/);
     expect((await listAll(adminToken)).length).toBe(3);
 
-    const res = await vmJson<{ imported: number; firstIndex: number; size: number }>([
+    const dangling = join(work, 'dangling.jsonl');
+    writeFileSync(dangling, JSON.stringify({ ...good[0], parents: [999] }) + '\n');
+    const danglingRun = await vm(['memory', 'import', dangling, '-d', data, '--json']);
+    expect(danglingRun.code).toBe(2);
+    expect(danglingRun.stderr).toMatch(/parent 999 is not in the log/);
+
+    const res = await vmJson<{ imported: number; firstIndex: number; lastIndex: number; size: number }>([
       'memory',
       'import',
       goodFile,
       '-d',
       data,
     ]);
-    expect(res).toEqual({ imported: 3, firstIndex: 3, size: 6 });
+    expect(res).toEqual({ imported: 3, firstIndex: 3, lastIndex: 5, size: 6 });
     const items = await listAll(adminToken);
     expect(items.map((i) => i.index)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(items.slice(3).map((i) => [i.receipt.kind, i.receipt.tenant])).toEqual([
@@ -373,6 +390,8 @@ describe('vm CLI and a vm up node end to end', () => {
       ['deploy', 'ops'],
       ['policy', 'default'],
     ]);
+    // File order is kept even though the middle line's parent is resolved asynchronously.
+    expect(items[4]!.receipt.parents).toEqual([{ index: 0, leafHash: items[0]!.leafHash }]);
     // The agent token is scoped to "default": the "ops" import stays invisible to it.
     expect((await listAll(agentToken)).map((i) => i.index)).toEqual([0, 1, 2, 3, 5]);
   });

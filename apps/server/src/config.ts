@@ -48,6 +48,8 @@ const ENV_KEYS: Record<string, keyof ConfigInput> = {
   VM_CHECKPOINT_INTERVAL_MS: 'checkpointIntervalMs',
   VM_LOG_LEVEL: 'logLevel',
   VM_MODE: 'mode',
+  VM_MAX_BATCH: 'maxBatch',
+  VM_BODY_LIMIT_BYTES: 'bodyLimitBytes',
 };
 const NUMERIC = new Set<keyof ConfigInput>(['port', 'checkpointIntervalMs', 'maxBatch', 'bodyLimitBytes']);
 

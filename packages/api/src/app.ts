@@ -15,7 +15,7 @@ import {
   type TokenStore,
 } from '@vaultmesh/auth';
 import { decodeReceipt, parseTilePath, toHex, type NoteVerifierKey } from '@vaultmesh/ledger';
-import type { Log, LogStorage, StoredCheckpoint, StoredEntry } from '@vaultmesh/log';
+import { LogError, type Log, type LogStorage, type StoredCheckpoint, type StoredEntry } from '@vaultmesh/log';
 import { HttpError, toProblem } from './errors.ts';
 import type { NodeMetrics } from './metrics.ts';
 
@@ -137,10 +137,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     authenticate(tokens, bearerToken(req.headers.authorization));
 
   // --- system ---------------------------------------------------------------------------------------
-  app.get('/api/system/health', async () => {
+  app.get('/api/system/health', async (_req, reply) => {
     const s = log.stats();
+    // Healthy means the ledger storage answers, not just that the process is up.
+    const storageOk = await storage.size().then(
+      () => true,
+      () => false,
+    );
+    if (!storageOk) reply.code(503);
     return {
-      status: 'ok',
+      status: storageOk ? 'ok' : 'degraded',
+      checks: { storage: storageOk ? 'ok' : 'failing' },
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       ledger: { size: s.size, checkpointSize: s.checkpointSize, pendingAppends: s.pending },
     };
@@ -279,19 +286,24 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
     let sealed: Record<string, unknown> = {};
     if (q.wait === 'checkpoint') {
-      const w = await log.waitForCheckpoint(result.index, {
-        timeoutMs: opts.maxWaitMs ?? 30_000,
-        publish: true,
-      });
-      sealed = {
-        checkpoint: checkpointView(w.checkpoint, log.origin),
-        proof: {
-          index: w.proof.index,
-          size: w.proof.size,
-          leafHash: toHex(w.proof.leafHash),
-          proof: w.proof.proof.map(toHex),
-        },
-      };
+      // The receipt is durable already; a slow checkpoint must not turn that into an error for the caller.
+      const w = await log
+        .waitForCheckpoint(result.index, { timeoutMs: opts.maxWaitMs ?? 30_000, publish: true })
+        .catch((err: unknown) => {
+          if (err instanceof LogError && err.code === 'TIMEOUT') return undefined;
+          throw err;
+        });
+      sealed = w
+        ? {
+            checkpoint: checkpointView(w.checkpoint, log.origin),
+            proof: {
+              index: w.proof.index,
+              size: w.proof.size,
+              leafHash: toHex(w.proof.leafHash),
+              proof: w.proof.proof.map(toHex),
+            },
+          }
+        : { checkpoint: null, proof: null, sealed: false };
     }
     return reply
       .code(201)
@@ -317,8 +329,24 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ) {
       throw new HttpError(400, 'INVALID_REQUEST', 'name, role and tenant are required strings');
     }
+    const allowed = new Set(['name', 'role', 'tenant', 'ttlSeconds']);
+    for (const k of Object.keys(b)) {
+      if (!allowed.has(k)) throw new HttpError(400, 'INVALID_REQUEST', `unknown field "${k}"`);
+    }
+    const ttl = b.ttlSeconds;
+    if (
+      ttl !== undefined &&
+      (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 1 || ttl > 315_360_000)
+    ) {
+      throw new HttpError(400, 'INVALID_REQUEST', 'ttlSeconds must be an integer between 1 and 315360000');
+    }
     if (p.tenant !== '*') authorize(p, 'tokens:manage', b.tenant);
-    const { record, token } = await createToken(tokens, { name: b.name, role: b.role, tenant: b.tenant });
+    const { record, token } = await createToken(tokens, {
+      name: b.name,
+      role: b.role,
+      tenant: b.tenant,
+      ttlMs: typeof ttl === 'number' ? ttl * 1000 : undefined,
+    });
     return reply.code(201).send({ ...publicTokenView(record), token });
   });
   app.delete('/api/tokens/:id', async (req) => {

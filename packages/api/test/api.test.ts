@@ -162,7 +162,20 @@ describe('system endpoints', () => {
   it('GET /api/system/health reports ok and the committed ledger size', async () => {
     const res = await node.send({ method: 'GET', url: '/api/system/health' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ status: 'ok', ledger: { size: 3, checkpointSize: 0 } });
+    expect(res.json()).toMatchObject({
+      status: 'ok',
+      checks: { storage: 'ok' },
+      ledger: { size: 3, checkpointSize: 0 },
+    });
+  });
+
+  it('GET /api/system/health answers 503 "degraded" when the ledger storage stops answering', async () => {
+    const broken = await startNode();
+    await broken.storage.close();
+    const res = await broken.send({ method: 'GET', url: '/api/system/health' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ status: 'degraded', checks: { storage: 'failing' } });
+    await broken.app.close();
   });
 
   it('GET /api/backend/status reports mode, storage, origin and the node verifier key', async () => {
@@ -881,6 +894,26 @@ describe('token API', () => {
 
   const createVia = async (auth: Record<string, string>, payload: Record<string, unknown>) =>
     node.send({ method: 'POST', url: '/api/tokens', headers: auth, payload });
+
+  it('refuses unknown fields and bad ttlSeconds when creating a token, and honours a valid ttlSeconds', async () => {
+    const extra = await createVia(admin.auth, { name: 'x', role: 'agent', tenant: 'a', scope: 'all' });
+    expect(extra.statusCode).toBe(400);
+    expect((extra.json() as { detail: string }).detail).toMatch(/unknown field "scope"/);
+    for (const ttlSeconds of [0, -5, 1.5, '60']) {
+      const bad = await createVia(admin.auth, { name: 'x', role: 'agent', tenant: 'a', ttlSeconds });
+      expect(bad.statusCode).toBe(400);
+    }
+    const ok = await createVia(admin.auth, {
+      name: 'short-lived',
+      role: 'agent',
+      tenant: 'a',
+      ttlSeconds: 60,
+    });
+    expect(ok.statusCode).toBe(201);
+    const body = ok.json() as View & { createdAt: number; expiresAt: number };
+    rememberSecret(node.secrets, body.token!);
+    expect(body.expiresAt - body.createdAt).toBe(60_000);
+  });
 
   it('lets an admin create a token: 201 with the one-time secret, which then authenticates', async () => {
     const res = await createVia(admin.auth, { name: 'deploy-bot', role: 'agent', tenant: 'a' });

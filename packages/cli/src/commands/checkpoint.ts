@@ -1,6 +1,6 @@
 // vm checkpoint: publish a signed checkpoint now.
 import type { Command } from 'commander';
-import { toHex } from '@vaultmesh/ledger';
+import { checkpointJson } from './memory.ts';
 import { openNode } from '@vaultmesh/server';
 import { dataDir, withData } from '../context.ts';
 import { print, printJson } from '../output.ts';
@@ -15,7 +15,7 @@ export function register(program: Command): void {
     const node = await openNode(dataDir(o));
     try {
       const cp = await node.log.checkpoint();
-      if (o.json) return printJson({ size: cp.size, root: toHex(cp.root), note: cp.note });
+      if (o.json) return printJson(checkpointJson(cp, node.origin));
       process.stdout.write(cp.note);
     } finally {
       await node.close();

@@ -12,7 +12,7 @@ import {
   verifyInclusion,
   type Receipt,
 } from '@vaultmesh/ledger';
-import { LogError, type AppendInput, type StoredEntry } from '@vaultmesh/log';
+import { LogError, type AppendInput, type StoredCheckpoint, type StoredEntry } from '@vaultmesh/log';
 import { dataPaths, openNode } from '@vaultmesh/server';
 import { openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
 import { dataDir, parseIndex, withData } from '../context.ts';
@@ -37,6 +37,17 @@ async function withReader<T>(dir: string, fn: (s: SqliteStorage) => Promise<T>):
   } finally {
     await s.close();
   }
+}
+
+/** The checkpoint shape the API uses (GET /api/ledger/checkpoint). */
+export function checkpointJson(cp: StoredCheckpoint, origin: string) {
+  return {
+    origin,
+    size: cp.size,
+    root: toHex(cp.root),
+    note: cp.note,
+    createdAt: new Date(cp.createdAt).toISOString(),
+  };
 }
 
 function entryJson(e: StoredEntry) {
@@ -140,12 +151,14 @@ export function register(program: Command): void {
             receipt: r.receipt,
             ...(sealed
               ? {
-                  checkpoint: {
-                    size: sealed.checkpoint.size,
-                    root: toHex(sealed.checkpoint.root),
-                    note: sealed.checkpoint.note,
+                  // Same shape as POST /api/ledger/receipts?wait=checkpoint.
+                  checkpoint: checkpointJson(sealed.checkpoint, node.origin),
+                  proof: {
+                    index: sealed.proof.index,
+                    size: sealed.proof.size,
+                    leafHash: toHex(sealed.proof.leafHash),
+                    proof: sealed.proof.proof.map(toHex),
                   },
-                  proof: sealed.proof.proof.map(toHex),
                 }
               : {}),
           });
@@ -314,15 +327,29 @@ export function register(program: Command): void {
       let done = 0;
       const chunk = 5000;
       let first = -1;
-      for (let k = 0; k < inputs.length; k += chunk) {
-        const rs = await Promise.all(inputs.slice(k, k + chunk).map((i) => node.log.append(i)));
-        if (first < 0 && rs[0]) first = rs[0].index;
+      let last = -1;
+      for (let k = 0; k < inputs.length;) {
+        // Lines with parents resolve them asynchronously, so they are appended one at a time to keep
+        // file order; runs of lines without parents are appended concurrently (group commit).
+        const slice: AppendInput[] = [];
+        while (k < inputs.length && slice.length < chunk) {
+          const input = inputs[k]!;
+          if (input.parents?.length && slice.length > 0) break;
+          slice.push(input);
+          k++;
+          if (input.parents?.length) break;
+        }
+        const rs = await Promise.all(slice.map((i) => node.log.append(i)));
+        for (const r of rs) {
+          if (first < 0) first = r.index;
+          last = Math.max(last, r.index);
+        }
         done += rs.length;
         bar.update(done, inputs.length);
       }
       bar.done();
-      if (o.json) printJson({ imported: done, firstIndex: first, size: node.log.size });
-      else print(`imported ${done} receipts${done ? ` (#${first}..#${first + done - 1})` : ''}`);
+      if (o.json) printJson({ imported: done, firstIndex: first, lastIndex: last, size: node.log.size });
+      else print(`imported ${done} receipts${done ? ` (first #${first}, last #${last})` : ''}`);
     } finally {
       await node.close();
     }
