@@ -107,13 +107,32 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+// Small encodings are carved out of a shared slab: one allocation per 1 MiB of receipts instead of one
+// per receipt, and no separate UTF-8 length pass. Views keep their slab alive only as long as needed.
+const SLAB_SIZE = 1 << 20;
+let slab: (Uint8Array & { write(s: string, offset: number): number }) | undefined;
+let slabUsed = 0;
+
 /** UTF-8 of `text` preceded by one `prefix` byte, in a single allocation. */
 export function utf8WithPrefix(prefix: number, text: string): Uint8Array {
   if (NodeBuffer) {
-    const out = NodeBuffer.allocUnsafe(NodeBuffer.byteLength(text, 'utf8') + 1);
-    out[0] = prefix;
-    out.write(text, 1);
-    return out;
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit.
+    const worst = 3 * text.length + 1;
+    if (worst > SLAB_SIZE / 4) {
+      const out = NodeBuffer.allocUnsafe(NodeBuffer.byteLength(text, 'utf8') + 1);
+      out[0] = prefix;
+      out.write(text, 1);
+      return out;
+    }
+    if (!slab || slabUsed + worst > SLAB_SIZE) {
+      slab = NodeBuffer.allocUnsafe(SLAB_SIZE);
+      slabUsed = 0;
+    }
+    const start = slabUsed;
+    slab[start] = prefix;
+    const written = slab.write(text, start + 1);
+    slabUsed = start + 1 + written;
+    return slab.subarray(start, slabUsed);
   }
   const body = encoder.encode(text);
   const out = new Uint8Array(body.length + 1);
