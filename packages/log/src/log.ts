@@ -483,16 +483,25 @@ export class Log {
     if (latest && latest.size > index)
       return { checkpoint: latest, proof: await this.inclusionProof(index, latest.size) };
     const timeoutMs = opts.timeoutMs ?? 30_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const result = new Promise<{ checkpoint: StoredCheckpoint; proof: InclusionProof }>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.timer !== timer);
         reject(new LogError('TIMEOUT', `no checkpoint covering entry ${index} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiters.push({ index, resolve, reject, timer });
     });
     if (opts.publish) {
-      await this.idle();
-      await this.checkpoint();
+      try {
+        await this.idle();
+        await this.checkpoint();
+      } catch (err) {
+        // Publishing failed: withdraw this waiter so its timer cannot reject with nobody listening.
+        result.catch(() => undefined);
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w.timer !== timer);
+        throw err;
+      }
     }
     return result;
   }

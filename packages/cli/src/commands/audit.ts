@@ -11,7 +11,7 @@ export function register(program: Command): void {
     audit
       .command('verify')
       .description(
-        'check checkpoint signatures, consistency and the stored tree; --full recomputes every leaf, node and receipt',
+        'check checkpoint signatures, consistency and the stored tree; --full recomputes every leaf and node and checks every column, tile and index',
       )
       .option(
         '--full',
