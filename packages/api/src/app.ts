@@ -15,7 +15,7 @@ import {
   type TokenStore,
 } from '@vaultmesh/auth';
 import { decodeReceipt, parseTilePath, toHex, type NoteVerifierKey } from '@vaultmesh/ledger';
-import { LogError, type Log, type LogStorage, type StoredCheckpoint, type StoredEntry } from '@vaultmesh/log';
+import { LogError, checkpointJson, type Log, type LogStorage, type StoredEntry } from '@vaultmesh/log';
 import { HttpError, toProblem } from './errors.ts';
 import type { NodeMetrics } from './metrics.ts';
 
@@ -88,16 +88,6 @@ function timeParam(q: Query, name: string): number | undefined {
 
 function receiptView(e: StoredEntry) {
   return { index: e.index, leafHash: toHex(e.leafHash), receipt: decodeReceipt(e.bytes) };
-}
-
-function checkpointView(cp: StoredCheckpoint, origin: string) {
-  return {
-    origin,
-    size: cp.size,
-    root: toHex(cp.root),
-    note: cp.note,
-    createdAt: new Date(cp.createdAt).toISOString(),
-  };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -173,12 +163,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.get('/api/ledger/checkpoint', async () => {
     const cp = await log.latestCheckpoint();
     if (!cp) throw new HttpError(404, 'NOT_FOUND', 'no checkpoint has been published yet');
-    return { ...checkpointView(cp, log.origin), verifierKey: opts.verifierKeyText };
+    return { ...checkpointJson(cp, log.origin), verifierKey: opts.verifierKeyText };
   });
   app.post('/api/ledger/checkpoint', async (req) => {
     authorize(await principal(req), 'checkpoint:publish');
     await log.idle();
-    return checkpointView(await log.checkpoint(), log.origin);
+    return checkpointJson(await log.checkpoint(), log.origin);
   });
   app.get('/checkpoint', async (_req, reply) => {
     const cp = await log.latestCheckpoint();
@@ -295,7 +285,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         });
       sealed = w
         ? {
-            checkpoint: checkpointView(w.checkpoint, log.origin),
+            checkpoint: checkpointJson(w.checkpoint, log.origin),
             proof: {
               index: w.proof.index,
               size: w.proof.size,

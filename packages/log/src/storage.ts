@@ -1,4 +1,5 @@
 // Ports of the log: what a storage driver must guarantee. Every driver passes the same contract suite.
+import { toHex } from '@vaultmesh/ledger';
 
 /** One sequenced entry: the leaf bytes plus columns derived from them for filtering. */
 export interface StoredEntry {
@@ -98,4 +99,15 @@ export interface LogStorage {
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The JSON view of a stored checkpoint shared by every edge (API responses, `vm ... --json`). */
+export function checkpointJson(cp: StoredCheckpoint, origin: string) {
+  return {
+    origin,
+    size: cp.size,
+    root: toHex(cp.root),
+    note: cp.note,
+    createdAt: new Date(cp.createdAt).toISOString(),
+  };
 }

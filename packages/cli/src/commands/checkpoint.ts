@@ -1,6 +1,6 @@
 // vm checkpoint: publish a signed checkpoint now.
 import type { Command } from 'commander';
-import { checkpointJson } from './memory.ts';
+import { checkpointJson } from '@vaultmesh/log';
 import { openNode } from '@vaultmesh/server';
 import { dataDir, withData } from '../context.ts';
 import { print, printJson } from '../output.ts';

@@ -12,7 +12,7 @@ import {
   verifyInclusion,
   type Receipt,
 } from '@vaultmesh/ledger';
-import { LogError, type AppendInput, type StoredCheckpoint, type StoredEntry } from '@vaultmesh/log';
+import { LogError, checkpointJson, type AppendInput, type StoredEntry } from '@vaultmesh/log';
 import { dataPaths, openNode } from '@vaultmesh/server';
 import { openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
 import { dataDir, parseIndex, withData } from '../context.ts';
@@ -37,17 +37,6 @@ async function withReader<T>(dir: string, fn: (s: SqliteStorage) => Promise<T>):
   } finally {
     await s.close();
   }
-}
-
-/** The checkpoint shape the API uses (GET /api/ledger/checkpoint). */
-export function checkpointJson(cp: StoredCheckpoint, origin: string) {
-  return {
-    origin,
-    size: cp.size,
-    root: toHex(cp.root),
-    note: cp.note,
-    createdAt: new Date(cp.createdAt).toISOString(),
-  };
 }
 
 function entryJson(e: StoredEntry) {
