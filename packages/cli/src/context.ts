@@ -1,6 +1,10 @@
 // Shared option handling for commands.
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { LogError } from '@vaultmesh/log';
+import { dataPaths } from '@vaultmesh/server';
+import { openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
 import { CliError, EXIT } from './exit.ts';
 
 /** Adds the --data option every local command takes. */
@@ -33,4 +37,21 @@ export function parseDuration(text: string): number {
     m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
   ];
   return n * unit;
+}
+
+/** Opens the data directory's database for one command (read-only unless asked), then closes it. */
+export async function withStorage<T>(
+  dir: string,
+  fn: (s: SqliteStorage) => Promise<T>,
+  opts: { readonly?: boolean } = {},
+): Promise<T> {
+  const path = dataPaths(dir).db;
+  if (!existsSync(path))
+    throw new LogError('NOT_INITIALIZED', `${dir} holds no VaultMesh log; run "vm init" first`);
+  const s = openSqliteStorage({ path, readonly: opts.readonly ?? false });
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
 }

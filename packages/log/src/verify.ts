@@ -89,6 +89,15 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     if (problems.length < maxProblems) problems.push(p);
   };
   const size = await storage.size();
+  const reportLeafHash = (index: number, computed: Uint8Array, stored: Uint8Array) =>
+    report({
+      where: 'entry',
+      index,
+      field: 'leaf_hash',
+      expected: toHex(computed),
+      found: toHex(stored),
+      message: `entry ${index}: stored leaf hash differs from the hash of its bytes`,
+    });
   const reader = new TileReader(storage, hasher, 0);
   let nodesChecked = 0;
   let tilesChecked = 0;
@@ -254,16 +263,7 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         }
         entriesChecked++;
         const leafHash = leafHashes ? leafHashes.subarray(32 * k, 32 * k + 32) : hasher.hashLeaf(e.bytes);
-        if (!bytesEqual(leafHash, e.leafHash)) {
-          report({
-            where: 'entry',
-            index: e.index,
-            field: 'leaf_hash',
-            expected: toHex(leafHash),
-            found: toHex(e.leafHash),
-            message: `entry ${e.index}: stored leaf hash differs from the hash of its bytes`,
-          });
-        }
+        if (!bytesEqual(leafHash, e.leafHash)) reportLeafHash(e.index, leafHash, e.leafHash);
         // The filter columns must say what the signed bytes say (a cheap suffix check, no parse).
         const column = columnMismatches ? columnMismatches.get(k) : envelopeMismatch(e.bytes, e);
         if (column) {
@@ -401,14 +401,7 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         const leafHash = hasher.hashLeaf(e.bytes);
         const [storedNode] = await reader.getNodes([{ level: 0, index: e.index }]).catch(() => [undefined]);
         if (!bytesEqual(leafHash, e.leafHash) || !storedNode || !bytesEqual(leafHash, storedNode)) {
-          report({
-            where: 'entry',
-            index: e.index,
-            field: 'leaf_hash',
-            expected: toHex(leafHash),
-            found: toHex(e.leafHash),
-            message: `entry ${e.index}: stored leaf hash differs from the hash of its bytes`,
-          });
+          reportLeafHash(e.index, leafHash, e.leafHash);
         }
       }
       opts.onProgress?.(end, size);

@@ -12,10 +12,9 @@ import {
   verifyInclusion,
   type Receipt,
 } from '@vaultmesh/ledger';
-import { LogError, checkpointJson, type AppendInput, type StoredEntry } from '@vaultmesh/log';
-import { dataPaths, openNode } from '@vaultmesh/server';
-import { openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
-import { dataDir, parseIndex, withData } from '../context.ts';
+import { checkpointJson, type AppendInput, type StoredEntry } from '@vaultmesh/log';
+import { openNode } from '@vaultmesh/server';
+import { dataDir, withStorage, parseIndex, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { createProgress, print, printJson, printTable, summarize } from '../output.ts';
 
@@ -24,18 +23,6 @@ function localActor(): string {
     return `cli:${userInfo().username}`;
   } catch {
     return 'cli:unknown';
-  }
-}
-
-async function withReader<T>(dir: string, fn: (s: SqliteStorage) => Promise<T>): Promise<T> {
-  const path = dataPaths(dir).db;
-  if (!existsSync(path))
-    throw new LogError('NOT_INITIALIZED', `${dir} holds no VaultMesh log; run "vm init" first`);
-  const s = openSqliteStorage({ path, readonly: true });
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
   }
 }
 
@@ -165,7 +152,7 @@ export function register(program: Command): void {
 
   listOptions(memory.command('list').description('list receipts (paged, filtered)')).action(
     async (o: ListOpts) => {
-      const entries = await withReader(dataDir(o), (s) => s.listEntries(filterFrom(o)));
+      const entries = await withStorage(dataDir(o), (s) => s.listEntries(filterFrom(o)), { readonly: true });
       printEntries(entries, o.json);
     },
   );
@@ -175,7 +162,9 @@ export function register(program: Command): void {
   ).action(async (text: string, o: ListOpts) => {
     if (text.length === 0 || text.length > 200)
       throw new CliError(EXIT.USAGE, 'search text must be 1..200 characters');
-    const entries = await withReader(dataDir(o), (s) => s.listEntries(filterFrom(o, text)));
+    const entries = await withStorage(dataDir(o), (s) => s.listEntries(filterFrom(o, text)), {
+      readonly: true,
+    });
     printEntries(entries, o.json);
   });
 
@@ -186,7 +175,7 @@ export function register(program: Command): void {
       .option('--json', 'machine-readable output'),
   ).action(async (index: string, o: { data?: string; json?: boolean }) => {
     const i = parseIndex(index);
-    const e = await withReader(dataDir(o), (s) => s.getEntry(i));
+    const e = await withStorage(dataDir(o), (s) => s.getEntry(i), { readonly: true });
     if (!e) throw new CliError(EXIT.NOT_FOUND, `no receipt ${i}`);
     if (o.json) return printJson(entryJson(e));
     const r = decodeReceipt(e.bytes);

@@ -1,25 +1,9 @@
 // vm token: API tokens (hashed at rest) with a role and a tenant scope.
 import type { Command } from 'commander';
 import { ROLES, createToken, publicTokenView } from '@vaultmesh/auth';
-import { dataPaths } from '@vaultmesh/server';
-import { openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
-import { existsSync } from 'node:fs';
-import { LogError } from '@vaultmesh/log';
-import { dataDir, parseDuration, withData } from '../context.ts';
+import { dataDir, withStorage, parseDuration, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson, printTable } from '../output.ts';
-
-async function withTokens<T>(dir: string, fn: (s: SqliteStorage) => Promise<T>): Promise<T> {
-  const path = dataPaths(dir).db;
-  if (!existsSync(path))
-    throw new LogError('NOT_INITIALIZED', `${dir} holds no VaultMesh log; run "vm init" first`);
-  const s = openSqliteStorage({ path });
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
-}
 
 export function register(program: Command): void {
   const token = program.command('token').description('manage API tokens');
@@ -42,7 +26,7 @@ export function register(program: Command): void {
       json?: boolean;
     }) => {
       const ttlMs = o.ttl ? parseDuration(o.ttl) : undefined;
-      const { record, token: secret } = await withTokens(dataDir(o), (s) =>
+      const { record, token: secret } = await withStorage(dataDir(o), (s) =>
         createToken(s, { name: o.name, role: o.role, tenant: o.tenant, ttlMs }),
       );
       if (o.json) return printJson({ ...publicTokenView(record), token: secret });
@@ -57,7 +41,7 @@ export function register(program: Command): void {
       .description('list tokens (never their secrets)')
       .option('--json', 'machine-readable output'),
   ).action(async (o: { data?: string; json?: boolean }) => {
-    const list = await withTokens(dataDir(o), (s) => s.listTokens());
+    const list = await withStorage(dataDir(o), (s) => s.listTokens());
     if (o.json) return printJson({ items: list.map(publicTokenView) });
     printTable(
       list.map((t) => [
@@ -77,7 +61,7 @@ export function register(program: Command): void {
       .description('revoke a token immediately')
       .option('--json', 'machine-readable output'),
   ).action(async (id: string, o: { data?: string; json?: boolean }) => {
-    const ok = await withTokens(dataDir(o), (s) => s.revokeToken(id, Date.now()));
+    const ok = await withStorage(dataDir(o), (s) => s.revokeToken(id, Date.now()));
     if (!ok) throw new CliError(EXIT.NOT_FOUND, `no active token ${id}`);
     if (o.json) printJson({ id, revoked: true });
     else print(`revoked ${id}`);
