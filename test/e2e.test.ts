@@ -6,39 +6,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { freePort } from './helpers/net.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { nodeEd25519Verify, nodeHasher } from '@vaultmesh/attest';
 import { fromHex, openNote, parseCheckpoint, parseVerifierKey, verifyInclusion } from '@vaultmesh/ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const VM = join(ROOT, 'packages', 'cli', 'bin', 'vm.js');
-
-/** The environment without VM_* variables, so nothing outside the test steers the CLI. */
-const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VM_')));
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { CLEAN_ENV as ENV, ROOT, VM_BIN as VM, runVm } from './helpers/vm.ts';
 
 /** Runs `vm <args>` to completion (never rejects on a non-zero exit). */
-function vm(args: string[], timeoutMs = 30_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [VM, ...args], { cwd: ROOT, env: ENV });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const vm = (args: string[], timeoutMs = 30_000) => runVm(args, { timeoutMs });
 
 /** Runs `vm <args> --json` and parses stdout, failing with the CLI's stderr when it did not exit 0. */
 async function vmJson<T>(args: string[]): Promise<T> {

@@ -16,6 +16,7 @@ const KINDS = [
   'federation',
   'evidence',
   'spawn',
+  'key',
 ];
 
 const $ = (id) => {
@@ -139,6 +140,8 @@ function summary(r) {
     }
     case 'spawn':
       return `${str(b.service)} from ${str(b.template)}`;
+    case 'key':
+      return `${str(b.operation)} ${str(b.keyName)}`;
     default:
       return JSON.stringify(b);
   }

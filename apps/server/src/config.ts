@@ -1,8 +1,92 @@
 // The one place configuration is loaded: defaults < config file < environment < flags, validated by one
 // schema that rejects unknown keys.
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+
+const BackoffSchema = z
+  .object({
+    baseMs: z.number().int().min(1).max(3_600_000).default(1_000),
+    maxMs: z.number().int().min(1).max(86_400_000).default(300_000),
+  })
+  .strict();
+
+/** One RFC 3161 timestamp authority. `caFile` holds the PEM trust anchor(s) its signer must chain to. */
+export const TsaConfigSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[A-Za-z0-9._:-]+$/, 'name may use letters, digits and . _ : -'),
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:/.test(u), 'url must be http or https'),
+    caFile: z.string().min(1),
+    policy: z
+      .string()
+      .regex(/^[0-2](\.[0-9]+)+$/, 'policy must be a dotted OID')
+      .optional(),
+    hashAlgorithm: z.enum(['sha256', 'sha384', 'sha512']).default('sha256'),
+    timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+    backoff: BackoffSchema.optional(),
+  })
+  .strict();
+
+export const AnchorConfigSchema = z
+  .object({
+    /** Seal (publish a checkpoint) at least this often when the log grew; 0 = only by checkpointIntervalMs. */
+    sealIntervalMs: z.number().int().min(0).max(86_400_000).default(60_000),
+    /** Seal early once this many entries are unsealed. */
+    sealMaxBatch: z.number().int().min(1).max(10_000_000).default(10_000),
+    tickMs: z.number().int().min(10).max(3_600_000).default(1_000),
+    backoff: BackoffSchema.default({}),
+    tsas: z.array(TsaConfigSchema).max(16).default([]),
+  })
+  .strict()
+  .refine((a) => new Set(a.tsas.map((t) => t.name)).size === a.tsas.length, 'tsas: names must be unique');
+
+/** Control-plane configuration; file paths are relative to the config file. */
+export const ControlConfigSchema = z
+  .object({
+    /** Cedar policy file (validated strictly at start; an invalid set refuses to start). Default: the shipped set. */
+    policiesFile: z.string().min(1).optional(),
+    /** Tripwire rules (JSON or YAML). */
+    tripwiresFile: z.string().min(1).optional(),
+    /** Prometheus base URL for tripwire queries (default: the node's own counters). */
+    prometheusUrl: z.string().url().optional(),
+    kubeconfig: z.string().min(1).optional(),
+    kubeContext: z.string().min(1).optional(),
+    /** Fraction of policy allows recorded as receipts (denies always are). */
+    sampleAllows: z.number().min(0).max(1).default(1),
+    /**
+     * Return a policy deny only once its receipt is durable (an fsync per deny). Default false: deny receipts are
+     * batched into the next group commit like allows, never sampled (see packages/policy recording.ts).
+     */
+    durablePolicyDenies: z.boolean().default(false),
+    /**
+     * An OpenAI-compatible chat API as an extra strategist for free-text goals (off by default). The key is read
+     * from the environment variable named by apiKeyEnv, never from the file.
+     */
+    openai: z
+      .object({
+        baseUrl: z.string().url(),
+        model: z.string().min(1).max(200),
+        apiKeyEnv: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/, 'apiKeyEnv must name an environment variable')
+          .default('VM_OPENAI_API_KEY'),
+        timeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type ControlConfig = z.infer<typeof ControlConfigSchema>;
+
+export type TsaConfig = z.infer<typeof TsaConfigSchema>;
+export type AnchorConfig = z.infer<typeof AnchorConfigSchema>;
 
 export const ConfigSchema = z
   .object({
@@ -26,10 +110,18 @@ export const ConfigSchema = z
       .default(128 * 1024),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     mode: z.enum(['dry-run', 'live']).default('dry-run'),
+    /** Sealer and anchor scheduler (RFC 3161 timestamps of checkpoints). */
+    anchor: AnchorConfigSchema.default({}),
+    /** The control plane: policy, tripwires, metric source, Kubernetes. */
+    control: ControlConfigSchema.default({}),
   })
   .strict();
 
-export type NodeConfig = z.infer<typeof ConfigSchema>;
+/** The configuration as loaded: the validated file, env and flags, with `control.openaiApiKey` read from the
+ * environment variable that `control.openai.apiKeyEnv` names (never from the file). */
+export type NodeConfig = Omit<z.infer<typeof ConfigSchema>, 'control'> & {
+  readonly control: z.infer<typeof ControlConfigSchema> & { readonly openaiApiKey?: string };
+};
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
 /** Thrown for any invalid configuration, with every problem listed. */
@@ -82,5 +174,52 @@ export function loadConfig(
         parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '),
     );
   }
-  return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
+  const base = file ? dirname(resolve(file)) : process.cwd();
+  const anchor = {
+    ...parsed.data.anchor,
+    tsas: parsed.data.anchor.tsas.map((t) => ({ ...t, caFile: resolve(base, t.caFile) })),
+  };
+  const c = parsed.data.control;
+  const rel = (f: string | undefined) => (f === undefined ? undefined : resolve(base, f));
+  let openaiApiKey: string | undefined;
+  if (c.openai) {
+    openaiApiKey = env[c.openai.apiKeyEnv];
+    if (!openaiApiKey)
+      throw new ConfigError(
+        `control.openai is set but the environment variable ${c.openai.apiKeyEnv} is empty`,
+      );
+  }
+  const control = {
+    ...c,
+    openaiApiKey,
+    policiesFile: rel(c.policiesFile),
+    tripwiresFile: rel(c.tripwiresFile),
+    kubeconfig: rel(c.kubeconfig),
+  };
+  return { ...parsed.data, anchor, control, dataDir: resolve(parsed.data.dataDir) };
+}
+
+/**
+ * The node key passphrase: the file `file` names (e.g. a --passphrase-file flag), else the file named by
+ * VM_KEY_PASSPHRASE_FILE, else VM_KEY_PASSPHRASE; one trailing newline of a file is dropped. Undefined when
+ * none is set. It is kept out of NodeConfig so that it can never reach a log line or an error message.
+ */
+export function readKeyPassphrase(env: NodeJS.ProcessEnv, file?: string): string | undefined {
+  if (file === undefined && env.VM_KEY_PASSPHRASE_FILE && env.VM_KEY_PASSPHRASE)
+    throw new ConfigError('set VM_KEY_PASSPHRASE or VM_KEY_PASSPHRASE_FILE, not both');
+  const path = file ?? (env.VM_KEY_PASSPHRASE_FILE || undefined);
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new ConfigError(
+        `passphrase file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+    const passphrase = text.replace(/\r?\n$/, '');
+    if (passphrase.length === 0) throw new ConfigError(`passphrase file ${path} is empty`);
+    return passphrase;
+  }
+  return env.VM_KEY_PASSPHRASE || undefined;
 }

@@ -1,9 +1,12 @@
 // Opening a node's data directory: SQLite ledger (WAL), Ed25519 node key (0600), log, tokens.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { decodeReceipt, type NoteSigner } from '@vaultmesh/ledger';
+import { verifyAnchors } from './anchoring.ts';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   generateNodeKey,
+  isSealedKeyFile,
   loadNodeKey,
   loadVerifierKey,
   nodeEd25519Verify,
@@ -14,12 +17,20 @@ import {
 import {
   Log,
   LogError,
+  keyHistory,
+  readKeyChain,
   verifyLog,
   type LogOptions,
   type VerifyProblem,
   type VerifyReport,
 } from '@vaultmesh/log';
 import { openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
+
+/** verifyLog's report plus the anchors checked, and authorities whose tokens had no configured trust anchor. */
+export interface NodeVerifyReport extends VerifyReport {
+  anchorsChecked: number;
+  anchorsUnpinned: string[];
+}
 
 /** Files of a data directory. */
 export function dataPaths(dataDir: string) {
@@ -38,6 +49,8 @@ export interface OpenedNode {
   readonly log: Log;
   readonly origin: string;
   readonly created: boolean;
+  /** Whether the key file is sealed with a passphrase (key-seal.ts). */
+  readonly keySealed: boolean;
   close(): Promise<void>;
 }
 
@@ -77,10 +90,13 @@ export async function initNode(
   return { origin, verifierKey: key.verifierKeyText };
 }
 
-/** Opens a node's data directory (creating it on first start when `create` is set). */
+/**
+ * Opens a node's data directory (creating it on first start when `create` is set). A sealed key file is
+ * unsealed with `passphrase`; without one it fails with AttestError 'KEY_PASSPHRASE'.
+ */
 export async function openNode(
   dataDir: string,
-  opts: { create?: boolean; origin?: string; log?: Partial<LogOptions> } = {},
+  opts: { create?: boolean; origin?: string; passphrase?: string; log?: Partial<LogOptions> } = {},
 ): Promise<OpenedNode> {
   let created = false;
   if (!isInitialized(dataDir)) {
@@ -96,19 +112,46 @@ export async function openNode(
     await storage.close();
     throw new LogError('STORAGE', `${p.db} has no origin; the database is not a VaultMesh log or is damaged`);
   }
-  const key = loadNodeKey(origin, p.key);
+  let key: NodeKey;
+  let keySealed: boolean;
+  try {
+    key = loadNodeKey(origin, p.key, { passphrase: opts.passphrase });
+    keySealed = isSealedKeyFile(p.key);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   const recorded = await storage.getMeta('verifier_key');
   if (recorded !== key.verifierKeyText) {
     await storage.close();
-    throw new LogError('STORAGE', `the node key in ${p.key} does not match the key recorded in the database`);
+    throw new LogError(
+      'STORAGE',
+      `the node key in ${p.key} does not match the key recorded in the database (if "vm key rotate" was interrupted, run it again to finish)`,
+    );
   }
-  const log = await Log.open({ storage, origin, signer: key.signer, hasher: nodeHasher, ...opts.log });
+  // Never sign with a key the data directory no longer records (e.g. "vm key rotate" ran beside this
+  // process): such a checkpoint could never verify, so publishing fails until the node is restarted.
+  const recordedKey = storage.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+  const signer: NoteSigner = {
+    name: key.signer.name,
+    keyHash: key.signer.keyHash,
+    sign(msg) {
+      if (recordedKey.get('verifier_key')?.value !== key.verifierKeyText)
+        throw new LogError(
+          'CONFLICT',
+          'the node key was rotated on disk; restart the node to use the new key',
+        );
+      return key.signer.sign(msg);
+    },
+  };
+  const log = await Log.open({ storage, origin, signer, hasher: nodeHasher, ...opts.log });
   return {
     storage,
     key,
     log,
     origin,
     created,
+    keySealed,
     async close() {
       await log.close();
       await storage.close();
@@ -117,16 +160,25 @@ export async function openNode(
 }
 
 /**
- * Verifies a node's stored ledger. The trust anchor is the node's public verifier key file
- * (keys/node.key.pub), never anything in the database, so an auditor needs no private key.
+ * Verifies a node's stored ledger. The trust anchor is a public verifier key file (keys/node.key.pub, or
+ * `trustedKeyFile` kept elsewhere), never anything in the database, so an auditor needs no private key. The
+ * log's rotation receipts extend it to a chain of keys, each trusted for the checkpoint sizes it signs.
  */
 export async function verifyNode(
   dataDir: string,
-  opts: { full?: boolean; schemas?: boolean; onProgress?: (done: number, total: number) => void } = {},
-): Promise<VerifyReport> {
+  opts: {
+    full?: boolean;
+    schemas?: boolean;
+    onProgress?: (done: number, total: number) => void;
+    /** Trust anchors per TSA name (from the node's configuration) for checking stored RFC 3161 tokens. */
+    tsaTrust?: Map<string, string[]>;
+    /** A verifier key file to trust instead of keys/node.key.pub: any key of the node's rotation chain. */
+    trustedKeyFile?: string;
+  } = {},
+): Promise<NodeVerifyReport> {
   const p = dataPaths(dataDir);
   if (!existsSync(p.db)) throw new LogError('NOT_INITIALIZED', `${dataDir} holds no VaultMesh log`);
-  const trusted = loadVerifierKey(p.pub);
+  const trusted = loadVerifierKey(opts.trustedKeyFile ?? p.pub);
   const storage = openSqliteStorage({ path: p.db, readonly: true });
   try {
     const extra: VerifyProblem[] = [];
@@ -140,14 +192,52 @@ export async function verifyNode(
         message: 'the database records a different origin than the key file names',
       });
     }
+    // The trusted key, extended by the log's rotation receipts: the key of every checkpoint size.
+    const chain = await readKeyChain({
+      storage,
+      origin: trusted.key.name,
+      trusted: trusted.key,
+      hasher: nodeHasher,
+      ed25519Verify: nodeEd25519Verify,
+    });
+    extra.push(...chain.problems);
+    const newest = chain.epochs[chain.epochs.length - 1]!;
     const recorded = await storage.getMeta('verifier_key');
-    if (recorded !== trusted.text) {
+    if (recorded !== newest.text) {
       extra.push({
         where: 'log',
         field: 'verifier_key',
-        expected: trusted.text,
+        expected: newest.text,
         found: String(recorded),
-        message: 'the database records a different node key than the key file',
+        message: 'the database records a different node key than the newest trusted key',
+      });
+    }
+    if (!opts.trustedKeyFile && chain.anchored && trusted.text !== newest.text) {
+      extra.push({
+        where: 'log',
+        field: 'node.key.pub',
+        expected: newest.text,
+        found: trusted.text,
+        message: 'the key file is not the newest key of the rotation chain (an interrupted "vm key rotate"?)',
+      });
+    }
+    const history = await storage.getMeta('verifier_keys');
+    const historyText = (h: readonly { verifierKey?: unknown; fromSize?: unknown }[]) =>
+      h.map((k) => `${String(k.verifierKey)} from ${String(k.fromSize)}`).join(', ');
+    const wantHistory = historyText(keyHistory(chain.epochs));
+    let foundHistory: string | undefined;
+    try {
+      foundHistory = history === undefined ? undefined : historyText(JSON.parse(history) as []);
+    } catch {
+      foundHistory = String(history);
+    }
+    if ((foundHistory !== undefined || chain.epochs.length > 1) && foundHistory !== wantHistory) {
+      extra.push({
+        where: 'log',
+        field: 'verifier_keys',
+        expected: wantHistory,
+        found: String(foundHistory),
+        message: 'the key history recorded in the database differs from the chain of rotation receipts',
       });
     }
     // --full runs integrity_check, which (unlike quick_check) also checks every index against its table:
@@ -164,12 +254,16 @@ export async function verifyNode(
       storage,
       origin: trusted.key.name,
       verifierKey: trusted.key,
+      verifierKeys: chain.epochs,
       hasher: nodeHasher,
       ed25519Verify: nodeEd25519Verify,
       full: opts.full,
       schemas: opts.schemas,
       onProgress: opts.onProgress,
-      scan: rows === size ? (start, end) => storage.scanEntries(start, end, { threads: 2 }) : undefined,
+      scan:
+        rows === size
+          ? (start, end, verify) => storage.scanEntries(start, end, { threads: 2, verify })
+          : undefined,
     });
     const qc = structural ? await structural : String(storage.db.pragma(check, { simple: true }));
     if (qc !== 'ok')
@@ -180,12 +274,37 @@ export async function verifyNode(
         found: qc,
         message: 'SQLite reports structural damage',
       });
+    // Anchors: each stored token verifies over its checkpoint and is named by an anchor receipt in the tree.
+    const tokenHashes = new Map<string, string>();
+    for (let after = -1; ;) {
+      const page = await storage.listEntries({ kind: 'anchor', after, order: 'asc', limit: 1000 });
+      for (const e of page) {
+        try {
+          const b = decodeReceipt(e.bytes).body as {
+            treeSize?: unknown;
+            authority?: unknown;
+            tokenSha256?: unknown;
+          };
+          if (typeof b.tokenSha256 === 'string')
+            tokenHashes.set(`${String(b.treeSize)}/${String(b.authority)}`, b.tokenSha256);
+        } catch {
+          // A damaged receipt is reported by the leaf checks above.
+        }
+      }
+      if (page.length < 1000) break;
+      after = page[page.length - 1]!.index;
+    }
+    const anchors = await verifyAnchors(storage, opts.tsaTrust ?? new Map(), tokenHashes, (b) =>
+      createHash('sha256').update(b).digest('hex'),
+    );
+    for (const a of anchors.problems)
+      extra.push({ where: 'anchor', index: a.size, field: a.authority, message: a.message });
     for (const problem of extra) {
       report.ok = false;
       report.problemCount++;
       report.problems.push(problem);
     }
-    return report;
+    return { ...report, anchorsChecked: anchors.checked, anchorsUnpinned: anchors.unpinned };
   } finally {
     await storage.close();
   }

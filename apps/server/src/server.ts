@@ -1,8 +1,12 @@
 // Composition root: config → adapters (SQLite, key) → log → API → listen.
 import { fileURLToPath } from 'node:url';
 import { buildApp, createNodeMetrics } from '@vaultmesh/api';
-import type { FastifyInstance } from 'fastify';
-import type { NodeConfig } from './config.ts';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { promotionAllowed } from '@vaultmesh/control';
+import { ConfigError, type NodeConfig } from './config.ts';
+import type { AnchorScheduler } from '@vaultmesh/log';
+import { createAnchorScheduler, exportEvidence, loadTsaTrust, logKeyTexts } from './anchoring.ts';
+import { createControlPlane, type ControlPlane } from './control.ts';
 import { openNode, type OpenedNode } from './node.ts';
 
 export const VERSION = '0.1.0';
@@ -12,18 +16,30 @@ export interface RunningNode {
   readonly app: FastifyInstance;
   readonly node: OpenedNode;
   readonly url: string;
+  /** The sealer + anchor manager running inside this node. */
+  readonly scheduler: AnchorScheduler;
+  readonly control: ControlPlane;
   stop(): Promise<void>;
 }
 
 /** The dashboard's static files. */
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/public', import.meta.url));
 
-/** Starts a node: opens (or creates) the data directory and serves the API on host:port. */
-export async function startNode(config: NodeConfig, opts: { logger?: boolean } = {}): Promise<RunningNode> {
+/**
+ * Starts a node: opens (or creates) the data directory and serves the API on host:port. A sealed node key
+ * is unsealed with `passphrase` (see readKeyPassphrase), else starting fails with AttestError 'KEY_PASSPHRASE'.
+ */
+export async function startNode(
+  config: NodeConfig,
+  opts: { logger?: boolean; passphrase?: string } = {},
+): Promise<RunningNode> {
+  // Trust anchors first: a bad anchor configuration fails before anything is opened.
+  const trust = loadTsaTrust(config.anchor.tsas);
   const metrics = createNodeMetrics();
   const logger = opts.logger === false || config.logLevel === 'silent' ? false : { level: config.logLevel };
   const node = await openNode(config.dataDir, {
     create: true,
+    passphrase: opts.passphrase,
     origin: config.origin,
     log: {
       checkpointIntervalMs: config.checkpointIntervalMs,
@@ -32,6 +48,30 @@ export async function startNode(config: NodeConfig, opts: { logger?: boolean } =
     },
   });
   metrics.bindLog(() => node.log.stats());
+  // The control plane: an invalid policy set refuses to start (fail closed), and nothing stays open.
+  let control: ControlPlane;
+  try {
+    control = createControlPlane(node, config.control);
+    // Promotion from dry-run to live mode requires a recorded go (vm golive poll): fail closed.
+    if (config.mode === 'live' && !(await promotionAllowed(control.store)))
+      throw new ConfigError(
+        'mode "live" needs a recorded go: open a go/no-go poll (vm golive poll open), collect every role\'s go and close it, or run in dry-run mode',
+      );
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  // The sealer + anchor manager runs beside the API; it never blocks appends. Its events go to the app's logger.
+  const events: { log?: FastifyBaseLogger } = {};
+  const scheduler = createAnchorScheduler(node.log, node.storage, config.anchor, {
+    trust,
+    onEvent: (e) => {
+      if (e.type === 'failed') events.log?.warn({ anchor: e }, 'anchoring failed; will retry');
+      else if (e.type === 'anchored') events.log?.info({ anchor: e }, 'checkpoint anchored');
+      else events.log?.debug({ anchor: e }, 'anchor scheduler');
+    },
+  });
+  metrics.bindAnchors(() => scheduler.status());
   const app = await buildApp({
     log: node.log,
     storage: node.storage,
@@ -39,26 +79,40 @@ export async function startNode(config: NodeConfig, opts: { logger?: boolean } =
     verifierKey: node.key.verifierKey,
     verifierKeyText: node.key.verifierKeyText,
     metrics,
-    status: { mode: config.mode, storage: 'sqlite', keySealed: false, version: VERSION },
+    status: { mode: config.mode, storage: 'sqlite', keySealed: node.keySealed, version: VERSION },
     bodyLimit: config.bodyLimitBytes,
     dashboardDir: DASHBOARD_DIR,
     logger,
+    anchorStatus: () => scheduler.status(),
+    control: { ...control, policySetHash: control.engine.policySetHash },
+    evidence: async (index) =>
+      exportEvidence(node.log, node.storage, index, {
+        logKeys: await logKeyTexts(node.storage, node.key.verifierKeyText),
+        trust,
+      }),
   });
+  events.log = app.log;
+
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await node.close();
     throw err;
   }
+  scheduler.start();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   let stopping: Promise<void> | undefined;
   return {
     app,
     node,
+    scheduler,
+    control,
     url: `http://${config.host}:${port}`,
     stop() {
       stopping ??= (async () => {
+        await scheduler.stop();
+        await control.close().catch(() => undefined);
         await app.close();
         await node.close();
       })();

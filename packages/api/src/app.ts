@@ -14,8 +14,16 @@ import {
   type Principal,
   type TokenStore,
 } from '@vaultmesh/auth';
-import { decodeReceipt, parseTilePath, toHex, type NoteVerifierKey } from '@vaultmesh/ledger';
-import { LogError, checkpointJson, type Log, type LogStorage, type StoredEntry } from '@vaultmesh/log';
+import { decodeReceipt, parseTilePath, toBase64, toHex, type NoteVerifierKey } from '@vaultmesh/ledger';
+import {
+  LogError,
+  checkpointJson,
+  type AnchorStatus,
+  type Log,
+  type LogStorage,
+  type StoredEntry,
+} from '@vaultmesh/log';
+import { registerControlRoutes, type ControlApi } from './control-routes.ts';
 import { HttpError, toProblem } from './errors.ts';
 import type { NodeMetrics } from './metrics.ts';
 
@@ -37,6 +45,12 @@ export interface AppOptions {
   readonly logger?: boolean | { level: string };
   /** Longest ?wait=checkpoint wait. Default 30 s. */
   readonly maxWaitMs?: number;
+  /** Where each anchor authority stands (GET /api/anchor/status); absent when no scheduler runs. */
+  readonly anchorStatus?: () => readonly AnchorStatus[];
+  /** Builds the offline evidence bundle of one receipt (GET /api/ledger/evidence/:index). */
+  readonly evidence?: (index: number) => Promise<unknown>;
+  /** The control plane (strategist → executor → auditor, plans, runs, approvals); absent: routes not served. */
+  readonly control?: ControlApi;
 }
 
 const MIME: Record<string, string> = {
@@ -206,7 +220,49 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return { from, to, proof: (await log.consistencyProof(from, to)).map(toHex) };
   });
 
+  // --- anchors (timestamps of checkpoints: public, like the checkpoints they cover) --------------------
+  app.get('/api/anchor/status', async () => {
+    const now = Date.now();
+    const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
+    return {
+      scheduler: opts.anchorStatus !== undefined,
+      now: iso(now),
+      authorities: (opts.anchorStatus?.() ?? []).map((a) => ({
+        ...a,
+        lastSuccessAt: iso(a.lastSuccessAt),
+        lastAttemptAt: iso(a.lastAttemptAt),
+        nextAttemptAt: iso(a.nextAttemptAt),
+        lastError: a.lastError ?? null,
+      })),
+    };
+  });
+  app.get('/api/ledger/anchors', async (req) => {
+    const q = req.query as Query;
+    for (const k of Object.keys(q))
+      if (k !== 'size') throw new HttpError(400, 'INVALID_REQUEST', `unknown query parameter ${k}`);
+    const items = await storage.listAnchors(intParam(q, 'size', { min: 1 }));
+    return {
+      items: items.map((a) => ({
+        size: a.size,
+        authority: a.authority,
+        type: a.type,
+        anchoredAt: new Date(a.anchoredAt).toISOString(),
+        createdAt: new Date(a.createdAt).toISOString(),
+        proof: toBase64(a.proof),
+      })),
+    };
+  });
+
   // --- receipts (tenant data: authenticated and scoped) -----------------------------------------------
+  app.get('/api/ledger/evidence/:index', async (req) => {
+    const p = await principal(req);
+    authorize(p, 'receipts:read');
+    const index = intParam(req.params as Query, 'index', { min: 0 })!;
+    const e = await log.getEntry(index);
+    authorizeResource(p, 'receipts:read', e.tenant);
+    if (!opts.evidence) throw new HttpError(404, 'NOT_FOUND', 'evidence export is not enabled on this node');
+    return opts.evidence(index);
+  });
   app.get('/api/ledger/receipts', async (req) => {
     const p = await principal(req);
     authorize(p, 'receipts:read');
@@ -349,6 +405,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       throw new HttpError(404, 'NOT_FOUND', `no active token ${id}`);
     return { id, revoked: true };
   });
+
+  if (opts.control) registerControlRoutes(app, opts.control, principal);
 
   // --- dashboard --------------------------------------------------------------------------------------
   if (opts.dashboardDir) {

@@ -1,5 +1,6 @@
 // The one error → HTTP table (RFC 9457 problem+json). Every domain code is mapped exhaustively.
 import { AuthError, type AuthErrorCode } from '@vaultmesh/auth';
+import { ControlError, type ControlErrorCode } from '@vaultmesh/control/errors';
 import { LedgerError, type LedgerErrorCode } from '@vaultmesh/ledger';
 import { LogError, type LogErrorCode } from '@vaultmesh/log';
 
@@ -30,12 +31,28 @@ const AUTH_STATUS: Record<AuthErrorCode, number> = {
   NOT_FOUND: 404,
 };
 
+const CONTROL_STATUS: Record<ControlErrorCode, number> = {
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PLAN_INVALID: 400,
+  PLAN_STALE: 409,
+  POLICY_DENIED: 403,
+  APPROVAL_INVALID: 403,
+  DRY_RUN_REQUIRED: 409,
+  PRECONDITION_FAILED: 409,
+  UPSTREAM_FAILED: 502,
+  SIMULATION_REJECTED: 400,
+  UNAVAILABLE: 503,
+};
+
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
+  502: 'Bad Gateway',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
@@ -87,6 +104,7 @@ export function toProblem(err: unknown): Problem {
     return make(status, err.code, status >= 500 ? 'storage failure; see the server log' : err.message);
   }
   if (err instanceof AuthError) return make(AUTH_STATUS[err.code], err.code, err.message);
+  if (err instanceof ControlError) return make(CONTROL_STATUS[err.code], err.code, err.message);
   const fe = err as FastifyLikeError;
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const code =

@@ -2,3 +2,4 @@
 export * from './app.ts';
 export * from './errors.ts';
 export * from './metrics.ts';
+export * from './control-routes.ts';

@@ -1,6 +1,6 @@
 // Prometheus metrics of a node (exposition at /metrics).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LogStats } from '@vaultmesh/log';
+import type { AnchorStatus, LogStats } from '@vaultmesh/log';
 
 export interface NodeMetrics {
   readonly registry: Registry;
@@ -9,6 +9,8 @@ export interface NodeMetrics {
   observeRequest(method: string, route: string, status: number, seconds: number): void;
   /** Sets where ledger gauges read from. */
   bindLog(stats: () => LogStats): void;
+  /** Sets where the vaultmesh_anchor_* metrics read from (the anchor scheduler's status). */
+  bindAnchors(status: () => readonly AnchorStatus[]): void;
 }
 
 /** Creates a registry with ledger, HTTP and process metrics (all prefixed vaultmesh_). */
@@ -66,8 +68,72 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
     buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
   });
+  let anchorStatus: (() => readonly AnchorStatus[]) | undefined;
+  const anchorGauge = (name: string, help: string, pick: (a: AnchorStatus) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['authority'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const a of anchorStatus?.() ?? []) {
+          const v = pick(a);
+          if (v !== undefined) this.set({ authority: a.authority }, v);
+        }
+      },
+    });
+  anchorGauge(
+    'vaultmesh_anchor_last_success_timestamp_seconds',
+    'When the authority last anchored a checkpoint (Unix seconds).',
+    (a) => (a.lastSuccessAt === undefined ? undefined : a.lastSuccessAt / 1000),
+  );
+  anchorGauge(
+    'vaultmesh_anchor_anchored_size',
+    'Largest checkpoint size anchored by the authority.',
+    (a) => a.anchoredSize,
+  );
+  anchorGauge(
+    'vaultmesh_anchor_lag_entries',
+    'Ledger entries not yet covered by an anchor of the authority.',
+    (a) => a.lagEntries,
+  );
+  anchorGauge(
+    'vaultmesh_anchor_lag_seconds',
+    'Age of the oldest checkpoint the authority has not anchored (0 when caught up).',
+    (a) => a.lagSeconds,
+  );
+  anchorGauge(
+    'vaultmesh_anchor_consecutive_failures',
+    'Failed attempts since the last success (the backoff exponent).',
+    (a) => a.consecutiveFailures,
+  );
+  // Counters mirror the scheduler's running totals (monotonic within one process, like any counter).
+  const anchorCounter = (name: string, help: string, pick: (a: AnchorStatus) => number) => {
+    const seen = new Map<string, number>();
+    return new Counter({
+      name,
+      help,
+      labelNames: ['authority'],
+      registers: [registry],
+      collect() {
+        for (const a of anchorStatus?.() ?? []) {
+          const v = pick(a);
+          const prev = seen.get(a.authority);
+          // inc by 0 creates the series, so a zero count is exported rather than absent.
+          if (prev === undefined || v > prev) this.inc({ authority: a.authority }, v - (prev ?? 0));
+          seen.set(a.authority, v);
+        }
+      },
+    });
+  };
+  anchorCounter('vaultmesh_anchor_failures_total', 'Failed anchoring attempts.', (a) => a.failuresTotal);
+  anchorCounter('vaultmesh_anchor_attempts_total', 'Anchoring attempts.', (a) => a.attemptsTotal);
   return {
     registry,
+    bindAnchors(fn) {
+      anchorStatus = fn;
+    },
     observeCommit(info) {
       appends.inc(info.entries);
       batches.observe(info.entries);

@@ -1,4 +1,7 @@
-// Node keys: Ed25519 via node:crypto, stored as PKCS#8 PEM with 0600 permissions; note signers and verifiers.
+// Node keys: Ed25519 via node:crypto, stored as PKCS#8 PEM (or sealed, key-seal.ts) with 0600 permissions;
+// note signers and verifiers.
+import { AttestError } from './errors.ts';
+import { isSealedKeyText, unsealNodeKey } from './key-seal.ts';
 import {
   createHash,
   createPrivateKey,
@@ -21,20 +24,8 @@ import {
   type NoteSigner,
   type NoteVerifierKey,
   type Sha256,
+  type Sha256Into,
 } from '@vaultmesh/ledger';
-
-/** Closed set of key-handling failures. */
-export type AttestErrorCode = 'KEY_EXISTS' | 'KEY_PERMISSIONS' | 'KEY_INVALID' | 'KEY_MISSING';
-
-/** The one error class of @vaultmesh/attest. Messages name files, never key material. */
-export class AttestError extends Error {
-  readonly code: AttestErrorCode;
-  constructor(code: AttestErrorCode, message: string) {
-    super(message);
-    this.name = 'AttestError';
-    this.code = code;
-  }
-}
 
 /** SHA-256 from node:crypto (native, several times faster than the pure fallback). */
 export const nodeSha256: Sha256 =
@@ -43,8 +34,15 @@ export const nodeSha256: Sha256 =
       (data) => Buffer.from(oneShotHash('sha256', data, 'binary'), 'latin1')
     : (data) => createHash('sha256').update(data).digest();
 
+const latin1Write = Buffer.prototype.latin1Write as (this: Uint8Array, s: string, offset: number) => number;
+/** SHA-256 from node:crypto written straight into a buffer (no Buffer object per digest). */
+const nodeSha256Into: Sha256Into =
+  typeof oneShotHash === 'function'
+    ? (data, out, offset) => void latin1Write.call(out, oneShotHash('sha256', data, 'binary'), offset)
+    : (data, out, offset) => out.set(nodeSha256(data), offset);
+
 /** RFC 6962 hasher over node:crypto. */
-export const nodeHasher: MerkleHasher = createMerkleHasher(nodeSha256);
+export const nodeHasher: MerkleHasher = createMerkleHasher(nodeSha256, nodeSha256Into);
 
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
@@ -59,10 +57,26 @@ export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' });
 }
 
-/** Ed25519 verification over node:crypto (native). */
+/** KeyObjects of recently used raw public keys: building one costs more than an Ed25519 verify. */
+const keyObjects = new Map<string, KeyObject>();
+const KEY_CACHE_MAX = 256;
+
+function cachedPublicKey(raw: Uint8Array): KeyObject {
+  const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1');
+  let key = keyObjects.get(id);
+  if (!key) {
+    key = publicKeyFromRaw(raw);
+    if (keyObjects.size >= KEY_CACHE_MAX) keyObjects.delete(keyObjects.keys().next().value!);
+    keyObjects.set(id, key);
+  }
+  return key;
+}
+
+/** Ed25519 verification over node:crypto (native); KeyObjects of recent keys are cached. */
 export const nodeEd25519Verify: Ed25519Verify = (sig, msg, pub) => {
   try {
-    return verify(null, msg, publicKeyFromRaw(pub), sig);
+    if (pub.length !== 32) return false;
+    return verify(null, msg, cachedPublicKey(pub), sig);
   } catch {
     return false;
   }
@@ -109,8 +123,8 @@ export function saveNodeKey(key: NodeKey, path: string): void {
   writeFileSync(`${path}.pub`, key.verifierKeyText + '\n', { mode: 0o644 });
 }
 
-/** Loads a key file; refuses a key readable by group or others. */
-export function loadNodeKey(name: string, path: string): NodeKey {
+/** Loads a key file, unsealing a sealed one with `passphrase`; refuses a key readable by group or others. */
+export function loadNodeKey(name: string, path: string, opts: { passphrase?: string } = {}): NodeKey {
   if (!existsSync(path)) throw new AttestError('KEY_MISSING', `key file ${path} does not exist`);
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
@@ -119,9 +133,18 @@ export function loadNodeKey(name: string, path: string): NodeKey {
       `key file ${path} has mode ${mode.toString(8)}; it must not be readable by others (chmod 600)`,
     );
   }
+  const text = readFileSync(path, 'utf8');
+  if (isSealedKeyText(text)) {
+    if (opts.passphrase === undefined)
+      throw new AttestError(
+        'KEY_PASSPHRASE',
+        `key file ${path} is sealed; a passphrase is needed to open it`,
+      );
+    return nodeKeyFrom(name, unsealNodeKey(text, opts.passphrase, { source: `key file ${path}` }));
+  }
   let key: KeyObject;
   try {
-    key = createPrivateKey(readFileSync(path));
+    key = createPrivateKey(text);
   } catch {
     throw new AttestError('KEY_INVALID', `key file ${path} is not a PEM private key`);
   }

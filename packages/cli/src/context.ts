@@ -1,9 +1,10 @@
 // Shared option handling for commands.
 import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LogError } from '@vaultmesh/log';
-import { dataPaths } from '@vaultmesh/server';
+import { dataPaths, readKeyPassphrase } from '@vaultmesh/server';
 import { openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
 import { CliError, EXIT } from './exit.ts';
 
@@ -14,6 +15,23 @@ export function withData(cmd: Command): Command {
     'data directory (env VM_DATA_DIR)',
     process.env.VM_DATA_DIR ?? './data',
   );
+}
+
+/** The actor of receipts recorded by local commands: `cli:<OS user>`. */
+export function localActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli:unknown';
+  }
+}
+
+/**
+ * openNode options from the environment: the sealed key's passphrase (VM_KEY_PASSPHRASE_FILE or
+ * VM_KEY_PASSPHRASE; `file` from --passphrase-file wins). Never take a passphrase as a plain argument.
+ */
+export function keyOptions(file?: string): { passphrase?: string } {
+  return { passphrase: readKeyPassphrase(process.env, file) };
 }
 
 export function dataDir(opts: { data?: string }): string {

@@ -1,8 +1,11 @@
 // Exit codes of `vm` (documented in docs/cli.md) and the one error → exit code table.
-import { AttestError } from '@vaultmesh/attest';
+import { AttestError, type AttestErrorCode } from '@vaultmesh/attest';
 import { AuthError } from '@vaultmesh/auth';
+import { ControlError, type ControlErrorCode } from '@vaultmesh/control/errors';
 import { LedgerError } from '@vaultmesh/ledger';
 import { LogError } from '@vaultmesh/log';
+// The errors entry only: it does not load the Cedar wasm, which only `vm policy` needs.
+import { PolicyError, type PolicyErrorCode } from '@vaultmesh/policy/errors';
 import { ConfigError } from '@vaultmesh/server';
 
 export const EXIT = {
@@ -31,6 +34,44 @@ export class CliError extends Error {
   }
 }
 
+/** AttestError codes that do not exit FAILED (1): existing key, missing or invalid release manifest or options. */
+const ATTEST_EXIT: Partial<Record<AttestErrorCode, number>> = {
+  KEY_EXISTS: EXIT.CONFLICT,
+  KEY_PASSPHRASE: EXIT.AUTH,
+  MANIFEST_MISSING: EXIT.NOT_FOUND,
+  MANIFEST_INVALID: EXIT.USAGE,
+  ARTIFACT_INVALID: EXIT.USAGE,
+  DSSE_OPTIONS: EXIT.USAGE,
+  TSA_OPTIONS: EXIT.USAGE,
+  BUNDLE_MALFORMED: EXIT.USAGE,
+};
+
+/** PolicyError codes → exit codes (a deny is not an error: `vm policy check` exits 1 for it itself). */
+const POLICY_EXIT: Record<PolicyErrorCode, number> = {
+  POLICY_INVALID: EXIT.FAILED,
+  SCHEMA_INVALID: EXIT.FAILED,
+  RECORD_FAILED: EXIT.FAILED,
+  TEST_FILE_INVALID: EXIT.USAGE,
+  INVALID_ARGUMENT: EXIT.USAGE,
+  NOT_FOUND: EXIT.NOT_FOUND,
+};
+
+/** ControlError codes → exit codes (every code: a new one must be placed here). */
+const CONTROL_EXIT: Record<ControlErrorCode, number> = {
+  INVALID_ARGUMENT: EXIT.USAGE,
+  PLAN_INVALID: EXIT.USAGE,
+  NOT_FOUND: EXIT.NOT_FOUND,
+  CONFLICT: EXIT.CONFLICT,
+  PLAN_STALE: EXIT.CONFLICT,
+  POLICY_DENIED: EXIT.AUTH,
+  APPROVAL_INVALID: EXIT.AUTH,
+  DRY_RUN_REQUIRED: EXIT.FAILED,
+  PRECONDITION_FAILED: EXIT.FAILED,
+  UPSTREAM_FAILED: EXIT.FAILED,
+  SIMULATION_REJECTED: EXIT.FAILED,
+  UNAVAILABLE: EXIT.FAILED,
+};
+
 /** Maps an error to [exit code, one-line message]. */
 export function exitFor(err: unknown): [number, string] {
   if (err instanceof CliError) return [err.exitCode, err.message];
@@ -40,8 +81,16 @@ export function exitFor(err: unknown): [number, string] {
     const failed = err.code === 'PROOF_INVALID' || err.code === 'SIGNATURE_INVALID';
     return [failed ? EXIT.FAILED : EXIT.USAGE, err.message];
   }
-  if (err instanceof AttestError)
-    return [err.code === 'KEY_EXISTS' ? EXIT.CONFLICT : EXIT.FAILED, err.message];
+  if (err instanceof AttestError) {
+    // Where a sealed key's passphrase comes from is the CLI's business, so the hint is added here.
+    const hint =
+      err.code === 'KEY_PASSPHRASE'
+        ? ' (the passphrase is read from --passphrase-file, VM_KEY_PASSPHRASE_FILE or VM_KEY_PASSPHRASE)'
+        : '';
+    return [ATTEST_EXIT[err.code] ?? EXIT.FAILED, err.message + hint];
+  }
+  if (err instanceof PolicyError) return [POLICY_EXIT[err.code], err.message];
+  if (err instanceof ControlError) return [CONTROL_EXIT[err.code], err.message];
   if (err instanceof AuthError) {
     return [
       err.code === 'INVALID_ARGUMENT' ? EXIT.USAGE : err.code === 'NOT_FOUND' ? EXIT.NOT_FOUND : EXIT.AUTH,

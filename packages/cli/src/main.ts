@@ -1,15 +1,51 @@
 // `vm` entry: a command table, one file per command, one error → exit code table.
 import { Command, CommanderError } from 'commander';
+import * as anchor from './commands/anchor.ts';
 import * as audit from './commands/audit.ts';
+import * as autonomy from './commands/autonomy.ts';
 import * as bench from './commands/bench.ts';
+import * as callback from './commands/callback.ts';
 import * as checkpoint from './commands/checkpoint.ts';
+import * as demo from './commands/demo.ts';
+import * as evidence from './commands/evidence.ts';
+import * as genesis from './commands/genesis.ts';
+import * as golive from './commands/golive.ts';
 import * as init from './commands/init.ts';
+import * as key from './commands/key.ts';
+import * as mcp from './commands/mcp.ts';
 import * as memory from './commands/memory.ts';
+import * as policy from './commands/policy.ts';
+import * as readiness from './commands/readiness.ts';
+import * as run from './commands/run.ts';
 import * as token from './commands/token.ts';
+import * as tripwire from './commands/tripwire.ts';
 import * as up from './commands/up.ts';
+import * as verify from './commands/verify.ts';
 import { EXIT, exitFor } from './exit.ts';
 
-const COMMANDS = [up, init, memory, audit, checkpoint, token, bench];
+const COMMANDS = [
+  up,
+  init,
+  memory,
+  audit,
+  checkpoint,
+  token,
+  key,
+  anchor,
+  genesis,
+  evidence,
+  verify,
+  run,
+  callback,
+  autonomy,
+  tripwire,
+  golive,
+  readiness,
+  policy,
+  mcp,
+  demo,
+  bench,
+];
 
 /** Builds the program (exported for tests and docs). */
 export function buildProgram(): Command {

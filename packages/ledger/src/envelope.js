@@ -2,16 +2,17 @@
 // Plain JavaScript (typed by envelope.d.ts) so that verification's reader threads, which run without the
 // TypeScript loader, use this very implementation too.
 
-/** True when bytes[end - text.length, end) hold exactly the characters of the ASCII string `text`. */
-function endsWithAscii(bytes, end, text) {
+/** True when bytes[end - text.length, end) lie at or after `start` and hold exactly the ASCII string `text`. */
+function endsWithAscii(bytes, start, end, text) {
   const off = end - text.length;
-  if (off < 0) return false;
+  if (off < start) return false;
   for (let i = 0; i < text.length; i++) if (bytes[off + i] !== text.charCodeAt(i)) return false;
   return true;
 }
 
-function lastIndexOfAscii(bytes, text, before) {
-  for (let i = before - text.length; i >= 0; i--) if (endsWithAscii(bytes, i + text.length, text)) return i;
+function lastIndexOfAscii(bytes, start, text, before) {
+  for (let i = before - text.length; i >= start; i--)
+    if (endsWithAscii(bytes, start, i + text.length, text)) return i;
   return -1;
 }
 
@@ -42,23 +43,24 @@ function columnPart(name, value) {
  * Checks the columns stored beside a leaf (kind, tenant, time in Unix ms) against the leaf's canonical
  * bytes: the canonical envelope always ends with `,"kind":K[,"parents":[...]],"tenant":T,"time":"ISO","v":1}`
  * and parents hold no strings that could mimic it. Returns the first field that disagrees, or undefined.
+ * The bytes are bytes[start, end) (default: all of them), so a caller can check a slice without a view.
  */
-export function envelopeMismatch(bytes, columns) {
+export function envelopeMismatch(bytes, columns, start = 0, end = bytes.length) {
   if (columns.time !== tailMs) {
     tailMs = columns.time;
     tailText = Number.isFinite(tailMs) ? ',"time":"' + new Date(tailMs).toISOString() + '","v":1}' : '';
   }
   const timeTail = tailText;
-  if (!timeTail || !endsWithAscii(bytes, bytes.length, timeTail)) return 'time';
-  let end = bytes.length - timeTail.length;
+  if (!timeTail || !endsWithAscii(bytes, start, end, timeTail)) return 'time';
+  let at = end - timeTail.length;
   const tenantPart = columnPart('tenant', columns.tenant);
-  if (tenantPart === undefined || !endsWithAscii(bytes, end, tenantPart)) return 'tenant';
-  end -= tenantPart.length;
-  if (bytes[end - 1] === 0x5d /* ] */) {
-    const p = lastIndexOfAscii(bytes, PARENTS_OPEN, end);
+  if (tenantPart === undefined || !endsWithAscii(bytes, start, at, tenantPart)) return 'tenant';
+  at -= tenantPart.length;
+  if (at > start && bytes[at - 1] === 0x5d /* ] */) {
+    const p = lastIndexOfAscii(bytes, start, PARENTS_OPEN, at);
     if (p < 0) return 'kind';
-    end = p;
+    at = p;
   }
   const kindPart = columnPart('kind', columns.kind);
-  return kindPart !== undefined && endsWithAscii(bytes, end, kindPart) ? undefined : 'kind';
+  return kindPart !== undefined && endsWithAscii(bytes, start, at, kindPart) ? undefined : 'kind';
 }

@@ -6,5 +6,6 @@ export * from './merkle.ts';
 export * from './jcs.ts';
 export * from './receipt.ts';
 export * from './note.ts';
+export * from './key-rotation.ts';
 export * from './checkpoint.ts';
 export * from './tiles.ts';

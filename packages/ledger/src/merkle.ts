@@ -294,6 +294,29 @@ export class TreeBuilder {
     this.count++;
   }
 
+  /**
+   * Appends a complete subtree of 2^level leaves by its root hash; the size must be a multiple of 2^level.
+   * Calls onNode for every node above it that this completes (not for the subtree's own root).
+   */
+  pushSubtree(level: number, hash: Uint8Array, onNode?: (node: CompletedNode) => void): void {
+    const width = 2 ** level;
+    if (!Number.isSafeInteger(level) || level < 0 || this.count % width !== 0) {
+      throw new LedgerError('INVALID_ARGUMENT', `a level-${level} subtree cannot start at ${this.count}`);
+    }
+    let node: CompletedNode = { level, index: this.count / width, hash };
+    while (this.stack.length > 0 && this.stack[this.stack.length - 1]!.level === node.level) {
+      const left = this.stack.pop()!;
+      node = {
+        level: node.level + 1,
+        index: left.index / 2,
+        hash: this.hasher.hashChildren(left.hash, node.hash),
+      };
+      onNode?.(node);
+    }
+    this.stack.push(node);
+    this.count += width;
+  }
+
   /** MTH of the leaves so far. */
   root(): Uint8Array {
     if (this.stack.length === 0) return this.hasher.emptyRoot();

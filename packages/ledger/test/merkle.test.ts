@@ -171,6 +171,30 @@ describe('exhaustive trees of size 1..64', () => {
     expect(toHex(resumed.root())).toBe(toHex(roots[64]!));
   });
 
+  it('the streaming builder takes whole subtrees and reports the nodes above them', () => {
+    const get = nodeGetter(all);
+    // Any aligned split of 0..64 into subtrees gives the same roots and reports every node above them.
+    for (const levels of [[3, 3, 4, 5], [5, 2, 2, 1, 0, 0, 2, 4], [6], [0, 0, 1, 2, 3, 4, 5]]) {
+      const b = new TreeBuilder(h);
+      const reported: string[] = [];
+      for (const level of levels) {
+        const index = b.size / 2 ** level;
+        b.pushSubtree(level, get({ level, index }), (node) => {
+          expect(node.level).toBeGreaterThan(level);
+          expect(toHex(node.hash)).toBe(toHex(get(node)));
+          reported.push(`${node.level}/${node.index}`);
+        });
+        expect(toHex(b.root())).toBe(toHex(roots[b.size]!));
+      }
+      expect(b.size).toBe(64);
+      // The whole tree's root completes above the last subtree, unless it was pushed whole.
+      expect(reported.includes('6/0')).toBe(levels.length > 1);
+    }
+    const b = new TreeBuilder(h);
+    b.push(all[0]!);
+    expect(() => b.pushSubtree(1, all[1]!)).toThrow(/cannot start at 1/);
+  });
+
   it('rejects out-of-range proof requests', () => {
     expect(() => inclusionProofPlan(5, 5)).toThrow(/not below/);
     expect(() => consistencyProofPlan(6, 5)).toThrow(/exceeds/);

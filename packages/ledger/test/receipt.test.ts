@@ -56,6 +56,7 @@ describe('receipts', () => {
         'route',
         'spawn',
         'step',
+        'key',
       ].sort(),
     );
   });
@@ -136,6 +137,30 @@ describe('envelopeMismatch (cheap column check used by verify --full)', () => {
       expect(envelopeMismatch(b, { kind: 'deploy', tenant: 'default', time })).toBe('kind');
       expect(envelopeMismatch(b, { kind: 'decision', tenant: 'defaulu', time })).toBe('tenant');
       expect(envelopeMismatch(b, { kind: 'decision', tenant: 'default', time: time + 1 })).toBe('time');
+    }
+  });
+  it('checks a slice of a larger buffer exactly as the slice on its own', () => {
+    const columns = [
+      { kind: 'decision', tenant: 'default', time },
+      { kind: 'deploy', tenant: 'default', time },
+      { kind: 'decision', tenant: 'defaulu', time },
+      { kind: 'decision', tenant: 'default', time: time + 1 },
+    ];
+    for (const r of [base, withParents]) {
+      const b = encodeReceipt(r);
+      // Bytes around the slice that would complete a match if the check strayed outside it.
+      const around = utf8(',"kind":"decision",');
+      const big = new Uint8Array(around.length + b.length + 3);
+      big.set(around, 0);
+      big.set(b, around.length);
+      for (const c of columns) {
+        expect(envelopeMismatch(big, c, around.length, around.length + b.length)).toBe(
+          envelopeMismatch(b, c),
+        );
+      }
+      // Truncated from the front: the kind member is outside the slice.
+      const cut = Buffer.from(b).lastIndexOf(',"tenant"');
+      expect(envelopeMismatch(b, columns[0]!, cut, b.length)).toBe('kind');
     }
   });
 });

@@ -5,3 +5,5 @@ export * from './tile-layout.ts';
 export * from './memory-storage.ts';
 export * from './log.ts';
 export * from './verify.ts';
+export * from './key-chain.ts';
+export * from './anchor.ts';

@@ -1,7 +1,9 @@
 // The append lifecycle: validate → sequence (group commit) → integrate into tiles → checkpoint → sign → publish.
 import {
+  HASH_SIZE,
+  TILE_HEIGHT,
   TILE_WIDTH,
-  TreeBuilder,
+  allocBytes,
   bytesEqual,
   consistencyProofPlan,
   defaultHasher,
@@ -11,7 +13,6 @@ import {
   rangeNodes,
   signNote,
   toHex,
-  type CompletedNode,
   type MerkleHasher,
   type NodeId,
   type NoteSigner,
@@ -21,8 +22,15 @@ import {
   type TileAddress,
 } from '@vaultmesh/ledger';
 import { LogError } from './errors.ts';
-import type { LogStorage, StoredCheckpoint, StoredEntry, StoredTile } from './storage.ts';
-import { TILE_BYTES, locateNode, nodesAtTileLevel, tileLevels } from './tile-layout.ts';
+import type {
+  CommitBatch,
+  LogStorage,
+  PackedEntries,
+  StoredCheckpoint,
+  StoredEntry,
+  StoredTile,
+} from './storage.ts';
+import { TILE_BYTES, nodesAtTileLevel, rowOffset, tileLevels } from './tile-layout.ts';
 import { TileReader } from './tile-reader.ts';
 
 /** Commits in flight at once (integrate batch k+1 while batch k is being made durable). */
@@ -73,12 +81,34 @@ export interface InclusionProof {
 }
 
 interface Pending {
-  readonly bytes: Uint8Array;
-  readonly leafHash: Uint8Array;
+  /** 0x00 || the receipt's RFC 8785 bytes: hashed (RFC 6962 leaf hash) when its batch is integrated. */
+  readonly leafInput: Uint8Array;
   readonly receipt: Receipt;
   readonly time: number;
-  readonly resolve: (r: AppendResult) => void;
-  readonly reject: (e: unknown) => void;
+  /** Settles the append (a failure resolves it with a rejected promise: no reject function kept per append). */
+  readonly resolve: (r: AppendResult | PromiseLike<AppendResult>) => void;
+}
+
+/** The entries of a packed batch starting at index `start` (views into its buffers). */
+function unpack(p: PackedEntries, start: number): StoredEntry[] {
+  const out: StoredEntry[] = new Array(p.count);
+  for (let i = 0; i < p.count; i++) {
+    out[i] = {
+      index: start + i,
+      leafHash: p.leafHashes.subarray(HASH_SIZE * i, HASH_SIZE * (i + 1)),
+      bytes: p.leafInputs.subarray(p.offsets[i]! + 1, p.offsets[i + 1]!),
+      kind: p.names[p.kinds[i]!]!,
+      tenant: p.names[p.tenants[i]!]!,
+      time: p.times[i]!,
+    };
+  }
+  return out;
+}
+
+/** A batch handed to storage: the commit's outcome (its error, if any) and the batch's leaf hashes. */
+interface SentBatch {
+  readonly outcome: Promise<unknown>;
+  readonly leafHashes: Uint8Array;
 }
 
 interface MemTile {
@@ -116,9 +146,15 @@ export class Log {
   private readonly now: () => number;
   private readonly maxBatch: number;
   private readonly opts: LogOptions;
-  private builder: TreeBuilder;
+  /** Leaves integrated into the open tiles: committed plus in flight. */
+  private treeSize = 0;
+  /** The open (rightmost) tile of each tile level; together they hold the tree's right edge. */
   private tiles = new Map<number, MemTile>();
   private readonly reader: TileReader;
+  /** Tiles written by the batch being integrated (a handful: reused to avoid a Set per batch). */
+  private readonly dirty: MemTile[] = [];
+  /** 0x01 || left || right, the input of a node hash. */
+  private readonly nodeInput = new Uint8Array(1 + 2 * HASH_SIZE).fill(1, 0, 1);
   private pending: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private flushScheduled = false;
@@ -147,7 +183,6 @@ export class Log {
     this.now = opts.now ?? Date.now;
     this.maxBatch = opts.maxBatch ?? 2048;
     this.reader = new TileReader(opts.storage, this.hasher, opts.tileCacheSize ?? 4096);
-    this.builder = new TreeBuilder(this.hasher);
   }
 
   /** Opens a log over storage, rebuilding the in-memory right edge from stored tiles. */
@@ -196,10 +231,8 @@ export class Log {
       { kind: input.kind, actor: input.actor, tenant: input.tenant, body: input.body, parents },
       time,
     );
-    // RFC 6962 leaf hash = SHA-256(0x00 || bytes), and leafInput is exactly that buffer.
-    const leafHash = this.hasher.sha256(leaf.leafInput);
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.push({ bytes: leaf.bytes, leafHash, receipt: leaf.receipt, time, resolve, reject });
+    return new Promise<AppendResult>((resolve) => {
+      this.pending.push({ leafInput: leaf.leafInput, receipt: leaf.receipt, time, resolve });
       // A running drain picks this up; if it is just finishing, its finally reschedules.
       if (!this.flushing) this.scheduleFlush();
     });
@@ -250,22 +283,22 @@ export class Log {
    * the size and last leaf it builds on, so storage refuses it if anything else landed in between.
    */
   private async drain(): Promise<void> {
-    const inflight: { batch: Pending[]; attempt: number; outcome: Promise<unknown> }[] = [];
+    const inflight: { batch: Pending[]; attempt: number; sent: SentBatch }[] = [];
     const requeue: { batch: Pending[]; attempt: number }[] = [];
     while (this.pending.length > 0 || inflight.length > 0 || requeue.length > 0) {
       while (inflight.length < PIPELINE_DEPTH && (requeue.length > 0 || this.pending.length > 0)) {
-        const next = requeue.shift() ?? { batch: this.pending.splice(0, this.maxBatch), attempt: 0 };
-        inflight.push({ ...next, outcome: this.sendBatch(next.batch) });
+        const next = requeue.shift() ?? { batch: this.takeBatch(), attempt: 0 };
+        inflight.push({ batch: next.batch, attempt: next.attempt, sent: this.sendBatch(next.batch) });
       }
       const head = inflight.shift()!;
-      const err = await head.outcome;
+      const err = await head.sent.outcome;
       if (err === undefined) {
-        this.finishBatch(head.batch);
+        this.finishBatch(head.batch, head.sent.leafHashes);
         continue;
       }
       // Everything still in flight was built on the failed batch: let it settle, then rebuild from storage.
       const rest = inflight.splice(0);
-      const restErrors = await Promise.all(rest.map((r) => r.outcome));
+      const restErrors = await Promise.all(rest.map((r) => r.sent.outcome));
       rest.forEach((r, i) => {
         if (restErrors[i] === undefined)
           this.opts.onError?.(new LogError('STORAGE', 'a batch committed after its predecessor failed'));
@@ -274,7 +307,7 @@ export class Log {
       const retry = err instanceof LogError && err.code === 'CONFLICT' && head.attempt < 10;
       if (err instanceof LogError && err.code === 'CONFLICT') this.counters.conflicts++;
       if (retry) requeue.unshift({ batch: head.batch, attempt: head.attempt + 1 });
-      else for (const p of head.batch) p.reject(err);
+      else for (const p of head.batch) p.resolve(Promise.reject(err));
       requeue.push(
         ...rest
           .filter((_, i) => restErrors[i] !== undefined)
@@ -283,68 +316,148 @@ export class Log {
     }
   }
 
-  /** Integrates a batch into the in-memory tree and hands it to storage; resolves with the error, if any. */
-  private sendBatch(batch: Pending[]): Promise<unknown> {
-    const started = performance.now();
-    const start = this.builder.size;
-    const tail = start > 0 ? this.lastLeaf : undefined;
-    const dirty = new Set<MemTile>();
-    const entries: StoredEntry[] = new Array(batch.length);
-    const place = (node: CompletedNode) => this.placeNode(node, dirty);
-    for (let i = 0; i < batch.length; i++) {
-      const p = batch[i]!;
-      entries[i] = {
-        index: start + i,
-        leafHash: p.leafHash,
-        bytes: p.bytes,
-        kind: p.receipt.kind,
-        tenant: p.receipt.tenant,
-        time: p.time,
-      };
-      this.builder.push(p.leafHash, place);
+  /** The next batch: up to maxBatch pending appends, oldest first. */
+  private takeBatch(): Pending[] {
+    if (this.pending.length <= this.maxBatch) {
+      const all = this.pending;
+      this.pending = [];
+      return all;
     }
-    if (batch.length > 0) this.lastLeaf = batch[batch.length - 1]!.leafHash;
-    const tiles: StoredTile[] = [...dirty].map((t) => ({
+    return this.pending.splice(0, this.maxBatch);
+  }
+
+  /**
+   * Integrates a batch into the open tiles (leaf hashes, then every node they complete) and hands it to
+   * storage, packed (CommitBatch.packed). `outcome` resolves with the commit's error, if any.
+   */
+  private sendBatch(batch: Pending[]): SentBatch {
+    const started = performance.now();
+    const start = this.treeSize;
+    const tail = start > 0 ? this.lastLeaf : undefined;
+    const n = batch.length;
+    const offsets = new Uint32Array(n + 1);
+    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + batch[i]!.leafInput.length;
+    const leafInputs = new Uint8Array(offsets[n]!);
+    const leafHashes = allocBytes(HASH_SIZE * n);
+    const times = new Float64Array(n);
+    const kinds = new Uint32Array(n);
+    const tenants = new Uint32Array(n);
+    // Kinds and tenants as indexes into the batch's distinct values (a batch repeats a few many times).
+    const names: string[] = [];
+    const ids = new Map<string, number>();
+    const id = (name: string) => {
+      let k = ids.get(name);
+      if (k === undefined) {
+        k = names.push(name) - 1;
+        ids.set(name, k);
+      }
+      return k;
+    };
+    this.dirty.length = 0;
+    for (let i = 0; i < n; i++) {
+      const p = batch[i]!;
+      leafInputs.set(p.leafInput, offsets[i]!);
+      times[i] = p.time;
+      kinds[i] = id(p.receipt.kind);
+      tenants[i] = id(p.receipt.tenant);
+      // RFC 6962 leaf hash = SHA-256(0x00 || bytes), and leafInput is exactly that buffer.
+      this.hasher.sha256Into(p.leafInput, leafHashes, HASH_SIZE * i);
+      this.integrate(leafHashes, HASH_SIZE * i);
+    }
+    if (n > 0) this.lastLeaf = new Uint8Array(leafHashes.subarray(HASH_SIZE * (n - 1)));
+    const tiles: StoredTile[] = this.dirty.map((t) => ({
       level: t.level,
       index: t.index,
       width: t.width,
       data: t.data.slice(),
     }));
-    return this.storage.commit({ expectedSize: start, expectedTail: tail, entries, tiles }).then(
+    const packed = { count: n, leafInputs, offsets, leafHashes, times, names, kinds, tenants };
+    let entries: StoredEntry[] | undefined;
+    const commit: CommitBatch = {
+      expectedSize: start,
+      expectedTail: tail,
+      packed,
+      tiles,
+      // Built only for a driver that reads them.
+      get entries() {
+        return (entries ??= unpack(packed, start));
+      },
+    };
+    const outcome = this.storage.commit(commit).then(
       () => {
         this.opts.onCommit?.({
-          entries: batch.length,
-          size: start + batch.length,
+          entries: n,
+          size: start + n,
           ms: performance.now() - started,
         });
         return undefined;
       },
       (err: unknown) => err ?? new LogError('STORAGE', 'commit failed'),
     );
+    return { outcome, leafHashes };
   }
 
-  private finishBatch(batch: Pending[]): void {
+  /**
+   * Appends one leaf (its hash at src[at, at + 32)) to the tree: writes it into row 0 of the open level-0
+   * tile, then, while the node just written is a right child, hashes it with its left sibling (the two
+   * are adjacent in their tile row, or row 7 for a tile's root) straight into the parent's slot, one row
+   * up or in row 0 of the next tile level. Every complete node has exactly one slot (tile-layout.ts).
+   */
+  private integrate(src: Uint8Array, at: number): void {
+    let level = 0;
+    let index = this.treeSize++;
+    let t = this.openTile(level, index);
+    let offset = this.slotOffset(level, index);
+    const data = t.data;
+    for (let k = 0; k < HASH_SIZE; k++) data[offset + k] = src[at + k]!;
+    const input = this.nodeInput;
+    while ((index & 1) === 1) {
+      // RFC 6962 node hash: SHA-256(0x01 || left || right).
+      const children = t.data;
+      for (let k = 0; k < 2 * HASH_SIZE; k++) input[1 + k] = children[offset - HASH_SIZE + k]!;
+      level++;
+      index = (index - 1) / 2;
+      t = this.openTile(level, index);
+      offset = this.slotOffset(level, index);
+      this.hasher.sha256Into(input, t.data, offset);
+    }
+  }
+
+  /** The open tile that node (level, index) belongs to (a new one once the previous is full), marked dirty. */
+  private openTile(level: number, index: number): MemTile {
+    const tileLevel = Math.floor(level / TILE_HEIGHT);
+    const row = level - tileLevel * TILE_HEIGHT;
+    const perRow = TILE_WIDTH >> row;
+    const tileIndex = Math.floor(index / perRow);
+    let t = this.tiles.get(tileLevel);
+    if (!t || t.index !== tileIndex) {
+      t = { level: tileLevel, index: tileIndex, width: 0, data: new Uint8Array(TILE_BYTES) };
+      this.tiles.set(tileLevel, t);
+    }
+    if (row === 0) t.width = index - tileIndex * TILE_WIDTH + 1;
+    if (this.dirty[this.dirty.length - 1] !== t && !this.dirty.includes(t)) this.dirty.push(t);
+    return t;
+  }
+
+  /** Byte offset of node (level, index) in its tile. */
+  private slotOffset(level: number, index: number): number {
+    const row = level % TILE_HEIGHT;
+    const perRow = TILE_WIDTH >> row;
+    return (rowOffset(row) + (index % perRow)) * HASH_SIZE;
+  }
+
+  private finishBatch(batch: Pending[], leafHashes: Uint8Array): void {
     const start = this.committed;
     this.committed += batch.length;
     this.counters.appended += batch.length;
     this.counters.batches++;
     this.counters.lastBatch = batch.length;
+    // One hex conversion for the whole batch; each result takes its 64 characters.
+    const hex = toHex(leafHashes);
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
-      p.resolve({ index: start + i, leafHash: toHex(p.leafHash), receipt: p.receipt });
+      p.resolve({ index: start + i, leafHash: hex.slice(64 * i, 64 * i + 64), receipt: p.receipt });
     }
-  }
-
-  private placeNode(node: CompletedNode, dirty: Set<MemTile>): void {
-    const loc = locateNode(node.level, node.index);
-    let t = this.tiles.get(loc.tileLevel);
-    if (!t || t.index !== loc.tileIndex) {
-      t = { level: loc.tileLevel, index: loc.tileIndex, width: 0, data: new Uint8Array(TILE_BYTES) };
-      this.tiles.set(loc.tileLevel, t);
-    }
-    t.data.set(node.hash, loc.slot * 32);
-    if (loc.row === 0) t.width = loc.minWidth;
-    dirty.add(t);
   }
 
   /** Rebuilds the right edge and the open tiles from storage (after a conflict, failure or another writer). */
@@ -359,14 +472,10 @@ export class Log {
       if (!t) throw new LogError('STORAGE', `tile ${level}/${index} is missing`);
       tiles.set(level, { level, index, width: t.width, data: t.data.slice() });
     }
-    const frontierIds = rangeNodes(0, size);
-    const hashes = await this.getNodes(frontierIds);
-    this.builder = new TreeBuilder(
-      this.hasher,
-      frontierIds.map((id, i) => ({ ...id, hash: hashes[i]! })),
-      size,
-    );
+    // The right edge (every frontier node) lives in those open tiles; make sure it is all there.
+    await this.getNodes(rangeNodes(0, size));
     this.tiles = tiles;
+    this.treeSize = size;
     this.committed = size;
     this.lastLeaf = size > 0 ? (await this.getNodes([{ level: 0, index: size - 1 }]))[0] : undefined;
   }

@@ -4,6 +4,7 @@ import type {
   CommitBatch,
   EntryFilter,
   LogStorage,
+  StoredAnchor,
   StoredCheckpoint,
   StoredEntry,
   StoredTile,
@@ -17,6 +18,7 @@ export function createMemoryStorage(): LogStorage {
   const entries: StoredEntry[] = [];
   const tiles = new Map<string, StoredTile>();
   const checkpoints = new Map<number, StoredCheckpoint>();
+  const anchors = new Map<string, StoredAnchor>();
   const meta = new Map<string, string>();
   let closed = false;
   const open = () => {
@@ -107,6 +109,20 @@ export function createMemoryStorage(): LogStorage {
     async listCheckpoints() {
       open();
       return [...checkpoints.values()].sort((a, b) => a.size - b.size);
+    },
+    async putAnchor(a) {
+      open();
+      const k = `${a.size}/${a.authority}`;
+      if (!anchors.has(k)) anchors.set(k, { ...a, proof: a.proof.slice() });
+    },
+    async listAnchors(size) {
+      open();
+      return [...anchors.values()]
+        .filter((a) => size === undefined || a.size === size)
+        .sort(
+          (a, b) => a.size - b.size || (a.authority < b.authority ? -1 : a.authority > b.authority ? 1 : 0),
+        )
+        .map((a) => ({ ...a, proof: a.proof.slice() }));
     },
     async getMeta(key) {
       open();

@@ -10,22 +10,25 @@ import {
   decodeReceipt,
   envelopeMismatch,
   defaultHasher,
+  formatVerifierKey,
   nobleEd25519Verify,
   openNote,
   parseCheckpoint,
+  parseNote,
   toHex,
   verifyConsistency,
   type Ed25519Verify,
   type MerkleHasher,
   type NoteVerifierKey,
 } from '@vaultmesh/ledger';
-import type { EntryRange, LogStorage, StoredTile } from './storage.ts';
+import type { EntryRange, LogStorage, ScanVerify, StoredTile } from './storage.ts';
 import { expectedTileWidth, locateNode, readSlot, rowOffset } from './tile-layout.ts';
 import { TileReader } from './tile-reader.ts';
+import { checkpointKeyProblem, epochFor, type KeyEpoch } from './key-chain.ts';
 
 /** One thing found wrong, with where it is and what was expected. */
 export interface VerifyProblem {
-  readonly where: 'entry' | 'tile' | 'checkpoint' | 'log';
+  readonly where: 'entry' | 'tile' | 'checkpoint' | 'anchor' | 'log';
   readonly index?: number;
   readonly level?: number;
   readonly field?: string;
@@ -54,6 +57,11 @@ export interface VerifyOptions {
   readonly origin: string;
   /** The trusted key checkpoints must be signed with (from the node's key file, not from the database). */
   readonly verifierKey: NoteVerifierKey;
+  /**
+   * The node's keys by checkpoint size, after rotations (from readKeyChain): a checkpoint must be signed by
+   * the key of the epoch that covers its size. Default: `verifierKey` for every size.
+   */
+  readonly verifierKeys?: readonly KeyEpoch[];
   readonly hasher?: MerkleHasher;
   readonly ed25519Verify?: Ed25519Verify;
   /** Recompute every leaf and node and check every column and tile slot (default: checkpoints, roots, consistency and the unsealed tail). */
@@ -62,9 +70,10 @@ export interface VerifyOptions {
   readonly schemas?: boolean;
   /**
    * A faster way to read every entry in index order (e.g. reader threads), used by full verification.
-   * Only for gap-free logs: it reads fixed ranges and cannot skip an absurd gap.
+   * Only for gap-free logs: it reads fixed ranges and cannot skip an absurd gap. Without `schemas`, it is
+   * asked to verify whole ranges itself where it can (`verify`, see EntryRange.verified).
    */
-  readonly scan?: (start: number, end: number) => AsyncIterable<EntryRange>;
+  readonly scan?: (start: number, end: number, verify?: ScanVerify) => AsyncIterable<EntryRange>;
   readonly batchSize?: number;
   readonly maxProblems?: number;
   readonly onProgress?: (done: number, total: number) => void;
@@ -110,16 +119,28 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     return next ? Math.min(size, next.index) : size;
   };
 
-  // 1. Checkpoints: signature by the trusted key, origin, and the stored lookup columns.
+  // 1. Checkpoints: signature by the key trusted at their size, origin, and the stored lookup columns.
   const trusted: TrustedCheckpoint[] = [];
   const stored = await storage.listCheckpoints();
+  const epochs = opts.verifierKeys ?? [
+    {
+      key: opts.verifierKey,
+      text: formatVerifierKey(opts.verifierKey.name, opts.verifierKey.publicKey),
+      fromSize: 0,
+    },
+  ];
+  const ed25519Verify = opts.ed25519Verify ?? nobleEd25519Verify;
   for (const cp of stored) {
     if (typeof cp.note !== 'string') {
       report({ where: 'checkpoint', index: cp.size, field: 'note', message: 'checkpoint note is not text' });
       continue;
     }
+    let signedSize = cp.size;
     try {
-      const opened = openNote(cp.note, [opts.verifierKey], opts.ed25519Verify ?? nobleEd25519Verify);
+      // The size (unverified until the key of its epoch verifies the note) picks the key that must have signed.
+      signedSize = parseCheckpoint(parseNote(cp.note).text).size;
+      const epoch = epochFor(epochs, signedSize);
+      const opened = openNote(cp.note, [epoch.key], ed25519Verify);
       const parsed = parseCheckpoint(opened.text);
       if (parsed.origin !== opts.origin) {
         report({
@@ -166,6 +187,10 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
       trusted.push({ size: parsed.size, root: parsed.root });
     } catch (err) {
       if (!(err instanceof LedgerError)) throw err;
+      if (err.code === 'SIGNATURE_INVALID') {
+        report({ ...checkpointKeyProblem(cp.note, signedSize, epochs, ed25519Verify), index: cp.size });
+        continue;
+      }
       report({
         where: 'checkpoint',
         index: cp.size,
@@ -234,6 +259,34 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         });
       }
     };
+    const checkRoot = (treeSize: number, recomputed: () => Uint8Array) => {
+      const cpRoot = bySize.get(treeSize);
+      if (cpRoot && !bytesEqual(cpRoot, recomputed())) {
+        report({
+          where: 'checkpoint',
+          index: treeSize,
+          field: 'root',
+          expected: toHex(recomputed()),
+          found: toHex(cpRoot),
+          message: `signed checkpoint ${treeSize} does not match the tree recomputed from the entries`,
+        });
+      }
+    };
+    // Loads the tiles, from tile level `fromTileLevel` up, that nodes completed by leaf `leaf` fall into.
+    const loadTiles = async (leaf: number, fromTileLevel: number) => {
+      let idx = leaf;
+      for (let tl = 0; ; tl++) {
+        const tileIndex = Math.floor(idx / TILE_WIDTH);
+        const cur = open.get(tl);
+        if (tl >= fromTileLevel && (!cur || cur.index !== tileIndex)) {
+          const t = await reader.readTile(tl, tileIndex);
+          open.set(tl, t ?? { level: tl, index: tileIndex, width: 0, data: new Uint8Array(0) });
+        }
+        // Higher tile levels are touched only when this leaf completes a full tile below.
+        if ((idx + 1) % TILE_WIDTH !== 0) break;
+        idx = Math.floor(idx / TILE_WIDTH);
+      }
+    };
     // Default source: batches of getEntries, jumping over empty ranges with one lookup.
     async function* batches(): AsyncGenerator<EntryRange> {
       for (let start = 0; start < size;) {
@@ -244,9 +297,36 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         start = end;
       }
     }
-    for await (const { start, end, entries, leafHashes, columnMismatches } of opts.scan
-      ? opts.scan(0, size)
-      : batches()) {
+    const verify: ScanVerify | undefined = opts.schemas ? undefined : { checkpointSizes: [...bySize.keys()] };
+    for await (const range of opts.scan ? opts.scan(0, size, verify) : batches()) {
+      const { start, end, verified } = range;
+      let { entries, leafHashes, columnMismatches } = range;
+      if (verified && builder.size !== start) {
+        // Entries went missing before this range, so its leaves sit at other tree positions here: the
+        // reader's subtrees do not apply. Check the range entry by entry, like every range after a gap.
+        entries = await storage.getEntries(start, end);
+        leafHashes = undefined;
+        columnMismatches = undefined;
+      } else if (verified) {
+        // The reader checked this range's entries and the nodes inside it; what is left is the tree above:
+        // roots of the checkpoints inside the range, then the range's subtrees and the nodes they complete.
+        for (const [cpSize, local] of verified.frontiers) {
+          checkRoot(cpSize, () => {
+            const at = new TreeBuilder(hasher, builder.frontier(), builder.size);
+            for (const node of local) at.pushSubtree(node.level, node.hash);
+            return at.root();
+          });
+        }
+        for (const node of verified.nodes) {
+          await loadTiles(builder.size + 2 ** node.level - 1, Math.floor((node.level + 1) / TILE_HEIGHT));
+          builder.pushSubtree(node.level, node.hash, onNode);
+        }
+        entriesChecked += end - start;
+        nodesChecked += verified.nodesChecked;
+        checkRoot(builder.size, () => builder.root());
+        opts.onProgress?.(end, size);
+        continue;
+      }
       let expectIndex = start;
       for (let k = 0; k < entries.length; k++) {
         const e = entries[k]!;
@@ -289,31 +369,10 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
           }
         }
         // Make sure the tiles that this leaf's completed nodes fall into are loaded.
-        let idx = builder.size;
-        for (let tl = 0; ; tl++) {
-          const tileIndex = Math.floor(idx / TILE_WIDTH);
-          const cur = open.get(tl);
-          if (!cur || cur.index !== tileIndex) {
-            const t = await reader.readTile(tl, tileIndex);
-            open.set(tl, t ?? { level: tl, index: tileIndex, width: 0, data: new Uint8Array(0) });
-          }
-          // Higher tile levels are touched only when this leaf completes a full tile below.
-          if ((idx + 1) % TILE_WIDTH !== 0) break;
-          idx = Math.floor(idx / TILE_WIDTH);
-        }
+        await loadTiles(builder.size, 0);
         builder.push(leafHash, onNode);
         expectIndex = e.index + 1;
-        const cpRoot = bySize.get(builder.size);
-        if (cpRoot && !bytesEqual(cpRoot, builder.root())) {
-          report({
-            where: 'checkpoint',
-            index: builder.size,
-            field: 'root',
-            expected: toHex(builder.root()),
-            found: toHex(cpRoot),
-            message: `signed checkpoint ${builder.size} does not match the tree recomputed from the entries`,
-          });
-        }
+        checkRoot(builder.size, () => builder.root());
       }
       if (expectIndex < end) {
         report({

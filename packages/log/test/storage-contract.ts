@@ -126,6 +126,33 @@ export function storageContract(name: string, factory: DriverFactory): void {
       await s.close();
     });
 
+    it('stores anchors once per (size, authority), keeps the first, and lists them in order', async () => {
+      const s = await factory.create();
+      expect(await s.listAnchors()).toEqual([]);
+      const a = (size: number, authority: string, fill: number) => ({
+        size,
+        authority,
+        type: 'rfc3161',
+        proof: new Uint8Array(40).fill(fill),
+        anchoredAt: 1_000 + fill,
+        createdAt: 2_000 + fill,
+      });
+      await s.putAnchor(a(4, 'tsa:b', 1));
+      await s.putAnchor(a(4, 'tsa:a', 2));
+      await s.putAnchor(a(2, 'tsa:a', 3));
+      await s.putAnchor(a(4, 'tsa:b', 9));
+      const all = await s.listAnchors();
+      expect(all.map((x) => `${x.size}/${x.authority}`)).toEqual(['2/tsa:a', '4/tsa:a', '4/tsa:b']);
+      expect(all[2]).toEqual(a(4, 'tsa:b', 1));
+      expect((await s.listAnchors(4)).map((x) => x.authority)).toEqual(['tsa:a', 'tsa:b']);
+      expect(await s.listAnchors(3)).toEqual([]);
+      if (factory.reopen) {
+        const r = await factory.reopen(s);
+        expect(await r.listAnchors()).toEqual(all);
+        await r.close();
+      } else await s.close();
+    });
+
     it('stores metadata and lists tiles in (level, index) order', async () => {
       const s = await factory.create();
       await s.setMeta('origin', 'x');

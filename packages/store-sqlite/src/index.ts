@@ -9,9 +9,13 @@ import {
   type EntryFilter,
   type EntryRange,
   type LogStorage,
+  type PackedEntries,
+  type ScanVerify,
+  type StoredAnchor,
   type StoredCheckpoint,
   type StoredEntry,
   type StoredTile,
+  type VerifiedRange,
 } from '@vaultmesh/log';
 
 /** Tile rows are keyed by one integer: level * 2^40 + index (indexes stay far below 2^40). */
@@ -38,6 +42,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   root BLOB NOT NULL,
   note TEXT NOT NULL,
   created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS anchors (
+  size INTEGER NOT NULL,
+  authority TEXT NOT NULL,
+  type TEXT NOT NULL,
+  proof BLOB NOT NULL,
+  anchored_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (size, authority)
 );
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
@@ -124,6 +137,23 @@ const toCheckpoint = (r: CheckpointRow): StoredCheckpoint => ({
   createdAt: r.created_at,
 });
 
+interface AnchorRow {
+  size: number;
+  authority: string;
+  type: string;
+  proof: Buffer;
+  anchored_at: number;
+  created_at: number;
+}
+const toAnchor = (r: AnchorRow): StoredAnchor => ({
+  size: r.size,
+  authority: r.authority,
+  type: r.type,
+  proof: u8(r.proof),
+  anchoredAt: r.anchored_at,
+  createdAt: r.created_at,
+});
+
 /** The SQLite driver: LogStorage + TokenStore over one database file. */
 export interface SqliteStorage extends LogStorage, TokenStore {
   readonly db: Database.Database;
@@ -131,12 +161,13 @@ export interface SqliteStorage extends LogStorage, TokenStore {
   quickCheck(): string;
   /**
    * Entries [start, end) in index order, in chunks read ahead by `threads` reader threads (verification's
-   * fast path). Rows are passed on as stored, damaged ones included.
+   * fast path). Rows are passed on as stored, damaged ones included. With `verify`, a reader verifies
+   * each chunk itself and hands back only its subtrees when all is well (EntryRange.verified).
    */
   scanEntries(
     start: number,
     end: number,
-    opts?: { chunk?: number; threads?: number },
+    opts?: { chunk?: number; threads?: number; verify?: ScanVerify },
   ): AsyncIterable<EntryRange>;
   /** Runs PRAGMA integrity_check on a reader thread (it also checks every index against its table). */
   integrityCheck(): Promise<string>;
@@ -188,6 +219,30 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
     getToken: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE id = ?'),
     listTokens: db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY created_at, id'),
     revokeToken: db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+  };
+  // Prepared on first use: a read-only open of a database created before anchors existed has no such table.
+  let aq:
+    | {
+        put: Database.Statement;
+        all: Database.Statement<[], AnchorRow>;
+        at: Database.Statement<[number], AnchorRow>;
+      }
+    | undefined;
+  const anchorQueries = () => {
+    if (!aq) {
+      const exists = db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'anchors'")
+        .get();
+      if (!exists) return undefined;
+      aq = {
+        put: db.prepare(
+          'INSERT OR IGNORE INTO anchors (size, authority, type, proof, anchored_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+        ),
+        all: db.prepare<[], AnchorRow>('SELECT * FROM anchors ORDER BY size, authority'),
+        at: db.prepare<[number], AnchorRow>('SELECT * FROM anchors WHERE size = ? ORDER BY authority'),
+      };
+    }
+    return aq;
   };
   const currentSize = () => {
     const n = q.size.get()?.n;
@@ -242,7 +297,8 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
   return {
     db,
     quickCheck: () => String(db.pragma('quick_check', { simple: true })),
-    scanEntries: (start, end, o) => scanWithReaders(opts, start, end, o?.chunk ?? 8192, o?.threads ?? 1),
+    scanEntries: (start, end, o) =>
+      scanWithReaders(opts, start, end, o?.chunk ?? 8192, o?.threads ?? 1, o?.verify),
     async integrityCheck() {
       const reader = startReader(opts);
       try {
@@ -320,6 +376,18 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
         return r ? toCheckpoint(r) : undefined;
       }),
     listCheckpoints: () => wrap(() => q.listCheckpoints.all().map(toCheckpoint)),
+    putAnchor: (a) =>
+      wrap(() => {
+        const aq = anchorQueries();
+        if (!aq) throw new LogError('STORAGE', 'this database has no anchors table (open it writable once)');
+        aq.put.run(a.size, a.authority, a.type, buf(a.proof), a.anchoredAt, a.createdAt);
+      }),
+    listAnchors: (size) =>
+      wrap(() => {
+        const aq = anchorQueries();
+        if (!aq) return [];
+        return (size === undefined ? aq.all.all() : aq.at.all(size)).map(toAnchor);
+      }),
     getMeta: (key) => wrap(() => q.getMeta.get(key)?.value),
     setMeta: (key, value) => wrap(() => void q.setMeta.run(key, value)),
     insertToken: (t) =>
@@ -355,6 +423,60 @@ interface WriterReply {
   ok: boolean;
   code?: 'CONFLICT' | 'INVALID_ARGUMENT' | 'STORAGE';
   message?: string;
+}
+
+/**
+ * A copy of packed entries in buffers of their own, which can be transferred. (Typed-array constructors
+ * copy; a Buffer's slice() would share memory, possibly Buffer's pool.)
+ */
+function copyPacked(p: PackedEntries): PackedEntries {
+  return {
+    count: p.count,
+    leafInputs: new Uint8Array(p.leafInputs),
+    offsets: new Uint32Array(p.offsets),
+    leafHashes: new Uint8Array(p.leafHashes),
+    times: new Float64Array(p.times),
+    names: [...p.names],
+    kinds: new Uint32Array(p.kinds),
+    tenants: new Uint32Array(p.tenants),
+  };
+}
+
+/** Packs a batch's entries (each as 0x00 || bytes); throws INVALID_ARGUMENT for an index out of sequence. */
+function pack(batch: CommitBatch): PackedEntries {
+  const n = batch.entries.length;
+  const offsets = new Uint32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const e = batch.entries[i]!;
+    if (e.index !== batch.expectedSize + i)
+      throw new LogError('INVALID_ARGUMENT', `entry index ${e.index} is out of sequence`);
+    offsets[i + 1] = offsets[i]! + 1 + e.bytes.length;
+  }
+  const leafInputs = new Uint8Array(offsets[n]!);
+  const leafHashes = new Uint8Array(32 * n);
+  const times = new Float64Array(n);
+  const kinds = new Uint32Array(n);
+  const tenants = new Uint32Array(n);
+  // Kinds and tenants as indexes into one list of the batch's distinct values.
+  const names: string[] = [];
+  const ids = new Map<string, number>();
+  const id = (s: string) => {
+    let k = ids.get(s);
+    if (k === undefined) {
+      k = names.push(s) - 1;
+      ids.set(s, k);
+    }
+    return k;
+  };
+  for (let i = 0; i < n; i++) {
+    const e = batch.entries[i]!;
+    leafInputs.set(e.bytes, offsets[i]! + 1);
+    leafHashes.set(e.leafHash, 32 * i);
+    times[i] = e.time;
+    kinds[i] = id(e.kind);
+    tenants[i] = id(e.tenant);
+  }
+  return { count: n, leafInputs, offsets, leafHashes, times, names, kinds, tenants };
 }
 
 /** Starts the writer thread; commits are packed into a few transferable buffers (no per-entry cloning). */
@@ -398,58 +520,42 @@ function startWriter(opts: SqliteOptions) {
     });
   return {
     commit(batch: CommitBatch): Promise<void> {
-      const n = batch.entries.length;
-      const offsets = new Uint32Array(n + 1);
-      let total = 0;
-      for (let i = 0; i < n; i++) {
-        const e = batch.entries[i]!;
-        if (e.index !== batch.expectedSize + i) {
-          return Promise.reject(
-            new LogError('INVALID_ARGUMENT', `entry index ${e.index} is out of sequence`),
-          );
-        }
-        offsets[i] = total;
-        total += e.bytes.length;
-      }
-      offsets[n] = total;
-      const bytes = new Uint8Array(total);
-      const hashes = new Uint8Array(32 * n);
-      const times = new Float64Array(n);
-      const kinds: string[] = new Array(n);
-      const tenants: string[] = new Array(n);
-      for (let i = 0; i < n; i++) {
-        const e = batch.entries[i]!;
-        bytes.set(e.bytes, offsets[i]);
-        hashes.set(e.leafHash, 32 * i);
-        times[i] = e.time;
-        kinds[i] = e.kind;
-        tenants[i] = e.tenant;
+      let p: PackedEntries;
+      try {
+        // Copies the log's packed buffers (they are the caller's) or packs the entries: either way, fresh
+        // buffers that can be transferred.
+        p = batch.packed ? copyPacked(batch.packed) : pack(batch);
+      } catch (err) {
+        return Promise.reject(err);
       }
       const tiles = batch.tiles.map((t) => ({
         level: t.level,
         index: t.index,
         width: t.width,
-        data: t.data.slice(),
+        data: new Uint8Array(t.data),
       }));
       return send(
         {
           op: 'commit',
           expectedSize: batch.expectedSize,
           expectedTail: batch.expectedTail?.slice(),
-          count: n,
-          offsets,
-          bytes,
-          hashes,
-          times,
-          kinds,
-          tenants,
+          count: p.count,
+          offsets: p.offsets,
+          inputs: p.leafInputs,
+          hashes: p.leafHashes,
+          times: p.times,
+          names: p.names,
+          kinds: p.kinds,
+          tenants: p.tenants,
           tiles,
         },
         [
-          bytes.buffer,
-          hashes.buffer,
-          offsets.buffer,
-          times.buffer,
+          p.leafInputs.buffer as ArrayBuffer,
+          p.leafHashes.buffer as ArrayBuffer,
+          p.offsets.buffer as ArrayBuffer,
+          p.times.buffer as ArrayBuffer,
+          p.kinds.buffer as ArrayBuffer,
+          p.tenants.buffer as ArrayBuffer,
           ...tiles.map((t) => t.data.buffer as ArrayBuffer),
         ],
       );
@@ -509,6 +615,7 @@ function startReader(opts: SqliteOptions) {
 }
 
 interface ScanReply {
+  verified?: VerifiedRange;
   n: number;
   indexes: Float64Array;
   times: Float64Array;
@@ -520,12 +627,15 @@ interface ScanReply {
   hashes: Uint8Array;
   leafHashes: Uint8Array;
   columnMismatches: [number, 'kind' | 'tenant' | 'time'][];
+  /** Times that are not numbers (damaged rows), by position. */
+  oddTimes: [number, unknown][];
 }
 
 function unpack(r: ScanReply): StoredEntry[] {
   const out: StoredEntry[] = new Array(r.n);
   const bytes = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
   const hashes = Buffer.from(r.hashes.buffer, r.hashes.byteOffset, r.hashes.byteLength);
+  const oddTimes = new Map(r.oddTimes);
   for (let i = 0; i < r.n; i++) {
     out[i] = {
       index: r.indexes[i]!,
@@ -533,7 +643,7 @@ function unpack(r: ScanReply): StoredEntry[] {
       bytes: bytes.subarray(r.offsets[i]!, r.offsets[i + 1]!),
       kind: r.kinds[i]!,
       tenant: r.tenants[i]!,
-      time: r.times[i]!,
+      time: oddTimes.size > 0 && oddTimes.has(i) ? (oddTimes.get(i) as number) : r.times[i]!,
     };
   }
   return out;
@@ -546,7 +656,9 @@ async function* scanWithReaders(
   end: number,
   chunk: number,
   threads: number,
+  verify: ScanVerify | undefined,
 ): AsyncGenerator<EntryRange> {
+  const sizes = verify ? [...verify.checkpointSizes] : undefined;
   const readers = Array.from({ length: Math.max(1, threads) }, () => startReader(opts));
   const queue: { start: number; end: number; reply: Promise<ScanReply> }[] = [];
   let next = start;
@@ -558,7 +670,13 @@ async function* scanWithReaders(
       queue.push({
         start: s,
         end: next,
-        reply: readers[k++ % readers.length]!.request<ScanReply>({ op: 'scan', start: s, end: next }),
+        reply: readers[k++ % readers.length]!.request<ScanReply>({
+          op: 'scan',
+          start: s,
+          end: next,
+          // Only the checkpoint sizes this chunk needs.
+          verify: sizes && { sizes: sizes.filter((x) => x > s && x < next) },
+        }),
       });
     }
   };
@@ -568,6 +686,10 @@ async function* scanWithReaders(
       const head = queue.shift()!;
       const r = await head.reply;
       fill();
+      if (r.verified) {
+        yield { start: head.start, end: head.end, entries: [], verified: r.verified };
+        continue;
+      }
       yield {
         start: head.start,
         end: head.end,
@@ -581,3 +703,4 @@ async function* scanWithReaders(
     await Promise.all(readers.map((r) => r.close()));
   }
 }
+export * from './control-store.ts';

@@ -14,6 +14,231 @@ const range = db
   )
   .raw(true);
 
+// --- Verified ranges: the whole check of an aligned range of entries, done here (see verifyRange) ---
+
+// The stored-tile layout of packages/log/src/tile-layout.ts: a tile at tile level T, index t holds rows
+// r = 0..7 of the level-(8T + r) nodes under it, 256 >> r of them, 32 bytes each, one row after another.
+const TILE_KEY_STRIDE = 2 ** 40;
+const TILE_WIDTH = 256;
+const TILE_BYTES = (2 * TILE_WIDTH - 2) * 32;
+const rowOffset = (row) => 2 * TILE_WIDTH - ((2 * TILE_WIDTH) >> row);
+/** The largest range verified here: 2^13 leaves, whose nodes all lie in level-0 tiles and one level-1 tile. */
+const MAX_RANGE = 8192;
+
+// One pass over the range. The aggregates see the rows in one order (checked to be index order through
+// the idx list) and report any value whose type would make the concatenations ambiguous.
+const rangeQuery = db
+  .prepare(
+    `SELECT count(*), min(idx), max(idx), group_concat(idx),
+       CAST(group_concat(CAST(x'00' || bytes AS BLOB), '') AS BLOB), group_concat(octet_length(bytes)),
+       CAST(group_concat(leaf_hash, '') AS BLOB), group_concat(kind, char(30)), group_concat(tenant, char(30)),
+       group_concat(time),
+       sum(typeof(idx) = 'integer' AND typeof(bytes) = 'blob' AND typeof(leaf_hash) = 'blob'
+           AND octet_length(leaf_hash) = 32 AND typeof(kind) = 'text' AND typeof(tenant) = 'text'
+           AND typeof(time) = 'integer')
+     FROM entries WHERE idx >= ? AND idx < ?`,
+  )
+  .raw(true);
+const tileRange = db
+  .prepare('SELECT id, width, data FROM tiles WHERE id >= ? AND id < ? ORDER BY id')
+  .raw(true);
+
+/** Parses `n` comma-separated decimal integers below 10^15 into out; false for anything else. */
+function parseInts(text, n, out) {
+  if (typeof text !== 'string') return false;
+  let k = 0;
+  let v = 0;
+  let digits = 0;
+  let neg = false;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 44;
+    if (c >= 48 && c <= 57) {
+      v = v * 10 + (c - 48);
+      if (++digits > 15) return false;
+    } else if (c === 44) {
+      if (digits === 0 || k === n) return false;
+      out[k++] = neg ? -v : v;
+      v = 0;
+      digits = 0;
+      neg = false;
+    } else if (c === 45 && digits === 0 && !neg) neg = true;
+    else return false;
+  }
+  return k === n;
+}
+
+/** Splits `text` at char(30) into exactly `n` values (repeated values share one string); false otherwise. */
+function splitValues(text, n, out) {
+  if (typeof text !== 'string') return false;
+  const recent = [];
+  let k = 0;
+  for (let from = 0; ;) {
+    const j = text.indexOf('\x1e', from);
+    const stop = j < 0 ? text.length : j;
+    if (k === n) return false;
+    let value;
+    for (const r of recent) {
+      if (r.length === stop - from && text.startsWith(r, from)) {
+        value = r;
+        break;
+      }
+    }
+    if (value === undefined) {
+      value = text.slice(from, stop);
+      if (recent.length === 8) recent.shift();
+      recent.push(value);
+    }
+    out[k++] = value;
+    if (j < 0) break;
+    from = j + 1;
+  }
+  return k === n;
+}
+
+/**
+ * Verifies entries [start, end) completely, as verifyLog would entry by entry, and returns the range's
+ * complete subtrees, or undefined as soon as anything is unusual (then the caller reads the range row by
+ * row and verifyLog finds and reports exactly what is wrong). Verified means: every index in the range
+ * holds a row; every leaf_hash column equals SHA-256(0x00 || bytes); the kind, tenant and time columns
+ * agree with the bytes (envelopeMismatch); and every tree node that the range's leaves complete (all of
+ * them lie inside the range, up to the range's own root) equals its slot in the stored tiles. `start`
+ * must be a multiple of the range's size, rounded up to a power of two (true for the reader's chunks).
+ * `sizes` are signed checkpoint sizes: for those inside the range, the range's part of the tree's right
+ * edge at that size is returned too, so the caller can recompute the checkpoint's root.
+ */
+function verifyRange(start, end, sizes) {
+  const n = end - start;
+  if (n <= 0 || n > MAX_RANGE || start % 2 ** Math.ceil(Math.log2(n)) !== 0) return undefined;
+  let row;
+  try {
+    row = rangeQuery.get(start, end);
+  } catch {
+    return undefined;
+  }
+  const [count, lo, hi, idxs, input, lengths, stored, kindText, tenantText, timeText, typed] = row;
+  if (count !== n || lo !== start || hi !== end - 1 || typed !== n) return undefined;
+  if (!Buffer.isBuffer(input) || !Buffer.isBuffer(stored) || stored.length !== 32 * n) return undefined;
+  const ints = new Float64Array(n);
+  if (!parseInts(idxs, n, ints)) return undefined;
+  for (let i = 0; i < n; i++) if (ints[i] !== start + i) return undefined;
+  // Offsets of each 0x00 || bytes in input.
+  if (!parseInts(lengths, n, ints)) return undefined;
+  const offsets = new Uint32Array(n + 1);
+  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + 1 + ints[i];
+  if (offsets[n] !== input.length) return undefined;
+  const times = new Float64Array(n);
+  const kinds = new Array(n);
+  const tenants = new Array(n);
+  if (
+    !parseInts(timeText, n, times) ||
+    !splitValues(kindText, n, kinds) ||
+    !splitValues(tenantText, n, tenants)
+  )
+    return undefined;
+  // Leaf hashes, then the columns.
+  const leaves = Buffer.allocUnsafe(32 * n);
+  for (let i = 0; i < n; i++)
+    leaves.latin1Write(hash('sha256', input.subarray(offsets[i], offsets[i + 1]), 'binary'), 32 * i);
+  if (!leaves.equals(stored)) return undefined;
+  const columns = { kind: '', tenant: '', time: 0 };
+  for (let i = 0; i < n; i++) {
+    columns.kind = kinds[i];
+    columns.tenant = tenants[i];
+    columns.time = times[i];
+    if (envelopeMismatch(input, columns, offsets[i] + 1, offsets[i + 1])) return undefined;
+  }
+  // The nodes: each level-0 tile's rows, the roots of full ones (row 0 of the level-1 tile), and the
+  // level-1 tile's rows above them, built exactly where the stored tiles keep them.
+  const nodeInput = Buffer.allocUnsafe(65);
+  nodeInput[0] = 1;
+  const build = (tile, fromRow, toRow, firstPos, width) => {
+    for (let r = fromRow + 1, below = width; r <= toRow; r++) {
+      const count = below >> 1;
+      const from = rowOffset(r - 1) + (firstPos >> (r - fromRow - 1));
+      const to = rowOffset(r) + (firstPos >> (r - fromRow));
+      for (let p = 0; p < count; p++) {
+        tile.copy(nodeInput, 1, (from + 2 * p) * 32, (from + 2 * p + 2) * 32);
+        tile.latin1Write(hash('sha256', nodeInput, 'binary'), (to + p) * 32);
+      }
+      below = count;
+    }
+  };
+  const expected = new Map();
+  const firstTile = Math.floor(start / TILE_WIDTH);
+  const lastTile = Math.floor((end - 1) / TILE_WIDTH);
+  const upper = Buffer.alloc(TILE_BYTES);
+  const upperIndex = Math.floor(start / TILE_WIDTH ** 2);
+  const upperFirst = firstTile % TILE_WIDTH;
+  let fullTiles = 0;
+  for (let t = firstTile; t <= lastTile; t++) {
+    const tile = Buffer.alloc(TILE_BYTES);
+    const width = Math.min(end, (t + 1) * TILE_WIDTH) - t * TILE_WIDTH;
+    leaves.copy(tile, 0, 32 * (t * TILE_WIDTH - start), 32 * (t * TILE_WIDTH - start + width));
+    build(tile, 0, 7, 0, width);
+    if (width === TILE_WIDTH) {
+      const root = Buffer.allocUnsafe(65);
+      root[0] = 1;
+      tile.copy(root, 1, rowOffset(7) * 32, (rowOffset(7) + 2) * 32);
+      upper.latin1Write(hash('sha256', root, 'binary'), (upperFirst + fullTiles) * 32);
+      fullTiles++;
+    }
+    expected.set(t, { tile, width });
+  }
+  build(upper, 0, 5, upperFirst, fullTiles);
+  // Compare with the stored tiles, row by row over the slots this range fills.
+  const same = (want, got, row, first, count) => {
+    const a = (rowOffset(row) + first) * 32;
+    return count === 0 || want.compare(got, a, a + 32 * count, a, a + 32 * count) === 0;
+  };
+  let tiles;
+  try {
+    tiles = tileRange.all(firstTile, lastTile + 1);
+    if (fullTiles > 0)
+      tiles.push(...tileRange.all(TILE_KEY_STRIDE + upperIndex, TILE_KEY_STRIDE + upperIndex + 1));
+  } catch {
+    return undefined;
+  }
+  if (tiles.length !== lastTile - firstTile + 1 + (fullTiles > 0 ? 1 : 0)) return undefined;
+  for (const [id, width, data] of tiles) {
+    if (!Number.isSafeInteger(width) || !Buffer.isBuffer(data) || data.length !== TILE_BYTES)
+      return undefined;
+    const e = id < TILE_KEY_STRIDE ? expected.get(id) : { tile: upper, width: upperFirst + fullTiles };
+    if (!e || width < e.width) return undefined;
+    const first = id < TILE_KEY_STRIDE ? 0 : upperFirst;
+    const w = id < TILE_KEY_STRIDE ? e.width : fullTiles;
+    for (let r = 0; r < (id < TILE_KEY_STRIDE ? 8 : 6); r++)
+      if (!same(e.tile, data, r, first >> r, w >> r)) return undefined;
+  }
+  // Every node was checked: the leaves and, per level, each complete node inside the range.
+  let nodesChecked = 0;
+  for (let level = 0; 2 ** level <= n; level++) nodesChecked += Math.floor(n / 2 ** level);
+  const node = (level, index) => {
+    const tileLevel = level >> 3;
+    const r = level & 7;
+    const perRow = TILE_WIDTH >> r;
+    const tileIndex = Math.floor(index / perRow);
+    const tile = tileLevel === 0 ? expected.get(tileIndex).tile : upper;
+    const slot = rowOffset(r) + (index - tileIndex * perRow);
+    return new Uint8Array(tile.subarray(slot * 32, slot * 32 + 32));
+  };
+  // Complete subtrees of [from, to), largest first (rangeNodes in @vaultmesh/ledger).
+  const subtrees = (from, to) => {
+    const out = [];
+    for (let pos = from; pos < to;) {
+      let level = 0;
+      while (pos % 2 ** (level + 1) === 0 && pos + 2 ** (level + 1) <= to) level++;
+      out.push({ level, hash: node(level, pos / 2 ** level) });
+      pos += 2 ** level;
+    }
+    return out;
+  };
+  return {
+    nodes: subtrees(start, end),
+    nodesChecked,
+    frontiers: sizes.filter((s) => s > start && s < end).map((s) => [s, subtrees(start, s)]),
+  };
+}
+
 function scan(start, end) {
   const rows = range.all(start, end);
   const n = rows.length;
@@ -43,6 +268,8 @@ function scan(start, end) {
   let leafInput = Buffer.allocUnsafe(1024);
   // The columns beside each leaf are checked here too, with the same code the main thread would use.
   const columnMismatches = [];
+  // A time that is not a number (a damaged row) is passed on as it is, to be reported as stored.
+  const oddTimes = [];
   for (let i = 0; i < n; i++) {
     const r = rows[i];
     indexes[i] = r[0];
@@ -50,6 +277,7 @@ function scan(start, end) {
     kinds[i] = r[2];
     tenants[i] = r[3];
     times[i] = r[4];
+    if (typeof r[4] !== 'number') oddTimes.push([i, r[4]]);
     const data = Buffer.isBuffer(r[5]) ? r[5] : Buffer.alloc(0);
     bytes.set(data, offsets[i]);
     if (leafInput.length < data.length + 1) leafInput = Buffer.allocUnsafe(2 * data.length + 1);
@@ -72,11 +300,19 @@ function scan(start, end) {
     hashes,
     leafHashes,
     columnMismatches,
+    oddTimes,
   };
 }
 
 parentPort.on('message', (m) => {
   try {
+    if (m.op === 'scan' && m.verify) {
+      const verified = verifyRange(m.start, m.end, m.verify.sizes);
+      if (verified) {
+        parentPort.postMessage({ id: m.id, ok: true, verified });
+        return;
+      }
+    }
     if (m.op === 'scan') {
       const r = scan(m.start, m.end);
       parentPort.postMessage({ id: m.id, ok: true, ...r }, [

@@ -11,9 +11,13 @@ db.pragma(`synchronous = ${workerData.synchronous}`);
 const TILE_KEY_STRIDE = 2 ** 40;
 const size = db.prepare('SELECT max(idx) AS n FROM entries');
 const tailHash = db.prepare('SELECT leaf_hash FROM entries WHERE idx = ?');
-const insertEntry = db.prepare(
-  'INSERT INTO entries (idx, leaf_hash, kind, tenant, time, bytes) VALUES (?, ?, ?, ?, ?, ?)',
-);
+// Rows go in ROWS at a time: one multi-row INSERT costs far less per row than ROWS single-row ones
+// (binding and stepping once instead of ROWS times).
+const ROWS = 16;
+const INSERT = 'INSERT INTO entries (idx, leaf_hash, kind, tenant, time, bytes) VALUES ';
+const insertEntry = db.prepare(INSERT + '(?, ?, ?, ?, ?, ?)');
+const insertRows = db.prepare(INSERT + Array(ROWS).fill('(?, ?, ?, ?, ?, ?)').join(', '));
+const args = new Array(6 * ROWS);
 const upsertTile = db.prepare(
   'INSERT INTO tiles (id, width, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET width = excluded.width, data = excluded.data WHERE excluded.width >= tiles.width',
 );
@@ -35,17 +39,26 @@ const commit = db.transaction((m) => {
     if (!tail || !tail.leaf_hash.equals(Buffer.from(m.expectedTail)))
       throw new WriterError('CONFLICT', `entry ${current - 1} is not the expected tail`);
   }
-  const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+  // Entry i is inputs[offsets[i], offsets[i + 1]) = 0x00 || bytes (its RFC 6962 leaf input); its kind and
+  // tenant are indexes into m.names (a batch repeats a few values many times).
+  const inputs = Buffer.from(m.inputs.buffer, m.inputs.byteOffset, m.inputs.byteLength);
   const hashes = Buffer.from(m.hashes.buffer, m.hashes.byteOffset, m.hashes.byteLength);
-  for (let i = 0; i < m.count; i++) {
-    insertEntry.run(
-      m.expectedSize + i,
-      hashes.subarray(i * 32, i * 32 + 32),
-      m.kinds[i],
-      m.tenants[i],
-      m.times[i],
-      bytes.subarray(m.offsets[i], m.offsets[i + 1]),
-    );
+  const bind = (i, at) => {
+    args[at] = m.expectedSize + i;
+    args[at + 1] = hashes.subarray(i * 32, i * 32 + 32);
+    args[at + 2] = m.names[m.kinds[i]];
+    args[at + 3] = m.names[m.tenants[i]];
+    args[at + 4] = m.times[i];
+    args[at + 5] = inputs.subarray(m.offsets[i] + 1, m.offsets[i + 1]);
+  };
+  let i = 0;
+  for (; i + ROWS <= m.count; i += ROWS) {
+    for (let j = 0; j < ROWS; j++) bind(i + j, 6 * j);
+    insertRows.run(args);
+  }
+  for (; i < m.count; i++) {
+    bind(i, 0);
+    insertEntry.run(args[0], args[1], args[2], args[3], args[4], args[5]);
   }
   for (const t of m.tiles) {
     const r = upsertTile.run(

@@ -6,7 +6,10 @@ export function register(program: Command): void {
     .command('bench')
     .description('run the benchmarks and print each figure beside its same-run baseline')
     .option('--size <n>', 'entries in the large log for proof/verify/memory benchmarks', '1000000')
-    .option('--only <names>', 'comma-separated subset: append,proof,verify,memory')
+    .option(
+      '--only <names>',
+      'comma-separated subset: append,proof,verify,memory,httpsig,bundle,policy,executor',
+    )
     .option('--json <file>', 'also write the results as JSON')
     .action(async (o: { size: string; only?: string; json?: string }) => {
       const { runBenchmarks } = await import('../../../../bench/run.ts');

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { checkpointJson } from '@vaultmesh/log';
 import { openNode } from '@vaultmesh/server';
-import { dataDir, withData } from '../context.ts';
+import { dataDir, keyOptions, withData } from '../context.ts';
 import { print, printJson } from '../output.ts';
 
 export function register(program: Command): void {
@@ -12,7 +12,7 @@ export function register(program: Command): void {
       .description('publish a signed checkpoint (C2SP signed note) of the current log')
       .option('--json', 'machine-readable output'),
   ).action(async (o: { data?: string; json?: boolean }) => {
-    const node = await openNode(dataDir(o));
+    const node = await openNode(dataDir(o), keyOptions());
     try {
       const cp = await node.log.checkpoint();
       if (o.json) return printJson(checkpointJson(cp, node.origin));

@@ -1,5 +1,4 @@
 // vm memory: record, list, show, search, prove and import receipts on the local node.
-import { userInfo } from 'node:os';
 import { readFileSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { nodeEd25519Verify, nodeHasher } from '@vaultmesh/attest';
@@ -12,19 +11,11 @@ import {
   verifyInclusion,
   type Receipt,
 } from '@vaultmesh/ledger';
-import { checkpointJson, type AppendInput, type StoredEntry } from '@vaultmesh/log';
+import { checkpointJson, epochFor, readKeyChain, type AppendInput, type StoredEntry } from '@vaultmesh/log';
 import { openNode } from '@vaultmesh/server';
-import { dataDir, withStorage, parseIndex, withData } from '../context.ts';
+import { dataDir, keyOptions, localActor, withStorage, parseIndex, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { createProgress, print, printJson, printTable, summarize } from '../output.ts';
-
-function localActor(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli:unknown';
-  }
-}
 
 function entryJson(e: StoredEntry) {
   return { index: e.index, leafHash: toHex(e.leafHash), receipt: decodeReceipt(e.bytes) };
@@ -106,7 +97,7 @@ export function register(program: Command): void {
         json?: boolean;
       },
     ) => {
-      const node = await openNode(dataDir(o));
+      const node = await openNode(dataDir(o), keyOptions());
       try {
         const body: Record<string, unknown> = { title };
         if (o.rationale !== undefined) body.rationale = o.rationale;
@@ -195,7 +186,7 @@ export function register(program: Command): void {
       .option('--json', 'machine-readable output'),
   ).action(async (index: string, o: { data?: string; size?: string; json?: boolean }) => {
     const i = parseIndex(index);
-    const node = await openNode(dataDir(o));
+    const node = await openNode(dataDir(o), keyOptions());
     try {
       const cp = await node.storage.getCheckpoint(
         o.size !== undefined ? parseIndex(o.size, '--size') : undefined,
@@ -212,7 +203,16 @@ export function register(program: Command): void {
           EXIT.NOT_FOUND,
           `receipt ${i} is not covered by the checkpoint of size ${cp.size} yet`,
         );
-      const signed = parseCheckpoint(openNote(cp.note, [node.key.verifierKey], nodeEd25519Verify).text);
+      // An older checkpoint is signed by the key of its epoch: follow the rotations from the node's key.
+      const chain = await readKeyChain({
+        storage: node.storage,
+        origin: node.origin,
+        trusted: node.key.verifierKey,
+        hasher: nodeHasher,
+        ed25519Verify: nodeEd25519Verify,
+      });
+      const signer = epochFor(chain.epochs, cp.size).key;
+      const signed = parseCheckpoint(openNote(cp.note, [signer], nodeEd25519Verify).text);
       const entry = await node.log.getEntry(i);
       const leafHash = nodeHasher.hashLeaf(entry.bytes);
       const p = await node.log.inclusionProof(i, cp.size);
@@ -289,7 +289,7 @@ export function register(program: Command): void {
       check.update(n + 1, lines.length);
     });
     check.done();
-    const node = await openNode(dataDir(o));
+    const node = await openNode(dataDir(o), keyOptions());
     try {
       // Parents must already be in the log, so a bad reference is refused before anything is written.
       const size = await node.storage.size();

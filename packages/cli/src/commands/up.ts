@@ -1,6 +1,6 @@
 // vm up: run a node (HTTP API, dashboard, checkpoint publisher) in the foreground.
 import type { Command } from 'commander';
-import { loadConfig, startNode } from '@vaultmesh/server';
+import { loadConfig, readKeyPassphrase, startNode } from '@vaultmesh/server';
 import { ensureAdminToken } from './init.ts';
 import { print } from '../output.ts';
 
@@ -8,7 +8,7 @@ export function register(program: Command): void {
   program
     .command('up')
     .description(
-      'run a VaultMesh node: HTTP API, dashboard and checkpoint publisher (creates ./data on first start)',
+      'run a VaultMesh node: HTTP API, dashboard, checkpoint sealer and anchor scheduler (creates ./data on first start)',
     )
     .option('--host <host>', 'address to listen on (env VM_HOST)')
     .option('-p, --port <port>', 'port to listen on (env VM_PORT, default 5000)', (v) => Number(v))
@@ -43,12 +43,13 @@ export function register(program: Command): void {
             logLevel: o.logLevel as never,
           },
         });
-        const running = await startNode(config);
+        // A sealed node key is unsealed with VM_KEY_PASSPHRASE_FILE or VM_KEY_PASSPHRASE (never a flag).
+        const running = await startNode(config, { passphrase: readKeyPassphrase(process.env) });
         const tokenFile = await ensureAdminToken(config.dataDir, running.node.storage);
         print(`VaultMesh node listening on ${running.url}`);
         print(`  data:     ${config.dataDir}${running.node.created ? ' (created)' : ''}`);
         print(`  origin:   ${running.node.origin}`);
-        print(`  key:      ${running.node.key.verifierKeyText}`);
+        print(`  key:      ${running.node.key.verifierKeyText}${running.node.keySealed ? ' (sealed)' : ''}`);
         if (tokenFile) print(`  admin token written to ${tokenFile} (mode 0600)`);
         print(
           `  dashboard ${running.url}/   health ${running.url}/api/system/health   metrics ${running.url}/metrics`,

@@ -1,0 +1,268 @@
+// Composition of the control plane for one node: Cedar policy (recorded as `policy` receipts), the SQLite
+// ControlStore, autonomy gate, tripwires, action registry, executor, approvals and strategist, plus the small
+// facade the HTTP edge calls (it holds no business logic of its own).
+import { existsSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { nodeEd25519Verify, nodeHasher } from '@vaultmesh/attest';
+import { parseVerifierKey } from '@vaultmesh/ledger';
+import {
+  ControlError,
+  auditPlan,
+  createLogAuditLedger,
+  journalExecutedSteps,
+  type AuditCheckName,
+  type AuditReport,
+  createActionRegistry,
+  createApprovals,
+  createAutonomyGate,
+  createCounterSource,
+  createExecutor,
+  createOpenAiStrategist,
+  createGolivePolls,
+  type GolivePolls,
+  createPrometheusSource,
+  createStrategist,
+  createTripwireCheck,
+  parseTripwireRules,
+  type ApprovalView,
+  type ControlStore,
+  type CounterSource,
+  type Executor,
+  type Principal,
+  type RunEvent,
+  type RunResult,
+  type Strategist,
+  type TripwireRule,
+} from '@vaultmesh/control';
+import {
+  DEFAULT_POLICIES_PATH,
+  createPolicyEngine,
+  createRecordingDecider,
+  readPolicyFile,
+  type PolicyEngine,
+  type RecordingDecider,
+} from '@vaultmesh/policy';
+import { createSqliteControlStore } from '@vaultmesh/store-sqlite';
+import { logKeyTexts } from './anchoring.ts';
+import { ConfigError } from './config.ts';
+import type { OpenedNode } from './node.ts';
+
+/** Control-plane options from configuration (paths resolved by the entry point). */
+export interface ControlPlaneOptions {
+  /** Cedar policy file; default the shipped packages/policy/policies/default.cedar. */
+  readonly policiesFile?: string;
+  /** Tripwire rules file (JSON or YAML); default: none. */
+  readonly tripwiresFile?: string;
+  /** Prometheus base URL for tripwire queries; default: the node's own counters. */
+  readonly prometheusUrl?: string;
+  /** kubeconfig for k8s.* actions; without it those actions fail with a clear error. */
+  readonly kubeconfig?: string;
+  readonly kubeContext?: string;
+  /** Record allow decisions with this probability (denies are always recorded). Default 1. */
+  readonly sampleAllows?: number;
+  /** Return denies only once their receipt is durable. Default false (batched with the next group commit). */
+  readonly durablePolicyDenies?: boolean;
+  /** An OpenAI-compatible strategist for free-text goals; off unless given (with its key). */
+  readonly openai?: { readonly baseUrl: string; readonly model: string; readonly timeoutMs?: number };
+  readonly openaiApiKey?: string;
+}
+
+/** A live run's event stream: past events (for late subscribers) and listeners. */
+interface RunChannel {
+  readonly events: RunEvent[];
+  readonly listeners: Set<(e: RunEvent) => void>;
+  done: boolean;
+}
+
+/** What the HTTP edge and the CLI use. */
+export interface ControlPlane {
+  readonly store: ControlStore;
+  readonly policy: RecordingDecider;
+  readonly engine: PolicyEngine;
+  readonly executor: Executor;
+  readonly strategist: Strategist;
+  readonly approvals: ReturnType<typeof createApprovals>;
+  /** Go/no-go polls (votes authorized by policy action "approve", each recorded). */
+  readonly golive: GolivePolls;
+  readonly tripwireRules: readonly TripwireRule[];
+  /** The node's own counters (the default tripwire metric source); services in-process may report to it. */
+  readonly counters: CounterSource;
+  /** Starts a run in the background; resolves with its id once the run record exists. */
+  startRun(req: Parameters<Executor['run']>[0]): Promise<{ runId: string; done: Promise<RunResult> }>;
+  /** Subscribes to a run's events (replaying those already emitted); returns an unsubscribe function. */
+  subscribe(runId: string, listener: (e: RunEvent) => void): (() => void) | undefined;
+  listApprovals(planId?: string): Promise<ApprovalView[]>;
+  /**
+   * Audits a plan (receipts with verified inclusion proofs, health probes, compliance) after policy allows the
+   * caller to read it; records an `audit` receipt. The plan's own `probe` steps are the health probes.
+   */
+  audit(req: { planId: string; checks: string[]; principal: Principal }): Promise<AuditReport>;
+  close(): Promise<void>;
+}
+
+/** Builds the control plane over an opened node. A policy file that fails strict validation refuses to start. */
+export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions = {}): ControlPlane {
+  const policiesFile = opts.policiesFile ?? DEFAULT_POLICIES_PATH;
+  const engine = createPolicyEngine({ policies: readPolicyFile(policiesFile, 'policy file') });
+  const policy = createRecordingDecider(engine, node.log, {
+    sampleAllows: opts.sampleAllows ?? 1,
+    durableDenies: opts.durablePolicyDenies ?? false,
+  });
+  // The journal gets its own connection with synchronous=NORMAL: in WAL mode its commits survive a process crash at
+  // once, and reach the disk with the next fsync, which every step's durable receipt commit (synchronous=FULL on the
+  // writer thread) performs right after. So a journal entry is on disk before the receipt that follows it, without
+  // an fsync of its own. Only the last 'done' mark can be lost to a power cut; resume then sees the step 'started'
+  // with its receipt already in the ledger (see docs/architecture.md).
+  const journalDb = new Database(node.storage.db.name, { fileMustExist: true });
+  journalDb.pragma('busy_timeout = 10000');
+  journalDb.pragma('synchronous = NORMAL');
+  const store = createSqliteControlStore(journalDb);
+  const counters = createCounterSource();
+  let tripwireRules: TripwireRule[] = [];
+  if (opts.tripwiresFile) {
+    if (!existsSync(opts.tripwiresFile))
+      throw new ConfigError(`tripwires file ${opts.tripwiresFile} does not exist`);
+    tripwireRules = [...parseTripwireRules(readFileSync(opts.tripwiresFile, 'utf8'))];
+  }
+  const source = opts.prometheusUrl ? createPrometheusSource({ url: opts.prometheusUrl }) : counters;
+  const channels = new Map<string, RunChannel>();
+  const channel = (runId: string) => {
+    let c = channels.get(runId);
+    if (!c) channels.set(runId, (c = { events: [], listeners: new Set(), done: false }));
+    return c;
+  };
+  const executor = createExecutor({
+    store,
+    receipts: node.log,
+    policy,
+    autonomy: createAutonomyGate(store),
+    tripwires: createTripwireCheck({ rules: tripwireRules, source }),
+    actions: createActionRegistry({
+      ...(opts.kubeconfig ? { kube: { kubeconfigPath: opts.kubeconfig, context: opts.kubeContext } } : {}),
+    }),
+    counters,
+    onEvent: (e) => {
+      const c = channel(e.runId);
+      c.events.push(e);
+      if (c.events.length > 10_000) c.events.shift();
+      if (e.type === 'run-finished') {
+        c.done = true;
+        // Keep finished runs' events a while for late subscribers, bounded in count.
+        if (channels.size > 200)
+          for (const [id, ch] of channels) if (ch.done && id !== e.runId) channels.delete(id);
+      }
+      for (const l of c.listeners) l(e);
+    },
+  });
+  const approvals = createApprovals({ store, receipts: node.log, policy });
+  const golive = createGolivePolls({ store, receipts: node.log, policy });
+  const strategist = createStrategist(
+    opts.openai && opts.openaiApiKey
+      ? {
+          ai: createOpenAiStrategist({
+            baseUrl: opts.openai.baseUrl,
+            model: opts.openai.model,
+            apiKey: opts.openaiApiKey,
+            timeoutMs: opts.openai.timeoutMs,
+          }),
+        }
+      : {},
+  );
+  return {
+    store,
+    policy,
+    engine,
+    executor,
+    strategist,
+    approvals,
+    golive,
+    tripwireRules,
+    counters,
+    async startRun(req) {
+      const runId = req.runId ?? `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+      channel(runId);
+      const started = new Promise<void>((resolve) => {
+        const l = (e: RunEvent) => {
+          if (e.type === 'run-started' || e.type === 'run-finished') {
+            channels.get(runId)?.listeners.delete(l);
+            resolve();
+          }
+        };
+        channels.get(runId)!.listeners.add(l);
+      });
+      const done = executor.run({ ...req, runId });
+      // A refusal (stale plan, live before dry-run ...) rejects before any event: surface it to the caller.
+      await Promise.race([started, done.then(() => undefined)]);
+      return { runId, done };
+    },
+    subscribe(runId, listener) {
+      const c = channels.get(runId);
+      if (!c) return undefined;
+      for (const e of c.events) listener(e);
+      if (c.done) return () => undefined;
+      c.listeners.add(listener);
+      return () => c.listeners.delete(listener);
+    },
+    listApprovals: (planId) => approvals.list(planId),
+    async audit({ planId, checks, principal }) {
+      const stored = await executor.getPlan(planId);
+      const decision = await policy.decide({
+        principal,
+        action: 'read',
+        resource: {
+          type: 'plan',
+          id: planId,
+          tenant: stored.plan.target.tenant,
+          environment: stored.plan.target.environment,
+          ...(stored.plan.target.region ? { region: stored.plan.target.region } : {}),
+        },
+        context: { purpose: 'audit', time: new Date().toISOString() },
+      });
+      if (decision.decision !== 'allow')
+        throw new ControlError('POLICY_DENIED', `policy denied ${principal.id} auditing plan ${planId}`, {
+          decision,
+        });
+      const probes = stored.plan.phases.flatMap((ph) =>
+        ph.steps
+          .filter((st) => st.action === 'probe' && typeof st.params.url === 'string')
+          .map((st) => ({ name: `${ph.id}/${st.id}`, url: st.params.url as string })),
+      );
+      const keys = (await logKeyTexts(node.storage, node.key.verifierKeyText)).map((k) =>
+        parseVerifierKey(k),
+      );
+      return auditPlan({
+        planId,
+        checks: checks as AuditCheckName[],
+        ledger: createLogAuditLedger({ storage: node.storage, log: node.log }),
+        trust: {
+          origin: node.origin,
+          verifierKeys: keys,
+          hasher: nodeHasher,
+          ed25519Verify: nodeEd25519Verify,
+        },
+        executedSteps: journalExecutedSteps(executor),
+        health: { probes },
+        compliance: { plan: stored.plan },
+        receipts: node.log,
+        actor: principal.id,
+      });
+    },
+    async close() {
+      try {
+        await policy.flush();
+      } finally {
+        journalDb.close();
+      }
+    },
+  };
+}
+
+/** The control-plane principal of an API token holder. */
+export function controlPrincipal(p: { name: string; role: Principal['role']; tenant: string }): Principal {
+  return {
+    type: p.role === 'agent' ? 'agent' : 'person',
+    id: `token:${p.name}`,
+    role: p.role,
+    tenant: p.tenant,
+  };
+}

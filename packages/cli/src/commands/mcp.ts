@@ -1,0 +1,216 @@
+// vm mcp strategist|executor|auditor and vm approve: the control plane on the local data directory, with live
+// progress. The caller is the local operator (an admin of every tenant, "cli:<user>"); Cedar still decides.
+import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { Principal, RunEvent, RunResult } from '@vaultmesh/control';
+import {
+  createControlPlane,
+  loadConfig,
+  openNode,
+  type ControlPlane,
+  type OpenedNode,
+} from '@vaultmesh/server';
+import { dataDir, keyOptions, localActor, withData } from '../context.ts';
+import { CliError, EXIT } from '../exit.ts';
+import { print, printJson } from '../output.ts';
+
+interface Common {
+  data?: string;
+  config?: string;
+  json?: boolean;
+}
+
+/** The local operator as a control-plane principal. */
+export function localPrincipal(): Principal {
+  return { type: 'person', id: localActor(), role: 'admin', tenant: '*' };
+}
+
+/** Opens the node and its control plane for one command, then closes both. */
+export async function withControl<T>(
+  o: Common,
+  fn: (c: ControlPlane, node: OpenedNode) => Promise<T>,
+): Promise<T> {
+  const cfg = loadConfig({ env: process.env, configFile: o.config });
+  const node = await openNode(dataDir(o), keyOptions());
+  try {
+    const control = createControlPlane(node, cfg.control);
+    try {
+      return await fn(control, node);
+    } finally {
+      await control.close().catch(() => undefined);
+    }
+  } finally {
+    await node.close();
+  }
+}
+
+function readJson(file: string, what: string): unknown {
+  if (!existsSync(file)) throw new CliError(EXIT.NOT_FOUND, `${what} ${file} does not exist`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new CliError(EXIT.USAGE, `${what} ${file} is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** One human line per run event. */
+export function eventLine(e: RunEvent): string {
+  switch (e.type) {
+    case 'run-started':
+      return `▶ run ${e.runId} (${e.dryRun ? 'dry-run' : 'LIVE'}) phases ${e.phases.join(', ')}${e.resumed ? ' (resumed)' : ''}`;
+    case 'step-started':
+      return `  … ${e.phaseId}/${e.stepId} ${e.action}${e.rollback ? ' (rollback)' : ''}`;
+    case 'step-finished':
+      return `  ${e.status === 'succeeded' ? '✓' : e.status === 'skipped' ? '·' : '✗'} ${e.phaseId}/${e.stepId} ${e.status}${e.rollback ? ' (rollback)' : ''}${e.error ? `: ${e.error}` : ''}`;
+    case 'run-finished':
+      return `■ run ${e.runId} ${e.state}${e.hold ? ` (${e.hold.reason}: ${e.hold.message})` : ''}`;
+  }
+}
+
+function printRun(r: RunResult, json?: boolean): void {
+  if (json) printJson(r);
+  if (r.state !== 'succeeded')
+    throw new CliError(
+      EXIT.FAILED,
+      `run ${r.runId} ended ${r.state}${r.hold ? `: ${r.hold.reason} — ${r.hold.message}` : ''}`,
+    );
+}
+
+const withCfg = (c: Command) =>
+  withData(c)
+    .option('-c, --config <file>', 'node config with a "control" section (env VM_CONFIG)')
+    .option('--json', 'machine-readable output');
+
+export function register(program: Command): void {
+  const mcp = program
+    .command('mcp')
+    .description('the control plane on the local node: strategist (plan), executor (run), auditor (verify)');
+
+  withCfg(
+    mcp
+      .command('strategist')
+      .description(
+        'make and store a plan from an intent file (deploy, rollback, scale, rotate-key, route-gpu-job) or a plan file',
+      )
+      .option('--intent <file>', 'intent JSON, e.g. {"kind":"deploy","service":"api",...}')
+      .option('--plan <file>', 'a complete plan JSON to validate and store instead'),
+  ).action(async (o: Common & { intent?: string; plan?: string }) => {
+    if (!o.intent === !o.plan) throw new CliError(EXIT.USAGE, 'give exactly one of --intent or --plan');
+    await withControl(o, async (c) => {
+      const plan = o.intent
+        ? await c.strategist.plan({ intent: readJson(o.intent, 'intent file') })
+        : readJson(o.plan!, 'plan file');
+      const stored = await c.executor.storePlan(plan, localPrincipal());
+      if (o.json) return printJson(stored);
+      print(`plan ${stored.plan.id} stored: ${stored.plan.goal}`);
+      print(`  hash ${stored.planHash}`);
+      for (const ph of stored.plan.phases)
+        print(
+          `  phase ${ph.id}${ph.gate?.approval ? ' (approval gate)' : ''}: ${ph.steps.map((s) => `${s.id}[${s.action}]`).join(' → ')}`,
+        );
+    });
+  });
+
+  withCfg(
+    mcp
+      .command('executor <planId>')
+      .description('run a stored plan (dry-run unless --live), printing each step as it happens')
+      .requiredOption(
+        '--plan-hash <hash>',
+        'the plan hash you reviewed (a re-plan or policy change makes it stale)',
+      )
+      .option('--phase <id>', 'one phase (default: all, in order)')
+      .option('--live', 'run live (needs a successful dry-run of the same plan hash first)')
+      .option('--approval <token...>', 'approval tokens for gated phases or steps')
+      .option('--resume <runId>', 'resume a held or interrupted run instead of starting one'),
+  ).action(
+    async (
+      planId: string,
+      o: Common & { planHash: string; phase?: string; live?: boolean; approval?: string[]; resume?: string },
+    ) => {
+      await withControl(o, async (c) => {
+        const principal = localPrincipal();
+        const show = (e: RunEvent) => {
+          if (!o.json) print(eventLine(e));
+        };
+        if (o.resume) {
+          const unsub = c.subscribe(o.resume, show);
+          const r = await c.executor.resume(o.resume, { principal, approvals: o.approval });
+          unsub?.();
+          return printRun(r, o.json);
+        }
+        const { runId, done } = await c.startRun({
+          plan: planId,
+          planHash: o.planHash,
+          phaseId: o.phase,
+          dryRun: !o.live,
+          principal,
+          approvals: o.approval,
+        });
+        const unsub = c.subscribe(runId, show);
+        const r = await done;
+        unsub?.();
+        printRun(r, o.json);
+      });
+    },
+  );
+
+  withCfg(
+    mcp
+      .command('auditor <planId>')
+      .description(
+        'audit a plan: step receipts proven against signed checkpoints, health probes, policy and approvals',
+      )
+      .option(
+        '--checks <list>',
+        'comma-separated subset of receipts,health,compliance',
+        'receipts,health,compliance',
+      ),
+  ).action(async (planId: string, o: Common & { checks: string }) => {
+    await withControl(o, async (c) => {
+      const report = await c.audit({ planId, checks: o.checks.split(','), principal: localPrincipal() });
+      if (o.json) printJson(report);
+      else {
+        print(`${report.result === 'pass' ? 'PASS' : 'FAIL'}: audit of plan ${planId}`);
+        for (const ch of report.checks) {
+          print(`  ${ch.result === 'pass' ? '✓' : '✗'} ${ch.name}`);
+          for (const f of ch.findings.filter((x) => !x.ok)) print(`      ✗ ${f.subject}: ${f.detail}`);
+        }
+      }
+      if (report.result !== 'pass') throw new CliError(EXIT.FAILED, `audit of plan ${planId} failed`);
+    });
+  });
+
+  withCfg(
+    program
+      .command('approve <planId>')
+      .description(
+        'issue a single-use approval token bound to a plan hash and one phase or step (printed once)',
+      )
+      .requiredOption('--plan-hash <hash>', 'the plan hash being approved')
+      .option('--phase <id>', 'approve a whole phase')
+      .option('--step <id>', 'approve one step')
+      .option('--reason <text>', 'why (recorded)'),
+  ).action(
+    async (
+      planId: string,
+      o: Common & { planHash: string; phase?: string; step?: string; reason?: string },
+    ) => {
+      if (!o.phase === !o.step) throw new CliError(EXIT.USAGE, 'give exactly one of --phase or --step');
+      await withControl(o, async (c) => {
+        const issued = await c.approvals.issue({
+          planId,
+          planHash: o.planHash,
+          scope: o.phase ? { phaseId: o.phase } : { stepId: o.step! },
+          principal: localPrincipal(),
+          reason: o.reason,
+        });
+        if (o.json) return printJson(issued);
+        print(
+          `approval ${issued.id} for plan ${planId} ${o.phase ? `phase ${o.phase}` : `step ${o.step}`} (single use)`,
+        );
+        print(issued.token);
+      });
+    },
+  );
+}

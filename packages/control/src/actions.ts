@@ -1,0 +1,470 @@
+// The actions registry: what a plan step can do, each with a params schema, whether it supports dry-run, whether
+// it only reads, and whether running it twice is safe (decides what resume does after a crash mid-step).
+// Built in: shell, http, probe, wait, ledger.record, k8s.apply, k8s.rollout, k8s.scale (k8s-actions.ts), and
+// route.submit (fails: the Aurora router is not built yet).
+import { spawn } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { createReceiptLeaf, RECEIPT_KINDS } from '@vaultmesh/ledger';
+import { z } from 'zod/v4';
+import { ControlError } from './errors.ts';
+import { createK8sActions, type K8sOptions } from './k8s-actions.ts';
+import type { PlanTarget } from './plan.ts';
+import type { Principal, ReceiptWriter, StepFacts } from './ports.ts';
+
+/** What an action is given besides its params. */
+export interface ActionContext {
+  /** Change nothing: validate, ask the server for a dry run, or report what would be done. */
+  readonly dryRun: boolean;
+  /** The step's time budget; `signal` aborts when it is spent. */
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal;
+  readonly step: StepFacts;
+  readonly target: PlanTarget;
+  readonly principal: Principal;
+  readonly receipts: ReceiptWriter;
+  readonly now: () => number;
+}
+
+/** What an action did. `output` is JSON: the journal keeps it (bounded) and the step receipt its SHA-256. */
+export interface ActionResult {
+  readonly ok: boolean;
+  readonly output: Record<string, unknown>;
+  readonly exitCode?: number;
+  /** Why it failed, one line (never a secret). */
+  readonly error?: string;
+}
+
+/** One registered action. */
+export interface Action<P = Record<string, unknown>> {
+  readonly name: string;
+  readonly description: string;
+  /** Validates step params (attacker-controlled: plans may come from an AI strategist). */
+  readonly params: z.ZodType<P>;
+  /** True: run with ctx.dryRun = true, changing nothing. False: a dry-run skips the step (status 'skipped'). */
+  readonly dryRun: boolean;
+  readonly readOnly: boolean | ((params: P) => boolean);
+  /** Safe to run again after a crash left it 'started' but not 'done' (see the executor's resume). */
+  readonly idempotent: boolean | ((params: P) => boolean);
+  run(params: P, ctx: ActionContext): Promise<ActionResult>;
+}
+
+/** Actions by name. */
+export type ActionRegistry = ReadonlyMap<string, Action>;
+
+/** Erases an action's params type so it can sit in a registry. */
+export function defineAction<P>(a: Action<P>): Action {
+  return a as unknown as Action;
+}
+
+/** Default cap on captured stdout/stderr and HTTP bodies, per stream. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+/** PATH for commands when none is given (libraries do not read process.env). */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Options of the built-in actions (all optional; k8s actions fail clearly without `kube`). */
+export interface ActionsOptions {
+  readonly shell?: {
+    /** Environment of commands (they do not inherit the process's); default { PATH: DEFAULT_PATH }. */
+    readonly env?: Readonly<Record<string, string>>;
+    readonly cwd?: string;
+    /** When set, only these commands (names or absolute paths, as written in the step) may run. */
+    readonly allowCommands?: readonly string[];
+    readonly maxOutputBytes?: number;
+  };
+  readonly http?: { readonly fetch?: typeof fetch; readonly maxBodyBytes?: number };
+  readonly kube?: K8sOptions;
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+
+/** Keeps the first `max` bytes of a stream's chunks and counts the rest. */
+class Capture {
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  total = 0;
+  constructor(private readonly max: number) {}
+  push(b: Buffer): void {
+    this.total += b.length;
+    if (this.kept >= this.max) return;
+    const part = b.subarray(0, this.max - this.kept);
+    this.chunks.push(part);
+    this.kept += part.length;
+  }
+  get truncated(): boolean {
+    return this.total > this.kept;
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where `command` resolves on `pathVar` (as execve would find it), or undefined. */
+export async function resolveCommand(command: string, pathVar: string): Promise<string | undefined> {
+  if (command.includes('/')) return (await isExecutable(command)) ? command : undefined;
+  for (const dir of pathVar.split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue;
+    const p = join(dir, command);
+    if (await isExecutable(p)) return p;
+  }
+  return undefined;
+}
+
+const ShellParams = z.strictObject({
+  command: z.string().min(1).max(4096),
+  args: z.array(z.string().max(65_536)).max(1000).default([]),
+  cwd: z.string().min(1).max(4096).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  /** Exit codes that count as success; default [0]. */
+  expectExit: z.array(z.number().int()).min(1).optional(),
+  /** The plan author declares the command safe to run twice (resume re-runs it after a crash). */
+  idempotent: z.boolean().optional(),
+});
+
+function shellAction(o: ActionsOptions['shell'] = {}): Action {
+  const baseEnv = o.env ?? { PATH: DEFAULT_PATH };
+  const max = o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  return defineAction({
+    name: 'shell',
+    description:
+      'run a command (no shell: execve with arguments), with a timeout and bounded captured output',
+    params: ShellParams,
+    dryRun: true,
+    readOnly: false,
+    idempotent: (p) => p.idempotent === true,
+    async run(p, ctx) {
+      if (o.allowCommands && !o.allowCommands.includes(p.command))
+        return {
+          ok: false,
+          output: { command: p.command },
+          error: `command "${p.command}" is not allowed here`,
+        };
+      const env = { ...baseEnv, ...p.env };
+      const resolved = await resolveCommand(p.command, env.PATH ?? DEFAULT_PATH);
+      if (!resolved)
+        return {
+          ok: false,
+          output: { command: p.command },
+          error: `command "${p.command}" not found or not executable`,
+        };
+      if (ctx.dryRun)
+        return {
+          ok: true,
+          output: { wouldRun: [p.command, ...p.args], resolved, cwd: p.cwd ?? o.cwd ?? null },
+        };
+      const started = ctx.now();
+      const out = new Capture(max);
+      const err = new Capture(max);
+      const res = await new Promise<{ code: number | null; signal: string | null; error?: Error }>(
+        (resolve) => {
+          const child = spawn(resolved, p.args, {
+            shell: false,
+            cwd: p.cwd ?? o.cwd,
+            env,
+            stdio: ['ignore', 'pipe', 'pipe'],
+            signal: ctx.signal,
+            killSignal: 'SIGKILL',
+          });
+          let spawnError: Error | undefined;
+          child.stdout.on('data', (b: Buffer) => out.push(b));
+          child.stderr.on('data', (b: Buffer) => err.push(b));
+          child.on('error', (e) => (spawnError = e));
+          child.on('close', (code, signal) =>
+            resolve({ code, signal, ...(spawnError ? { error: spawnError } : {}) }),
+          );
+        },
+      );
+      const timedOut = ctx.signal.aborted;
+      const expect = p.expectExit ?? [0];
+      const ok = !timedOut && res.code !== null && expect.includes(res.code);
+      const output = {
+        command: [p.command, ...p.args],
+        exitCode: res.code,
+        signal: res.signal,
+        stdout: out.text(),
+        stderr: err.text(),
+        stdoutBytes: out.total,
+        stderrBytes: err.total,
+        truncated: out.truncated || err.truncated,
+        durationMs: ctx.now() - started,
+        timedOut,
+      };
+      const error = ok
+        ? undefined
+        : timedOut
+          ? `timed out after ${ctx.timeoutMs} ms`
+          : res.code === null
+            ? `killed by ${res.signal ?? 'a signal'}${res.error && !timedOut ? `: ${res.error.message}` : ''}`
+            : `exit code ${res.code} (expected ${expect.join(' or ')})`;
+      return {
+        ok,
+        output,
+        ...(res.code !== null ? { exitCode: res.code } : {}),
+        ...(error ? { error } : {}),
+      };
+    },
+  });
+}
+
+const HttpUrl = z.url({ protocol: /^https?$/ }).max(8192);
+const Status = z.number().int().min(100).max(599);
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+const HttpParams = z.strictObject({
+  url: HttpUrl,
+  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
+  headers: z.record(z.string(), z.string()).optional(),
+  /** A string is sent as-is; anything else as JSON. */
+  body: z.unknown().optional(),
+  /** Status(es) that count as success; default any 2xx. */
+  expectStatus: z.union([Status, z.array(Status).min(1)]).optional(),
+});
+
+async function readBounded(
+  res: Response,
+  max: number,
+): Promise<{ text: string; bytes: number; truncated: boolean }> {
+  const cap = new Capture(max);
+  if (res.body) {
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      cap.push(Buffer.from(value));
+      if (cap.truncated) {
+        await reader.cancel();
+        break;
+      }
+    }
+  }
+  return { text: cap.text(), bytes: cap.total, truncated: cap.truncated };
+}
+
+/** A URL as outputs and receipts show it: no user:password and no query (either may carry a credential). */
+export function displayUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}${u.search ? '?…' : ''}`;
+}
+
+const statusOk = (status: number, expect: number | number[] | undefined): boolean =>
+  expect === undefined ? status >= 200 && status < 300 : ([] as number[]).concat(expect).includes(status);
+
+function httpAction(o: ActionsOptions['http'] = {}): Action {
+  const f = o.fetch ?? fetch;
+  const max = o.maxBodyBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  return defineAction({
+    name: 'http',
+    description:
+      'send one HTTP request and check its status; in dry-run only GET/HEAD are sent, others reported',
+    params: HttpParams,
+    dryRun: true,
+    readOnly: (p) => SAFE_METHODS.has(p.method),
+    idempotent: (p) => IDEMPOTENT_METHODS.has(p.method),
+    async run(p, ctx) {
+      const headers: Record<string, string> = { ...p.headers };
+      let body: string | undefined;
+      if (p.body !== undefined) {
+        body = typeof p.body === 'string' ? p.body : JSON.stringify(p.body);
+        if (typeof p.body !== 'string') headers['content-type'] ??= 'application/json';
+      }
+      // Header values may be credentials: outputs name the headers, never their values.
+      const shown = displayUrl(p.url);
+      const request = { method: p.method, url: shown, headers: Object.keys(headers).sort() };
+      if (ctx.dryRun && !SAFE_METHODS.has(p.method))
+        return {
+          ok: true,
+          output: { wouldSend: { ...request, bodyBytes: body ? Buffer.byteLength(body) : 0 } },
+        };
+      const started = ctx.now();
+      try {
+        const res = await f(p.url, {
+          method: p.method,
+          headers,
+          body,
+          signal: ctx.signal,
+          redirect: 'manual',
+        });
+        const got = await readBounded(res, max);
+        const ok = statusOk(res.status, p.expectStatus);
+        return {
+          ok,
+          output: {
+            request,
+            status: res.status,
+            body: got.text,
+            bodyBytes: got.bytes,
+            truncated: got.truncated,
+            durationMs: ctx.now() - started,
+          },
+          ...(ok ? {} : { error: `HTTP ${res.status} from ${p.method} ${shown}` }),
+        };
+      } catch (e) {
+        const why = ctx.signal.aborted ? `timed out after ${ctx.timeoutMs} ms` : (e as Error).message;
+        return { ok: false, output: { request }, error: `${p.method} ${shown} failed: ${why}` };
+      }
+    },
+  });
+}
+
+const ProbeParams = z.strictObject({
+  url: HttpUrl,
+  expectStatus: z.union([Status, z.array(Status).min(1)]).optional(),
+  /** The body must contain this text, when given. */
+  bodyIncludes: z.string().min(1).max(1000).optional(),
+  intervalMs: z.number().int().min(10).max(600_000).default(1000),
+});
+
+function probeAction(o: ActionsOptions['http'] = {}): Action {
+  const f = o.fetch ?? fetch;
+  return defineAction({
+    name: 'probe',
+    description: 'GET a health URL every intervalMs until it answers healthy or the step times out',
+    params: ProbeParams,
+    dryRun: true, // read-only: runs for real in a dry-run
+    readOnly: true,
+    idempotent: true,
+    async run(p, ctx) {
+      const shown = displayUrl(p.url);
+      const started = ctx.now();
+      let attempts = 0;
+      let last: { status?: number; error?: string } = {};
+      while (!ctx.signal.aborted) {
+        attempts++;
+        try {
+          const res = await f(p.url, { method: 'GET', signal: ctx.signal, redirect: 'manual' });
+          const got = await readBounded(res, 16 * 1024);
+          last = { status: res.status };
+          if (
+            statusOk(res.status, p.expectStatus ?? 200) &&
+            (!p.bodyIncludes || got.text.includes(p.bodyIncludes))
+          )
+            return {
+              ok: true,
+              output: { url: shown, attempts, status: res.status, healthyAfterMs: ctx.now() - started },
+            };
+        } catch (e) {
+          if (ctx.signal.aborted) break;
+          last = { error: (e as Error).message };
+        }
+        try {
+          await sleep(p.intervalMs, ctx.signal);
+        } catch {
+          break;
+        }
+      }
+      return {
+        ok: false,
+        output: { url: shown, attempts, ...last },
+        error: `${shown} not healthy after ${ctx.timeoutMs} ms (${attempts} attempts; last: ${last.status !== undefined ? `HTTP ${last.status}` : (last.error ?? 'none')})`,
+      };
+    },
+  });
+}
+
+function waitAction(): Action {
+  return defineAction({
+    name: 'wait',
+    description: 'wait a number of milliseconds (also in a dry-run)',
+    params: z.strictObject({ ms: z.number().int().min(0).max(3_600_000) }),
+    dryRun: true,
+    readOnly: true,
+    idempotent: true,
+    async run(p, ctx) {
+      try {
+        await sleep(p.ms, ctx.signal);
+        return { ok: true, output: { waitedMs: p.ms } };
+      } catch {
+        return { ok: false, output: { ms: p.ms }, error: `timed out after ${ctx.timeoutMs} ms` };
+      }
+    },
+  });
+}
+
+// `plan` and `step` receipts belong to the executor; a step may record any other kind.
+const RECORDABLE = RECEIPT_KINDS.filter((k) => k !== 'plan' && k !== 'step') as [string, ...string[]];
+
+function ledgerRecordAction(): Action {
+  return defineAction({
+    name: 'ledger.record',
+    description:
+      'append a receipt (any kind but plan/step) under the plan tenant; a dry-run only validates it',
+    params: z.strictObject({ kind: z.enum(RECORDABLE), body: z.record(z.string(), z.unknown()) }),
+    dryRun: true,
+    readOnly: false,
+    idempotent: false,
+    async run(p, ctx) {
+      const body = { ...p.body, planId: ctx.step.planId, runId: ctx.step.runId, stepId: ctx.step.stepId };
+      const input = { kind: p.kind, actor: ctx.principal.id, tenant: ctx.target.tenant, body };
+      // Validates like the ledger would (kind's body schema, size limit), throwing LedgerError when invalid.
+      createReceiptLeaf(input, ctx.now());
+      if (ctx.dryRun)
+        return { ok: true, output: { wouldRecord: { kind: p.kind, tenant: ctx.target.tenant } } };
+      const r = await ctx.receipts.append(input);
+      return { ok: true, output: { index: r.index, leafHash: r.leafHash, kind: p.kind } };
+    },
+  });
+}
+
+function routeSubmitAction(): Action {
+  return defineAction({
+    name: 'route.submit',
+    description: 'submit a GPU job to the Aurora router (not built yet: always fails)',
+    params: z.record(z.string(), z.unknown()),
+    dryRun: true, // so a dry-run already shows the failure
+    readOnly: false,
+    idempotent: false,
+    async run() {
+      throw new ControlError(
+        'UNAVAILABLE',
+        'Aurora router not available yet: route.submit cannot place jobs',
+      );
+    },
+  });
+}
+
+/** The built-in actions. Add your own with `new Map([...createActionRegistry(o), [a.name, a]])`. */
+export function createActionRegistry(o: ActionsOptions = {}): ActionRegistry {
+  const list = [
+    shellAction(o.shell),
+    httpAction(o.http),
+    probeAction(o.http),
+    waitAction(),
+    ledgerRecordAction(),
+    ...createK8sActions(o.kube),
+    routeSubmitAction(),
+  ];
+  return new Map(list.map((a) => [a.name, a]));
+}
+
+/** Whether an action with these params only reads / is safe to repeat. */
+export function actionTrait(
+  a: Action,
+  trait: 'readOnly' | 'idempotent',
+  params: Record<string, unknown>,
+): boolean {
+  const t = a[trait];
+  return typeof t === 'function' ? t(params) : t;
+}

@@ -1,0 +1,134 @@
+// MetricSource over the Prometheus HTTP API: GET <url>/api/v1/query?query=<PromQL>&time=<unix seconds> (an instant
+// query), parsing its documented response { status, data: { resultType, result } } (prometheus.io/docs/prometheus/
+// latest/querying/api/#instant-queries). Any failure rejects with UPSTREAM_FAILED, which a TripwireCheck turns into
+// a fired halt (fail closed).
+import { ControlError } from './errors.ts';
+import type { MetricSource } from './tripwires.ts';
+
+/** Default time limit of one Prometheus query, response body included. */
+export const DEFAULT_PROMETHEUS_TIMEOUT_MS = 5_000;
+/** Responses larger than this are refused (an instant query of one aggregated series is tiny). */
+export const MAX_PROMETHEUS_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+/** Options of createPrometheusSource. */
+export interface PrometheusSourceOptions {
+  /** Base URL of the Prometheus server (path prefixes such as /prometheus are kept), http or https. */
+  readonly url: string;
+  readonly timeoutMs?: number;
+  /** Extra request headers, e.g. { authorization: 'Bearer …' }. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+const fail = (message: string): never => {
+  throw new ControlError('UPSTREAM_FAILED', `Prometheus: ${message}`);
+};
+
+// Sample values are strings; Prometheus writes the non-finite ones as "NaN", "+Inf" and "-Inf".
+function sampleValue(v: unknown): number {
+  if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'number' || typeof v[1] !== 'string')
+    return fail(`malformed sample ${JSON.stringify(v)?.slice(0, 100)}`);
+  const s = v[1];
+  if (s === 'NaN') return NaN;
+  if (s === '+Inf' || s === 'Inf') return Infinity;
+  if (s === '-Inf') return -Infinity;
+  if (!/^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$/.test(s))
+    return fail(`malformed sample value "${s.slice(0, 40)}"`);
+  return Number(s);
+}
+
+/** The one number of an instant-query response body: a scalar, or a vector of one sample; NaN for an empty vector. */
+export function parsePrometheusResponse(body: unknown): number {
+  // Attacker-controlled (whatever answers at the URL): every field is checked before use.
+  const b = body as {
+    status?: unknown;
+    data?: { resultType?: unknown; result?: unknown };
+    error?: unknown;
+    errorType?: unknown;
+  };
+  if (typeof body !== 'object' || body === null) return fail('response is not a JSON object');
+  if (b.status !== 'success')
+    return fail(
+      `query failed: ${String(b.errorType ?? 'error')}: ${String(b.error ?? b.status).slice(0, 300)}`,
+    );
+  const data = b.data;
+  if (typeof data !== 'object' || data === null) return fail('response has no data');
+  if (data.resultType === 'scalar') return sampleValue(data.result);
+  if (data.resultType !== 'vector')
+    return fail(`expected a vector or scalar result, got ${String(data.resultType)}`);
+  if (!Array.isArray(data.result)) return fail('vector result is not an array');
+  if (data.result.length === 0) return NaN;
+  if (data.result.length > 1)
+    return fail(`query returned ${data.result.length} series; aggregate it to one (e.g. wrap it in sum())`);
+  const sample = data.result[0] as { value?: unknown } | null;
+  if (typeof sample !== 'object' || sample === null) return fail('malformed vector sample');
+  return sampleValue(sample.value);
+}
+
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      fail(`response larger than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A MetricSource querying a Prometheus server; every failure (network, timeout, HTTP, shape) rejects UPSTREAM_FAILED. */
+export function createPrometheusSource(opts: PrometheusSourceOptions): MetricSource {
+  let base: URL;
+  try {
+    base = new URL(opts.url.endsWith('/') ? opts.url : opts.url + '/');
+  } catch {
+    throw new ControlError('INVALID_ARGUMENT', `invalid Prometheus URL "${opts.url}"`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:')
+    throw new ControlError('INVALID_ARGUMENT', `Prometheus URL must be http or https, got ${base.protocol}`);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_PROMETHEUS_TIMEOUT_MS;
+  return {
+    async query(promql, at) {
+      const u = new URL('api/v1/query', base);
+      u.searchParams.set('query', promql);
+      u.searchParams.set('time', (at.getTime() / 1000).toFixed(3));
+      const signal = AbortSignal.timeout(timeoutMs);
+      let text: string;
+      let status: number;
+      try {
+        const res = await fetch(u, {
+          headers: { accept: 'application/json', ...opts.headers },
+          signal,
+          redirect: 'error',
+        });
+        status = res.status;
+        text = await readCapped(res, MAX_PROMETHEUS_RESPONSE_BYTES);
+      } catch (e) {
+        if (e instanceof ControlError) throw e;
+        if (signal.aborted) return fail(`no answer within ${timeoutMs} ms from ${base.origin}`);
+        const cause = (e as { cause?: { message?: string } }).cause?.message;
+        return fail(`request to ${base.origin} failed: ${(e as Error).message}${cause ? ` (${cause})` : ''}`);
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return fail(`HTTP ${status} with a body that is not JSON: ${JSON.stringify(text.slice(0, 100))}`);
+      }
+      // Prometheus answers errors (400 bad query, 422, 503) with the same JSON envelope, status 'error'.
+      if (status < 200 || status > 299) {
+        const b = body as { errorType?: unknown; error?: unknown } | null;
+        return fail(
+          `HTTP ${status}: ${String(b?.errorType ?? 'error')}: ${String(b?.error ?? '').slice(0, 300)}`,
+        );
+      }
+      return parsePrometheusResponse(body);
+    },
+  };
+}

@@ -1,0 +1,409 @@
+// The built-in strategist: a deterministic planner for typed intents (deploy, rollback, scale, rotate-key,
+// route-gpu-job). The same intent and clock give a byte-identical plan: ids derive from the intent's hash and
+// createdAt comes from the injected clock. Free-text goals go to an OpenAI-compatible strategist when one is
+// configured (openai-strategist.ts; off by default).
+import { createHash } from 'node:crypto';
+import { canonicalize } from '@vaultmesh/ledger';
+import { z } from 'zod/v4';
+import { ControlError } from './errors.ts';
+import {
+  describeIssues,
+  parsePlan,
+  type Plan,
+  type PlanPhase,
+  type PlanStep,
+  type PlanTarget,
+} from './plan.ts';
+
+const Word = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (a-z 0-9 -)');
+const Tenant = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'must match ^[a-z0-9][a-z0-9_.-]{0,62}$');
+const Text = z.string().min(1).max(200);
+const HttpUrl = z.url({ protocol: /^https?$/ });
+const Common = {
+  tenant: Tenant,
+  environment: Text,
+  namespace: Word.optional(),
+  region: Text.optional(),
+};
+
+/** deploy: canary first (its percent of replicas), then the full rollout. */
+export const DeployIntentSchema = z.strictObject({
+  kind: z.literal('deploy'),
+  ...Common,
+  service: Word,
+  /** Image repository without tag, e.g. "registry.example/shop/api". */
+  image: z.string().min(1).max(500),
+  version: Text,
+  /** The version running now (the rollback target). */
+  currentVersion: Text,
+  canaryPercent: z.number().int().min(1).max(100).default(10),
+  replicas: z.number().int().min(1).max(10_000),
+  healthUrl: HttpUrl,
+  canaryHealthUrl: HttpUrl.optional(),
+  /** Container name in the pod; default the service name. */
+  container: z.string().min(1).max(253).optional(),
+  /** Ask a human before the full rollout; default true when the environment looks like production. */
+  approveFullRollout: z.boolean().optional(),
+});
+
+/** rollback: set the service back to a known version. */
+export const RollbackIntentSchema = z.strictObject({
+  kind: z.literal('rollback'),
+  ...Common,
+  service: Word,
+  image: z.string().min(1).max(500),
+  toVersion: Text,
+  /** The version running now; when given, the rollback itself can be undone. */
+  fromVersion: Text.optional(),
+  container: z.string().min(1).max(253).optional(),
+  healthUrl: HttpUrl.optional(),
+});
+
+/** scale: set a deployment's replicas. */
+export const ScaleIntentSchema = z.strictObject({
+  kind: z.literal('scale'),
+  ...Common,
+  service: Word,
+  replicas: z.number().int().min(0).max(10_000),
+  currentReplicas: z.number().int().min(0).max(10_000).optional(),
+  healthUrl: HttpUrl.optional(),
+});
+
+/** rotate-key: rotate a node's key with `vm key rotate` on its data directory (the node must be stopped). */
+export const RotateKeyIntentSchema = z.strictObject({
+  kind: z.literal('rotate-key'),
+  ...Common,
+  keyName: Text,
+  dataDir: z.string().min(1).max(4096),
+  /** The vm command (a name on PATH or an absolute path); default "vm". */
+  vmCommand: z.string().min(1).max(4096).default('vm'),
+  passphraseFile: z.string().min(1).max(4096).optional(),
+});
+
+/** route-gpu-job: hand a GPU job to the Aurora router. */
+export const RouteGpuJobIntentSchema = z.strictObject({
+  kind: z.literal('route-gpu-job'),
+  ...Common,
+  jobId: Word,
+  image: z.string().min(1).max(500),
+  gpu: z.strictObject({ model: Text.optional(), count: z.number().int().min(1).max(1024) }),
+  command: z.array(z.string().max(4096)).max(256).optional(),
+  maxPricePerHour: z.number().positive().optional(),
+  regions: z.array(Text).max(50).optional(),
+});
+
+/** Every intent the built-in strategist plans. */
+export const IntentSchema = z.discriminatedUnion('kind', [
+  DeployIntentSchema,
+  RollbackIntentSchema,
+  ScaleIntentSchema,
+  RotateKeyIntentSchema,
+  RouteGpuJobIntentSchema,
+]);
+export type Intent = z.infer<typeof IntentSchema>;
+export type IntentKind = Intent['kind'];
+
+/** A planning request: a typed intent, or a free-text goal for an AI strategist. */
+export type StrategistRequest =
+  | { readonly intent: unknown }
+  | { readonly goal: string; readonly target: PlanTarget; readonly context?: Record<string, unknown> };
+
+/** Turns a request into a plan (always schema-valid, or a ControlError). */
+export interface Strategist {
+  readonly name: string;
+  plan(req: StrategistRequest): Promise<Plan>;
+}
+
+/** Options of the built-in planner. */
+export interface BuiltinStrategistOptions {
+  /** The clock for createdAt (ms since the epoch); default Date.now. */
+  readonly now?: () => number;
+  /** createdBy of the plans; default "strategist:builtin". */
+  readonly createdBy?: string;
+}
+
+/** Validates an untrusted intent; INVALID_ARGUMENT naming each problem. */
+export function parseIntent(value: unknown): Intent {
+  const r = IntentSchema.safeParse(value);
+  if (!r.success) {
+    const problems = describeIssues(r.error.issues);
+    throw new ControlError('INVALID_ARGUMENT', `intent is invalid: ${problems.join('; ')}`, { problems });
+  }
+  return r.data;
+}
+
+const targetOf = (i: Intent): PlanTarget => ({
+  environment: i.environment,
+  tenant: i.tenant,
+  ...(i.namespace !== undefined ? { namespace: i.namespace } : {}),
+  ...(i.region !== undefined ? { region: i.region } : {}),
+});
+
+const looksLikeProduction = (env: string) => /^(prod|production|live)([-_.].*)?$/i.test(env);
+
+function probe(id: string, url: string, timeoutMs = 120_000): PlanStep {
+  return {
+    id,
+    action: 'probe',
+    params: { url, intervalMs: 2000 },
+    risk: 'low',
+    reversible: true,
+    readOnly: true,
+    timeoutMs,
+  };
+}
+
+function deployPhases(i: z.infer<typeof DeployIntentSchema>): PlanPhase[] {
+  const container = i.container ?? i.service;
+  const canary = `${i.service}-canary`;
+  const canaryReplicas = Math.max(1, Math.ceil((i.replicas * i.canaryPercent) / 100));
+  const newImage = `${i.image}:${i.version}`;
+  const oldImage = `${i.image}:${i.currentVersion}`;
+  const labels = { app: i.service, track: 'canary' };
+  const retireCanary = { action: 'k8s.scale', params: { deployment: canary, replicas: 0 } };
+  const manifest = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: canary, labels },
+    spec: {
+      replicas: canaryReplicas,
+      selector: { matchLabels: labels },
+      template: { metadata: { labels }, spec: { containers: [{ name: container, image: newImage }] } },
+    },
+  };
+  const approve = i.approveFullRollout ?? looksLikeProduction(i.environment);
+  return [
+    {
+      id: 'preflight',
+      name: 'the running version is healthy',
+      steps: [probe('probe-current', i.healthUrl, 60_000)],
+    },
+    {
+      id: 'canary',
+      name: `canary: ${i.canaryPercent}% (${canaryReplicas} of ${i.replicas} replicas) on ${i.version}`,
+      steps: [
+        {
+          id: 'canary-apply',
+          action: 'k8s.apply',
+          params: { manifests: [manifest] },
+          risk: 'medium',
+          reversible: true,
+          rollback: retireCanary,
+          timeoutMs: 60_000,
+        },
+        {
+          id: 'canary-rollout',
+          action: 'k8s.rollout',
+          params: { deployment: canary, container, image: newImage },
+          risk: 'medium',
+          reversible: true,
+          rollback: retireCanary,
+          timeoutMs: 600_000,
+        },
+        probe('canary-probe', i.canaryHealthUrl ?? i.healthUrl),
+      ],
+    },
+    {
+      id: 'full',
+      name: `full rollout of ${i.version}`,
+      steps: [
+        {
+          id: 'rollout',
+          action: 'k8s.rollout',
+          params: { deployment: i.service, container, image: newImage },
+          risk: 'high',
+          reversible: true,
+          rollback: { action: 'k8s.rollout', params: { deployment: i.service, container, image: oldImage } },
+          timeoutMs: 900_000,
+        },
+        probe('probe-new', i.healthUrl),
+        {
+          id: 'canary-retire',
+          action: 'k8s.scale',
+          params: retireCanary.params,
+          risk: 'low',
+          reversible: true,
+          rollback: { action: 'k8s.scale', params: { deployment: canary, replicas: canaryReplicas } },
+          timeoutMs: 300_000,
+        },
+      ],
+      ...(approve ? { gate: { approval: true } } : {}),
+    },
+  ];
+}
+
+function phasesOf(i: Intent): { goal: string; phases: PlanPhase[] } {
+  switch (i.kind) {
+    case 'deploy':
+      return {
+        goal: `deploy ${i.service} ${i.version} (from ${i.currentVersion}) to ${i.environment}, canary ${i.canaryPercent}%`,
+        phases: deployPhases(i),
+      };
+    case 'rollback': {
+      const container = i.container ?? i.service;
+      const steps: PlanStep[] = [
+        {
+          id: 'rollout',
+          action: 'k8s.rollout',
+          params: { deployment: i.service, container, image: `${i.image}:${i.toVersion}` },
+          risk: 'high',
+          reversible: i.fromVersion !== undefined,
+          ...(i.fromVersion !== undefined
+            ? {
+                rollback: {
+                  action: 'k8s.rollout',
+                  params: { deployment: i.service, container, image: `${i.image}:${i.fromVersion}` },
+                },
+              }
+            : {}),
+          timeoutMs: 900_000,
+        },
+      ];
+      if (i.healthUrl) steps.push(probe('probe', i.healthUrl));
+      return {
+        goal: `roll ${i.service} back to ${i.toVersion} in ${i.environment}`,
+        phases: [{ id: 'rollback', steps }],
+      };
+    }
+    case 'scale': {
+      const steps: PlanStep[] = [
+        {
+          id: 'scale',
+          action: 'k8s.scale',
+          params: { deployment: i.service, replicas: i.replicas },
+          risk: i.replicas === 0 ? 'high' : 'medium',
+          reversible: i.currentReplicas !== undefined,
+          ...(i.currentReplicas !== undefined
+            ? {
+                rollback: {
+                  action: 'k8s.scale',
+                  params: { deployment: i.service, replicas: i.currentReplicas },
+                },
+              }
+            : {}),
+          timeoutMs: 600_000,
+        },
+      ];
+      if (i.healthUrl && i.replicas > 0) steps.push(probe('probe', i.healthUrl));
+      return {
+        goal: `scale ${i.service} to ${i.replicas} replicas in ${i.environment}`,
+        phases: [{ id: 'scale', steps }],
+      };
+    }
+    case 'rotate-key': {
+      const data = ['--data', i.dataDir];
+      const status = (id: string): PlanStep => ({
+        id,
+        action: 'shell',
+        params: { command: i.vmCommand, args: ['key', 'status', ...data, '--json'], idempotent: true },
+        risk: 'low',
+        reversible: true,
+        readOnly: true,
+        timeoutMs: 60_000,
+      });
+      const rotateArgs = [
+        'key',
+        'rotate',
+        ...data,
+        ...(i.passphraseFile ? ['--passphrase-file', i.passphraseFile] : []),
+        '--json',
+      ];
+      return {
+        goal: `rotate key ${i.keyName} of the node at ${i.dataDir} (${i.environment})`,
+        phases: [
+          {
+            id: 'rotate',
+            name: `rotate ${i.keyName}`,
+            gate: { approval: true },
+            steps: [
+              status('key-status'),
+              // Not reversible: the old key is retired and the rotation is recorded in the ledger.
+              {
+                id: 'key-rotate',
+                action: 'shell',
+                params: { command: i.vmCommand, args: rotateArgs },
+                risk: 'critical',
+                reversible: false,
+                timeoutMs: 300_000,
+              },
+              status('key-verify'),
+            ],
+          },
+        ],
+      };
+    }
+    case 'route-gpu-job': {
+      const { kind: _k, tenant: _t, environment: _e, namespace: _n, region: _r, ...job } = i;
+      return {
+        goal: `route GPU job ${i.jobId} (${i.gpu.count}x ${i.gpu.model ?? 'any GPU'})`,
+        phases: [
+          {
+            id: 'route',
+            steps: [
+              {
+                id: 'submit',
+                action: 'route.submit',
+                params: job,
+                risk: 'medium',
+                reversible: false,
+                timeoutMs: 120_000,
+              },
+            ],
+          },
+        ],
+      };
+    }
+  }
+}
+
+/** The plan for an intent: deterministic (ids from the intent's hash, createdAt from `now`). */
+export function planIntent(intent: unknown, opts: BuiltinStrategistOptions = {}): Plan {
+  const i = parseIntent(intent);
+  const digest = createHash('sha256').update(canonicalize(i)).digest('hex').slice(0, 12);
+  const subject =
+    'service' in i ? i.service : 'jobId' in i ? i.jobId : i.keyName.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  const { goal, phases } = phasesOf(i);
+  return parsePlan({
+    v: 1,
+    id: `${i.kind}-${subject}-${digest}`.slice(0, 128),
+    goal,
+    target: targetOf(i),
+    phases,
+    preconditions: [],
+    gates: [],
+    createdBy: opts.createdBy ?? 'strategist:builtin',
+    createdAt: new Date((opts.now ?? Date.now)()).toISOString(),
+  });
+}
+
+/** The built-in strategist: intents only (a free-text goal is INVALID_ARGUMENT). */
+export function createBuiltinStrategist(opts: BuiltinStrategistOptions = {}): Strategist {
+  return {
+    name: 'builtin',
+    async plan(req) {
+      if (!('intent' in req))
+        throw new ControlError(
+          'INVALID_ARGUMENT',
+          `the built-in strategist plans intents (${IntentSchema.options.map((o) => o.shape.kind.value).join(', ')}), not free-text goals`,
+        );
+      return planIntent(req.intent, opts);
+    },
+  };
+}
+
+/** Intents to the built-in planner; free-text goals to `ai` when configured (else UNAVAILABLE: off by default). */
+export function createStrategist(opts: BuiltinStrategistOptions & { ai?: Strategist } = {}): Strategist {
+  const builtin = createBuiltinStrategist(opts);
+  return {
+    name: opts.ai ? `builtin+${opts.ai.name}` : 'builtin',
+    async plan(req) {
+      if ('intent' in req) return builtin.plan(req);
+      if (!opts.ai)
+        throw new ControlError(
+          'UNAVAILABLE',
+          'free-text goals need an OpenAI-compatible strategist, which is off by default',
+        );
+      return opts.ai.plan(req);
+    },
+  };
+}
