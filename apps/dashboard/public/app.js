@@ -17,6 +17,7 @@ const KINDS = [
   'evidence',
   'spawn',
   'key',
+  'tool',
 ];
 
 const $ = (id) => {
@@ -142,6 +143,8 @@ function summary(r) {
       return `${str(b.service)} from ${str(b.template)}`;
     case 'key':
       return `${str(b.operation)} ${str(b.keyName)}`;
+    case 'tool':
+      return `${str(b.tool)} via ${str(b.via)}: ${str(b.outcome)}`;
     default:
       return JSON.stringify(b);
   }

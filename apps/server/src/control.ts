@@ -79,6 +79,8 @@ export interface ControlPlane {
   readonly store: ControlStore;
   readonly policy: RecordingDecider;
   readonly engine: PolicyEngine;
+  /** The Cedar policy set text the engine was built from. */
+  readonly policyText: string;
   readonly executor: Executor;
   readonly strategist: Strategist;
   readonly approvals: ReturnType<typeof createApprovals>;
@@ -103,7 +105,8 @@ export interface ControlPlane {
 /** Builds the control plane over an opened node. A policy file that fails strict validation refuses to start. */
 export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions = {}): ControlPlane {
   const policiesFile = opts.policiesFile ?? DEFAULT_POLICIES_PATH;
-  const engine = createPolicyEngine({ policies: readPolicyFile(policiesFile, 'policy file') });
+  const policyText = readPolicyFile(policiesFile, 'policy file');
+  const engine = createPolicyEngine({ policies: policyText });
   const policy = createRecordingDecider(engine, node.log, {
     sampleAllows: opts.sampleAllows ?? 1,
     durableDenies: opts.durablePolicyDenies ?? false,
@@ -172,6 +175,7 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
     store,
     policy,
     engine,
+    policyText,
     executor,
     strategist,
     approvals,

@@ -5,3 +5,4 @@ export * from './node-keys.ts';
 export * from './server.ts';
 export * from './anchoring.ts';
 export * from './control.ts';
+export * from './interop.ts';

@@ -23,6 +23,7 @@ export const RECEIPT_KINDS = [
   'evidence',
   'spawn',
   'key',
+  'tool',
 ] as const;
 export type ReceiptKind = (typeof RECEIPT_KINDS)[number];
 
@@ -132,6 +133,20 @@ export const BODY_SCHEMAS: Record<ReceiptKind, object> = {
     type: 'object',
     required: ['service', 'template'],
     properties: { service: str(200), template: str(200) },
+  },
+  // One governed agent tool call (MCP, A2A, REST or CLI): arguments and result by digest only, never by value.
+  tool: {
+    type: 'object',
+    required: ['tool', 'via', 'outcome', 'argsSha256'],
+    properties: {
+      tool: str(200),
+      via: { enum: ['mcp', 'a2a', 'rest', 'cli'] },
+      outcome: { enum: ['ok', 'failed', 'timeout'] },
+      argsSha256: hex64,
+      resultSha256: hex64,
+      error: { type: 'string', maxLength: 1000 },
+      durationMs: { type: 'integer', minimum: 0 },
+    },
   },
   key: {
     type: 'object',

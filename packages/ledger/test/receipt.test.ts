@@ -57,6 +57,7 @@ describe('receipts', () => {
         'spawn',
         'step',
         'key',
+        'tool',
       ].sort(),
     );
   });

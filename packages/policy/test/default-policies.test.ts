@@ -66,7 +66,7 @@ const MATRIX: Record<Role, Record<keyof typeof ACTIONS, string | null>> = {
     route: null,
     read: null,
     record: null,
-    tool: null,
+    tool: 'operator',
     cancel: 'operator',
     'autonomy:set': null,
   },
