@@ -101,7 +101,7 @@ export async function exportEvidence(
   let cp: StoredCheckpoint | undefined;
   let tokens: StoredAnchor[] = [];
   if (anchors.length > 0) {
-    const size = Math.min(...anchors.map((a) => a.size));
+    const size = anchors.reduce((m, a) => (a.size < m ? a.size : m), Infinity);
     cp = await storage.getCheckpoint(size);
     tokens = anchors.filter((a) => a.size === size);
   }

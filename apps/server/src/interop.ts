@@ -57,7 +57,11 @@ function controlPort(control: ControlPlane): ControlPort {
     },
     listApprovals: (planId) => control.listApprovals(planId),
     async requestApproval(req) {
-      const doc: ApprovalRequest = { ...req, id: `areq-${randomUUID()}`, requestedAt: new Date().toISOString() };
+      const doc: ApprovalRequest = {
+        ...req,
+        id: `areq-${randomUUID()}`,
+        requestedAt: new Date().toISOString(),
+      };
       await control.store.put(APPROVAL_REQUESTS, doc.id, doc, { expectedVersion: 0 });
       return doc;
     },

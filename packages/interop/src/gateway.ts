@@ -56,7 +56,11 @@ export interface ToolAuthorization {
 }
 
 /** One tool. `input` and `output` are zod object shapes; unknown input keys are refused. */
-export interface ToolSpec<S, I extends z.ZodRawShape = z.ZodRawShape, O extends z.ZodRawShape = z.ZodRawShape> {
+export interface ToolSpec<
+  S,
+  I extends z.ZodRawShape = z.ZodRawShape,
+  O extends z.ZodRawShape = z.ZodRawShape,
+> {
   /** MCP tool name: letters, digits, "_", "-" and "." only. It is also the Cedar action argument: tool:<name>. */
   readonly name: string;
   readonly title: string;

@@ -67,7 +67,10 @@ export function createVaultMeshMcpServer(opts: McpServerOptions): McpServer {
                   .catch(() => undefined);
               };
         try {
-          const r = await gateway.call(tool.name, args, caller, { onProgress: progress, signal: extra.signal });
+          const r = await gateway.call(tool.name, args, caller, {
+            onProgress: progress,
+            signal: extra.signal,
+          });
           return {
             content: [{ type: 'text', text: JSON.stringify(r.output) }],
             structuredContent: r.output,
@@ -131,8 +134,10 @@ export function createVaultMeshMcpServer(opts: McpServerOptions): McpServer {
     'plan',
     new ResourceTemplate('vaultmesh://plans/{planId}', {
       list: async () => {
-        const r = await call('run_query', { pqid: 'plans.recent', params: { limit: 50 } }).catch(() => undefined);
-        const items = ((r?.output.result as { items?: { planId: string; goal: string }[] })?.items ?? []);
+        const r = await call('run_query', { pqid: 'plans.recent', params: { limit: 50 } }).catch(
+          () => undefined,
+        );
+        const items = (r?.output.result as { items?: { planId: string; goal: string }[] })?.items ?? [];
         return {
           resources: items.map((p) => ({
             uri: `vaultmesh://plans/${encodeURIComponent(p.planId)}`,
@@ -183,7 +188,8 @@ export function createVaultMeshMcpServer(opts: McpServerOptions): McpServer {
     'investigate_incident',
     {
       title: 'Investigate an incident',
-      description: 'Gathers what the ledger knows about an incident: held runs, denials, recent changes, proofs.',
+      description:
+        'Gathers what the ledger knows about an incident: held runs, denials, recent changes, proofs.',
       argsSchema: {
         symptom: z.string().describe('What is wrong, in a sentence'),
         service: z.string().optional().describe('The affected service, if known'),

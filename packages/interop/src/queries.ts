@@ -60,7 +60,11 @@ export const BUILTIN_QUERIES: readonly PersistedQuery[] = [
   {
     id: 'receipts.search',
     description: 'Receipts whose body mentions a text, newest first.',
-    params: { text: z.string().min(2).max(200), kind: z.string().min(1).max(40).optional(), limit: limit(20) },
+    params: {
+      text: z.string().min(2).max(200),
+      kind: z.string().min(1).max(40).optional(),
+      limit: limit(20),
+    },
     run: async (s, p, scope) => ({
       items: await s.ledger.list({
         tenants: scope.tenants,
@@ -76,7 +80,12 @@ export const BUILTIN_QUERIES: readonly PersistedQuery[] = [
     description: 'The newest policy denials.',
     params: { limit: limit(20) },
     run: async (s, p, scope) => {
-      const rows = await s.ledger.list({ tenants: scope.tenants, kind: 'policy', order: 'desc', limit: 1000 });
+      const rows = await s.ledger.list({
+        tenants: scope.tenants,
+        kind: 'policy',
+        order: 'desc',
+        limit: 1000,
+      });
       return { items: rows.filter((r) => r.receipt.body.decision === 'deny').slice(0, p.limit as number) };
     },
   },
@@ -160,7 +169,10 @@ export function createQueryRegistry(extra: readonly PersistedQuery[] = []): Quer
         id: q.id,
         description: q.description,
         params: Object.fromEntries(
-          Object.entries(q.params).map(([k, v]) => [k, { optional: v.isOptional(), description: v.description ?? null }]),
+          Object.entries(q.params).map(([k, v]) => [
+            k,
+            { optional: v.isOptional(), description: v.description ?? null },
+          ]),
         ),
       })),
     has: (pqid) => byId.has(pqid),
@@ -173,7 +185,10 @@ export function createQueryRegistry(extra: readonly PersistedQuery[] = []): Quer
         );
       const parsed = entry.schema.safeParse(params ?? {});
       if (!parsed.success)
-        throw new InteropError('INVALID_INPUT', `invalid parameters for ${pqid}: ${describeIssues(parsed.error)}`);
+        throw new InteropError(
+          'INVALID_INPUT',
+          `invalid parameters for ${pqid}: ${describeIssues(parsed.error)}`,
+        );
       return { pqid, result: await entry.q.run(services, parsed.data as Record<string, unknown>, scope) };
     },
   };

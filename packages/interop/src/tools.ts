@@ -267,7 +267,10 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
         .optional()
         .describe('A typed intent, e.g. {"kind":"scale","tenant":"acme","environment":"staging",...}'),
       goal: z.string().min(1).max(2000).optional().describe('Free-text goal (needs an AI strategist)'),
-      target: z.record(z.unknown()).optional().describe('With goal: {tenant, environment, namespace?, region?}'),
+      target: z
+        .record(z.unknown())
+        .optional()
+        .describe('With goal: {tenant, environment, namespace?, region?}'),
       tenant: Tenant,
     },
     output: {
@@ -356,11 +359,19 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
         .default(['receipts', 'health', 'compliance']),
       tenant: Tenant,
     },
-    output: { result: z.enum(['pass', 'fail']), receiptIndex: z.number().int().nullable(), report: z.unknown() },
+    output: {
+      result: z.enum(['pass', 'fail']),
+      receiptIndex: z.number().int().nullable(),
+      report: z.unknown(),
+    },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     timeoutMs: 120_000,
     async run(a, ctx) {
-      const r = await control(ctx).audit({ planId: a.planId, checks: a.checks, principal: ctx.caller.principal });
+      const r = await control(ctx).audit({
+        planId: a.planId,
+        checks: a.checks,
+        principal: ctx.caller.principal,
+      });
       if (r.receipt) ctx.addParent(r.receipt);
       return { result: r.result, receiptIndex: r.receipt?.index ?? null, report: r };
     },
@@ -402,7 +413,10 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
       if (scope.tenants && !scope.tenants.includes(stored.plan.target.tenant))
         throw new InteropError('NOT_FOUND', `no plan ${a.planId}`);
       if (stored.planHash !== a.planHash)
-        throw new InteropError('INVALID_INPUT', `plan ${a.planId} has hash ${stored.planHash}, not ${a.planHash}`);
+        throw new InteropError(
+          'INVALID_INPUT',
+          `plan ${a.planId} has hash ${stored.planHash}, not ${a.planHash}`,
+        );
       const where: { phaseId: string } | { stepId: string } =
         a.phaseId !== undefined ? { phaseId: a.phaseId } : { stepId: a.stepId! };
       const ids =
@@ -411,7 +425,10 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
           : stored.plan.phases.flatMap((p) => p.steps.map((s) => s.id));
       const wanted = 'phaseId' in where ? where.phaseId : where.stepId;
       if (!ids.includes(wanted))
-        throw new InteropError('INVALID_INPUT', `plan ${a.planId} has no ${'phaseId' in where ? 'phase' : 'step'} ${wanted}`);
+        throw new InteropError(
+          'INVALID_INPUT',
+          `plan ${a.planId} has no ${'phaseId' in where ? 'phase' : 'step'} ${wanted}`,
+        );
       const req = await c.requestApproval({
         planId: a.planId,
         planHash: a.planHash,
@@ -480,7 +497,11 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
       const storage = await s.node.storageOk();
       const cp = await s.ledger.checkpointCovering().catch(() => undefined);
       const checks = [
-        { id: 'storage', pass: storage, detail: storage ? 'the ledger storage answers' : 'the ledger storage fails' },
+        {
+          id: 'storage',
+          pass: storage,
+          detail: storage ? 'the ledger storage answers' : 'the ledger storage fails',
+        },
         {
           id: 'key',
           pass: !s.node.keySealed,
@@ -504,7 +525,8 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
   add({
     name: 'get_checkpoint',
     title: 'Latest signed checkpoint',
-    description: 'The ledger’s latest signed checkpoint (C2SP tlog-checkpoint in a signed note) and verifier key.',
+    description:
+      'The ledger’s latest signed checkpoint (C2SP tlog-checkpoint in a signed note) and verifier key.',
     input: {},
     output: { checkpoint: Checkpoint.nullable() },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -514,7 +536,8 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
   add({
     name: 'get_plan',
     title: 'Get a stored plan',
-    description: 'A stored plan with its hash, the policy-set hash it was stored under and its `plan` receipt.',
+    description:
+      'A stored plan with its hash, the policy-set hash it was stored under and its `plan` receipt.',
     input: { planId: Id, tenant: Tenant },
     output: {
       planId: z.string(),
