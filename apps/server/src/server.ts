@@ -6,7 +6,9 @@ import { promotionAllowed } from '@vaultmesh/control';
 import { ConfigError, type NodeConfig } from './config.ts';
 import type { AnchorScheduler } from '@vaultmesh/log';
 import { createAnchorScheduler, exportEvidence, loadTsaTrust, logKeyTexts } from './anchoring.ts';
+import { createVaultMeshMcpServer } from '@vaultmesh/interop';
 import { createControlPlane, type ControlPlane } from './control.ts';
+import { createInterop, type Interop } from './interop.ts';
 import { openNode, type OpenedNode } from './node.ts';
 
 export const VERSION = '0.1.0';
@@ -19,6 +21,8 @@ export interface RunningNode {
   /** The sealer + anchor manager running inside this node. */
   readonly scheduler: AnchorScheduler;
   readonly control: ControlPlane;
+  /** The governed tool gateway and its services (MCP, A2A). */
+  readonly interop: Interop;
   stop(): Promise<void>;
 }
 
@@ -72,6 +76,7 @@ export async function startNode(
     },
   });
   metrics.bindAnchors(() => scheduler.status());
+  const interop = createInterop(node, control, { dataDir: config.dataDir, mode: config.mode });
   const app = await buildApp({
     log: node.log,
     storage: node.storage,
@@ -85,6 +90,10 @@ export async function startNode(
     logger,
     anchorStatus: () => scheduler.status(),
     control: { ...control, policySetHash: control.engine.policySetHash },
+    mcp: {
+      createServer: (caller) =>
+        createVaultMeshMcpServer({ gateway: interop.gateway, caller, version: VERSION }),
+    },
     evidence: async (index) =>
       exportEvidence(node.log, node.storage, index, {
         logKeys: await logKeyTexts(node.storage, node.key.verifierKeyText),
@@ -108,6 +117,7 @@ export async function startNode(
     node,
     scheduler,
     control,
+    interop,
     url: `http://${config.host}:${port}`,
     stop() {
       stopping ??= (async () => {

@@ -23,7 +23,10 @@ import {
   type LogStorage,
   type StoredEntry,
 } from '@vaultmesh/log';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Caller } from '@vaultmesh/interop';
 import { registerControlRoutes, type ControlApi } from './control-routes.ts';
+import { registerMcpRoutes } from './mcp-routes.ts';
 import { HttpError, toProblem } from './errors.ts';
 import type { NodeMetrics } from './metrics.ts';
 
@@ -51,6 +54,8 @@ export interface AppOptions {
   readonly evidence?: (index: number) => Promise<unknown>;
   /** The control plane (strategist → executor → auditor, plans, runs, approvals); absent: routes not served. */
   readonly control?: ControlApi;
+  /** MCP over Streamable HTTP at /mcp: a server per authenticated session; absent: not served. */
+  readonly mcp?: { createServer(caller: Caller): McpServer };
 }
 
 const MIME: Record<string, string> = {
@@ -137,8 +142,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     );
   });
 
+  // The REST API is audience "api": a token issued only for MCP or A2A is refused here.
   const principal = async (req: FastifyRequest): Promise<Principal> =>
-    authenticate(tokens, bearerToken(req.headers.authorization));
+    authenticate(tokens, bearerToken(req.headers.authorization), Date.now(), 'api');
 
   // --- system ---------------------------------------------------------------------------------------
   app.get('/api/system/health', async (_req, reply) => {
@@ -375,7 +381,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ) {
       throw new HttpError(400, 'INVALID_REQUEST', 'name, role and tenant are required strings');
     }
-    const allowed = new Set(['name', 'role', 'tenant', 'ttlSeconds']);
+    const allowed = new Set(['name', 'role', 'tenant', 'ttlSeconds', 'audience']);
     for (const k of Object.keys(b)) {
       if (!allowed.has(k)) throw new HttpError(400, 'INVALID_REQUEST', `unknown field "${k}"`);
     }
@@ -387,10 +393,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       throw new HttpError(400, 'INVALID_REQUEST', 'ttlSeconds must be an integer between 1 and 315360000');
     }
     if (p.tenant !== '*') authorize(p, 'tokens:manage', b.tenant);
+    if (
+      b.audience !== undefined &&
+      (!Array.isArray(b.audience) || b.audience.some((a) => typeof a !== 'string'))
+    )
+      throw new HttpError(400, 'INVALID_REQUEST', 'audience must be an array of api, mcp, a2a');
     const { record, token } = await createToken(tokens, {
       name: b.name,
       role: b.role,
       tenant: b.tenant,
+      audience: b.audience as string[] | undefined,
       ttlMs: typeof ttl === 'number' ? ttl * 1000 : undefined,
     });
     return reply.code(201).send({ ...publicTokenView(record), token });
@@ -407,6 +419,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   if (opts.control) registerControlRoutes(app, opts.control, principal);
+  if (opts.mcp) {
+    const mcp = registerMcpRoutes(app, { tokens, createServer: opts.mcp.createServer });
+    // preClose: open SSE streams are in-flight requests, which onClose would wait for forever.
+    app.addHook('preClose', async () => mcp.close());
+  }
 
   // --- dashboard --------------------------------------------------------------------------------------
   if (opts.dashboardDir) {

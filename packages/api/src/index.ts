@@ -3,3 +3,4 @@ export * from './app.ts';
 export * from './errors.ts';
 export * from './metrics.ts';
 export * from './control-routes.ts';
+export * from './mcp-routes.ts';

@@ -22,6 +22,14 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   viewer: ['receipts:read'],
 };
 
+/**
+ * Audiences a token may be presented to: the REST API, the MCP endpoint (/mcp, stdio) and the A2A endpoints.
+ * An edge refuses a token issued for other audiences (RFC 8707 / MCP authorization: tokens are bound to the
+ * resource they were issued for).
+ */
+export const AUDIENCES = ['api', 'mcp', 'a2a'] as const;
+export type Audience = (typeof AUDIENCES)[number];
+
 /** A token's stored form. The secret itself is never stored, only its SHA-256. */
 export interface TokenRecord {
   readonly id: string;
@@ -29,6 +37,8 @@ export interface TokenRecord {
   readonly role: Role;
   /** A tenant id, or "*" for every tenant. */
   readonly tenant: string;
+  /** The audiences it is valid for; null or absent = every audience. */
+  readonly audience?: readonly Audience[] | null;
   readonly secretHash: string;
   readonly createdAt: number;
   readonly expiresAt: number | null;
@@ -49,6 +59,19 @@ export interface Principal {
   readonly name: string;
   readonly role: Role;
   readonly tenant: string;
+  /** The token's audiences (null = every audience). */
+  readonly audience?: readonly Audience[] | null;
+}
+
+/** Parses an audience list ("api,mcp" or an array); INVALID_ARGUMENT for an unknown or empty one. */
+export function parseAudience(value: string | readonly string[]): Audience[] {
+  const items = (typeof value === 'string' ? value.split(',') : [...value]).map((a) => a.trim());
+  if (items.length === 0 || items.some((a) => !(AUDIENCES as readonly string[]).includes(a)))
+    throw new AuthError(
+      'INVALID_ARGUMENT',
+      `audience must be a list of ${AUDIENCES.join(', ')} (got "${items.join(',').slice(0, 100)}")`,
+    );
+  return [...new Set(items as Audience[])].sort();
 }
 
 export type AuthErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'INVALID_ARGUMENT' | 'NOT_FOUND';
@@ -73,7 +96,14 @@ function hashSecret(secret: string): string {
 /** Creates a token; returns the record and the one-time plaintext (shown once, never stored). */
 export async function createToken(
   store: TokenStore,
-  input: { name: string; role: string; tenant: string; ttlMs?: number; now?: number },
+  input: {
+    name: string;
+    role: string;
+    tenant: string;
+    ttlMs?: number;
+    now?: number;
+    audience?: readonly string[] | null;
+  },
 ): Promise<{ record: TokenRecord; token: string }> {
   if (!(ROLES as readonly string[]).includes(input.role)) {
     throw new AuthError(
@@ -85,6 +115,7 @@ export async function createToken(
     throw new AuthError('INVALID_ARGUMENT', `invalid tenant "${input.tenant}"`);
   if (!input.name || input.name.length > 100)
     throw new AuthError('INVALID_ARGUMENT', 'token name must be 1..100 characters');
+  const audience = input.audience ? parseAudience(input.audience) : null;
   const now = input.now ?? Date.now();
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
@@ -93,6 +124,7 @@ export async function createToken(
     name: input.name,
     role: input.role as Role,
     tenant: input.tenant,
+    audience,
     secretHash: hashSecret(secret),
     createdAt: now,
     expiresAt: input.ttlMs ? now + input.ttlMs : null,
@@ -102,11 +134,15 @@ export async function createToken(
   return { record, token: `vm_${id}_${secret}` };
 }
 
-/** Authenticates a bearer token (attacker-controlled). Every failure is UNAUTHENTICATED with no detail leaked. */
+/**
+ * Authenticates a bearer token (attacker-controlled). Every failure is UNAUTHENTICATED with no detail leaked.
+ * With `audience`, a token issued only for other audiences is refused too.
+ */
 export async function authenticate(
   store: TokenStore,
   token: string | undefined,
   now = Date.now(),
+  audience?: Audience,
 ): Promise<Principal> {
   if (!token) throw new AuthError('UNAUTHENTICATED', 'missing bearer token');
   const m = TOKEN_RE.exec(token);
@@ -118,7 +154,10 @@ export async function authenticate(
   if (!rec || !match) throw new AuthError('UNAUTHENTICATED', 'invalid token');
   if (rec.revokedAt !== null) throw new AuthError('UNAUTHENTICATED', 'token revoked');
   if (rec.expiresAt !== null && rec.expiresAt <= now) throw new AuthError('UNAUTHENTICATED', 'token expired');
-  return { tokenId: rec.id, name: rec.name, role: rec.role, tenant: rec.tenant };
+  const aud = rec.audience ?? null;
+  if (audience !== undefined && aud !== null && !aud.includes(audience))
+    throw new AuthError('UNAUTHENTICATED', `token is not valid for this audience (${audience})`);
+  return { tokenId: rec.id, name: rec.name, role: rec.role, tenant: rec.tenant, audience: aud };
 }
 
 /** Extracts the token from an Authorization header ("Bearer <token>"). */

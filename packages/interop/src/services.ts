@@ -17,6 +17,7 @@ export interface ReceiptView {
   readonly index: number;
   readonly leafHash: string;
   readonly receipt: {
+    readonly v: number;
     readonly kind: string;
     readonly actor: string;
     readonly tenant: string;

@@ -22,14 +22,19 @@ const Id = z.string().min(1).max(200);
 const receiptShape = {
   index: z.number().int(),
   leafHash: z.string(),
-  receipt: z.object({
-    kind: z.string(),
-    actor: z.string(),
-    tenant: z.string(),
-    time: z.string(),
-    body: z.record(z.unknown()),
-    parents: z.array(z.object({ index: z.number(), leafHash: z.string() })).optional(),
-  }),
+  // passthrough: the receipt must reach the caller byte for byte (its canonical form is the Merkle leaf), so no
+  // field, not even one this schema does not name (v), may be stripped.
+  receipt: z
+    .object({
+      v: z.number().int(),
+      kind: z.string(),
+      actor: z.string(),
+      tenant: z.string(),
+      time: z.string(),
+      body: z.record(z.unknown()),
+      parents: z.array(z.object({ index: z.number(), leafHash: z.string() })).optional(),
+    })
+    .passthrough(),
 };
 const Receipt = z.object(receiptShape);
 const Checkpoint = z.object({

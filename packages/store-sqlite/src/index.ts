@@ -2,7 +2,7 @@
 // survives a crash or power loss. Implements LogStorage and TokenStore.
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { Role, TokenRecord, TokenStore } from '@vaultmesh/auth';
+import type { Audience, Role, TokenRecord, TokenStore } from '@vaultmesh/auth';
 import {
   LogError,
   type CommitBatch,
@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS tokens (
   secret_hash TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   expires_at INTEGER,
-  revoked_at INTEGER
+  revoked_at INTEGER,
+  audience TEXT
 );
 `;
 
@@ -112,6 +113,8 @@ interface TokenRow {
   created_at: number;
   expires_at: number | null;
   revoked_at: number | null;
+  /** JSON array of audiences, NULL = every audience; absent in databases made before audiences existed. */
+  audience?: string | null;
 }
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -188,6 +191,9 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
     db.exec(SCHEMA);
+    // Databases made before token audiences existed gain the column (NULL = every audience).
+    const cols = db.prepare<[], { name: string }>('PRAGMA table_info(tokens)').all();
+    if (!cols.some((c) => c.name === 'audience')) db.exec('ALTER TABLE tokens ADD COLUMN audience TEXT');
   }
   const q = {
     size: db.prepare<[], { n: number | null }>('SELECT max(idx) AS n FROM entries'),
@@ -212,9 +218,6 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
     getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-    ),
-    insertToken: db.prepare(
-      'INSERT INTO tokens (id, name, role, tenant, secret_hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     getToken: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE id = ?'),
     listTokens: db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY created_at, id'),
@@ -280,6 +283,7 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
+    audience: r.audience ? (JSON.parse(r.audience) as Audience[]) : null,
   });
   const wrap = <T>(fn: () => T): Promise<T> => {
     try {
@@ -393,16 +397,22 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
     insertToken: (t) =>
       wrap(
         () =>
-          void q.insertToken.run(
-            t.id,
-            t.name,
-            t.role,
-            t.tenant,
-            t.secretHash,
-            t.createdAt,
-            t.expiresAt,
-            t.revokedAt,
-          ),
+          // Prepared on use: a read-only open of an older database has no audience column to prepare against.
+          void db
+            .prepare(
+              'INSERT INTO tokens (id, name, role, tenant, secret_hash, created_at, expires_at, revoked_at, audience) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            )
+            .run(
+              t.id,
+              t.name,
+              t.role,
+              t.tenant,
+              t.secretHash,
+              t.createdAt,
+              t.expiresAt,
+              t.revokedAt,
+              t.audience ? JSON.stringify(t.audience) : null,
+            ),
       ),
     getToken: (id) =>
       wrap(() => {

@@ -1,6 +1,6 @@
 // vm token: API tokens (hashed at rest) with a role and a tenant scope.
 import type { Command } from 'commander';
-import { ROLES, createToken, publicTokenView } from '@vaultmesh/auth';
+import { AUDIENCES, ROLES, createToken, parseAudience, publicTokenView } from '@vaultmesh/auth';
 import { dataDir, withStorage, parseDuration, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson, printTable } from '../output.ts';
@@ -15,6 +15,10 @@ export function register(program: Command): void {
       .option('--tenant <tenant>', 'tenant scope, or * for all tenants', '*')
       .option('--name <name>', 'a label', 'token')
       .option('--ttl <duration>', 'expire after e.g. 30d, 12h')
+      .option(
+        '--audience <list>',
+        `where it may be presented: a comma list of ${AUDIENCES.join(', ')} (default: everywhere)`,
+      )
       .option('--json', 'machine-readable output'),
   ).action(
     async (o: {
@@ -23,14 +27,19 @@ export function register(program: Command): void {
       tenant: string;
       name: string;
       ttl?: string;
+      audience?: string;
       json?: boolean;
     }) => {
       const ttlMs = o.ttl ? parseDuration(o.ttl) : undefined;
+      const audience = o.audience !== undefined ? parseAudience(o.audience) : undefined;
       const { record, token: secret } = await withStorage(dataDir(o), (s) =>
-        createToken(s, { name: o.name, role: o.role, tenant: o.tenant, ttlMs }),
+        createToken(s, { name: o.name, role: o.role, tenant: o.tenant, ttlMs, audience }),
       );
       if (o.json) return printJson({ ...publicTokenView(record), token: secret });
-      print(`created token ${record.id} (${record.role}, tenant ${record.tenant})`);
+      print(
+        `created token ${record.id} (${record.role}, tenant ${record.tenant}` +
+          `${record.audience ? `, audience ${record.audience.join(',')}` : ''})`,
+      );
       print(secret);
       process.stderr.write('store this token now: it cannot be shown again\n');
     },
@@ -49,10 +58,11 @@ export function register(program: Command): void {
         t.name,
         t.role,
         t.tenant,
+        t.audience ? t.audience.join(',') : '*',
         new Date(t.createdAt).toISOString(),
         t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt < Date.now() ? 'expired' : 'active',
       ]),
-      ['ID', 'NAME', 'ROLE', 'TENANT', 'CREATED', 'STATE'],
+      ['ID', 'NAME', 'ROLE', 'TENANT', 'AUDIENCE', 'CREATED', 'STATE'],
     );
   });
   withData(

@@ -1,0 +1,186 @@
+// MCP over Streamable HTTP at /mcp (MCP 2025-06-18 transport), on the node's Fastify app. Each session is bound to
+// the API token that opened it (audience "mcp"): a request with another token, or none, is refused with 401/403 as
+// the MCP authorization spec says, with a WWW-Authenticate header naming the protected-resource metadata (RFC 9728).
+// The caller's purpose and residency come from the VaultMesh-Purpose / VaultMesh-Residency headers of the
+// initialize request and hold for the session. Sessions are bounded in number and expire when idle.
+// Attacker-controlled input: headers and bodies; the SDK transport validates JSON-RPC, the gateway validates tools.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { AuthError, authenticate, bearerToken, type Principal, type TokenStore } from '@vaultmesh/auth';
+import type { Caller } from '@vaultmesh/interop';
+import { toControlPrincipal } from './control-routes.ts';
+import { HttpError } from './errors.ts';
+
+export interface McpRoutesOptions {
+  readonly tokens: TokenStore;
+  /** A new MCP server bound to one caller (apps/server: createVaultMeshMcpServer over the gateway). */
+  createServer(caller: Caller): McpServer;
+  /** Most open sessions; an initialize beyond it is refused with 503. Default 1000. */
+  readonly maxSessions?: number;
+  /** A session unused this long is closed. Default 30 min. */
+  readonly idleMs?: number;
+}
+
+interface Session {
+  readonly transport: StreamableHTTPServerTransport;
+  readonly server: McpServer;
+  readonly tokenId: string;
+  lastUsed: number;
+}
+
+const PURPOSE = /^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,199}$/;
+const RESIDENCY = /^[a-z]{2,16}$/;
+
+function optionalHeader(req: FastifyRequest, name: string, re: RegExp): string | undefined {
+  const v = req.headers[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !re.test(v))
+    throw new HttpError(400, 'INVALID_REQUEST', `header ${name} is malformed`);
+  return v;
+}
+
+/** Registers POST/GET/DELETE /mcp and GET /.well-known/oauth-protected-resource; returns a closer for shutdown. */
+export function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): { close(): Promise<void> } {
+  const sessions = new Map<string, Session>();
+  const maxSessions = opts.maxSessions ?? 1000;
+  const idleMs = opts.idleMs ?? 30 * 60_000;
+  const base = (req: FastifyRequest) => `${req.protocol}://${req.headers.host ?? 'localhost'}`;
+  const metadataUrl = (req: FastifyRequest) => `${base(req)}/.well-known/oauth-protected-resource`;
+
+  const closeSession = async (id: string) => {
+    const s = sessions.get(id);
+    if (!s) return;
+    sessions.delete(id);
+    await s.transport.close().catch(() => undefined);
+    await s.server.close().catch(() => undefined);
+  };
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [id, s] of sessions) if (now - s.lastUsed > idleMs) void closeSession(id);
+    },
+    Math.min(idleMs, 60_000),
+  );
+  sweep.unref();
+
+  /** 401 per RFC 6750 §3 with the MCP-required resource_metadata parameter (RFC 9728 §5.1). */
+  const unauthorized = (req: FastifyRequest, reply: FastifyReply, message: string) =>
+    reply
+      .code(401)
+      .header(
+        'www-authenticate',
+        `Bearer resource_metadata="${metadataUrl(req)}", error="invalid_token", error_description="${message.replace(/"/g, "'")}"`,
+      )
+      .type('application/problem+json')
+      .send({
+        type: 'about:blank',
+        title: 'Unauthorized',
+        status: 401,
+        code: 'UNAUTHENTICATED',
+        detail: message,
+      });
+
+  const authed = async (req: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> => {
+    // Browsers send Origin: a page on another origin must not drive a local node (DNS rebinding, CSRF).
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== 'null') {
+      let host: string | undefined;
+      try {
+        host = new URL(origin).host;
+      } catch {
+        host = undefined;
+      }
+      if (host !== req.headers.host)
+        throw new HttpError(403, 'FORBIDDEN', 'cross-origin MCP requests are refused');
+    }
+    try {
+      return await authenticate(opts.tokens, bearerToken(req.headers.authorization), Date.now(), 'mcp');
+    } catch (err) {
+      if (err instanceof AuthError && err.code === 'UNAUTHENTICATED') {
+        await unauthorized(req, reply, err.message);
+        return undefined;
+      }
+      throw err;
+    }
+  };
+
+  const sessionOf = (req: FastifyRequest, p: Principal): Session => {
+    const id = req.headers['mcp-session-id'];
+    if (typeof id !== 'string') throw new HttpError(400, 'INVALID_REQUEST', 'missing mcp-session-id header');
+    const s = sessions.get(id);
+    // The spec's answer to an unknown or expired session: 404, and the client starts a new one.
+    if (!s)
+      throw new HttpError(404, 'NOT_FOUND', 'no such MCP session (expired or closed); initialize again');
+    if (s.tokenId !== p.tokenId)
+      throw new HttpError(403, 'FORBIDDEN', 'this MCP session belongs to another token');
+    s.lastUsed = Date.now();
+    return s;
+  };
+
+  app.get('/.well-known/oauth-protected-resource', async (req) => ({
+    resource: `${base(req)}/mcp`,
+    resource_name: 'VaultMesh MCP',
+    bearer_methods_supported: ['header'],
+    // Tokens are the node's API tokens (`vm token create --audience mcp`), not issued by an OAuth server.
+    authorization_servers: [],
+    scopes_supported: [],
+  }));
+
+  app.post('/mcp', async (req, reply) => {
+    const p = await authed(req, reply);
+    if (!p) return reply;
+    let session: Session;
+    if (req.headers['mcp-session-id'] !== undefined) session = sessionOf(req, p);
+    else {
+      if (!isInitializeRequest(req.body))
+        throw new HttpError(400, 'INVALID_REQUEST', 'without mcp-session-id the request must be initialize');
+      if (sessions.size >= maxSessions)
+        throw new HttpError(503, 'UNAVAILABLE', 'too many open MCP sessions; close one or retry later');
+      const caller: Caller = {
+        principal: toControlPrincipal(p),
+        purpose: optionalHeader(req, 'vaultmesh-purpose', PURPOSE),
+        residency: optionalHeader(req, 'vaultmesh-residency', RESIDENCY),
+        via: 'mcp',
+      };
+      const server = opts.createServer(caller);
+      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          sessions.set(id, session);
+        },
+        onsessionclosed: (id) => {
+          void closeSession(id);
+        },
+      });
+      session = { transport, server, tokenId: p.tokenId, lastUsed: Date.now() };
+      transport.onclose = () => {
+        if (transport.sessionId) sessions.delete(transport.sessionId);
+      };
+      await server.connect(transport);
+    }
+    reply.hijack();
+    await session.transport.handleRequest(req.raw, reply.raw, req.body);
+    return reply;
+  });
+
+  const stream = async (req: FastifyRequest, reply: FastifyReply) => {
+    const p = await authed(req, reply);
+    if (!p) return reply;
+    const session = sessionOf(req, p);
+    reply.hijack();
+    await session.transport.handleRequest(req.raw, reply.raw);
+    return reply;
+  };
+  app.get('/mcp', stream);
+  app.delete('/mcp', stream);
+
+  return {
+    async close() {
+      clearInterval(sweep);
+      await Promise.all([...sessions.keys()].map(closeSession));
+    },
+  };
+}
