@@ -2,6 +2,7 @@
 import { AttestError, type AttestErrorCode } from '@vaultmesh/attest';
 import { AuthError } from '@vaultmesh/auth';
 import { ControlError, type ControlErrorCode } from '@vaultmesh/control/errors';
+import { InteropError, type InteropErrorCode } from '@vaultmesh/interop/errors';
 import { LedgerError } from '@vaultmesh/ledger';
 import { LogError } from '@vaultmesh/log';
 // The errors entry only: it does not load the Cedar wasm, which only `vm policy` needs.
@@ -72,6 +73,17 @@ const CONTROL_EXIT: Record<ControlErrorCode, number> = {
   UNAVAILABLE: EXIT.FAILED,
 };
 
+/** InteropError codes → exit codes (agent tool calls made from the CLI). */
+const INTEROP_EXIT: Record<InteropErrorCode, number> = {
+  INVALID_INPUT: EXIT.USAGE,
+  DENIED: EXIT.AUTH,
+  NOT_FOUND: EXIT.NOT_FOUND,
+  TIMEOUT: EXIT.FAILED,
+  UPSTREAM_FAILED: EXIT.FAILED,
+  UNAVAILABLE: EXIT.FAILED,
+  FAILED: EXIT.FAILED,
+};
+
 /** Maps an error to [exit code, one-line message]. */
 export function exitFor(err: unknown): [number, string] {
   if (err instanceof CliError) return [err.exitCode, err.message];
@@ -91,6 +103,7 @@ export function exitFor(err: unknown): [number, string] {
   }
   if (err instanceof PolicyError) return [POLICY_EXIT[err.code], err.message];
   if (err instanceof ControlError) return [CONTROL_EXIT[err.code], err.message];
+  if (err instanceof InteropError) return [INTEROP_EXIT[err.code], err.message];
   if (err instanceof AuthError) {
     return [
       err.code === 'INVALID_ARGUMENT' ? EXIT.USAGE : err.code === 'NOT_FOUND' ? EXIT.NOT_FOUND : EXIT.AUTH,

@@ -12,6 +12,7 @@ import {
 } from '@vaultmesh/server';
 import { dataDir, keyOptions, localActor, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
+import { registerMcpServe } from './mcp-serve.ts';
 import { print, printJson } from '../output.ts';
 
 interface Common {
@@ -84,7 +85,10 @@ const withCfg = (c: Command) =>
 export function register(program: Command): void {
   const mcp = program
     .command('mcp')
-    .description('the control plane on the local node: strategist (plan), executor (run), auditor (verify)');
+    .description(
+      'the control plane on the local node: strategist (plan), executor (run), auditor (verify); serve (MCP over stdio)',
+    );
+  registerMcpServe(mcp);
 
   withCfg(
     mcp
