@@ -6,7 +6,13 @@
 // Attacker-controlled input: `args` come straight from agents; nothing reaches a tool before its schema accepts it.
 import { createHash } from 'node:crypto';
 import { canonicalize } from '@vaultmesh/ledger';
-import type { PolicyDecider, PolicyRequest, Principal, ReceiptWriter } from '@vaultmesh/control';
+import type {
+  PolicyDecider,
+  PolicyDecision,
+  PolicyRequest,
+  Principal,
+  ReceiptWriter,
+} from '@vaultmesh/control';
 import { z } from 'zod';
 import { InteropError } from './errors.ts';
 
@@ -197,19 +203,27 @@ export function createToolGateway<S>(opts: ToolGatewayOptions<S>): ToolGateway<S
       const input = parsed.data as Record<string, unknown>;
       const tenant = callTenant(input, caller);
       const extra = tool.authorize?.(input as never, caller) ?? {};
-      const decision = await opts.decider.decide({
-        principal: caller.principal,
-        action: `tool:${tool.name}`,
-        resource: { type: 'tool', id: tool.name, tenant, ...extra.resource },
-        context: {
-          readOnly: tool.annotations.readOnlyHint,
-          destructive: tool.annotations.destructiveHint,
-          transport: caller.via,
-          ...(caller.purpose !== undefined ? { purpose: caller.purpose } : {}),
-          ...(caller.residency !== undefined ? { residency: caller.residency } : {}),
-          ...extra.context,
-        },
-      });
+      // The decider must never throw; if one does, that is a deny (fail closed), not a crash of the call.
+      const decision = await opts.decider
+        .decide({
+          principal: caller.principal,
+          action: `tool:${tool.name}`,
+          resource: { type: 'tool', id: tool.name, tenant, ...extra.resource },
+          context: {
+            readOnly: tool.annotations.readOnlyHint,
+            destructive: tool.annotations.destructiveHint,
+            transport: caller.via,
+            ...(caller.purpose !== undefined ? { purpose: caller.purpose } : {}),
+            ...(caller.residency !== undefined ? { residency: caller.residency } : {}),
+            ...extra.context,
+          },
+        })
+        .catch((err: unknown): PolicyDecision => ({
+          decision: 'deny',
+          reasons: [],
+          errors: [`policy evaluation failed: ${(err as Error)?.message ?? String(err)}`],
+          policySetHash: opts.decider.policySetHash,
+        }));
       if (decision.decision !== 'allow') {
         const why = [...decision.reasons, ...decision.errors];
         throw new InteropError(
