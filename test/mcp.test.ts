@@ -253,6 +253,91 @@ describe('MCP over Streamable HTTP', () => {
   });
 });
 
+describe('plans through MCP', () => {
+  it('dry-runs, holds for approval, requests it, runs live with the token, and audits: all on the ledger', async () => {
+    const admin = (await createToken(node.node.storage, { name: 'ops', role: 'admin', tenant: 'acme' }))
+      .token;
+    const rest = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(node.url + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${admin}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any -- checked field by field
+    };
+    const plan = {
+      v: 1,
+      id: 'mcp-plan',
+      goal: 'wait a moment, with a human in the loop',
+      target: { environment: 'staging', tenant: 'acme' },
+      phases: [
+        {
+          id: 'apply',
+          gate: { approval: true },
+          steps: [
+            { id: 'pause', action: 'wait', params: { ms: 1 }, risk: 'low', reversible: true, readOnly: true },
+          ],
+        },
+      ],
+      preconditions: [],
+      gates: [],
+      createdBy: 'ops@acme',
+      createdAt: '2026-11-24T00:00:00.000Z',
+    };
+    const stored = await rest('POST', '/api/plans', { plan });
+    expect(stored.status).toBe(201);
+    const planHash = stored.body.planHash as string;
+    const c = await connect(tokens.bot!);
+    const call = async (name: string, args: Record<string, unknown>) => {
+      const r = (await c.callTool({ name, arguments: args })) as CallToolResult;
+      if (r.isError) throw new Error(text(r));
+      return r.structuredContent as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- checked field by field
+    };
+    const got = await call('get_plan', { planId: 'mcp-plan' });
+    expect(got.planHash).toBe(planHash);
+    const dry = await call('dry_run_plan', { planId: 'mcp-plan', planHash });
+    expect(dry.state).toBe('succeeded');
+    const held = await call('execute_plan', { planId: 'mcp-plan', planHash });
+    expect(held.state).toBe('hold');
+    expect(held.hold.reason).toBe('approval-required');
+    const req = await call('request_approval', {
+      planId: 'mcp-plan',
+      planHash,
+      phaseId: 'apply',
+      reason: 'wait step in staging',
+    });
+    expect(req.approveWith).toBe(`vm approve --plan mcp-plan --hash ${planHash} --phase apply`);
+    const pending = await rest('GET', '/api/approvals/requests?planId=mcp-plan');
+    expect(pending.body.items).toEqual([
+      expect.objectContaining({ id: req.requestId, requestedBy: 'token:bot', scope: { phaseId: 'apply' } }),
+    ]);
+    const q = await call('run_query', { pqid: 'approvals.pending' });
+    expect(q.result.items.map((i: { id: string }) => i.id)).toContain(req.requestId);
+    const self = await rest('POST', '/api/approvals', { planId: 'mcp-plan', planHash, phaseId: 'apply' });
+    const approval = self.body.token as string;
+    expect(self.status).toBe(201);
+    const again = (await c.callTool({
+      name: 'execute_plan',
+      arguments: { planId: 'mcp-plan', planHash, approvals: [approval] },
+    })) as CallToolResult;
+    expect(again.isError).toBe(true);
+    expect(text(again)).toMatch(/held by run .*: resume or cancel it first/);
+    const live = await call('resume_run', { runId: held.runId, approvals: [approval] });
+    expect(live.state).toBe('succeeded');
+    expect(live.steps[0].receiptIndex).toEqual(expect.any(Number));
+    const q2 = await call('run_query', { pqid: 'approvals.pending' });
+    expect(q2.result.items.map((i: { id: string }) => i.id)).not.toContain(req.requestId);
+    const audit = await call('audit_plan', { planId: 'mcp-plan', checks: ['receipts', 'compliance'] });
+    expect(audit.result).toBe('pass');
+    const runs = await call('run_query', { pqid: 'runs.recent', params: { state: 'succeeded' } });
+    expect(runs.result.items[0]).toMatchObject({ planId: 'mcp-plan', dryRun: false });
+    await c.close();
+  });
+});
+
 describe('MCP authorization', () => {
   it('answers 401 with a WWW-Authenticate header naming the protected-resource metadata', async () => {
     const res = await fetch(`${node.url}/mcp`, {

@@ -50,6 +50,8 @@ function controlPort(control: ControlPlane): ControlPort {
     },
     // Through startRun, so a run an agent starts streams its events to /api/runs/:id/events like any other.
     run: async (req) => (await control.startRun(req)).done,
+    resume: (runId, req) => control.executor.resume(runId, req),
+    cancel: (runId, req) => control.executor.cancel(runId, req),
     listRuns: (planId) => control.executor.listRuns(planId),
     async audit(req) {
       const r = await control.audit(req);

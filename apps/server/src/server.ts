@@ -89,7 +89,11 @@ export async function startNode(
     dashboardDir: DASHBOARD_DIR,
     logger,
     anchorStatus: () => scheduler.status(),
-    control: { ...control, policySetHash: control.engine.policySetHash },
+    control: {
+      ...control,
+      policySetHash: control.engine.policySetHash,
+      listApprovalRequests: (planId) => interop.services.control!.listApprovalRequests(planId),
+    },
     mcp: {
       createServer: (caller) =>
         createVaultMeshMcpServer({ gateway: interop.gateway, caller, version: VERSION }),

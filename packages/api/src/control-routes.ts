@@ -32,6 +32,8 @@ export interface ControlApi {
   startRun(req: Parameters<Executor['run']>[0]): Promise<{ runId: string; done: Promise<RunResult> }>;
   subscribe(runId: string, listener: (e: RunEvent) => void): (() => void) | undefined;
   listApprovals(planId?: string): Promise<ApprovalView[]>;
+  /** Agents' pending approval requests (MCP request_approval); absent: route answers an empty list. */
+  listApprovalRequests?(planId?: string): Promise<readonly { tenant: string }[]>;
   /** Go/no-go polls (POST /api/golive/polls ...). */
   readonly golive?: GolivePolls;
   /** The auditor (POST /api/agent/mcp/auditor/verify); absent until configured. */
@@ -254,6 +256,13 @@ export function registerControlRoutes(
       reason: str(b, 'reason', false),
     });
     return reply.code(201).send(issued);
+  });
+  // Before /api/approvals/:x routes: requests agents made (request_approval), answered with vm approve.
+  app.get('/api/approvals/requests', async (req) => {
+    const { token } = await caller(req);
+    const q = req.query as { planId?: string };
+    const items = (await control.listApprovalRequests?.(q.planId)) ?? [];
+    return { items: items.filter((r) => inScope(token, r.tenant)) };
   });
   app.get('/api/approvals', async (req) => {
     await caller(req);

@@ -14,7 +14,7 @@ import type {
   ReceiptWriter,
 } from '@vaultmesh/control';
 import { z } from 'zod';
-import { InteropError } from './errors.ts';
+import { InteropError, type InteropErrorCode } from './errors.ts';
 
 /** Who calls, for what, and through which edge. */
 export interface Caller {
@@ -147,6 +147,27 @@ export function callTenant(args: unknown, caller: Caller): string {
   return caller.principal.tenant === '*' ? 'default' : caller.principal.tenant;
 }
 
+/** Codes of the domain errors tools pass through (ControlError, LogError ...) that have an interop meaning. */
+const FOREIGN_CODES: Readonly<Record<string, InteropErrorCode>> = {
+  POLICY_DENIED: 'DENIED',
+  APPROVAL_INVALID: 'DENIED',
+  NOT_FOUND: 'NOT_FOUND',
+  INVALID_ARGUMENT: 'INVALID_INPUT',
+  PLAN_INVALID: 'INVALID_INPUT',
+  UPSTREAM_FAILED: 'UPSTREAM_FAILED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  TIMEOUT: 'TIMEOUT',
+};
+
+/** A tool's failure as an InteropError, keeping the domain error's meaning where it has one. */
+export function toInteropError(tool: string, err: unknown): InteropError {
+  if (err instanceof InteropError) return err;
+  const code = (err as { code?: unknown })?.code;
+  const mapped = typeof code === 'string' ? FOREIGN_CODES[code] : undefined;
+  const message = (err as Error)?.message ?? String(err);
+  return new InteropError(mapped ?? 'FAILED', `${tool}: ${message}`);
+}
+
 /** Builds a gateway over the node's services. */
 export function createToolGateway<S>(opts: ToolGatewayOptions<S>): ToolGateway<S> {
   const tools = new Map<string, ToolSpec<S>>();
@@ -267,10 +288,7 @@ export function createToolGateway<S>(opts: ToolGatewayOptions<S>): ToolGateway<S
           );
         output = checked.data as Record<string, unknown>;
       } catch (err) {
-        const e =
-          err instanceof InteropError
-            ? err
-            : new InteropError('FAILED', `${tool.name} failed: ${(err as Error)?.message ?? String(err)}`);
+        const e = toInteropError(tool.name, err);
         await record(
           tool,
           caller,

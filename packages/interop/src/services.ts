@@ -96,6 +96,13 @@ export interface ControlPort {
     purpose?: string;
     residency?: string;
   }): Promise<RunResult>;
+  /** Continues a held or interrupted run (approvals presented now), never repeating a done step. */
+  resume(runId: string, req: { principal: Principal; approvals?: string[] }): Promise<RunResult>;
+  /** Stops a running or held run, rolling back its completed steps unless rollback is false. */
+  cancel(
+    runId: string,
+    req: { principal: Principal; rollback?: boolean; reason?: string },
+  ): Promise<RunResult>;
   listRuns(planId?: string): Promise<RunRecord[]>;
   audit(req: { planId: string; checks: string[]; principal: Principal }): Promise<{
     result: 'pass' | 'fail';

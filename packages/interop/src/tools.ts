@@ -351,6 +351,54 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
   });
 
   add({
+    name: 'resume_run',
+    title: 'Resume a held run',
+    description:
+      'Continues a run that is on hold (e.g. waiting for an approval: pass the approval token) or was ' +
+      'interrupted; a completed step is never repeated.',
+    input: {
+      runId: Id,
+      approvals: z.array(z.string().min(1).max(200)).max(50).optional().describe('Approval tokens'),
+      tenant: Tenant,
+    },
+    output: RunSummary,
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    timeoutMs: 600_000,
+    async run(a, ctx) {
+      const r = await control(ctx).resume(a.runId, {
+        principal: ctx.caller.principal,
+        approvals: a.approvals,
+      });
+      for (const s of r.steps) if (s.receipt && !s.fromJournal) ctx.addParent(s.receipt);
+      return runSummary(r);
+    },
+  });
+
+  add({
+    name: 'cancel_run',
+    title: 'Cancel a run',
+    description: 'Stops a running or held run and rolls back its completed steps (unless rollback is false).',
+    input: {
+      runId: Id,
+      rollback: z.boolean().default(true),
+      reason: z.string().min(1).max(1000).optional(),
+      tenant: Tenant,
+    },
+    output: RunSummary,
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    timeoutMs: 600_000,
+    async run(a, ctx) {
+      const r = await control(ctx).cancel(a.runId, {
+        principal: ctx.caller.principal,
+        rollback: a.rollback,
+        reason: a.reason,
+      });
+      for (const s of r.steps) if (s.receipt && !s.fromJournal) ctx.addParent(s.receipt);
+      return runSummary(r);
+    },
+  });
+
+  add({
     name: 'audit_plan',
     title: 'Audit a plan',
     description:

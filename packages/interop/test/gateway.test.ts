@@ -31,6 +31,8 @@ const SAMPLE_ARGS: Record<string, Record<string, unknown>> = {
   dry_run_plan: { planId: 'p', planHash: HASH },
   execute_plan: { planId: 'p', planHash: HASH },
   audit_plan: { planId: 'p' },
+  resume_run: { runId: 'r' },
+  cancel_run: { runId: 'r' },
   request_approval: { planId: 'p', planHash: HASH, phaseId: 'apply', reason: 'r' },
   golive_status: {},
   readiness: {},
