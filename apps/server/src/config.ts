@@ -2,6 +2,7 @@
 // schema that rejects unknown keys.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { A2aAgentsConfigSchema, type A2aAgentConfig } from '@vaultmesh/interop';
 import { z } from 'zod';
 
 const BackoffSchema = z
@@ -85,6 +86,18 @@ export const ControlConfigSchema = z
   .strict();
 export type ControlConfig = z.infer<typeof ControlConfigSchema>;
 
+/** Agent interop: the node's public URL (for its A2A agent card), tool time limit, remote A2A agents. */
+export const InteropConfigSchema = z
+  .object({
+    /** The node's base URL as agents reach it (the A2A agent card names it); default http://<host>:<port>. */
+    publicUrl: z.string().url().optional(),
+    /** Default time limit of one agent tool call. */
+    toolTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    /** Remote A2A agents that POST /a2a/perform (tool a2a_perform) may ask persisted queries. */
+    agents: A2aAgentsConfigSchema.default([]),
+  })
+  .strict();
+
 export type TsaConfig = z.infer<typeof TsaConfigSchema>;
 export type AnchorConfig = z.infer<typeof AnchorConfigSchema>;
 
@@ -114,13 +127,19 @@ export const ConfigSchema = z
     anchor: AnchorConfigSchema.default({}),
     /** The control plane: policy, tripwires, metric source, Kubernetes. */
     control: ControlConfigSchema.default({}),
+    /** MCP and A2A: remote agents and external MCP servers. */
+    interop: InteropConfigSchema.default({}),
   })
   .strict();
 
 /** The configuration as loaded: the validated file, env and flags, with `control.openaiApiKey` read from the
  * environment variable that `control.openai.apiKeyEnv` names (never from the file). */
-export type NodeConfig = Omit<z.infer<typeof ConfigSchema>, 'control'> & {
+export type NodeConfig = Omit<z.infer<typeof ConfigSchema>, 'control' | 'interop'> & {
   readonly control: z.infer<typeof ControlConfigSchema> & { readonly openaiApiKey?: string };
+  /** With each agent's bearer token read from the environment variable its apiKeyEnv names. */
+  readonly interop: Omit<z.infer<typeof InteropConfigSchema>, 'agents'> & {
+    readonly agents: readonly (A2aAgentConfig & { readonly token?: string })[];
+  };
 };
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
@@ -189,6 +208,16 @@ export function loadConfig(
         `control.openai is set but the environment variable ${c.openai.apiKeyEnv} is empty`,
       );
   }
+  const agents = parsed.data.interop.agents.map((a) => {
+    if (a.apiKeyEnv === undefined) return a;
+    const token = env[a.apiKeyEnv];
+    if (!token)
+      throw new ConfigError(
+        `interop.agents: agent ${a.name} names apiKeyEnv ${a.apiKeyEnv}, but that environment variable is empty`,
+      );
+    return { ...a, token };
+  });
+  const interop = { ...parsed.data.interop, agents };
   const control = {
     ...c,
     openaiApiKey,
@@ -196,7 +225,7 @@ export function loadConfig(
     tripwiresFile: rel(c.tripwiresFile),
     kubeconfig: rel(c.kubeconfig),
   };
-  return { ...parsed.data, anchor, control, dataDir: resolve(parsed.data.dataDir) };
+  return { ...parsed.data, anchor, control, interop, dataDir: resolve(parsed.data.dataDir) };
 }
 
 /**

@@ -4,6 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { PLANS, promotionAllowed, type StoredPlan } from '@vaultmesh/control';
 import {
+  createA2aAgentsClient,
+  registerA2aPerformTool,
+  type A2aAgentEndpoint,
   createLogLedgerPort,
   createQueryRegistry,
   createToolGateway,
@@ -25,6 +28,8 @@ export interface InteropOptions {
   readonly mode: 'dry-run' | 'live';
   /** Default time limit of one tool call. Default 30 s. */
   readonly toolTimeoutMs?: number;
+  /** Remote A2A agents (tokens already read from the environment); with any, tool a2a_perform is registered. */
+  readonly agents?: readonly A2aAgentEndpoint[];
 }
 
 /** What the edges (MCP, A2A, REST, CLI) use. */
@@ -95,9 +100,11 @@ export function createInterop(node: OpenedNode, control: ControlPlane, opts: Int
       };
     },
   });
+  const agents = opts.agents ?? [];
   const services: InteropServices = {
     ledger,
     control: controlPort(control),
+    ...(agents.length ? { agents: createA2aAgentsClient(agents) } : {}),
     node: {
       origin: node.origin,
       mode: opts.mode,
@@ -117,5 +124,6 @@ export function createInterop(node: OpenedNode, control: ControlPlane, opts: Int
     timeoutMs: opts.toolTimeoutMs,
   });
   registerBuiltinTools(gateway, queries);
+  if (agents.length) registerA2aPerformTool(gateway, agents);
   return { gateway, services, queries };
 }

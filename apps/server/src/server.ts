@@ -6,7 +6,13 @@ import { promotionAllowed } from '@vaultmesh/control';
 import { ConfigError, type NodeConfig } from './config.ts';
 import type { AnchorScheduler } from '@vaultmesh/log';
 import { createAnchorScheduler, exportEvidence, loadTsaTrust, logKeyTexts } from './anchoring.ts';
-import { createVaultMeshMcpServer } from '@vaultmesh/interop';
+import {
+  buildAgentCard,
+  createA2aJsonRpc,
+  createVaultMeshMcpServer,
+  type A2aJsonRpc,
+  type AgentCard,
+} from '@vaultmesh/interop';
 import { createControlPlane, type ControlPlane } from './control.ts';
 import { createInterop, type Interop } from './interop.ts';
 import { openNode, type OpenedNode } from './node.ts';
@@ -76,7 +82,15 @@ export async function startNode(
     },
   });
   metrics.bindAnchors(() => scheduler.status());
-  const interop = createInterop(node, control, { dataDir: config.dataDir, mode: config.mode });
+  const interop = createInterop(node, control, {
+    dataDir: config.dataDir,
+    mode: config.mode,
+    toolTimeoutMs: config.interop.toolTimeoutMs,
+    agents: config.interop.agents,
+  });
+  // The agent card names the node's URL, known for sure only after listen (port 0): the card and the A2A endpoint
+  // over it are built then; until then the endpoint answers that it is starting.
+  const a2a: { card?: AgentCard; rpc?: A2aJsonRpc } = {};
   const app = await buildApp({
     log: node.log,
     storage: node.storage,
@@ -98,6 +112,17 @@ export async function startNode(
       createServer: (caller) =>
         createVaultMeshMcpServer({ gateway: interop.gateway, caller, version: VERSION }),
     },
+    a2a: {
+      card: () =>
+        a2a.card ?? buildAgentCard({ baseUrl: `http://${config.host}:${config.port}`, version: VERSION }),
+      rpc: {
+        handle: (r) => {
+          if (!a2a.rpc) throw new Error('the A2A endpoint is starting');
+          return a2a.rpc.handle(r);
+        },
+      },
+      gateway: interop.gateway,
+    },
     evidence: async (index) =>
       exportEvidence(node.log, node.storage, index, {
         logKeys: await logKeyTexts(node.storage, node.key.verifierKeyText),
@@ -115,6 +140,13 @@ export async function startNode(
   scheduler.start();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  a2a.card = buildAgentCard({
+    baseUrl: config.interop.publicUrl ?? `http://${config.host}:${port}`,
+    version: VERSION,
+    queries: interop.queries.list(),
+    tools: interop.gateway.list().map((t) => t.name),
+  });
+  a2a.rpc = createA2aJsonRpc({ gateway: interop.gateway, card: a2a.card });
   let stopping: Promise<void> | undefined;
   return {
     app,

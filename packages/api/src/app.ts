@@ -27,6 +27,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Caller } from '@vaultmesh/interop';
 import { registerControlRoutes, type ControlApi } from './control-routes.ts';
 import { registerMcpRoutes } from './mcp-routes.ts';
+import { registerA2aRoutes, type A2aRoutesOptions } from './a2a-routes.ts';
 import { HttpError, toProblem } from './errors.ts';
 import type { NodeMetrics } from './metrics.ts';
 
@@ -56,6 +57,8 @@ export interface AppOptions {
   readonly control?: ControlApi;
   /** MCP over Streamable HTTP at /mcp: a server per authenticated session; absent: not served. */
   readonly mcp?: { createServer(caller: Caller): McpServer };
+  /** A2A: the agent card, the JSON-RPC endpoint and /a2a/perform over the gateway; absent: not served. */
+  readonly a2a?: Omit<A2aRoutesOptions, 'principal'>;
 }
 
 const MIME: Record<string, string> = {
@@ -424,6 +427,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // preClose: open SSE streams are in-flight requests, which onClose would wait for forever.
     app.addHook('preClose', async () => mcp.close());
   }
+  if (opts.a2a)
+    registerA2aRoutes(app, {
+      ...opts.a2a,
+      // A2A is audience "a2a": a token issued only for the REST API or MCP is refused here.
+      principal: (req) => authenticate(tokens, bearerToken(req.headers.authorization), Date.now(), 'a2a'),
+    });
 
   // --- dashboard --------------------------------------------------------------------------------------
   if (opts.dashboardDir) {

@@ -4,3 +4,4 @@ export * from './errors.ts';
 export * from './metrics.ts';
 export * from './control-routes.ts';
 export * from './mcp-routes.ts';
+export * from './a2a-routes.ts';

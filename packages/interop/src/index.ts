@@ -7,3 +7,4 @@ export * from './queries.ts';
 export * from './tools.ts';
 export * from './mcp-server.ts';
 export * from './ledger-port.ts';
+export * from './a2a.ts';

@@ -1,0 +1,896 @@
+// The A2A face of the gateway (A2A protocol v1.0, official @a2a-js/sdk): VaultMesh's agent card, an AgentExecutor
+// that turns an incoming message into one governed gateway call, a framework-agnostic JSON-RPC endpoint for the
+// HTTP edge, and the client side: remote A2A agents asked persisted queries through the `a2a_perform` tool.
+// Identity never comes from a message: the HTTP edge authenticates the bearer token and hands the caller in; the
+// executor refuses a request without one. Outcomes map to task states (DESIGN.md: A2A edge): success → completed
+// with an artifact carrying the `tool` receipt's provenance; DENIED / INVALID_INPUT → rejected; a run held for an
+// approval → input-required; anything else (tripwire halts included) → failed.
+// Attacker-controlled input: JSON-RPC bodies and message parts (validated here and again by the gateway), and every
+// byte a remote agent answers (agent cards, responses: bounded, shape-checked, same-origin only).
+import { randomUUID } from 'node:crypto';
+import {
+  A2A_PROTOCOL_VERSION,
+  AgentCard,
+  Extensions,
+  Role,
+  SSE_HEADERS,
+  TaskState,
+  formatSSEErrorEvent,
+  formatSSEEvent,
+  type AgentSkill,
+  type Artifact,
+  type ListTasksRequest,
+  type ListTasksResponse,
+  type Message,
+  type Part,
+  type Task,
+} from '@a2a-js/sdk';
+import {
+  AgentEvent,
+  DefaultRequestHandler,
+  JsonRpcTransportHandler,
+  ServerCallContext,
+  resolveUserScope,
+  validateVersion,
+  type AgentExecutor,
+  type ExecutionEventBus,
+  type RequestContext,
+  type TaskStore,
+  type User,
+} from '@a2a-js/sdk/server';
+import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory } from '@a2a-js/sdk/client';
+import { z } from 'zod';
+import { InteropError } from './errors.ts';
+import { describeIssues, digestOf, type Caller, type ToolGateway, type ToolSpec } from './gateway.ts';
+import { PQID, createQueryRegistry } from './queries.ts';
+import type { A2aAgentsPort, InteropServices } from './services.ts';
+
+export type { AgentCard } from '@a2a-js/sdk';
+
+/** A caller's purpose (policy context `purpose`), as the edges accept it. */
+export const PURPOSE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,199}$/;
+/** A caller's residency (policy context `residency`), as the edges accept it. */
+export const RESIDENCY_PATTERN = /^[a-z]{2,16}$/;
+/** Media types VaultMesh reads and writes over A2A. */
+export const A2A_MODES = ['application/json', 'text/plain'] as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Agent card
+
+export interface AgentCardOptions {
+  /** The node's public base URL, e.g. "https://vm.example.com" (no trailing path). */
+  readonly baseUrl: string;
+  /** The VaultMesh version. */
+  readonly version: string;
+  /** The persisted queries agents may run (QueryRegistry.list(); default: the built-in ones). */
+  readonly queries?: readonly {
+    readonly id: string;
+    readonly description: string;
+    readonly params?: Readonly<Record<string, unknown>>;
+  }[];
+  /** Names of the gateway's tools, listed in the "run a governed tool" skill. */
+  readonly tools?: readonly string[];
+}
+
+/** VaultMesh's A2A agent card: one JSON-RPC interface at /a2a/jsonrpc, bearer auth, a skill per query family. */
+export function buildAgentCard(opts: AgentCardOptions): AgentCard {
+  const base = opts.baseUrl.replace(/\/+$/, '');
+  type Query = NonNullable<AgentCardOptions['queries']>[number];
+  const families = new Map<string, Query[]>();
+  for (const q of opts.queries ?? createQueryRegistry().list()) {
+    const family = q.id.split(/[.-]/)[0]!;
+    families.set(family, [...(families.get(family) ?? []), q]);
+  }
+  const required = (q: Query) =>
+    Object.entries(q.params ?? {})
+      .filter(([, v]) => !(v as { optional?: unknown } | undefined)?.optional)
+      .map(([k]) => k);
+  const signature = (q: Query) => {
+    const ps = Object.keys(q.params ?? {});
+    return ps.length ? `${q.id}(${ps.join(', ')})` : q.id;
+  };
+  const example = (q: Query) =>
+    JSON.stringify({ pqid: q.id, params: Object.fromEntries(required(q).map((k) => [k, `<${k}>`])) });
+  const bearer = { schemes: { bearer: { list: [] } } };
+  const skill = (s: Omit<AgentSkill, 'inputModes' | 'outputModes' | 'securityRequirements'>): AgentSkill => ({
+    ...s,
+    inputModes: ['application/json'],
+    outputModes: ['application/json'],
+    securityRequirements: [bearer],
+  });
+  const skills: AgentSkill[] = [...families].map(([family, qs]) =>
+    skill({
+      id: `query.${family}`,
+      name: `Persisted queries: ${family}`,
+      description:
+        'Send a message with a data part {"pqid": …, "params": {…}, "tenant"?: …}. Queries: ' +
+        qs.map((q) => `${signature(q)}: ${q.description}`).join('; '),
+      tags: ['persisted-query', family, 'read-only'],
+      examples: qs.map(example),
+    }),
+  );
+  skills.push(
+    skill({
+      id: 'tool.call',
+      name: 'Run a governed tool',
+      description:
+        'Send a message with a data part {"tool": <name>, "arguments": {…}} to call one VaultMesh tool. Cedar ' +
+        'policy decides with your token’s identity and tenant; every call leaves a `tool` receipt on the ledger.' +
+        (opts.tools?.length ? ` Tools: ${opts.tools.join(', ')}.` : ''),
+      tags: ['tool', 'governed', 'ledger'],
+      examples: [
+        JSON.stringify({ tool: 'search_receipts', arguments: { kind: 'policy', limit: 5 } }),
+        JSON.stringify({ tool: 'dry_run_plan', arguments: { planId: 'p-1', planHash: '<64 hex>' } }),
+      ],
+    }),
+  );
+  return {
+    name: 'VaultMesh',
+    description:
+      'A verifiable control plane: persisted queries over an append-only Merkle ledger, and governed tools ' +
+      '(plans, dry-runs, live runs with approvals and tripwires, audits). Purpose and residency go in the ' +
+      'message (or data part) metadata: {"purpose": …, "residency": …}.',
+    supportedInterfaces: [
+      {
+        url: `${base}/a2a/jsonrpc`,
+        protocolBinding: 'JSONRPC',
+        tenant: '',
+        protocolVersion: A2A_PROTOCOL_VERSION,
+      },
+    ],
+    provider: { organization: 'VaultMesh', url: base },
+    version: opts.version,
+    capabilities: { streaming: false, pushNotifications: false, extensions: [], extendedAgentCard: false },
+    securitySchemes: {
+      bearer: {
+        scheme: {
+          $case: 'httpAuthSecurityScheme',
+          value: {
+            description: 'A VaultMesh API token (`vm token create --audience a2a`)',
+            scheme: 'Bearer',
+            bearerFormat: 'vm_<id>_<secret>',
+          },
+        },
+      },
+    },
+    securityRequirements: [bearer],
+    defaultInputModes: [...A2A_MODES],
+    defaultOutputModes: [...A2A_MODES],
+    skills,
+    signatures: [],
+  };
+}
+
+/** The card's wire form (A2A v1.0 ProtoJSON), as served at /.well-known/agent-card.json. */
+export function agentCardToJson(card: AgentCard): Record<string, unknown> {
+  return AgentCard.toJSON(card) as Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Server: executor, task store, JSON-RPC endpoint
+
+/** The authenticated caller of one A2A request, carried to the executor as the SDK's `User`. */
+export class A2aCaller implements User {
+  /** `owner` scopes the caller's tasks (the token id: one token never sees another's tasks). */
+  constructor(
+    readonly caller: Caller,
+    readonly owner: string,
+  ) {}
+  get isAuthenticated(): boolean {
+    return true;
+  }
+  get userName(): string {
+    return this.owner;
+  }
+}
+
+const Meta = z.object({
+  purpose: z.string().regex(PURPOSE_PATTERN, 'must be 1-200 letters, digits, space, _ . : -').optional(),
+  residency: z.string().regex(RESIDENCY_PATTERN, 'must be a residency such as eu or us').optional(),
+});
+const QueryCommand = z
+  .object({
+    pqid: z.string().min(1).max(100),
+    params: z.record(z.unknown()).optional(),
+    tenant: z.string().min(1).max(63).optional(),
+  })
+  .strict();
+const ToolCommand = z
+  .object({ tool: z.string().min(1).max(64), arguments: z.record(z.unknown()).optional() })
+  .strict();
+
+const ACCEPTED_SHAPES =
+  'send one data part: {"pqid": "<persisted query id>", "params": {…}, "tenant"?: "<tenant>"} to run a ' +
+  'persisted query, or {"tool": "<tool name>", "arguments": {…}} to call a governed tool; put purpose and ' +
+  'residency in the metadata';
+
+type Command =
+  | { ok: true; tool: string; args: Record<string, unknown>; purpose?: string; residency?: string }
+  | { ok: false; message: string };
+
+/** The one gateway call a user message asks for (attacker-controlled: every field is checked). */
+function parseCommand(message: Message): Command {
+  const part = message.parts.find((p) => p.content?.$case === 'data');
+  if (!part || part.content?.$case !== 'data')
+    return { ok: false, message: `VaultMesh takes structured requests only: ${ACCEPTED_SHAPES}` };
+  const value: unknown = part.content.value;
+  const meta = Meta.safeParse({ ...(message.metadata ?? {}), ...(part.metadata ?? {}) });
+  if (!meta.success) return { ok: false, message: `invalid metadata: ${describeIssues(meta.error)}` };
+  const who = {
+    ...(meta.data.purpose !== undefined ? { purpose: meta.data.purpose } : {}),
+    ...(meta.data.residency !== undefined ? { residency: meta.data.residency } : {}),
+  };
+  const isObj = typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (isObj && 'pqid' in value) {
+    const q = QueryCommand.safeParse(value);
+    if (!q.success) return { ok: false, message: `invalid query request: ${describeIssues(q.error)}` };
+    const args: Record<string, unknown> = { pqid: q.data.pqid };
+    if (q.data.params !== undefined) args.params = q.data.params;
+    if (q.data.tenant !== undefined) args.tenant = q.data.tenant;
+    return { ok: true, tool: 'run_query', args, ...who };
+  }
+  if (isObj && 'tool' in value) {
+    const t = ToolCommand.safeParse(value);
+    if (!t.success) return { ok: false, message: `invalid tool request: ${describeIssues(t.error)}` };
+    return { ok: true, tool: t.data.tool, args: t.data.arguments ?? {}, ...who };
+  }
+  return { ok: false, message: `unrecognised data part; ${ACCEPTED_SHAPES}` };
+}
+
+const textPart = (text: string): Part => ({
+  content: { $case: 'text', value: text },
+  metadata: undefined,
+  filename: '',
+  mediaType: 'text/plain',
+});
+const dataPart = (value: unknown): Part => ({
+  content: { $case: 'data', value },
+  metadata: undefined,
+  filename: '',
+  mediaType: 'application/json',
+});
+
+/** How a successful call's output ends the task (a run on hold is not a success for the asking agent). */
+function finalState(output: Record<string, unknown>): { state: TaskState; text: string } {
+  const hold = output.hold as { reason?: unknown; message?: unknown } | null | undefined;
+  if (output.state === 'hold' && hold && typeof hold.reason === 'string') {
+    const why = `run ${String(output.runId ?? '')} is on hold (${hold.reason}): ${String(hold.message ?? '')}`;
+    if (hold.reason === 'approval-required')
+      return {
+        state: TaskState.TASK_STATE_INPUT_REQUIRED,
+        text:
+          `${why}. An approver must issue an approval bound to the plan hash (vm approve); then send ` +
+          'execute_plan again with "approvals": [<token>].',
+      };
+    return { state: TaskState.TASK_STATE_FAILED, text: why };
+  }
+  if (output.state === 'cancelled')
+    return { state: TaskState.TASK_STATE_CANCELED, text: `run ${String(output.runId ?? '')} was cancelled` };
+  return { state: TaskState.TASK_STATE_COMPLETED, text: 'done' };
+}
+
+export interface A2aExecutorOptions {
+  readonly gateway: ToolGateway<InteropServices>;
+  readonly now?: () => Date;
+}
+
+/** The VaultMesh AgentExecutor: one message → one governed gateway call → one final task state. */
+export function createVaultMeshAgentExecutor(opts: A2aExecutorOptions): AgentExecutor {
+  const now = opts.now ?? (() => new Date());
+  const running = new Map<string, AbortController>();
+
+  return {
+    async execute(rc: RequestContext, bus: ExecutionEventBus) {
+      const { taskId, contextId } = rc;
+      const at = () => now().toISOString();
+      const message = (text: string, data?: unknown): Message => ({
+        messageId: randomUUID(),
+        contextId,
+        taskId,
+        role: Role.ROLE_AGENT,
+        parts: data === undefined ? [textPart(text)] : [textPart(text), dataPart(data)],
+        metadata: undefined,
+        extensions: [],
+        referenceTaskIds: [],
+      });
+      const status = (state: TaskState, text?: string, data?: unknown) =>
+        bus.publish(
+          AgentEvent.statusUpdate({
+            taskId,
+            contextId,
+            status: {
+              state,
+              message: text === undefined ? undefined : message(text, data),
+              timestamp: at(),
+            },
+            metadata: undefined,
+          }),
+        );
+      // The SDK requires a task (or message) as the first event of every execution.
+      const first: Task = rc.task
+        ? { ...rc.task, status: { state: TaskState.TASK_STATE_WORKING, message: undefined, timestamp: at() } }
+        : {
+            id: taskId,
+            contextId,
+            status: { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: at() },
+            artifacts: [],
+            history: [],
+            metadata: undefined,
+          };
+      bus.publish(AgentEvent.task(first));
+
+      const user = rc.context.user;
+      if (!(user instanceof A2aCaller)) {
+        status(
+          TaskState.TASK_STATE_REJECTED,
+          'UNAUTHENTICATED: this endpoint serves authenticated callers only',
+        );
+        return;
+      }
+      const cmd = parseCommand(rc.userMessage);
+      if (!cmd.ok) {
+        status(TaskState.TASK_STATE_REJECTED, `INVALID_INPUT: ${cmd.message}`, { code: 'INVALID_INPUT' });
+        return;
+      }
+      const caller: Caller = {
+        principal: user.caller.principal,
+        via: 'a2a',
+        ...(cmd.purpose !== undefined ? { purpose: cmd.purpose } : {}),
+        ...(cmd.residency !== undefined ? { residency: cmd.residency } : {}),
+      };
+      if (!rc.task) status(TaskState.TASK_STATE_WORKING);
+      const ac = new AbortController();
+      running.set(taskId, ac);
+      try {
+        const r = await opts.gateway.call(cmd.tool, cmd.args, caller, { signal: ac.signal });
+        const provenance = {
+          receiptIndex: r.receipt.index,
+          leafHash: r.receipt.leafHash,
+          resultSha256: digestOf(r.output),
+          time: at(),
+        };
+        const artifact: Artifact = {
+          artifactId: randomUUID(),
+          name: `${cmd.tool} result`,
+          description: `Output of ${cmd.tool}, recorded by the tool receipt at ledger index ${r.receipt.index}`,
+          parts: [dataPart({ tool: cmd.tool, output: r.output, provenance })],
+          metadata: undefined,
+          extensions: [],
+        };
+        bus.publish(
+          AgentEvent.artifactUpdate({
+            taskId,
+            contextId,
+            artifact,
+            append: false,
+            lastChunk: true,
+            metadata: undefined,
+          }),
+        );
+        const end = finalState(r.output);
+        status(end.state, end.text, { provenance });
+      } catch (err) {
+        const e =
+          err instanceof InteropError
+            ? err
+            : new InteropError('FAILED', (err as Error)?.message ?? String(err));
+        const details = { code: e.code, ...(e.reasons.length ? { reasons: e.reasons } : {}) };
+        const rejected = e.code === 'DENIED' || e.code === 'INVALID_INPUT';
+        const state = ac.signal.aborted
+          ? TaskState.TASK_STATE_CANCELED
+          : rejected
+            ? TaskState.TASK_STATE_REJECTED
+            : TaskState.TASK_STATE_FAILED;
+        status(state, `${e.code}: ${e.message}`, details);
+      } finally {
+        running.delete(taskId);
+      }
+    },
+
+    async cancelTask(taskId: string, bus: ExecutionEventBus) {
+      // A running call is aborted (the gateway records it as failed); the execution then ends the task canceled.
+      const ac = running.get(taskId);
+      if (ac) ac.abort(new InteropError('FAILED', 'the task was canceled'));
+      else
+        bus.publish(
+          AgentEvent.statusUpdate({
+            taskId,
+            contextId: '',
+            status: {
+              state: TaskState.TASK_STATE_CANCELED,
+              message: undefined,
+              timestamp: now().toISOString(),
+            },
+            metadata: undefined,
+          }),
+        );
+    },
+  };
+}
+
+/** A TaskStore in memory, scoped by tenant and owner like the SDK's, holding at most `max` tasks (oldest go). */
+export function createBoundedTaskStore(max = 1000): TaskStore {
+  const tasks = new Map<string, Task>();
+  const scope = (ctx: ServerCallContext) => `${ctx.tenant ?? ''}\u0000${resolveUserScope(ctx)}\u0000`;
+  return {
+    async load(taskId, ctx) {
+      const t = tasks.get(scope(ctx) + taskId);
+      return t ? structuredClone(t) : undefined;
+    },
+    async save(task, ctx) {
+      const k = scope(ctx) + task.id;
+      tasks.delete(k);
+      tasks.set(k, structuredClone(task));
+      while (tasks.size > max) tasks.delete(tasks.keys().next().value!);
+    },
+    async list(params: ListTasksRequest, ctx): Promise<ListTasksResponse> {
+      const prefix = scope(ctx);
+      const after = params.statusTimestampAfter ? Date.parse(params.statusTimestampAfter) : undefined;
+      const ts = (t: Task) => t.status?.timestamp ?? '';
+      const all = [...tasks]
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([, t]) => t)
+        .filter(
+          (t) =>
+            (!params.contextId || t.contextId === params.contextId) &&
+            (!params.status || t.status?.state === params.status) &&
+            (after === undefined || (ts(t) !== '' && Date.parse(ts(t)) > after)),
+        )
+        .sort((a, b) => ts(b).localeCompare(ts(a)) || b.id.localeCompare(a.id));
+      const pageSize = Math.min(Math.max(params.pageSize ?? 50, 1), 100);
+      let start = 0;
+      if (params.pageToken) {
+        const i = all.findIndex(
+          (t) => `${ts(t)}\u0000${t.id}` === Buffer.from(params.pageToken, 'base64url').toString(),
+        );
+        start = i === -1 ? all.length : i + 1;
+      }
+      const page = all.slice(start, start + pageSize);
+      const last = page[page.length - 1];
+      return {
+        tasks: page.map((t) => ({
+          ...structuredClone(t),
+          artifacts: params.includeArtifacts ? structuredClone(t.artifacts) : [],
+        })),
+        nextPageToken:
+          last && start + page.length < all.length
+            ? Buffer.from(`${ts(last)}\u0000${last.id}`).toString('base64url')
+            : '',
+        pageSize,
+        totalSize: all.length,
+      };
+    },
+  };
+}
+
+/** One JSON-RPC request as the HTTP edge hands it over, after authenticating the bearer token. */
+export interface A2aRpcRequest {
+  /** The raw body (text) or the parsed JSON. */
+  readonly body: unknown;
+  /** The authenticated caller (via "a2a"); purpose and residency come from each message's metadata. */
+  readonly caller: Caller;
+  /** Scopes the caller's tasks; the token id. */
+  readonly owner: string;
+  /** The A2A-Version header (absent means 0.3, which this node does not serve). */
+  readonly version?: string;
+  /** The A2A-Extensions header. */
+  readonly extensions?: string;
+}
+
+/** What the edge sends back: one JSON body, or a Server-Sent Events stream of preformatted events. */
+export type A2aRpcResponse =
+  | { readonly kind: 'json'; readonly status: number; readonly body: unknown }
+  | {
+      readonly kind: 'sse';
+      readonly headers: Readonly<Record<string, string>>;
+      readonly events: AsyncIterable<string>;
+    };
+
+/** The framework-agnostic A2A JSON-RPC endpoint (mount it at POST /a2a/jsonrpc). */
+export interface A2aJsonRpc {
+  handle(req: A2aRpcRequest): Promise<A2aRpcResponse>;
+}
+
+export interface A2aJsonRpcOptions {
+  readonly gateway: ToolGateway<InteropServices>;
+  readonly card: AgentCard;
+  /** Default: a bounded in-memory store of 1000 tasks. */
+  readonly taskStore?: TaskStore;
+  readonly now?: () => Date;
+}
+
+const INTERNAL_ERROR = -32603;
+
+/** Builds the JSON-RPC endpoint over the gateway: DefaultRequestHandler + VaultMesh executor. */
+export function createA2aJsonRpc(opts: A2aJsonRpcOptions): A2aJsonRpc {
+  const handler = new DefaultRequestHandler(
+    opts.card,
+    opts.taskStore ?? createBoundedTaskStore(),
+    createVaultMeshAgentExecutor({ gateway: opts.gateway, now: opts.now }),
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    // Every execution ends in one event; an input-required task is continued by a new message (a new bus), so no
+    // bus is kept alive waiting for one that may never come.
+    { keepBusAliveStates: [] },
+  );
+  const transport = new JsonRpcTransportHandler(handler);
+  const rpcError = (id: unknown, err: unknown) => ({
+    jsonrpc: '2.0',
+    id: typeof id === 'string' || typeof id === 'number' ? id : null,
+    error: JsonRpcTransportHandler.mapToJSONRPCError(err),
+  });
+  return {
+    async handle(req) {
+      let body: unknown = req.body;
+      if (typeof body === 'string' || Buffer.isBuffer(body)) {
+        try {
+          body = JSON.parse(String(body));
+        } catch {
+          // JSON-RPC 2.0 §5.1: an unparsable request gets -32700 and a null id.
+          return {
+            kind: 'json',
+            status: 200,
+            body: {
+              jsonrpc: '2.0',
+              id: null,
+              error: { code: -32700, message: 'Parse error: the body is not JSON' },
+            },
+          };
+        }
+      }
+      const id = typeof body === 'object' && body !== null ? (body as { id?: unknown }).id : undefined;
+      const context = new ServerCallContext({
+        user: new A2aCaller(req.caller, req.owner),
+        requestedVersion: req.version || undefined,
+        requestedExtensions: Extensions.parseServiceParameter(req.extensions),
+      });
+      try {
+        validateVersion(context.requestedVersion, opts.card, 'JSONRPC');
+      } catch (err) {
+        return { kind: 'json', status: 200, body: rpcError(id, err) };
+      }
+      const out = await transport.handle(
+        (typeof body === 'object' && body !== null ? body : String(body)) as Record<string, unknown>,
+        context,
+      );
+      if (Symbol.asyncIterator in out) {
+        const it = out[Symbol.asyncIterator]();
+        let first: IteratorResult<unknown>;
+        try {
+          first = await it.next();
+        } catch (err) {
+          return { kind: 'json', status: 200, body: rpcError(id, err) };
+        }
+        async function* events(): AsyncGenerator<string> {
+          if (first.done) return;
+          yield formatSSEEvent(first.value);
+          try {
+            for (let n = await it.next(); !n.done; n = await it.next()) yield formatSSEEvent(n.value);
+          } catch (err) {
+            yield formatSSEErrorEvent(rpcError(id, err));
+          }
+        }
+        return { kind: 'sse', headers: { ...SSE_HEADERS }, events: events() };
+      }
+      const code = (out.error as { code?: unknown } | undefined)?.code;
+      return { kind: 'json', status: code === INTERNAL_ERROR ? 500 : 200, body: out };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client: remote agents and the a2a_perform tool
+
+/** Config of one remote A2A agent (`interop.agents[]` in the node's config). */
+export const A2aAgentConfigSchema = z
+  .object({
+    /** The name tools and policy use (context.agent, resource a2a/<name>). */
+    name: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be lowercase letters, digits, _ or -'),
+    /** The agent's base URL; its card is read from <url>/.well-known/agent-card.json. */
+    url: z.string().refine(
+      (u) => {
+        try {
+          return /^https?:$/.test(new URL(u).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { message: 'must be an http(s) URL' },
+    ),
+    /** Where the agent runs (resource.region, checked against the caller's residency), e.g. "eu-west-1". */
+    region: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a region such as eu-west-1')
+      .optional(),
+    /** Name of the environment variable holding the bearer token (read by the entry point only). */
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name')
+      .optional(),
+    /** Time limit of one request to the agent, card fetch included. */
+    timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+  })
+  .strict();
+export type A2aAgentConfig = z.infer<typeof A2aAgentConfigSchema>;
+
+/** The configured agents, names unique. */
+export const A2aAgentsConfigSchema = z
+  .array(A2aAgentConfigSchema)
+  .max(100)
+  .superRefine((agents, ctx) => {
+    const seen = new Set<string>();
+    agents.forEach((a, i) => {
+      if (seen.has(a.name))
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate agent "${a.name}"` });
+      seen.add(a.name);
+    });
+  });
+
+/** One agent the client may call; `token` is the bearer token value (the entry point reads apiKeyEnv). */
+export interface A2aAgentEndpoint {
+  readonly name: string;
+  readonly url: string;
+  readonly region?: string;
+  readonly token?: string;
+  /** Default 30 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface A2aAgentsClientOptions {
+  readonly fetch?: typeof fetch;
+  /** Largest response body read from an agent. Default 4 MiB. */
+  readonly maxResponseBytes?: number;
+}
+
+const STATE_NAMES: Partial<Record<TaskState, string>> = {
+  [TaskState.TASK_STATE_COMPLETED]: 'completed',
+  [TaskState.TASK_STATE_FAILED]: 'failed',
+  [TaskState.TASK_STATE_CANCELED]: 'canceled',
+  [TaskState.TASK_STATE_REJECTED]: 'rejected',
+  [TaskState.TASK_STATE_INPUT_REQUIRED]: 'input-required',
+  [TaskState.TASK_STATE_AUTH_REQUIRED]: 'auth-required',
+};
+
+/** What a task or message says, as JSON: its data parts (one: the value), else its text. */
+function partsValue(parts: readonly Part[]): unknown {
+  const data = parts.filter((p) => p.content?.$case === 'data').map((p) => p.content!.value as unknown);
+  if (data.length === 1) return data[0];
+  if (data.length > 1) return data;
+  const text = parts
+    .filter((p) => p.content?.$case === 'text')
+    .map((p) => p.content!.value as string)
+    .join('\n');
+  return text === '' ? null : text;
+}
+
+function taskResult(task: Task): unknown {
+  if (task.status?.state === TaskState.TASK_STATE_COMPLETED && task.artifacts.length > 0)
+    return partsValue(task.artifacts.flatMap((a) => a.parts));
+  const msg = task.status?.message;
+  if (!msg) return null;
+  return {
+    message: partsValue(msg.parts.filter((p) => p.content?.$case === 'text')),
+    details: partsValue(msg.parts.filter((p) => p.content?.$case === 'data')),
+  };
+}
+
+/** The A2aAgentsPort over the SDK client: blocking SendMessage to configured agents, each call time-limited. */
+export function createA2aAgentsClient(
+  agents: readonly A2aAgentEndpoint[],
+  opts: A2aAgentsClientOptions = {},
+): A2aAgentsPort {
+  for (const a of agents)
+    if (!A2aAgentConfigSchema.pick({ name: true, url: true }).strip().safeParse(a).success)
+      throw new Error(`A2A agent "${String(a.name).slice(0, 64)}" needs a valid name and an http(s) URL`);
+  const byName = new Map(agents.map((a) => [a.name, a]));
+  if (byName.size !== agents.length) throw new Error('A2A agent names must be unique');
+  const baseFetch = opts.fetch ?? fetch;
+  const maxBytes = opts.maxResponseBytes ?? 4 * 1024 * 1024;
+
+  /** fetch bound to one agent: its origin only (the token never leaves it), its signal, a bounded body. */
+  const agentFetch = (agent: A2aAgentEndpoint, signal: AbortSignal): typeof fetch => {
+    const origin = new URL(agent.url).origin;
+    return async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (url.origin !== origin)
+        throw new InteropError(
+          'UPSTREAM_FAILED',
+          `agent ${agent.name} pointed to another origin (${url.origin})`,
+        );
+      const headers = new Headers(init?.headers);
+      if (agent.token) headers.set('authorization', `Bearer ${agent.token}`);
+      const res = await baseFetch(url, { ...init, headers, signal, redirect: 'error' });
+      const reader = res.body?.getReader();
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      if (reader)
+        for (let r = await reader.read(); !r.done; r = await reader.read()) {
+          size += r.value.byteLength;
+          if (size > maxBytes) {
+            await reader.cancel().catch(() => undefined);
+            throw new InteropError(
+              'UPSTREAM_FAILED',
+              `agent ${agent.name} answered more than ${maxBytes} bytes`,
+            );
+          }
+          chunks.push(r.value);
+        }
+      return new Response(res.status === 204 || res.status === 304 ? null : Buffer.concat(chunks), {
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+      });
+    };
+  };
+
+  return {
+    agents: () =>
+      agents.map((a) => ({ name: a.name, url: a.url, ...(a.region ? { region: a.region } : {}) })),
+
+    async send(name, message, sendOpts) {
+      const agent = byName.get(name);
+      if (!agent)
+        throw new InteropError('INVALID_INPUT', `"${name.slice(0, 64)}" is not a configured A2A agent`);
+      const limit = Math.min(agent.timeoutMs ?? 30_000, sendOpts.timeoutMs ?? Infinity);
+      const timeout = AbortSignal.timeout(limit);
+      const signal = sendOpts.signal ? AbortSignal.any([sendOpts.signal, timeout]) : timeout;
+      const fetchImpl = agentFetch(agent, signal);
+      const origin = new URL(agent.url).origin;
+      try {
+        const resolver = new DefaultAgentCardResolver({ fetchImpl });
+        const card = await resolver.resolve(
+          `${agent.url.replace(/\/+$/, '')}/.well-known/agent-card.json`,
+          '',
+        );
+        if (typeof card !== 'object' || card === null || !Array.isArray(card.supportedInterfaces))
+          throw new InteropError('UPSTREAM_FAILED', `agent ${name} served no valid agent card`);
+        // Only JSON-RPC interfaces on the configured origin: a card must not redirect our bearer token elsewhere.
+        const interfaces = card.supportedInterfaces.filter((i) => {
+          try {
+            return i.protocolBinding === 'JSONRPC' && new URL(i.url).origin === origin;
+          } catch {
+            return false;
+          }
+        });
+        if (interfaces.length === 0)
+          throw new InteropError(
+            'UPSTREAM_FAILED',
+            `agent ${name}'s card names no JSON-RPC interface on ${origin}`,
+          );
+        const factory = new ClientFactory({
+          transports: [new JsonRpcTransportFactory({ fetchImpl })],
+          cardResolver: resolver,
+        });
+        const client = await factory.createFromAgentCard({ ...card, supportedInterfaces: interfaces });
+        const res = await client.sendMessage(
+          {
+            tenant: '',
+            message: {
+              messageId: randomUUID(),
+              contextId: '',
+              taskId: '',
+              role: Role.ROLE_USER,
+              parts: [dataPart({ pqid: message.pqid, params: message.params, tenant: message.tenant })],
+              metadata: message.purpose !== undefined ? { purpose: message.purpose } : undefined,
+              extensions: [],
+              referenceTaskIds: [],
+            },
+            configuration: {
+              acceptedOutputModes: [...A2A_MODES],
+              taskPushNotificationConfig: undefined,
+              returnImmediately: false,
+            },
+            metadata: undefined,
+          },
+          { signal },
+        );
+        if (typeof res !== 'object' || res === null)
+          throw new InteropError('UPSTREAM_FAILED', `agent ${name} answered out of shape`);
+        if ('messageId' in res) return { taskId: '', state: 'completed', result: partsValue(res.parts) };
+        const state = res.status ? STATE_NAMES[res.status.state] : undefined;
+        if (!state || typeof res.id !== 'string')
+          throw new InteropError(
+            'UPSTREAM_FAILED',
+            `agent ${name} answered a blocking request with a task that is not final (state ${String(res.status?.state)})`,
+          );
+        return { taskId: res.id, state, result: taskResult(res) };
+      } catch (err) {
+        if (timeout.aborted)
+          throw new InteropError('TIMEOUT', `agent ${name} did not answer within ${limit} ms`);
+        if (sendOpts.signal?.aborted) {
+          const reason: unknown = sendOpts.signal.reason;
+          throw reason instanceof InteropError
+            ? reason
+            : new InteropError('FAILED', 'the call was cancelled');
+        }
+        if (err instanceof InteropError) throw err;
+        throw new InteropError(
+          'UPSTREAM_FAILED',
+          `agent ${name} failed: ${((err as Error)?.message ?? String(err)).slice(0, 300)}`,
+        );
+      }
+    },
+  };
+}
+
+const Tenant = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'must be a tenant name')
+  .optional()
+  .describe('Tenant to act in; defaults to the caller token’s tenant');
+
+/** The `a2a_perform` tool: asks a configured remote agent one persisted query (never free text or other tools). */
+export function a2aPerformTool(
+  agents: readonly { readonly name: string; readonly region?: string; readonly timeoutMs?: number }[],
+): ToolSpec<InteropServices> {
+  const byName = new Map(agents.map((a) => [a.name, a]));
+  const longest = Math.max(30_000, ...agents.map((a) => a.timeoutMs ?? 30_000));
+  const tool = <I extends z.ZodRawShape, O extends z.ZodRawShape>(t: ToolSpec<InteropServices, I, O>) =>
+    t as unknown as ToolSpec<InteropServices>;
+  return tool({
+    name: 'a2a_perform',
+    title: 'Ask a remote A2A agent',
+    description:
+      'Sends one persisted query (pqid and its parameters) to a configured remote A2A agent and returns its ' +
+      'final task state and result. Policy sees the agent as resource a2a/<agent> in its region, so residency ' +
+      'applies. Agents: ' +
+      (agents.length ? agents.map((a) => a.name + (a.region ? ` (${a.region})` : '')).join(', ') : 'none'),
+    input: {
+      agent: z
+        .string()
+        .refine((a) => byName.has(a), { message: 'is not a configured A2A agent' })
+        .describe('The configured agent name'),
+      pqid: z
+        .string()
+        .min(1)
+        .max(100)
+        .regex(PQID, 'must be a persisted query id (lowercase words joined by "." or "-")')
+        .describe('The persisted query the remote agent runs'),
+      task: z.record(z.unknown()).optional().describe('The query parameters'),
+      tenant: Tenant,
+    },
+    output: {
+      agent: z.string(),
+      pqid: z.string(),
+      taskId: z.string(),
+      state: z.string(),
+      result: z.unknown(),
+    },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    // Above every agent's own limit, so the agent's TIMEOUT (which names it) comes first.
+    timeoutMs: longest + 5_000,
+    authorize: (a) => {
+      const region = byName.get(a.agent)?.region;
+      return {
+        resource: { id: `a2a/${a.agent}`, ...(region ? { region } : {}) },
+        context: { agent: a.agent, pqid: a.pqid },
+      };
+    },
+    async run(a, ctx) {
+      const port = ctx.services.agents;
+      if (!port) throw new InteropError('UNAVAILABLE', 'this node has no A2A agents configured');
+      const r = await port.send(
+        a.agent,
+        {
+          pqid: a.pqid,
+          params: a.task ?? {},
+          tenant: ctx.tenant,
+          ...(ctx.caller.purpose !== undefined ? { purpose: ctx.caller.purpose } : {}),
+        },
+        { signal: ctx.signal, timeoutMs: byName.get(a.agent)?.timeoutMs },
+      );
+      return { agent: a.agent, pqid: a.pqid, taskId: r.taskId, state: r.state, result: r.result };
+    },
+  });
+}
+
+/** Registers `a2a_perform` on a gateway. */
+export function registerA2aPerformTool(
+  gateway: ToolGateway<InteropServices>,
+  agents: readonly { readonly name: string; readonly region?: string; readonly timeoutMs?: number }[],
+): void {
+  gateway.register(a2aPerformTool(agents));
+}
