@@ -7,6 +7,7 @@ import {
   InteropError,
   createQueryRegistry,
   createToolGateway,
+  registerA2aPerformTool,
   registerBuiltinTools,
   type Caller,
   type InteropServices,
@@ -41,6 +42,7 @@ const SAMPLE_ARGS: Record<string, Record<string, unknown>> = {
   get_policies: {},
   list_queries: {},
   run_query: { pqid: 'receipts.recent' },
+  a2a_perform: { agent: 'peer', pqid: 'ledger.status' },
 };
 
 type Event =
@@ -107,11 +109,13 @@ function builtinGateway(decision: 'allow' | 'deny' | 'throw') {
     services: spiedServices(events),
   });
   registerBuiltinTools(gateway, createQueryRegistry());
+  // The tools a node adds when configured (remote A2A agents) must obey the same order.
+  registerA2aPerformTool(gateway, [{ name: 'peer', url: 'http://127.0.0.1:9', region: 'eu-west-1' }]);
   return { gateway, events, appended };
 }
 
 describe('the tool gateway', () => {
-  it('has sample arguments for every built-in tool (so the next test covers them all)', () => {
+  it('has sample arguments for every built-in and configured tool (so the next tests cover them all)', () => {
     const { gateway } = builtinGateway('deny');
     expect(
       gateway
