@@ -2,7 +2,12 @@
 // schema that rejects unknown keys.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { A2aAgentsConfigSchema, type A2aAgentConfig } from '@vaultmesh/interop';
+import {
+  A2aAgentsConfigSchema,
+  McpServersConfigSchema,
+  type A2aAgentConfig,
+  type McpServerConfig,
+} from '@vaultmesh/interop';
 import { z } from 'zod';
 
 const BackoffSchema = z
@@ -95,6 +100,8 @@ export const InteropConfigSchema = z
     toolTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
     /** Remote A2A agents that POST /a2a/perform (tool a2a_perform) may ask persisted queries. */
     agents: A2aAgentsConfigSchema.default([]),
+    /** External MCP servers whose tools agents may call through call_external_tool (policy and receipts apply). */
+    mcpServers: McpServersConfigSchema.default([]),
   })
   .strict();
 
@@ -137,8 +144,10 @@ export const ConfigSchema = z
 export type NodeConfig = Omit<z.infer<typeof ConfigSchema>, 'control' | 'interop'> & {
   readonly control: z.infer<typeof ControlConfigSchema> & { readonly openaiApiKey?: string };
   /** With each agent's bearer token read from the environment variable its apiKeyEnv names. */
-  readonly interop: Omit<z.infer<typeof InteropConfigSchema>, 'agents'> & {
+  readonly interop: Omit<z.infer<typeof InteropConfigSchema>, 'agents' | 'mcpServers'> & {
     readonly agents: readonly (A2aAgentConfig & { readonly token?: string })[];
+    /** With each server's bearer token read from the environment variable its bearerTokenEnv names. */
+    readonly mcpServers: readonly (McpServerConfig & { readonly bearerToken?: string })[];
   };
 };
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -217,7 +226,16 @@ export function loadConfig(
       );
     return { ...a, token };
   });
-  const interop = { ...parsed.data.interop, agents };
+  const mcpServers = parsed.data.interop.mcpServers.map((m) => {
+    if (m.bearerTokenEnv === undefined) return m;
+    const bearerToken = env[m.bearerTokenEnv];
+    if (!bearerToken)
+      throw new ConfigError(
+        `interop.mcpServers: server ${m.name} names bearerTokenEnv ${m.bearerTokenEnv}, but that environment variable is empty`,
+      );
+    return { ...m, bearerToken };
+  });
+  const interop = { ...parsed.data.interop, agents, mcpServers };
   const control = {
     ...c,
     openaiApiKey,

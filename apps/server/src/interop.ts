@@ -5,6 +5,9 @@ import { randomUUID } from 'node:crypto';
 import { PLANS, promotionAllowed, type StoredPlan } from '@vaultmesh/control';
 import {
   createA2aAgentsClient,
+  createMcpClientPool,
+  externalMcpTools,
+  type McpServerEndpoint,
   registerA2aPerformTool,
   type A2aAgentEndpoint,
   createLogLedgerPort,
@@ -30,6 +33,8 @@ export interface InteropOptions {
   readonly toolTimeoutMs?: number;
   /** Remote A2A agents (tokens already read from the environment); with any, tool a2a_perform is registered. */
   readonly agents?: readonly A2aAgentEndpoint[];
+  /** External MCP servers (tokens already read); with any, list_external_tools and call_external_tool are registered. */
+  readonly mcpServers?: readonly McpServerEndpoint[];
 }
 
 /** What the edges (MCP, A2A, REST, CLI) use. */
@@ -37,6 +42,8 @@ export interface Interop {
   readonly gateway: ToolGateway<InteropServices>;
   readonly services: InteropServices;
   readonly queries: QueryRegistry;
+  /** Closes connections to external MCP servers (stdio servers are child processes). */
+  close(): Promise<void>;
 }
 
 function controlPort(control: ControlPlane): ControlPort {
@@ -101,10 +108,13 @@ export function createInterop(node: OpenedNode, control: ControlPlane, opts: Int
     },
   });
   const agents = opts.agents ?? [];
+  const mcpServers = opts.mcpServers ?? [];
+  const external = mcpServers.length ? createMcpClientPool(mcpServers) : undefined;
   const services: InteropServices = {
     ledger,
     control: controlPort(control),
     ...(agents.length ? { agents: createA2aAgentsClient(agents) } : {}),
+    ...(external ? { external } : {}),
     node: {
       origin: node.origin,
       mode: opts.mode,
@@ -125,5 +135,6 @@ export function createInterop(node: OpenedNode, control: ControlPlane, opts: Int
   });
   registerBuiltinTools(gateway, queries);
   if (agents.length) registerA2aPerformTool(gateway, agents);
-  return { gateway, services, queries };
+  if (mcpServers.length) for (const t of externalMcpTools(mcpServers)) gateway.register(t);
+  return { gateway, services, queries, close: async () => external?.close() };
 }

@@ -87,6 +87,7 @@ export async function startNode(
     mode: config.mode,
     toolTimeoutMs: config.interop.toolTimeoutMs,
     agents: config.interop.agents,
+    mcpServers: config.interop.mcpServers,
   });
   // The agent card names the node's URL, known for sure only after listen (port 0): the card and the A2A endpoint
   // over it are built then; until then the endpoint answers that it is starting.
@@ -158,6 +159,7 @@ export async function startNode(
     stop() {
       stopping ??= (async () => {
         await scheduler.stop();
+        await interop.close().catch(() => undefined);
         await control.close().catch(() => undefined);
         await app.close();
         await node.close();

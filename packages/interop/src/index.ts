@@ -8,3 +8,4 @@ export * from './tools.ts';
 export * from './mcp-server.ts';
 export * from './ledger-port.ts';
 export * from './a2a.ts';
+export * from './mcp-client.ts';

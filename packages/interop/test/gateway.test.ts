@@ -7,6 +7,7 @@ import {
   InteropError,
   createQueryRegistry,
   createToolGateway,
+  externalMcpTools,
   registerA2aPerformTool,
   registerBuiltinTools,
   type Caller,
@@ -43,6 +44,8 @@ const SAMPLE_ARGS: Record<string, Record<string, unknown>> = {
   list_queries: {},
   run_query: { pqid: 'receipts.recent' },
   a2a_perform: { agent: 'peer', pqid: 'ledger.status' },
+  list_external_tools: { server: 'ext' },
+  call_external_tool: { server: 'ext', tool: 'echo', arguments: {} },
 };
 
 type Event =
@@ -110,7 +113,8 @@ function builtinGateway(decision: 'allow' | 'deny' | 'throw') {
   });
   registerBuiltinTools(gateway, createQueryRegistry());
   // The tools a node adds when configured (remote A2A agents) must obey the same order.
-  registerA2aPerformTool(gateway, [{ name: 'peer', url: 'http://127.0.0.1:9', region: 'eu-west-1' }]);
+  registerA2aPerformTool(gateway, [{ name: 'peer', region: 'eu-west-1' }]);
+  for (const t of externalMcpTools([{ name: 'ext', url: 'http://127.0.0.1:9/mcp' }])) gateway.register(t);
   return { gateway, events, appended };
 }
 

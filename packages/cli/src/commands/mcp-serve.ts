@@ -104,7 +104,13 @@ async function serveLocal(token: string, o: ServeOpts): Promise<void> {
     const p = await authenticate(node.storage, token, Date.now(), 'mcp');
     const control = createControlPlane(node, cfg.control);
     try {
-      const interop = createInterop(node, control, { dataDir: dir, mode: cfg.mode });
+      const interop = createInterop(node, control, {
+        dataDir: dir,
+        mode: cfg.mode,
+        toolTimeoutMs: cfg.interop.toolTimeoutMs,
+        agents: cfg.interop.agents,
+        mcpServers: cfg.interop.mcpServers,
+      });
       const server = createVaultMeshMcpServer({
         gateway: interop.gateway,
         caller: { principal: controlPrincipal(p), purpose: o.purpose, residency: o.residency, via: 'mcp' },
@@ -118,6 +124,7 @@ async function serveLocal(token: string, o: ServeOpts): Promise<void> {
       process.stderr.write(`vm mcp serve: serving ${node.origin} over stdio as token:${p.name}\n`);
       await closed;
       await server.close().catch(() => undefined);
+      await interop.close().catch(() => undefined);
     } finally {
       await control.close().catch(() => undefined);
     }

@@ -12,6 +12,7 @@ import {
 } from '@vaultmesh/server';
 import { dataDir, keyOptions, localActor, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
+import { registerMcpClientCommands } from './mcp-client.ts';
 import { registerMcpServe } from './mcp-serve.ts';
 import { print, printJson } from '../output.ts';
 
@@ -89,6 +90,7 @@ export function register(program: Command): void {
       'the control plane on the local node: strategist (plan), executor (run), auditor (verify); serve (MCP over stdio)',
     );
   registerMcpServe(mcp);
+  registerMcpClientCommands(mcp);
 
   withCfg(
     mcp
