@@ -94,7 +94,12 @@ export async function exportEvidence(
   log: Log,
   storage: LogStorage,
   index: number,
-  opts: { logKeys: readonly string[]; trust: Map<string, string[]> },
+  opts: {
+    logKeys: readonly string[];
+    trust: Map<string, string[]>;
+    /** Witness cosignatures of a checkpoint and the witnesses' keys (federation), attached to the bundle. */
+    cosignatures?: (size: number) => Promise<{ lines: string[]; witnessKeys: string[] }>;
+  },
 ): Promise<EvidenceBundle> {
   const entry = await log.getEntry(index);
   const anchors = (await storage.listAnchors()).filter((a) => a.size > index);
@@ -118,6 +123,7 @@ export async function exportEvidence(
   const proof = await log.inclusionProof(index, cp.size);
   const used = new Set(tokens.map((t) => t.authority));
   const tsaTrust = [...new Set([...opts.trust].filter(([n]) => used.has(n)).flatMap(([, p]) => p))];
+  const cosigned = await opts.cosignatures?.(cp.size);
   return buildEvidenceBundle({
     origin: log.origin,
     index,
@@ -128,6 +134,7 @@ export async function exportEvidence(
     timestamps: tokens.map((t) => ({ authority: t.authority, proof: t.proof, anchoredAt: t.anchoredAt })),
     logKeys: opts.logKeys,
     tsaTrustAnchors: tsaTrust,
+    ...(cosigned ? { cosignatures: cosigned.lines, witnessKeys: cosigned.witnessKeys } : {}),
   });
 }
 

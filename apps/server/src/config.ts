@@ -105,6 +105,19 @@ export const InteropConfigSchema = z
   })
   .strict();
 
+/** Federation: the anti-entropy loop that witnesses and mirrors peers (peers live in the data directory). */
+export const FederationConfigSchema = z
+  .object({
+    /** Cadence of witness + mirror rounds; 0 turns the loop off (vm federate sync still works). */
+    intervalMs: z.number().int().min(0).max(86_400_000).default(30_000),
+    /** Time limit of one request to a peer. */
+    timeoutMs: z.number().int().min(100).max(600_000).default(15_000),
+    /** Entries per verified mirror chunk (each chunk is proven against the peer's signed checkpoint). */
+    chunkEntries: z.number().int().min(256).max(1_000_000).default(8192),
+    backoff: BackoffSchema.default({}),
+  })
+  .strict();
+
 export type TsaConfig = z.infer<typeof TsaConfigSchema>;
 export type AnchorConfig = z.infer<typeof AnchorConfigSchema>;
 
@@ -136,6 +149,8 @@ export const ConfigSchema = z
     control: ControlConfigSchema.default({}),
     /** MCP and A2A: remote agents and external MCP servers. */
     interop: InteropConfigSchema.default({}),
+    /** Federation with peer nodes (vm federate peers add ...). */
+    federation: FederationConfigSchema.default({}),
   })
   .strict();
 

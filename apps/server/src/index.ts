@@ -6,3 +6,4 @@ export * from './server.ts';
 export * from './anchoring.ts';
 export * from './control.ts';
 export * from './interop.ts';
+export * from './federation.ts';

@@ -6,6 +6,8 @@ import { promotionAllowed } from '@vaultmesh/control';
 import { ConfigError, type NodeConfig } from './config.ts';
 import type { AnchorScheduler } from '@vaultmesh/log';
 import { createAnchorScheduler, exportEvidence, loadTsaTrust, logKeyTexts } from './anchoring.ts';
+import { cosignerVerifierKey } from '@vaultmesh/federation';
+import { parseVerifierKey } from '@vaultmesh/ledger';
 import {
   buildAgentCard,
   createA2aJsonRpc,
@@ -15,6 +17,7 @@ import {
 } from '@vaultmesh/interop';
 import { createControlPlane, type ControlPlane } from './control.ts';
 import { createInterop, type Interop } from './interop.ts';
+import { createFederation, type Federation } from './federation.ts';
 import { openNode, type OpenedNode } from './node.ts';
 
 export const VERSION = '0.1.0';
@@ -29,6 +32,7 @@ export interface RunningNode {
   readonly control: ControlPlane;
   /** The governed tool gateway and its services (MCP, A2A). */
   readonly interop: Interop;
+  readonly federation: Federation;
   stop(): Promise<void>;
 }
 
@@ -41,7 +45,7 @@ export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/public', imp
  */
 export async function startNode(
   config: NodeConfig,
-  opts: { logger?: boolean; passphrase?: string } = {},
+  opts: { logger?: boolean; passphrase?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunningNode> {
   // Trust anchors first: a bad anchor configuration fails before anything is opened.
   const trust = loadTsaTrust(config.anchor.tsas);
@@ -82,6 +86,18 @@ export async function startNode(
     },
   });
   metrics.bindAnchors(() => scheduler.status());
+  const federation = createFederation(node, {
+    intervalMs: config.federation.intervalMs,
+    timeoutMs: config.federation.timeoutMs,
+    chunkEntries: config.federation.chunkEntries,
+    backoff: config.federation.backoff,
+    env: opts.env ?? process.env,
+    onEvent: (e) => {
+      if (e.type === 'failed') events.log?.warn({ federation: e }, 'federation sync failed; will retry');
+      else events.log?.debug({ federation: e }, 'federation sync');
+    },
+  });
+  metrics.bindFederation(() => federation.metricsStatus());
   const interop = createInterop(node, control, {
     dataDir: config.dataDir,
     mode: config.mode,
@@ -104,6 +120,12 @@ export async function startNode(
     dashboardDir: DASHBOARD_DIR,
     logger,
     anchorStatus: () => scheduler.status(),
+    federation: {
+      acceptCosignature: (note, line) => federation.acceptCosignature(note, line),
+      cosignatures: async (size) => (await federation.store.listCosignatures(size)).map((c) => c.line),
+      handleMerge: (body) => federation.handleMerge(body),
+      status: async () => ({ origin: node.origin, peers: await federation.status() }),
+    },
     control: {
       ...control,
       policySetHash: control.engine.policySetHash,
@@ -128,6 +150,14 @@ export async function startNode(
       exportEvidence(node.log, node.storage, index, {
         logKeys: await logKeyTexts(node.storage, node.key.verifierKeyText),
         trust,
+        cosignatures: async (size) => {
+          const cosigs = await federation.store.listCosignatures(size);
+          const peers = await federation.store.listPeers();
+          const witnessKeys = peers
+            .filter((p) => cosigs.some((c) => c.witness === p.origin))
+            .map((p) => cosignerVerifierKey(p.origin, parseVerifierKey(p.verifierKey).publicKey));
+          return { lines: cosigs.map((c) => c.line), witnessKeys };
+        },
       }),
   });
   events.log = app.log;
@@ -139,6 +169,7 @@ export async function startNode(
     throw err;
   }
   scheduler.start();
+  federation.start();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   a2a.card = buildAgentCard({
@@ -155,10 +186,12 @@ export async function startNode(
     scheduler,
     control,
     interop,
+    federation,
     url: `http://${config.host}:${port}`,
     stop() {
       stopping ??= (async () => {
         await scheduler.stop();
+        await federation.stop().catch(() => undefined);
         await interop.close().catch(() => undefined);
         await control.close().catch(() => undefined);
         await app.close();

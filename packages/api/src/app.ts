@@ -27,6 +27,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Caller } from '@vaultmesh/interop';
 import { registerControlRoutes, type ControlApi } from './control-routes.ts';
 import { registerMcpRoutes } from './mcp-routes.ts';
+import { registerFederationRoutes, type FederationApi } from './federation-routes.ts';
 import { registerA2aRoutes, type A2aRoutesOptions } from './a2a-routes.ts';
 import { HttpError, toProblem } from './errors.ts';
 import type { NodeMetrics } from './metrics.ts';
@@ -57,6 +58,8 @@ export interface AppOptions {
   readonly control?: ControlApi;
   /** MCP over Streamable HTTP at /mcp: a server per authenticated session; absent: not served. */
   readonly mcp?: { createServer(caller: Caller): McpServer };
+  /** Federation: cosignatures from peers, merges, peer status; with it /checkpoint carries cosignatures. */
+  readonly federation?: FederationApi;
   /** A2A: the agent card, the JSON-RPC endpoint and /a2a/perform over the gateway; absent: not served. */
   readonly a2a?: Omit<A2aRoutesOptions, 'principal'>;
 }
@@ -196,7 +199,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.get('/checkpoint', async (_req, reply) => {
     const cp = await log.latestCheckpoint();
     if (!cp) throw new HttpError(404, 'NOT_FOUND', 'no checkpoint has been published yet');
-    return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(cp.note);
+    // Witness cosignatures (C2SP tlog-cosignature) are further signature lines of the same signed note.
+    const cosigs = (await opts.federation?.cosignatures(cp.size)) ?? [];
+    const note = cosigs.length ? cp.note + cosigs.map((l) => l + '\n').join('') : cp.note;
+    return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(note);
   });
   app.get('/tile/*', async (req, reply) => {
     const addr = parseTilePath(req.url.split('?')[0]!);
@@ -427,6 +433,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // preClose: open SSE streams are in-flight requests, which onClose would wait for forever.
     app.addHook('preClose', async () => mcp.close());
   }
+  if (opts.federation) registerFederationRoutes(app, opts.federation, principal);
   if (opts.a2a)
     registerA2aRoutes(app, {
       ...opts.a2a,

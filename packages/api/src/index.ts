@@ -5,3 +5,4 @@ export * from './metrics.ts';
 export * from './control-routes.ts';
 export * from './mcp-routes.ts';
 export * from './a2a-routes.ts';
+export * from './federation-routes.ts';

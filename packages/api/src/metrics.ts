@@ -11,6 +11,20 @@ export interface NodeMetrics {
   bindLog(stats: () => LogStats): void;
   /** Sets where the vaultmesh_anchor_* metrics read from (the anchor scheduler's status). */
   bindAnchors(status: () => readonly AnchorStatus[]): void;
+  /** Sets where the vaultmesh_federation_* metrics read from (the anti-entropy loop's per-peer status). */
+  bindFederation(status: () => readonly FederationPeerStatus[]): void;
+}
+
+/** One peer as the anti-entropy loop sees it (apps/server federation.ts). */
+export interface FederationPeerStatus {
+  readonly peer: string;
+  readonly trusted: boolean;
+  /** Entries of the peer's latest signed checkpoint not yet mirrored here. */
+  readonly lagEntries: number;
+  /** Unix ms of the last successful sync (witness + mirror), undefined before the first. */
+  readonly lastSyncAt?: number;
+  readonly failuresTotal: number;
+  readonly consecutiveFailures: number;
 }
 
 /** Creates a registry with ledger, HTTP and process metrics (all prefixed vaultmesh_). */
@@ -129,10 +143,64 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
   };
   anchorCounter('vaultmesh_anchor_failures_total', 'Failed anchoring attempts.', (a) => a.failuresTotal);
   anchorCounter('vaultmesh_anchor_attempts_total', 'Anchoring attempts.', (a) => a.attemptsTotal);
+
+  let federationStatus: (() => readonly FederationPeerStatus[]) | undefined;
+  const peerGauge = (name: string, help: string, pick: (p: FederationPeerStatus) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['peer'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const p of federationStatus?.() ?? []) {
+          const v = pick(p);
+          if (v !== undefined) this.set({ peer: p.peer }, v);
+        }
+      },
+    });
+  peerGauge(
+    'vaultmesh_federation_peer_lag_entries',
+    'Entries of the peer’s signed checkpoint not yet mirrored.',
+    (p) => p.lagEntries,
+  );
+  peerGauge(
+    'vaultmesh_federation_last_sync_timestamp_seconds',
+    'When the peer was last witnessed and mirrored.',
+    (p) => (p.lastSyncAt === undefined ? undefined : p.lastSyncAt / 1000),
+  );
+  peerGauge(
+    'vaultmesh_federation_peer_trusted',
+    '1 while the peer is trusted, 0 once it equivocated.',
+    (p) => (p.trusted ? 1 : 0),
+  );
+  peerGauge(
+    'vaultmesh_federation_consecutive_failures',
+    'Failed syncs since the last success (the backoff exponent).',
+    (p) => p.consecutiveFailures,
+  );
+  const peerFailures = new Map<string, number>();
+  new Counter({
+    name: 'vaultmesh_federation_failures_total',
+    help: 'Failed syncs with the peer.',
+    labelNames: ['peer'],
+    registers: [registry],
+    collect() {
+      for (const p of federationStatus?.() ?? []) {
+        const prev = peerFailures.get(p.peer);
+        if (prev === undefined || p.failuresTotal > prev)
+          this.inc({ peer: p.peer }, p.failuresTotal - (prev ?? 0));
+        peerFailures.set(p.peer, p.failuresTotal);
+      }
+    },
+  });
   return {
     registry,
     bindAnchors(fn) {
       anchorStatus = fn;
+    },
+    bindFederation(fn) {
+      federationStatus = fn;
     },
     observeCommit(info) {
       appends.inc(info.entries);

@@ -8,6 +8,7 @@ import * as callback from './commands/callback.ts';
 import * as checkpoint from './commands/checkpoint.ts';
 import * as demo from './commands/demo.ts';
 import * as evidence from './commands/evidence.ts';
+import * as federate from './commands/federate.ts';
 import * as genesis from './commands/genesis.ts';
 import * as golive from './commands/golive.ts';
 import * as init from './commands/init.ts';
@@ -43,6 +44,7 @@ const COMMANDS = [
   readiness,
   policy,
   mcp,
+  federate,
   demo,
   bench,
 ];

@@ -714,3 +714,4 @@ async function* scanWithReaders(
   }
 }
 export * from './control-store.ts';
+export * from './federation-store.ts';

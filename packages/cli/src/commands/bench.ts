@@ -8,7 +8,7 @@ export function register(program: Command): void {
     .option('--size <n>', 'entries in the large log for proof/verify/memory benchmarks', '1000000')
     .option(
       '--only <names>',
-      'comma-separated subset: append,proof,verify,memory,httpsig,bundle,policy,executor,mcp',
+      'comma-separated subset: append,proof,verify,memory,httpsig,bundle,policy,executor,mcp,mirror',
     )
     .option('--json <file>', 'also write the results as JSON')
     .action(async (o: { size: string; only?: string; json?: string }) => {

@@ -1,0 +1,25 @@
+// The one error class of @vaultmesh/federation, with a closed union of codes. Security failures carry evidence.
+
+export type FederationErrorCode =
+  | 'COSIGNATURE_INVALID'
+  | 'CHECKPOINT_INVALID'
+  | 'INCONSISTENT'
+  | 'EQUIVOCATION'
+  | 'MERGE_MISMATCH'
+  | 'SIGNATURE_INVALID'
+  | 'INVALID_ARGUMENT'
+  | 'PEER_UNREACHABLE'
+  | 'PEER_UNTRUSTED'
+  | 'NOT_FOUND';
+
+/** Federation failure; `evidence` holds what proves it (signed notes, receipts) where there is any. */
+export class FederationError extends Error {
+  readonly code: FederationErrorCode;
+  readonly evidence?: unknown;
+  constructor(code: FederationErrorCode, message: string, evidence?: unknown) {
+    super(message);
+    this.name = 'FederationError';
+    this.code = code;
+    this.evidence = evidence;
+  }
+}

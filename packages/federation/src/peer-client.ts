@@ -1,0 +1,123 @@
+// PeerClient over HTTP (fetch): a peer node's public checkpoint and proofs, its entry bundles (with the token the
+// peer issued us), and the federation endpoints. Every request has a time limit; no token ever appears in an error.
+// Attacker-controlled input: everything a peer answers; sizes are bounded and shapes checked here.
+import { TILE_WIDTH, formatTilePath } from '@vaultmesh/ledger';
+import { FederationError } from './errors.ts';
+import type { PeerClient } from './ports.ts';
+
+export interface HttpPeerClientOptions {
+  readonly url: string;
+  /** Bearer token for the peer's entry bundles (an API token scoped to every tenant). */
+  readonly token?: string;
+  /** Time limit of one request. Default 15 s. */
+  readonly timeoutMs?: number;
+  readonly fetch?: typeof fetch;
+}
+
+const MAX_BODY = 32 * 1024 * 1024;
+
+/** Parses a C2SP tlog-tiles entry bundle: a sequence of big-endian uint16 lengths, each followed by an entry. */
+export function parseEntryBundle(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let off = 0;
+  while (off < bytes.length) {
+    if (off + 2 > bytes.length) throw new FederationError('CHECKPOINT_INVALID', 'entry bundle is truncated');
+    const len = (bytes[off]! << 8) | bytes[off + 1]!;
+    off += 2;
+    if (off + len > bytes.length)
+      throw new FederationError('CHECKPOINT_INVALID', 'entry bundle is truncated');
+    out.push(bytes.subarray(off, off + len));
+    off += len;
+  }
+  return out;
+}
+
+/** The C2SP tlog-tiles path of entry bundle n in a tree of treeSize entries (partial bundles get .p/<width>). */
+export function entryBundlePath(n: number, treeSize: number): string {
+  return (
+    '/' + formatTilePath({ level: -1, index: n, width: Math.min(TILE_WIDTH, treeSize - n * TILE_WIDTH) })
+  );
+}
+
+/** A PeerClient for one peer URL. */
+export function createHttpPeerClient(opts: HttpPeerClientOptions): PeerClient {
+  const base = opts.url.replace(/\/+$/, '');
+  const doFetch = opts.fetch ?? fetch;
+  const timeout = opts.timeoutMs ?? 15_000;
+
+  async function request(path: string, init: RequestInit = {}, auth = false): Promise<Response> {
+    let res: Response;
+    try {
+      res = await doFetch(base + path, {
+        ...init,
+        redirect: 'error',
+        signal: AbortSignal.timeout(timeout),
+        headers: {
+          ...(init.headers as Record<string, string> | undefined),
+          ...(auth && opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+        },
+      });
+    } catch (err) {
+      const name = (err as Error)?.name;
+      throw new FederationError(
+        'PEER_UNREACHABLE',
+        `peer ${base}: ${path.split('?')[0]} ${name === 'TimeoutError' ? `timed out after ${timeout} ms` : 'is unreachable'}`,
+      );
+    }
+    if (!res.ok) {
+      const text = (await res.text().catch(() => '')).slice(0, 300);
+      let detail = text;
+      try {
+        detail = (JSON.parse(text) as { detail?: string }).detail ?? text;
+      } catch {
+        /* not JSON */
+      }
+      throw new FederationError(
+        'PEER_UNREACHABLE',
+        `peer ${base}: ${path.split('?')[0]} answered ${res.status}${detail ? `: ${detail}` : ''}`,
+      );
+    }
+    const len = Number(res.headers.get('content-length') ?? '0');
+    if (len > MAX_BODY) throw new FederationError('PEER_UNREACHABLE', `peer ${base}: answer too large`);
+    return res;
+  }
+  const json = async (path: string, init?: RequestInit) =>
+    (await request(path, init)).json() as Promise<unknown>;
+
+  return {
+    async checkpoint() {
+      const text = await (await request('/checkpoint')).text();
+      if (text.length > 64 * 1024)
+        throw new FederationError('CHECKPOINT_INVALID', `peer ${base}: checkpoint too large`);
+      return text;
+    },
+    async consistencyProof(from, to) {
+      const r = (await json(`/api/ledger/proof/consistency?from=${from}&to=${to}`)) as { proof?: unknown };
+      if (
+        !Array.isArray(r.proof) ||
+        r.proof.length > 128 ||
+        r.proof.some((h) => typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h))
+      )
+        throw new FederationError('CHECKPOINT_INVALID', `peer ${base}: malformed consistency proof`);
+      return r.proof as string[];
+    },
+    async entryBundle(n, treeSize) {
+      const res = await request(entryBundlePath(n, treeSize), {}, true);
+      return parseEntryBundle(new Uint8Array(await res.arrayBuffer()));
+    },
+    async postCosignature(note, line) {
+      await request('/federation/cosignatures', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ note, line }),
+      });
+    },
+    async requestMerge(req) {
+      return json('/federation/merge', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(req),
+      });
+    },
+  };
+}
