@@ -359,3 +359,53 @@ describe('federation between node processes', () => {
     expect(again.stderr).toMatch(/untrusted/);
   }, 180_000);
 });
+
+describe('anti-entropy inside vm up', () => {
+  it('witnesses and mirrors peers on a cadence and exposes vaultmesh_federation_* metrics', async () => {
+    const { a } = nodes as Record<'a', TestNode>;
+    const d = await makeNode('d');
+    nodes.d = d;
+    await addPeer(d, a);
+    // The loop runs every 300 ms; the peer's entries arrive without any command.
+    await start(d, {
+      federation: { intervalMs: 300, chunkEntries: 4096, backoff: { baseMs: 100, maxMs: 1000 } },
+    });
+    const aSize = ((await (await fetch(`${a.url}/api/ledger/checkpoint`)).json()) as { size: number }).size;
+    const deadline = Date.now() + 60_000;
+    let metrics = '';
+    for (;;) {
+      metrics = await (await fetch(`${d.url}/metrics`)).text();
+      const lag = /^vaultmesh_federation_peer_lag_entries\{peer="a"\} (\d+)$/m.exec(metrics);
+      const synced = /^vaultmesh_federation_last_sync_timestamp_seconds\{peer="a"\} [0-9.e+]+$/m.test(
+        metrics,
+      );
+      if (lag && lag[1] === '0' && synced) break;
+      if (Date.now() > deadline)
+        throw new Error(
+          `d never caught up with a: ${metrics
+            .split('\n')
+            .filter((l) => l.includes('federation'))
+            .join('\n')}`,
+        );
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(metrics).toMatch(/^vaultmesh_federation_peer_trusted\{peer="a"\} 1$/m);
+    expect(metrics).toMatch(/^vaultmesh_federation_failures_total\{peer="a"\} 0$/m);
+    const status = (await (
+      await fetch(`${d.url}/api/federation/status`, { headers: { authorization: `Bearer ${d.admin}` } })
+    ).json()) as { peers: { peer: string; mirroredSize: number; trusted: boolean }[] };
+    expect(status.peers[0]).toMatchObject({ peer: 'a', trusted: true });
+    expect(status.peers[0]!.mirroredSize).toBeGreaterThanOrEqual(aSize);
+    // An unreachable peer backs off and counts failures, without stopping the loop.
+    await stop(a);
+    const until = Date.now() + 30_000;
+    for (;;) {
+      metrics = await (await fetch(`${d.url}/metrics`)).text();
+      const f = /^vaultmesh_federation_failures_total\{peer="a"\} (\d+)$/m.exec(metrics);
+      if (f && Number(f[1]) >= 2) break;
+      if (Date.now() > until) throw new Error('no failures counted for an unreachable peer');
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(metrics).toMatch(/^vaultmesh_federation_consecutive_failures\{peer="a"\} [1-9]\d*$/m);
+  }, 120_000);
+});
