@@ -6,6 +6,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { verifyEvidenceBundle } from '@vaultmesh/attest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/net.ts';
 import { CLEAN_ENV, ROOT, VM_BIN, runVm, runVmJson } from './helpers/vm.ts';
@@ -69,7 +70,11 @@ function peerEnv(): Record<string, string> {
 
 async function start(n: TestNode, extra: Record<string, unknown> = {}): Promise<void> {
   const cfg = join(dir, `${n.name}.json`);
-  writeFileSync(cfg, JSON.stringify({ federation: { intervalMs: 0, chunkEntries: 512 }, ...extra }));
+  // Checkpoints only when published (POST /api/ledger/checkpoint or a merge), so tests know which one is latest.
+  writeFileSync(
+    cfg,
+    JSON.stringify({ checkpointIntervalMs: 0, federation: { intervalMs: 0, chunkEntries: 512 }, ...extra }),
+  );
   const child = spawn(
     process.execPath,
     [
@@ -222,6 +227,16 @@ describe('federation between node processes', () => {
     const lines = note.split('\n').filter((l) => l.startsWith('— '));
     expect(lines.some((l) => l.startsWith(`— ${b.origin} `))).toBe(true);
     expect(lines.some((l) => l.startsWith(`— ${a.origin} `))).toBe(true);
+    // An evidence bundle of a receipt under that checkpoint carries the cosignature, and it verifies offline.
+    const bundle = (await (
+      await fetch(`${b.url}/api/ledger/evidence/0`, { headers: { authorization: `Bearer ${b.admin}` } })
+    ).json()) as { checkpoint: { size: number }; cosignatures: string[]; keys: { witnesses: string[] } };
+    expect(bundle.checkpoint.size).toBe(Number(note.split('\n')[1]));
+    expect(bundle.cosignatures.length).toBeGreaterThan(0);
+    const report = verifyEvidenceBundle(bundle, { requireTimestamp: false });
+    expect(report.checks).toContainEqual(
+      expect.objectContaining({ check: `cosignature ${a.origin}`, ok: true }),
+    );
   }, 120_000);
 
   it('three nodes: A merges with B and C; both countersign the same merged root', async () => {

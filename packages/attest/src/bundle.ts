@@ -1,6 +1,7 @@
 // Evidence bundles: everything a third party needs to check one receipt offline, with no running node. The
 // bundle is attacker-controlled input when verified: every field is checked, nothing in it is trusted unless
 // the verifier pins the keys (otherwise the report says the keys came from the bundle itself).
+import { parseCosignatureLine, parseCosignerKey, verifyCosignature } from '@vaultmesh/federation';
 import {
   bytesEqual,
   decodeReceipt,
@@ -295,9 +296,37 @@ export function verifyEvidenceBundle(value: unknown, opts: VerifyBundleOptions =
     // Each failure is already listed above.
   }
 
-  // 5. Witness cosignatures are listed; checking them needs witness keys (federation).
+  // 5. Witness cosignatures (C2SP tlog-cosignature v1) over the checkpoint body, with the witnesses' keys.
   if (b.cosignatures.length > 0 && b.keys.witnesses.length === 0)
     warnings.push(`${b.cosignatures.length} cosignature(s) present but no witness keys to check them`);
+  const body = b.checkpoint.note.slice(0, b.checkpoint.note.indexOf('\n\n') + 1);
+  for (const text of b.keys.witnesses) {
+    let key: ReturnType<typeof parseCosignerKey>;
+    try {
+      key = parseCosignerKey(text);
+    } catch (err) {
+      add(`cosignature`, false, `witness key ${text.slice(0, 60)}: ${(err as Error).message}`);
+      continue;
+    }
+    const mine = b.cosignatures.filter((l) => l.startsWith(`\u2014 ${key.name} `));
+    const ok = mine.find((l) => {
+      try {
+        verifyCosignature(body, l, key);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    add(
+      `cosignature ${key.name}`,
+      ok !== undefined,
+      ok
+        ? `witnessed at ${new Date(parseCosignatureLine(ok).timestamp * 1000).toISOString()}`
+        : mine.length
+          ? 'the cosignature does not verify'
+          : 'no cosignature by this witness',
+    );
+  }
 
   return { ok: checks.every((c) => c.ok), index, size, checks, warnings };
 }

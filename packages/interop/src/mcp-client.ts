@@ -4,7 +4,10 @@
 // token or header value into an error.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { InteropError } from './errors.ts';
@@ -117,6 +120,8 @@ export function createMcpClientPool(
   };
   const failure = (s: McpServerEndpoint, err: unknown, what: string, signal?: AbortSignal): InteropError => {
     if (err instanceof InteropError) return err;
+    // The gateway aborts with the reason it stopped the call (TIMEOUT, or FAILED when its caller cancelled).
+    if (signal?.aborted && signal.reason instanceof InteropError) return signal.reason;
     const message = scrub(s, (err as Error)?.message ?? String(err));
     if (
       (err instanceof McpError && err.code === ErrorCode.RequestTimeout) ||
@@ -177,8 +182,13 @@ export function createMcpClientPool(
       try {
         return await fn(client);
       } catch (err) {
+        // Dropped: a stdio child that exited, a reset socket, or (MCP Streamable HTTP, "Session Management") a 404
+        // for our session id, which obliges the client to start a new session.
         const closed =
           (err instanceof McpError && err.code === ErrorCode.ConnectionClosed) ||
+          (err instanceof StreamableHTTPError &&
+            err.code === 404 &&
+            client.transport?.sessionId !== undefined) ||
           /not connected|ECONNRESET|socket hang up|fetch failed/i.test((err as Error)?.message ?? '');
         if (closed && attempt === 0 && !signal?.aborted) {
           clients.delete(s.name);
@@ -190,9 +200,9 @@ export function createMcpClientPool(
     }
   };
 
-  const listAll = async (s: McpServerEndpoint, signal?: AbortSignal): Promise<ToolInfo[]> => {
+  const listAll = async (s: McpServerEndpoint, signal?: AbortSignal, fresh = false): Promise<ToolInfo[]> => {
     const cached = toolLists.get(s.name);
-    if (cached && Date.now() - cached.at < ttl) return cached.tools;
+    if (!fresh && cached && Date.now() - cached.at < ttl) return cached.tools;
     const tools = await withClient(s, 'listing tools', signal, async (c) => {
       const out: ToolInfo[] = [];
       let cursor: string | undefined;
@@ -229,7 +239,11 @@ export function createMcpClientPool(
           'INVALID_INPUT',
           `tool ${tool.slice(0, 128)} of ${s.name} is not in its allowTools`,
         );
-      const listed = await listAll(s, signal);
+      const before = toolLists.get(s.name);
+      let listed = await listAll(s, signal);
+      // A miss on a cached list is checked once more against a fresh one (the server may have added the tool).
+      if (!listed.some((t) => t.name === tool) && listed === before?.tools)
+        listed = await listAll(s, signal, true);
       if (!listed.some((t) => t.name === tool))
         throw new InteropError(
           'NOT_FOUND',
