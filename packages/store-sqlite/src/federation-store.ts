@@ -55,7 +55,9 @@ export function createSqliteFederationStore(db: Database.Database): FederationSt
     countEntries: db.prepare<[string], { n: number | null }>(
       'SELECT max(idx) + 1 AS n FROM fed_mirror_entries WHERE peer = ?',
     ),
-    insertEntry: db.prepare('INSERT INTO fed_mirror_entries (peer, idx, leaf_hash, bytes) VALUES (?, ?, ?, ?)'),
+    insertEntry: db.prepare(
+      'INSERT INTO fed_mirror_entries (peer, idx, leaf_hash, bytes) VALUES (?, ?, ?, ?)',
+    ),
     entries: db.prepare<[string, number, number], { idx: number; leaf_hash: string; bytes: Buffer }>(
       'SELECT idx, leaf_hash, bytes FROM fed_mirror_entries WHERE peer = ? AND idx >= ? ORDER BY idx LIMIT ?',
     ),
