@@ -175,6 +175,9 @@ describe('external MCP servers through the gateway', () => {
     );
     expect(far?.code).toBe('DENIED');
     expect(far?.reasons).toContain('residency-eu');
+    // Listing every server under a residency would reach servers policy never saw: the caller must name one.
+    const listAll = await err(interop.gateway.call('list_external_tools', {}, { ...agent, residency: 'eu' }));
+    expect(listAll?.code).toBe('INVALID_INPUT');
     expect(requests).toBe(before);
   });
 

@@ -312,6 +312,13 @@ export function externalMcpTools(servers: readonly McpServerEndpoint[]): ToolSpe
     },
     async run(a, ctx) {
       const p = port(ctx.services);
+      // Listing every server is decided without a region, so under a residency the caller must name one server
+      // (whose region policy then checks); otherwise a call could reach a server outside the residency.
+      if (ctx.caller.residency !== undefined && a.server === undefined)
+        throw new InteropError(
+          'INVALID_INPUT',
+          'with a residency set, name the server to list (policy checks its region)',
+        );
       const chosen = p.servers().filter((s) => a.server === undefined || s.name === a.server);
       return {
         servers: await Promise.all(
