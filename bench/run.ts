@@ -980,7 +980,18 @@ export async function runBenchmarks(opts: {
   jsonFile?: string;
 }): Promise<BenchResult[]> {
   const only = new Set(
-    opts.only ?? ['append', 'proof', 'verify', 'memory', 'httpsig', 'bundle', 'policy', 'executor', 'mcp'],
+    opts.only ?? [
+      'append',
+      'proof',
+      'verify',
+      'memory',
+      'httpsig',
+      'bundle',
+      'policy',
+      'executor',
+      'mcp',
+      'mirror',
+    ],
   );
   const results: BenchResult[] = [];
   if (only.has('append')) results.push(...(await benchAppend(200_000)));

@@ -117,7 +117,7 @@ async function startTestNode(name: string, agents: readonly A2aAgentEndpoint[] =
   });
   let card = buildAgentCard({ baseUrl: 'http://127.0.0.1', version: '0.1.0' });
   registerA2aRoutes(app, {
-    card: () => card,
+    card: () => agentCardToJson(card),
     rpc: {
       // The card names the listening port, known only after listen: build the endpoint lazily.
       handle: (req) => rpc.handle(req),

@@ -7,7 +7,7 @@ import {
   McpServersConfigSchema,
   type A2aAgentConfig,
   type McpServerConfig,
-} from '@vaultmesh/interop';
+} from '@vaultmesh/interop/core';
 import { z } from 'zod';
 
 const BackoffSchema = z

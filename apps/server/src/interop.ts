@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { PLANS, promotionAllowed, type StoredPlan } from '@vaultmesh/control';
 import {
-  createA2aAgentsClient,
-  createMcpClientPool,
+  createLazyA2aAgentsClient,
+  createLazyMcpClientPool,
   externalMcpTools,
   type McpServerEndpoint,
   registerA2aPerformTool,
@@ -19,7 +19,7 @@ import {
   type InteropServices,
   type QueryRegistry,
   type ToolGateway,
-} from '@vaultmesh/interop';
+} from '@vaultmesh/interop/core';
 import type { ControlPlane } from './control.ts';
 import { verifyNode, type OpenedNode } from './node.ts';
 
@@ -109,11 +109,11 @@ export function createInterop(node: OpenedNode, control: ControlPlane, opts: Int
   });
   const agents = opts.agents ?? [];
   const mcpServers = opts.mcpServers ?? [];
-  const external = mcpServers.length ? createMcpClientPool(mcpServers) : undefined;
+  const external = mcpServers.length ? createLazyMcpClientPool(mcpServers) : undefined;
   const services: InteropServices = {
     ledger,
     control: controlPort(control),
-    ...(agents.length ? { agents: createA2aAgentsClient(agents) } : {}),
+    ...(agents.length ? { agents: createLazyA2aAgentsClient(agents) } : {}),
     ...(external ? { external } : {}),
     node: {
       origin: node.origin,

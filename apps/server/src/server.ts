@@ -8,13 +8,10 @@ import type { AnchorScheduler } from '@vaultmesh/log';
 import { createAnchorScheduler, exportEvidence, loadTsaTrust, logKeyTexts } from './anchoring.ts';
 import { cosignerVerifierKey } from '@vaultmesh/federation';
 import { parseVerifierKey } from '@vaultmesh/ledger';
-import {
-  buildAgentCard,
-  createA2aJsonRpc,
-  createVaultMeshMcpServer,
-  type A2aJsonRpc,
-  type AgentCard,
-} from '@vaultmesh/interop';
+import type { A2aJsonRpc } from '@vaultmesh/interop';
+import type * as InteropSdkModule from '@vaultmesh/interop';
+
+type InteropSdk = typeof InteropSdkModule;
 import { createControlPlane, type ControlPlane } from './control.ts';
 import { createInterop, type Interop } from './interop.ts';
 import { createFederation, type Federation } from './federation.ts';
@@ -105,9 +102,26 @@ export async function startNode(
     agents: config.interop.agents,
     mcpServers: config.interop.mcpServers,
   });
+  // The MCP and A2A SDKs are loaded on first use (about 50 MB a node that no agent talks to should not hold).
   // The agent card names the node's URL, known for sure only after listen (port 0): the card and the A2A endpoint
-  // over it are built then; until then the endpoint answers that it is starting.
-  const a2a: { card?: AgentCard; rpc?: A2aJsonRpc } = {};
+  // over it are built on the first A2A request after that.
+  let sdk: Promise<InteropSdk> | undefined;
+  const interopSdk = () => (sdk ??= import('@vaultmesh/interop'));
+  const listen: { url?: string } = {};
+  let a2a: Promise<{ card: Record<string, unknown>; rpc: A2aJsonRpc }> | undefined;
+  const a2aFace = () => {
+    if (listen.url === undefined) throw new Error('the A2A endpoint is starting');
+    const baseUrl = listen.url;
+    return (a2a ??= interopSdk().then((m) => {
+      const card = m.buildAgentCard({
+        baseUrl,
+        version: VERSION,
+        queries: interop.queries.list(),
+        tools: interop.gateway.list().map((t) => t.name),
+      });
+      return { card: m.agentCardToJson(card), rpc: m.createA2aJsonRpc({ gateway: interop.gateway, card }) };
+    }));
+  };
   const app = await buildApp({
     log: node.log,
     storage: node.storage,
@@ -132,18 +146,12 @@ export async function startNode(
       listApprovalRequests: (planId) => interop.services.control!.listApprovalRequests(planId),
     },
     mcp: {
-      createServer: (caller) =>
-        createVaultMeshMcpServer({ gateway: interop.gateway, caller, version: VERSION }),
+      createServer: async (caller) =>
+        (await interopSdk()).createVaultMeshMcpServer({ gateway: interop.gateway, caller, version: VERSION }),
     },
     a2a: {
-      card: () =>
-        a2a.card ?? buildAgentCard({ baseUrl: `http://${config.host}:${config.port}`, version: VERSION }),
-      rpc: {
-        handle: (r) => {
-          if (!a2a.rpc) throw new Error('the A2A endpoint is starting');
-          return a2a.rpc.handle(r);
-        },
-      },
+      card: async () => (await a2aFace()).card,
+      rpc: { handle: async (r) => (await a2aFace()).rpc.handle(r) },
       gateway: interop.gateway,
     },
     evidence: async (index) =>
@@ -172,13 +180,7 @@ export async function startNode(
   federation.start();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
-  a2a.card = buildAgentCard({
-    baseUrl: config.interop.publicUrl ?? `http://${config.host}:${port}`,
-    version: VERSION,
-    queries: interop.queries.list(),
-    tools: interop.gateway.list().map((t) => t.name),
-  });
-  a2a.rpc = createA2aJsonRpc({ gateway: interop.gateway, card: a2a.card });
+  listen.url = config.interop.publicUrl ?? `http://${config.host}:${port}`;
   let stopping: Promise<void> | undefined;
   return {
     app,

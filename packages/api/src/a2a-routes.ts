@@ -9,22 +9,20 @@ import { AuthError, type Principal as TokenPrincipal } from '@vaultmesh/auth';
 import {
   PURPOSE_PATTERN,
   RESIDENCY_PATTERN,
-  agentCardToJson,
   digestOf,
   InteropError,
-  type A2aJsonRpc,
-  type AgentCard,
   type Caller,
   type InteropErrorCode,
   type InteropServices,
   type ToolGateway,
-} from '@vaultmesh/interop';
+} from '@vaultmesh/interop/core';
+import type { A2aJsonRpc } from '@vaultmesh/interop';
 import { toControlPrincipal } from './control-routes.ts';
 import { HttpError, toProblem, type Problem } from './errors.ts';
 
 export interface A2aRoutesOptions {
-  /** The node's agent card (buildAgentCard), served at /.well-known/agent-card.json. */
-  card(): AgentCard;
+  /** The node's agent card as JSON (agentCardToJson of buildAgentCard), served at /.well-known/agent-card.json. */
+  card(): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** The JSON-RPC endpoint (createA2aJsonRpc over the gateway), served at POST /a2a/jsonrpc. */
   readonly rpc: A2aJsonRpc;
   /** The governed tool gateway with `a2a_perform` registered. */
@@ -114,7 +112,7 @@ export function registerA2aRoutes(app: FastifyInstance, opts: A2aRoutesOptions):
     reply
       .header('cache-control', 'public, max-age=300')
       .type('application/json')
-      .send(agentCardToJson(opts.card())),
+      .send(await opts.card()),
   );
 
   // Its own scope: the body is read as text so that unparsable JSON becomes a JSON-RPC parse error (-32700), not a

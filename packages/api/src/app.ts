@@ -24,7 +24,7 @@ import {
   type StoredEntry,
 } from '@vaultmesh/log';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { Caller } from '@vaultmesh/interop';
+import type { Caller } from '@vaultmesh/interop/core';
 import { registerControlRoutes, type ControlApi } from './control-routes.ts';
 import { registerMcpRoutes } from './mcp-routes.ts';
 import { registerFederationRoutes, type FederationApi } from './federation-routes.ts';
@@ -57,7 +57,7 @@ export interface AppOptions {
   /** The control plane (strategist → executor → auditor, plans, runs, approvals); absent: routes not served. */
   readonly control?: ControlApi;
   /** MCP over Streamable HTTP at /mcp: a server per authenticated session; absent: not served. */
-  readonly mcp?: { createServer(caller: Caller): McpServer };
+  readonly mcp?: { createServer(caller: Caller): McpServer | Promise<McpServer> };
   /** Federation: cosignatures from peers, merges, peer status; with it /checkpoint carries cosignatures. */
   readonly federation?: FederationApi;
   /** A2A: the agent card, the JSON-RPC endpoint and /a2a/perform over the gateway; absent: not served. */

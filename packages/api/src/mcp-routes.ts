@@ -7,17 +7,17 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type * as TransportModule from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { AuthError, authenticate, bearerToken, type Principal, type TokenStore } from '@vaultmesh/auth';
-import type { Caller } from '@vaultmesh/interop';
+import type { Caller } from '@vaultmesh/interop/core';
 import { toControlPrincipal } from './control-routes.ts';
 import { HttpError } from './errors.ts';
 
 export interface McpRoutesOptions {
   readonly tokens: TokenStore;
   /** A new MCP server bound to one caller (apps/server: createVaultMeshMcpServer over the gateway). */
-  createServer(caller: Caller): McpServer;
+  createServer(caller: Caller): McpServer | Promise<McpServer>;
   /** Most open sessions; an initialize beyond it is refused with 503. Default 1000. */
   readonly maxSessions?: number;
   /** A session unused this long is closed. Default 30 min. */
@@ -33,6 +33,26 @@ interface Session {
 
 const PURPOSE = /^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,199}$/;
 const RESIDENCY = /^[a-z]{2,16}$/;
+
+/** A JSON-RPC initialize request (what the SDK's isInitializeRequest checks, without loading the SDK for it). */
+function isInitialize(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  const b = body as Record<string, unknown>;
+  return (
+    b.jsonrpc === '2.0' &&
+    b.method === 'initialize' &&
+    (typeof b.id === 'string' || typeof b.id === 'number') &&
+    typeof b.params === 'object' &&
+    b.params !== null &&
+    typeof (b.params as Record<string, unknown>).protocolVersion === 'string'
+  );
+}
+
+/** The SDK's transport module, loaded with the first MCP session (the SDK costs memory a node without MCP clients
+ * should not pay). */
+let transportModule: Promise<typeof TransportModule> | undefined;
+const loadTransport = () =>
+  (transportModule ??= import('@modelcontextprotocol/sdk/server/streamableHttp.js'));
 
 function optionalHeader(req: FastifyRequest, name: string, re: RegExp): string | undefined {
   const v = req.headers[name];
@@ -135,7 +155,7 @@ export function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOptions):
     let session: Session;
     if (req.headers['mcp-session-id'] !== undefined) session = sessionOf(req, p);
     else {
-      if (!isInitializeRequest(req.body))
+      if (!isInitialize(req.body))
         throw new HttpError(400, 'INVALID_REQUEST', 'without mcp-session-id the request must be initialize');
       if (sessions.size >= maxSessions)
         throw new HttpError(503, 'UNAVAILABLE', 'too many open MCP sessions; close one or retry later');
@@ -145,7 +165,8 @@ export function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOptions):
         residency: optionalHeader(req, 'vaultmesh-residency', RESIDENCY),
         via: 'mcp',
       };
-      const server = opts.createServer(caller);
+      const server = await opts.createServer(caller);
+      const { StreamableHTTPServerTransport } = await loadTransport();
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {

@@ -40,17 +40,14 @@ import {
 } from '@a2a-js/sdk/server';
 import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory } from '@a2a-js/sdk/client';
 import { z } from 'zod';
+import { A2aAgentConfigSchema, PURPOSE_PATTERN, RESIDENCY_PATTERN, type A2aAgentEndpoint } from './config.ts';
 import { InteropError } from './errors.ts';
-import { describeIssues, digestOf, type Caller, type ToolGateway, type ToolSpec } from './gateway.ts';
-import { PQID, createQueryRegistry } from './queries.ts';
+import { describeIssues, digestOf, type Caller, type ToolGateway } from './gateway.ts';
+import { createQueryRegistry } from './queries.ts';
 import type { A2aAgentsPort, InteropServices } from './services.ts';
 
 export type { AgentCard } from '@a2a-js/sdk';
 
-/** A caller's purpose (policy context `purpose`), as the edges accept it. */
-export const PURPOSE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,199}$/;
-/** A caller's residency (policy context `residency`), as the edges accept it. */
-export const RESIDENCY_PATTERN = /^[a-z]{2,16}$/;
 /** Media types VaultMesh reads and writes over A2A. */
 export const A2A_MODES = ['application/json', 'text/plain'] as const;
 
@@ -584,61 +581,6 @@ export function createA2aJsonRpc(opts: A2aJsonRpcOptions): A2aJsonRpc {
 // ---------------------------------------------------------------------------------------------------------------
 // Client: remote agents and the a2a_perform tool
 
-/** Config of one remote A2A agent (`interop.agents[]` in the node's config). */
-export const A2aAgentConfigSchema = z
-  .object({
-    /** The name tools and policy use (context.agent, resource a2a/<name>). */
-    name: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be lowercase letters, digits, _ or -'),
-    /** The agent's base URL; its card is read from <url>/.well-known/agent-card.json. */
-    url: z.string().refine(
-      (u) => {
-        try {
-          return /^https?:$/.test(new URL(u).protocol);
-        } catch {
-          return false;
-        }
-      },
-      { message: 'must be an http(s) URL' },
-    ),
-    /** Where the agent runs (resource.region, checked against the caller's residency), e.g. "eu-west-1". */
-    region: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a region such as eu-west-1')
-      .optional(),
-    /** Name of the environment variable holding the bearer token (read by the entry point only). */
-    apiKeyEnv: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name')
-      .optional(),
-    /** Time limit of one request to the agent, card fetch included. */
-    timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
-  })
-  .strict();
-export type A2aAgentConfig = z.infer<typeof A2aAgentConfigSchema>;
-
-/** The configured agents, names unique. */
-export const A2aAgentsConfigSchema = z
-  .array(A2aAgentConfigSchema)
-  .max(100)
-  .superRefine((agents, ctx) => {
-    const seen = new Set<string>();
-    agents.forEach((a, i) => {
-      if (seen.has(a.name))
-        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate agent "${a.name}"` });
-      seen.add(a.name);
-    });
-  });
-
-/** One agent the client may call; `token` is the bearer token value (the entry point reads apiKeyEnv). */
-export interface A2aAgentEndpoint {
-  readonly name: string;
-  readonly url: string;
-  readonly region?: string;
-  readonly token?: string;
-  /** Default 30 s. */
-  readonly timeoutMs?: number;
-}
-
 export interface A2aAgentsClientOptions {
   readonly fetch?: typeof fetch;
   /** Largest response body read from an agent. Default 4 MiB. */
@@ -814,83 +756,4 @@ export function createA2aAgentsClient(
       }
     },
   };
-}
-
-const Tenant = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'must be a tenant name')
-  .optional()
-  .describe('Tenant to act in; defaults to the caller token’s tenant');
-
-/** The `a2a_perform` tool: asks a configured remote agent one persisted query (never free text or other tools). */
-export function a2aPerformTool(
-  agents: readonly { readonly name: string; readonly region?: string; readonly timeoutMs?: number }[],
-): ToolSpec<InteropServices> {
-  const byName = new Map(agents.map((a) => [a.name, a]));
-  const longest = Math.max(30_000, ...agents.map((a) => a.timeoutMs ?? 30_000));
-  const tool = <I extends z.ZodRawShape, O extends z.ZodRawShape>(t: ToolSpec<InteropServices, I, O>) =>
-    t as unknown as ToolSpec<InteropServices>;
-  return tool({
-    name: 'a2a_perform',
-    title: 'Ask a remote A2A agent',
-    description:
-      'Sends one persisted query (pqid and its parameters) to a configured remote A2A agent and returns its ' +
-      'final task state and result. Policy sees the agent as resource a2a/<agent> in its region, so residency ' +
-      'applies. Agents: ' +
-      (agents.length ? agents.map((a) => a.name + (a.region ? ` (${a.region})` : '')).join(', ') : 'none'),
-    input: {
-      agent: z
-        .string()
-        .refine((a) => byName.has(a), { message: 'is not a configured A2A agent' })
-        .describe('The configured agent name'),
-      pqid: z
-        .string()
-        .min(1)
-        .max(100)
-        .regex(PQID, 'must be a persisted query id (lowercase words joined by "." or "-")')
-        .describe('The persisted query the remote agent runs'),
-      task: z.record(z.unknown()).optional().describe('The query parameters'),
-      tenant: Tenant,
-    },
-    output: {
-      agent: z.string(),
-      pqid: z.string(),
-      taskId: z.string(),
-      state: z.string(),
-      result: z.unknown(),
-    },
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
-    // Above every agent's own limit, so the agent's TIMEOUT (which names it) comes first.
-    timeoutMs: longest + 5_000,
-    authorize: (a) => {
-      const region = byName.get(a.agent)?.region;
-      return {
-        resource: { id: `a2a/${a.agent}`, ...(region ? { region } : {}) },
-        context: { agent: a.agent, pqid: a.pqid },
-      };
-    },
-    async run(a, ctx) {
-      const port = ctx.services.agents;
-      if (!port) throw new InteropError('UNAVAILABLE', 'this node has no A2A agents configured');
-      const r = await port.send(
-        a.agent,
-        {
-          pqid: a.pqid,
-          params: a.task ?? {},
-          tenant: ctx.tenant,
-          ...(ctx.caller.purpose !== undefined ? { purpose: ctx.caller.purpose } : {}),
-        },
-        { signal: ctx.signal, timeoutMs: byName.get(a.agent)?.timeoutMs },
-      );
-      return { agent: a.agent, pqid: a.pqid, taskId: r.taskId, state: r.state, result: r.result };
-    },
-  });
-}
-
-/** Registers `a2a_perform` on a gateway. */
-export function registerA2aPerformTool(
-  gateway: ToolGateway<InteropServices>,
-  agents: readonly { readonly name: string; readonly region?: string; readonly timeoutMs?: number }[],
-): void {
-  gateway.register(a2aPerformTool(agents));
 }

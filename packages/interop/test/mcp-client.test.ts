@@ -14,6 +14,8 @@ import {
   InteropError,
   McpServerConfigSchema,
   McpServersConfigSchema,
+  createLazyA2aAgentsClient,
+  createLazyMcpClientPool,
   createMcpClientPool,
   type ExternalMcpPort,
 } from '../src/index.ts';
@@ -277,4 +279,45 @@ describe('createMcpClientPool over stdio', () => {
       await pool.close();
     }
   }, 30_000);
+});
+
+describe('lazy ports (@vaultmesh/interop/core: the SDK loads on first use)', () => {
+  it('the MCP pool names its servers and closes without connecting, then delegates to the real pool', async () => {
+    const pool = createLazyMcpClientPool([
+      { name: 'web', url, headers: { 'x-api-key': KEY }, region: 'eu-west-1', description: 'lazy' },
+    ]);
+    seen = {};
+    expect(pool.servers()).toEqual([{ name: 'web', region: 'eu-west-1', description: 'lazy' }]);
+    expect(seen).toEqual({});
+    try {
+      const r = await pool.callTool('web', 'echo', { text: 'lazy' }, {});
+      expect(r.content).toEqual([{ type: 'text', text: 'echo: lazy' }]);
+      expect(seen).toMatchObject({ initialize: 1, 'tools/call': 1 });
+      await expect(pool.callTool('nope', 'echo', {}, {})).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    } finally {
+      await pool.close();
+    }
+    await createLazyMcpClientPool([{ name: 'never', url }]).close();
+  });
+
+  it('refuses duplicate names and bad agents at construction, as the eager clients do', () => {
+    expect(() =>
+      createLazyMcpClientPool([
+        { name: 'a', url },
+        { name: 'a', url },
+      ]),
+    ).toThrow(/unique/);
+    expect(() => createLazyA2aAgentsClient([{ name: 'x', url: 'ftp://example.test/' }])).toThrow(
+      /http\(s\) URL/,
+    );
+    expect(() =>
+      createLazyA2aAgentsClient([
+        { name: 'x', url: 'http://127.0.0.1:1/' },
+        { name: 'x', url: 'http://127.0.0.1:2/' },
+      ]),
+    ).toThrow(/unique/);
+    expect(
+      createLazyA2aAgentsClient([{ name: 'x', url: 'http://127.0.0.1:1/', region: 'eu' }]).agents(),
+    ).toEqual([{ name: 'x', url: 'http://127.0.0.1:1/', region: 'eu' }]);
+  });
 });
