@@ -8,6 +8,8 @@ import {
   type A2aAgentConfig,
   type McpServerConfig,
 } from '@vaultmesh/interop/core';
+import { ProvidersConfigSchema, type ProviderConfig, type Treaty } from '@vaultmesh/aurora';
+import { loadTreaties } from './aurora.ts';
 import { z } from 'zod';
 
 const BackoffSchema = z
@@ -105,6 +107,24 @@ export const InteropConfigSchema = z
   })
   .strict();
 
+/** Aurora: GPU compute providers, treaties and the router's knobs (provider keys come from the environment). */
+export const AuroraConfigSchema = z
+  .object({
+    /** Providers the router places on (vast, akash, render, k8s, local); keys from each apiKeyEnv. */
+    providers: ProvidersConfigSchema.default([]),
+    /** Treaties (YAML or JSON): SLO targets, price caps, allowed regions per provider. */
+    treatiesFile: z.string().min(1).optional(),
+    /** Placement attempts (failover) before a job is unplaced. */
+    maxAttempts: z.number().int().min(1).max(10).default(3),
+    /** Time limit of one provider call (listing offers, submit, status, cancel). */
+    providerTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+    /** LinUCB exploration of a new model. */
+    alpha: z.number().min(0).max(10).default(0.25),
+    /** Weight of the price in the reward the model learns (0: success only). */
+    costWeight: z.number().min(0).max(1).default(0.3),
+  })
+  .strict();
+
 /** Federation: the anti-entropy loop that witnesses and mirrors peers (peers live in the data directory). */
 export const FederationConfigSchema = z
   .object({
@@ -151,12 +171,19 @@ export const ConfigSchema = z
     interop: InteropConfigSchema.default({}),
     /** Federation with peer nodes (vm federate peers add ...). */
     federation: FederationConfigSchema.default({}),
+    /** The Aurora router (GPU workload placement). */
+    aurora: AuroraConfigSchema.default({}),
   })
   .strict();
 
 /** The configuration as loaded: the validated file, env and flags, with `control.openaiApiKey` read from the
  * environment variable that `control.openai.apiKeyEnv` names (never from the file). */
-export type NodeConfig = Omit<z.infer<typeof ConfigSchema>, 'control' | 'interop'> & {
+export type NodeConfig = Omit<z.infer<typeof ConfigSchema>, 'control' | 'interop' | 'aurora'> & {
+  /** With each provider's key read from the environment variable its apiKeyEnv names, and the treaties loaded. */
+  readonly aurora: Omit<z.infer<typeof AuroraConfigSchema>, 'providers'> & {
+    readonly providers: readonly (ProviderConfig & { readonly apiKey?: string })[];
+    readonly treaties: readonly Treaty[];
+  };
   readonly control: z.infer<typeof ControlConfigSchema> & { readonly openaiApiKey?: string };
   /** With each agent's bearer token read from the environment variable its apiKeyEnv names. */
   readonly interop: Omit<z.infer<typeof InteropConfigSchema>, 'agents' | 'mcpServers'> & {
@@ -251,6 +278,24 @@ export function loadConfig(
     return { ...m, bearerToken };
   });
   const interop = { ...parsed.data.interop, agents, mcpServers };
+  const a = parsed.data.aurora;
+  const providers = a.providers.map((p) => {
+    if (p.apiKeyEnv === undefined) return p;
+    const apiKey = env[p.apiKeyEnv];
+    // Hosted providers need their key; the k8s token is optional (a cluster may trust the network instead).
+    if (!apiKey && (p.type === 'vast' || p.type === 'akash' || p.type === 'render'))
+      throw new ConfigError(
+        `aurora.providers: provider ${p.name ?? p.type} (${p.type}) needs its API key in the environment variable ${p.apiKeyEnv}, which is empty`,
+      );
+    return apiKey ? { ...p, apiKey } : p;
+  });
+  let treaties: Treaty[];
+  try {
+    treaties = loadTreaties(rel(a.treatiesFile));
+  } catch (err) {
+    throw new ConfigError(`aurora.treatiesFile: ${(err as Error).message}`);
+  }
+  const aurora = { ...a, providers, treaties, treatiesFile: rel(a.treatiesFile) };
   const control = {
     ...c,
     openaiApiKey,
@@ -258,7 +303,7 @@ export function loadConfig(
     tripwiresFile: rel(c.tripwiresFile),
     kubeconfig: rel(c.kubeconfig),
   };
-  return { ...parsed.data, anchor, control, interop, dataDir: resolve(parsed.data.dataDir) };
+  return { ...parsed.data, anchor, control, interop, aurora, dataDir: resolve(parsed.data.dataDir) };
 }
 
 /**

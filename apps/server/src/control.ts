@@ -13,6 +13,7 @@ import {
   type AuditCheckName,
   type AuditReport,
   createActionRegistry,
+  type RoutePort,
   createApprovals,
   createAutonomyGate,
   createCounterSource,
@@ -65,6 +66,8 @@ export interface ControlPlaneOptions {
   /** An OpenAI-compatible strategist for free-text goals; off unless given (with its key). */
   readonly openai?: { readonly baseUrl: string; readonly model: string; readonly timeoutMs?: number };
   readonly openaiApiKey?: string;
+  /** The Aurora router for route.submit steps (bound late: the router needs this plane's engine and store). */
+  readonly route?: () => RoutePort | undefined;
 }
 
 /** A live run's event stream: past events (for late subscribers) and listeners. */
@@ -142,6 +145,7 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
     tripwires: createTripwireCheck({ rules: tripwireRules, source }),
     actions: createActionRegistry({
       ...(opts.kubeconfig ? { kube: { kubeconfigPath: opts.kubeconfig, context: opts.kubeContext } } : {}),
+      ...(opts.route ? { route: opts.route } : {}),
     }),
     counters,
     onEvent: (e) => {

@@ -14,6 +14,7 @@ import type * as InteropSdkModule from '@vaultmesh/interop';
 type InteropSdk = typeof InteropSdkModule;
 import { createControlPlane, type ControlPlane } from './control.ts';
 import { createInterop, type Interop } from './interop.ts';
+import { createAurora, type Aurora } from './aurora.ts';
 import { createFederation, type Federation } from './federation.ts';
 import { openNode, type OpenedNode } from './node.ts';
 
@@ -29,6 +30,7 @@ export interface RunningNode {
   readonly control: ControlPlane;
   /** The governed tool gateway and its services (MCP, A2A). */
   readonly interop: Interop;
+  readonly aurora: Aurora;
   readonly federation: Federation;
   stop(): Promise<void>;
 }
@@ -59,10 +61,12 @@ export async function startNode(
     },
   });
   metrics.bindLog(() => node.log.stats());
-  // The control plane: an invalid policy set refuses to start (fail closed), and nothing stays open.
+  // The control plane: an invalid policy set refuses to start (fail closed), and nothing stays open. Its
+  // route.submit steps reach the Aurora router, which is built below over this plane's engine and store.
+  const routerRef: { current?: Aurora['router'] } = {};
   let control: ControlPlane;
   try {
-    control = createControlPlane(node, config.control);
+    control = createControlPlane(node, { ...config.control, route: () => routerRef.current });
     // Promotion from dry-run to live mode requires a recorded go (vm golive poll): fail closed.
     if (config.mode === 'live' && !(await promotionAllowed(control.store)))
       throw new ConfigError(
@@ -102,6 +106,18 @@ export async function startNode(
     agents: config.interop.agents,
     mcpServers: config.interop.mcpServers,
   });
+  let aurora: Aurora;
+  try {
+    aurora = await createAurora(node, control, config.aurora, {
+      dataDir: config.dataDir,
+      onEvent: (e) => metrics.observeAurora(e),
+    });
+  } catch (err) {
+    await control.close().catch(() => undefined);
+    await node.close();
+    throw err;
+  }
+  routerRef.current = aurora.router;
   // The MCP and A2A SDKs are loaded on first use (about 50 MB a node that no agent talks to should not hold).
   // The agent card names the node's URL, known for sure only after listen (port 0): the card and the A2A endpoint
   // over it are built on the first A2A request after that.
@@ -154,6 +170,7 @@ export async function startNode(
       rpc: { handle: async (r) => (await a2aFace()).rpc.handle(r) },
       gateway: interop.gateway,
     },
+    aurora: aurora.api,
     evidence: async (index) =>
       exportEvidence(node.log, node.storage, index, {
         logKeys: await logKeyTexts(node.storage, node.key.verifierKeyText),
@@ -169,6 +186,7 @@ export async function startNode(
       }),
   });
   events.log = app.log;
+  for (const w of aurora.warnings) app.log.warn(w);
 
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -188,6 +206,7 @@ export async function startNode(
     scheduler,
     control,
     interop,
+    aurora,
     federation,
     url: `http://${config.host}:${port}`,
     stop() {

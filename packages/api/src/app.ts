@@ -28,6 +28,7 @@ import type { Caller } from '@vaultmesh/interop/core';
 import { registerControlRoutes, type ControlApi } from './control-routes.ts';
 import { registerMcpRoutes } from './mcp-routes.ts';
 import { registerFederationRoutes, type FederationApi } from './federation-routes.ts';
+import { registerAuroraRoutes, type AuroraApi } from './aurora-routes.ts';
 import { registerA2aRoutes, type A2aRoutesOptions } from './a2a-routes.ts';
 import { HttpError, toProblem } from './errors.ts';
 import type { NodeMetrics } from './metrics.ts';
@@ -56,6 +57,8 @@ export interface AppOptions {
   readonly evidence?: (index: number) => Promise<unknown>;
   /** The control plane (strategist → executor → auditor, plans, runs, approvals); absent: routes not served. */
   readonly control?: ControlApi;
+  /** The Aurora router (POST /agent/route, /api/aurora/*); absent: not served. */
+  readonly aurora?: AuroraApi;
   /** MCP over Streamable HTTP at /mcp: a server per authenticated session; absent: not served. */
   readonly mcp?: { createServer(caller: Caller): McpServer | Promise<McpServer> };
   /** Federation: cosignatures from peers, merges, peer status; with it /checkpoint carries cosignatures. */
@@ -434,6 +437,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     app.addHook('preClose', async () => mcp.close());
   }
   if (opts.federation) registerFederationRoutes(app, opts.federation, principal);
+  if (opts.aurora) registerAuroraRoutes(app, opts.aurora, principal);
   if (opts.a2a)
     registerA2aRoutes(app, {
       ...opts.a2a,

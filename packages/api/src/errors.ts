@@ -1,5 +1,6 @@
 // The one error → HTTP table (RFC 9457 problem+json). Every domain code is mapped exhaustively.
 import { AuthError, type AuthErrorCode } from '@vaultmesh/auth';
+import { AuroraError, type AuroraErrorCode } from '@vaultmesh/aurora/errors';
 import { ControlError, type ControlErrorCode } from '@vaultmesh/control/errors';
 import { LedgerError, type LedgerErrorCode } from '@vaultmesh/ledger';
 import { LogError, type LogErrorCode } from '@vaultmesh/log';
@@ -28,6 +29,15 @@ const AUTH_STATUS: Record<AuthErrorCode, number> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+};
+
+const AURORA_STATUS: Record<AuroraErrorCode, number> = {
+  INVALID_ARGUMENT: 400,
+  NO_OFFER: 409,
+  POLICY_DENIED: 403,
+  PROVIDER_FAILED: 502,
+  PROVIDER_TIMEOUT: 504,
   NOT_FOUND: 404,
 };
 
@@ -105,6 +115,7 @@ export function toProblem(err: unknown): Problem {
   }
   if (err instanceof AuthError) return make(AUTH_STATUS[err.code], err.code, err.message);
   if (err instanceof ControlError) return make(CONTROL_STATUS[err.code], err.code, err.message);
+  if (err instanceof AuroraError) return make(AURORA_STATUS[err.code], err.code, err.message);
   const fe = err as FastifyLikeError;
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const code =

@@ -6,3 +6,4 @@ export * from './control-routes.ts';
 export * from './mcp-routes.ts';
 export * from './a2a-routes.ts';
 export * from './federation-routes.ts';
+export * from './aurora-routes.ts';

@@ -13,7 +13,16 @@ export interface NodeMetrics {
   bindAnchors(status: () => readonly AnchorStatus[]): void;
   /** Sets where the vaultmesh_federation_* metrics read from (the anti-entropy loop's per-peer status). */
   bindFederation(status: () => readonly FederationPeerStatus[]): void;
+  /** One Aurora router event (decisions, placement attempts, provider round trips, placed jobs). */
+  observeAurora(e: AuroraMetricEvent): void;
 }
+
+/** The Aurora router's events (packages/aurora RouterEvent). */
+export type AuroraMetricEvent =
+  | { type: 'decision'; kind: 'recommend' | 'place'; totalMs: number; policyMs: number; candidates: number }
+  | { type: 'attempt'; provider: string; ok: boolean; latencyMs: number; pricePerHour: number; hours: number }
+  | { type: 'rtt'; provider: string; ms: number; ok: boolean }
+  | { type: 'placed'; placed: boolean };
 
 /** One peer as the anti-entropy loop sees it (apps/server federation.ts). */
 export interface FederationPeerStatus {
@@ -194,8 +203,83 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
       }
     },
   });
+  const auroraDecisions = new Counter({
+    name: 'vaultmesh_aurora_decisions_total',
+    help: 'Aurora routing decisions, by kind (recommend, place) and whether any offer was allowed.',
+    labelNames: ['kind', 'result'],
+    registers: [registry],
+  });
+  const auroraDecisionSeconds = new Histogram({
+    name: 'vaultmesh_aurora_decision_seconds',
+    help: 'Time of one routing decision (offer listing, filtering, policy, scoring and its route receipt).',
+    labelNames: ['kind'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const auroraPolicySeconds = new Histogram({
+    name: 'vaultmesh_aurora_policy_seconds',
+    help: 'Policy time of one routing decision (one Cedar decision per distinct provider/region).',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [registry],
+  });
+  const auroraAttempts = new Counter({
+    name: 'vaultmesh_aurora_attempts_total',
+    help: 'Placement attempts by provider and result (ok, failed).',
+    labelNames: ['provider', 'result'],
+    registers: [registry],
+  });
+  const auroraRtt = new Histogram({
+    name: 'vaultmesh_aurora_provider_rtt_seconds',
+    help: 'Round trip of a provider’s offer listing.',
+    labelNames: ['provider', 'result'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.35, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const auroraJobs = new Counter({
+    name: 'vaultmesh_aurora_jobs_total',
+    help: 'Jobs the router tried to place, by result (placed, unplaced).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const auroraCost = new Counter({
+    name: 'vaultmesh_aurora_cost_usd_total',
+    help: 'Estimated cost committed by placements (price per hour × the workload’s hours), USD.',
+    labelNames: ['provider'],
+    registers: [registry],
+  });
+  let placedJobs = 0;
+  let triedJobs = 0;
+  new Gauge({
+    name: 'vaultmesh_aurora_fill_rate',
+    help: 'Share of jobs the router placed since the node started (1 before any job).',
+    registers: [registry],
+    collect() {
+      this.set(triedJobs === 0 ? 1 : placedJobs / triedJobs);
+    },
+  });
   return {
     registry,
+    observeAurora(e) {
+      switch (e.type) {
+        case 'decision':
+          auroraDecisions.inc({ kind: e.kind, result: e.candidates > 0 ? 'candidates' : 'none' });
+          auroraDecisionSeconds.observe({ kind: e.kind }, e.totalMs / 1000);
+          auroraPolicySeconds.observe(e.policyMs / 1000);
+          break;
+        case 'attempt':
+          auroraAttempts.inc({ provider: e.provider, result: e.ok ? 'ok' : 'failed' });
+          if (e.ok) auroraCost.inc({ provider: e.provider }, e.pricePerHour * e.hours);
+          break;
+        case 'rtt':
+          auroraRtt.observe({ provider: e.provider, result: e.ok ? 'ok' : 'failed' }, e.ms / 1000);
+          break;
+        case 'placed':
+          triedJobs++;
+          if (e.placed) placedJobs++;
+          auroraJobs.inc({ result: e.placed ? 'placed' : 'unplaced' });
+          break;
+      }
+    },
     bindAnchors(fn) {
       anchorStatus = fn;
     },

@@ -1,6 +1,7 @@
 // Exit codes of `vm` (documented in docs/cli.md) and the one error → exit code table.
 import { AttestError, type AttestErrorCode } from '@vaultmesh/attest';
 import { AuthError } from '@vaultmesh/auth';
+import { AuroraError, type AuroraErrorCode } from '@vaultmesh/aurora/errors';
 import { ControlError, type ControlErrorCode } from '@vaultmesh/control/errors';
 import { InteropError, type InteropErrorCode } from '@vaultmesh/interop/errors';
 import { LedgerError } from '@vaultmesh/ledger';
@@ -84,6 +85,16 @@ const INTEROP_EXIT: Record<InteropErrorCode, number> = {
   FAILED: EXIT.FAILED,
 };
 
+/** AuroraError codes → exit codes (vm sim and other local Aurora work). */
+const AURORA_EXIT: Record<AuroraErrorCode, number> = {
+  INVALID_ARGUMENT: EXIT.USAGE,
+  NO_OFFER: EXIT.FAILED,
+  POLICY_DENIED: EXIT.AUTH,
+  PROVIDER_FAILED: EXIT.FAILED,
+  PROVIDER_TIMEOUT: EXIT.FAILED,
+  NOT_FOUND: EXIT.NOT_FOUND,
+};
+
 /** Maps an error to [exit code, one-line message]. */
 export function exitFor(err: unknown): [number, string] {
   if (err instanceof CliError) return [err.exitCode, err.message];
@@ -104,6 +115,7 @@ export function exitFor(err: unknown): [number, string] {
   if (err instanceof PolicyError) return [POLICY_EXIT[err.code], err.message];
   if (err instanceof ControlError) return [CONTROL_EXIT[err.code], err.message];
   if (err instanceof InteropError) return [INTEROP_EXIT[err.code], err.message];
+  if (err instanceof AuroraError) return [AURORA_EXIT[err.code], err.message];
   if (err instanceof AuthError) {
     return [
       err.code === 'INVALID_ARGUMENT' ? EXIT.USAGE : err.code === 'NOT_FOUND' ? EXIT.NOT_FOUND : EXIT.AUTH,

@@ -2,11 +2,13 @@
 import { Command, CommanderError } from 'commander';
 import * as anchor from './commands/anchor.ts';
 import * as audit from './commands/audit.ts';
+import * as aurora from './commands/aurora.ts';
 import * as autonomy from './commands/autonomy.ts';
 import * as bench from './commands/bench.ts';
 import * as callback from './commands/callback.ts';
 import * as checkpoint from './commands/checkpoint.ts';
 import * as demo from './commands/demo.ts';
+import * as deploy from './commands/deploy.ts';
 import * as evidence from './commands/evidence.ts';
 import * as federate from './commands/federate.ts';
 import * as genesis from './commands/genesis.ts';
@@ -18,6 +20,7 @@ import * as memory from './commands/memory.ts';
 import * as policy from './commands/policy.ts';
 import * as readiness from './commands/readiness.ts';
 import * as run from './commands/run.ts';
+import * as sim from './commands/sim.ts';
 import * as token from './commands/token.ts';
 import * as tripwire from './commands/tripwire.ts';
 import * as up from './commands/up.ts';
@@ -45,6 +48,9 @@ const COMMANDS = [
   policy,
   mcp,
   federate,
+  deploy,
+  aurora,
+  sim,
   demo,
   bench,
 ];

@@ -1,7 +1,7 @@
 // The actions registry: what a plan step can do, each with a params schema, whether it supports dry-run, whether
 // it only reads, and whether running it twice is safe (decides what resume does after a crash mid-step).
 // Built in: shell, http, probe, wait, ledger.record, k8s.apply, k8s.rollout, k8s.scale (k8s-actions.ts), and
-// route.submit (fails: the Aurora router is not built yet).
+// route.submit (a GPU job through the Aurora router, bound by apps/server).
 import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
@@ -75,6 +75,42 @@ export interface ActionsOptions {
   };
   readonly http?: { readonly fetch?: typeof fetch; readonly maxBodyBytes?: number };
   readonly kube?: K8sOptions;
+  /**
+   * The Aurora router for route.submit (apps/server binds it once the router exists; it needs this control plane's
+   * policy engine and store, hence a getter). Absent or returning undefined: route.submit fails UNAVAILABLE.
+   */
+  readonly route?: () => RoutePort | undefined;
+}
+
+/** Port: the Aurora router as route.submit uses it (packages/aurora Router, structurally). */
+export interface RoutePort {
+  /** Scores offers, places nothing (a dry run). */
+  recommend(
+    workload: unknown,
+    caller: { principal: Principal },
+  ): Promise<{
+    readonly candidates: readonly {
+      provider: string;
+      region: string;
+      offerId: string;
+      pricePerHour: number;
+    }[];
+    readonly reason: string;
+    readonly receipt: { readonly index: number };
+  }>;
+  /** Places with failover. */
+  place(
+    workload: unknown,
+    caller: { principal: Principal },
+  ): Promise<{
+    readonly id: string;
+    readonly state: string;
+    readonly provider?: string;
+    readonly region?: string;
+    readonly providerJobId?: string;
+    readonly detail?: string;
+    readonly attempts: readonly { provider: string; ok: boolean; error?: string }[];
+  }>;
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -428,19 +464,58 @@ function ledgerRecordAction(): Action {
   });
 }
 
-function routeSubmitAction(): Action {
+const RouteJobParams = z.strictObject({
+  jobId: z.string().min(1).max(63),
+  image: z.string().min(1).max(500).optional(),
+  gpu: z.strictObject({
+    model: z.string().min(1).max(200).optional(),
+    count: z.number().int().min(1).max(1024),
+  }),
+  command: z.array(z.string().max(4096)).max(256).optional(),
+  maxPricePerHour: z.number().positive().optional(),
+  regions: z.array(z.string().min(1).max(200)).max(50).optional(),
+  memoryGiB: z.number().positive().optional(),
+  hours: z.number().positive().optional(),
+  priority: z.enum(['low', 'normal', 'high', 'critical']).optional(),
+});
+
+/** route.submit: the job goes to the Aurora router as a workload of the plan's tenant; a dry run only scores. */
+function routeSubmitAction(route: (() => RoutePort | undefined) | undefined): Action {
   return defineAction({
     name: 'route.submit',
-    description: 'submit a GPU job to the Aurora router (not built yet: always fails)',
-    params: z.record(z.string(), z.unknown()),
-    dryRun: true, // so a dry-run already shows the failure
+    description: 'place a GPU job with the Aurora router (dry run: score the offers and place nothing)',
+    params: RouteJobParams,
+    dryRun: true,
     readOnly: false,
     idempotent: false,
-    async run() {
-      throw new ControlError(
-        'UNAVAILABLE',
-        'Aurora router not available yet: route.submit cannot place jobs',
-      );
+    async run(p, ctx) {
+      const router = route?.();
+      if (!router) throw new ControlError('UNAVAILABLE', 'the Aurora router is not configured on this node');
+      const { jobId, ...rest } = p;
+      const workload = { id: jobId, tenant: ctx.target.tenant, ...rest };
+      const caller = { principal: ctx.principal };
+      if (ctx.dryRun) {
+        const d = await router.recommend(workload, caller);
+        const best = d.candidates[0];
+        return best
+          ? {
+              ok: true,
+              output: { wouldPlace: best, candidates: d.candidates.length, routeReceipt: d.receipt.index },
+            }
+          : { ok: false, output: { routeReceipt: d.receipt.index }, error: d.reason.slice(0, 300) };
+      }
+      const job = await router.place(workload, caller);
+      const output = {
+        job: job.id,
+        state: job.state,
+        ...(job.provider
+          ? { provider: job.provider, region: job.region, providerJobId: job.providerJobId }
+          : {}),
+        attempts: job.attempts.map((a) => ({ provider: a.provider, ok: a.ok })),
+      };
+      return job.state === 'unplaced'
+        ? { ok: false, output, error: (job.detail ?? 'no provider could place the job').slice(0, 300) }
+        : { ok: true, output };
     },
   });
 }
@@ -454,7 +529,7 @@ export function createActionRegistry(o: ActionsOptions = {}): ActionRegistry {
     waitAction(),
     ledgerRecordAction(),
     ...createK8sActions(o.kube),
-    routeSubmitAction(),
+    routeSubmitAction(o.route),
   ];
   return new Map(list.map((a) => [a.name, a]));
 }

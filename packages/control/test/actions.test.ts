@@ -199,10 +199,63 @@ describe('ledger.record and route.submit', () => {
     expect(() => registry.get('ledger.record')!.params.parse({ kind: 'step', body: {} })).toThrow();
   });
 
-  it('route.submit fails clearly: the Aurora router is not built yet', async () => {
-    await expect(runAction(registry, 'route.submit', { jobId: 'j' })).rejects.toMatchObject({
+  it('route.submit without a router fails clearly; with one, a dry run scores and a live run places', async () => {
+    const job = { jobId: 'train', image: 'img', gpu: { count: 2 } };
+    await expect(runAction(registry, 'route.submit', job)).rejects.toMatchObject({
       code: 'UNAVAILABLE',
-      message: expect.stringContaining('Aurora router not available yet'),
+      message: expect.stringContaining('Aurora router is not configured'),
+    });
+    expect(() => registry.get('route.submit')!.params.parse({ jobId: 'j' })).toThrow();
+    const seen: { op: string; workload: unknown; principal: string }[] = [];
+    let placeState = 'running';
+    const routed = createActionRegistry({
+      route: () => ({
+        async recommend(workload, caller) {
+          seen.push({ op: 'recommend', workload, principal: caller.principal.id });
+          return {
+            candidates: [{ provider: 'vast', region: 'eu-west-1', offerId: 'o1', pricePerHour: 2 }],
+            reason: 'best',
+            receipt: { index: 7 },
+          };
+        },
+        async place(workload, caller) {
+          seen.push({ op: 'place', workload, principal: caller.principal.id });
+          return {
+            id: 'job-1',
+            state: placeState,
+            provider: 'vast',
+            region: 'eu-west-1',
+            providerJobId: 'v-9',
+            attempts: [{ provider: 'vast', ok: placeState !== 'unplaced' }],
+            detail: 'every attempt failed',
+          };
+        },
+      }),
+    });
+    const dry = await runAction(routed, 'route.submit', job, { dryRun: true });
+    expect(dry).toMatchObject({ ok: true, output: { wouldPlace: { provider: 'vast' }, routeReceipt: 7 } });
+    const live = await runAction(routed, 'route.submit', job);
+    expect(live).toMatchObject({
+      ok: true,
+      output: { job: 'job-1', provider: 'vast', providerJobId: 'v-9' },
+    });
+    // The job is the plan's tenant's workload, asked as the step's principal.
+    expect(seen).toEqual([
+      {
+        op: 'recommend',
+        workload: { id: 'train', tenant: 'acme', image: 'img', gpu: { count: 2 } },
+        principal: 'ops@acme',
+      },
+      {
+        op: 'place',
+        workload: { id: 'train', tenant: 'acme', image: 'img', gpu: { count: 2 } },
+        principal: 'ops@acme',
+      },
+    ]);
+    placeState = 'unplaced';
+    expect(await runAction(routed, 'route.submit', job)).toMatchObject({
+      ok: false,
+      error: 'every attempt failed',
     });
   });
 });
