@@ -1,6 +1,7 @@
 // Prometheus metrics of a node (exposition at /metrics).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AnchorStatus, LogStats } from '@vaultmesh/log';
+import type { RouterEvent } from '@vaultmesh/aurora';
 
 export interface NodeMetrics {
   readonly registry: Registry;
@@ -17,12 +18,8 @@ export interface NodeMetrics {
   observeAurora(e: AuroraMetricEvent): void;
 }
 
-/** The Aurora router's events (packages/aurora RouterEvent). */
-export type AuroraMetricEvent =
-  | { type: 'decision'; kind: 'recommend' | 'place'; totalMs: number; policyMs: number; candidates: number }
-  | { type: 'attempt'; provider: string; ok: boolean; latencyMs: number; pricePerHour: number; hours: number }
-  | { type: 'rtt'; provider: string; ms: number; ok: boolean }
-  | { type: 'placed'; placed: boolean };
+/** The Aurora router's events. */
+export type AuroraMetricEvent = RouterEvent;
 
 /** One peer as the anti-entropy loop sees it (apps/server federation.ts). */
 export interface FederationPeerStatus {

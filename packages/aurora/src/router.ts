@@ -394,7 +394,11 @@ export function createRouter(opts: RouterOptions): Router {
   ): Promise<RouteDecision & { ranked: ScoredOffer[] }> {
     const t0 = tick();
     const g = await gather(workload);
-    const f = hardFilter(g.offers, workload, { treaties: treatyByProvider, blocked: d.blocked });
+    const f = hardFilter(g.offers, workload, {
+      treaties: treatyByProvider,
+      blocked: d.blocked,
+      nowMs: now(),
+    });
     const dropped: Record<string, number> = {};
     for (const x of f.dropped) {
       // Group by the reason's shape (numbers removed) so the summary stays small.

@@ -57,11 +57,18 @@ export const locationOf = (o: Pick<Offer, 'provider' | 'region'>): string => `${
 export function hardFilter(
   offers: readonly Offer[],
   workload: Workload,
-  opts: { treaties?: ReadonlyMap<string, Treaty>; blocked?: ReadonlySet<string> } = {},
+  opts: {
+    treaties?: ReadonlyMap<string, Treaty>;
+    blocked?: ReadonlySet<string>;
+    /** Now (ms): with a workload deadline, an offer that would start after it is dropped. */
+    nowMs?: number;
+  } = {},
 ): { kept: Offer[]; dropped: Dropped[] } {
   const kept: Offer[] = [];
   const dropped: Dropped[] = [];
   const model = workload.gpu.model?.toLowerCase();
+  const deadline =
+    workload.deadline !== undefined && opts.nowMs !== undefined ? Date.parse(workload.deadline) : undefined;
   for (const o of offers) {
     const treaty = opts.treaties?.get(o.provider);
     let reason: string | undefined;
@@ -80,6 +87,8 @@ export function hardFilter(
       reason = `price ${o.pricePerHour}/h above treaty ${treaty.id}'s cap ${treaty.priceCapPerHour}/h`;
     else if (treaty?.allowedRegions !== undefined && !treaty.allowedRegions.includes(o.region))
       reason = `region ${o.region} not allowed by treaty ${treaty.id}`;
+    else if (deadline !== undefined && opts.nowMs! + (o.latencyMs ?? 0) > deadline)
+      reason = `would start after the deadline ${workload.deadline}`;
     if (reason === undefined) kept.push(o);
     else dropped.push({ offer: o, reason });
   }

@@ -171,6 +171,26 @@ describe('Aurora router', () => {
     expect(await router.listJobs()).toEqual([]);
   });
 
+  it('a deadline drops offers that would start after it; a passed deadline leaves no offer', async () => {
+    const clock = Date.parse('2026-12-01T12:00:00Z');
+    const p = fakeProvider('vast', {
+      offers: [
+        offer('fast', 'eu-west-1', 20, { latencyMs: 1000 }),
+        offer('slow', 'eu-west-1', 10, { latencyMs: 120_000 }),
+      ],
+    });
+    const { router } = await setup([p], { now: () => clock });
+    const soon = await router.recommend(workload({ deadline: '2026-12-01T12:01:00Z' }), {
+      principal: operator,
+    });
+    expect(soon.candidates.map((c) => c.offerId)).toEqual(['fast']);
+    expect(Object.keys(soon.dropped)).toEqual(['would start after the deadline N-N-NTN:N:NZ']);
+    const late = await router.recommend(workload({ deadline: '2026-12-01T11:00:00Z' }), {
+      principal: operator,
+    });
+    expect(late.candidates).toEqual([]);
+  });
+
   it('a viewer is denied every location: no candidate, and the receipt says why', async () => {
     const { router } = await setup([fakeProvider('vast', { offers: [offer('v1', 'eu-west-1', 1)] })]);
     const viewer: Principal = { type: 'person', id: 'v@acme', role: 'viewer', tenant: 'acme' };
