@@ -110,7 +110,25 @@ describe('dashboard (Chromium via playwright-core)', () => {
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     // --checkpoint-interval 0: the test publishes checkpoints itself, so nothing changes under it.
-    const upArgs = ['up', '-d', data, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'];
+    // One compute provider, this machine, so the GPU jobs card has something to show.
+    const cfg = join(dir, 'node.json');
+    await writeFile(
+      cfg,
+      JSON.stringify({ aurora: { providers: [{ type: 'local', gpuModel: 'cpu', gpuCount: 1 }] } }),
+    );
+    const upArgs = [
+      'up',
+      '-c',
+      cfg,
+      '-d',
+      data,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--log-level',
+      'warn',
+    ];
     server = spawn(process.execPath, [VM, ...upArgs, '--checkpoint-interval', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -157,7 +175,8 @@ describe('dashboard (Chromium via playwright-core)', () => {
       if (!r.url().startsWith(url)) external.push(r.url());
     });
     page.on('response', (r) => {
-      if (r.status() >= 400 && !r.url().includes('/api/ledger/receipts'))
+      // The token-scoped panels (receipts, GPU jobs) answer 401 until a valid token is saved: expected.
+      if (r.status() >= 400 && !r.url().includes('/api/ledger/receipts') && !r.url().includes('/api/aurora/'))
         failed.push(`${r.status()} ${r.url()}`);
     });
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -181,6 +200,7 @@ describe('dashboard (Chromium via playwright-core)', () => {
     await page.fill('#token', 'vm_0000000000000000_nope');
     await page.click('button:has-text("Save token")');
     await page.locator('#receipts-msg:has-text("rejected the API token")').waitFor();
+    await page.locator('#jobs-msg:has-text("rejected the API token")').waitFor();
 
     expect(external).toEqual([]);
     expect(failed).toEqual([]);
@@ -332,4 +352,41 @@ describe('dashboard (Chromium via playwright-core)', () => {
       expect(await page.locator('#verify-result').textContent()).toContain(`checkpoint size ${TOTAL + 1}`);
     },
   );
+
+  it.skipIf(!HAVE_CHROMIUM)('shows GPU jobs placed by the Aurora router and the providers', async () => {
+    await expect(page.locator('#providers-line').textContent()).resolves.toBe('Providers: local (local)');
+    await page.locator('#jobs-msg:has-text("No GPU jobs yet")').waitFor();
+    const res = await fetch(`${url}/api/aurora/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        workload: {
+          id: 'render-<frames>',
+          tenant: 'acme',
+          gpu: { count: 1 },
+          command: [process.execPath, '-e', 'setTimeout(() => {}, 200)'],
+        },
+      }),
+    });
+    // An invalid workload id is refused, and nothing shows up.
+    expect(res.status).toBe(400);
+    const ok = await fetch(`${url}/api/aurora/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        workload: { id: 'render', tenant: 'acme', gpu: { count: 1 }, command: [process.execPath, '-e', '0'] },
+      }),
+    });
+    expect(ok.status).toBe(201);
+    const job = (await ok.json()) as { id: string };
+    await page.click('#jobs-refresh');
+    const row = page.locator(`#jobs-body tr[data-job="${job.id}"]`);
+    await row.waitFor();
+    await expect(row.locator('td').nth(2).textContent()).resolves.toBe('render');
+    await expect(row.locator('td').nth(4).textContent()).resolves.toBe('local/local');
+    await expect(row.locator('td').nth(6).textContent()).resolves.toBe('local ✓');
+    await expect(page.locator('#jobs-body tr').count()).resolves.toBe(1);
+    await expect(page.locator('#jobs-msg').isHidden()).resolves.toBe(true);
+    await page.screenshot({ path: '/tmp/dashboard-jobs.png', fullPage: true });
+  });
 });

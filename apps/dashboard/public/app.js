@@ -268,6 +268,8 @@ $('token-form').addEventListener('submit', (ev) => {
   input.value = '';
   showTokenState();
   void loadReceipts(true);
+  void loadJobs();
+  setInterval(() => void loadJobs(), REFRESH_MS);
 });
 
 $('token-clear').addEventListener('click', () => {
@@ -278,6 +280,8 @@ $('token-clear').addEventListener('click', () => {
   }
   showTokenState();
   void loadReceipts(true);
+  void loadJobs();
+  setInterval(() => void loadJobs(), REFRESH_MS);
 });
 
 // --- receipts ---------------------------------------------------------------------------------------------
@@ -385,6 +389,8 @@ $('filters').addEventListener('submit', (ev) => {
   ev.preventDefault();
   clearTimeout(searchTimer);
   void loadReceipts(true);
+  void loadJobs();
+  setInterval(() => void loadJobs(), REFRESH_MS);
 });
 $('search').addEventListener('input', () => {
   clearTimeout(searchTimer);
@@ -489,6 +495,81 @@ async function verifySelected() {
 
 $('verify').addEventListener('click', () => void verifySelected());
 
+// --- GPU jobs (Aurora) ------------------------------------------------------------------------------------
+
+let jobsSeq = 0;
+
+function setJobsMessage(text, state = 'info') {
+  const el = $('jobs-msg');
+  el.textContent = text ?? '';
+  el.dataset.state = state;
+  el.hidden = !text;
+}
+
+async function loadJobs() {
+  const seq = ++jobsSeq;
+  if (!readToken()) {
+    $('jobs-body').replaceChildren();
+    $('providers-line').textContent = '';
+    setJobsMessage('Listing GPU jobs needs an API token.');
+    return;
+  }
+  $('jobs').setAttribute('aria-busy', 'true');
+  try {
+    const [jobs, providers] = await Promise.all([
+      api('/api/aurora/jobs?limit=50', { auth: true }),
+      api('/api/aurora/providers', { auth: true }),
+    ]);
+    if (seq !== jobsSeq) return;
+    const ps = providers.providers ?? [];
+    $('providers-line').textContent = ps.length
+      ? `Providers: ${ps
+          .map((p) => {
+            const rel = p.standing?.observedReliability;
+            return `${p.name} (${p.type}${p.treaty ? `, treaty ${p.treaty}` : ''}${rel !== undefined ? `, ${(rel * 100).toFixed(0)}% placed` : ''})`;
+          })
+          .join(' · ')}`
+      : 'No compute providers are configured (aurora.providers in the node config).';
+    const items = jobs.jobs ?? [];
+    $('jobs-body').replaceChildren(
+      ...items.map((j) =>
+        h(
+          'tr',
+          { 'data-job': j.id, 'data-state': j.state },
+          h('td', { class: 'mono', text: j.id }),
+          h('td', { text: str(j.tenant) }),
+          h('td', { text: str(j.workload?.id) }),
+          h('td', {}, h('span', { class: `badge state-${j.state}`, text: j.state })),
+          h('td', { text: j.provider ? `${j.provider}/${j.region}` : '—' }),
+          h('td', {
+            class: 'num',
+            text: typeof j.pricePerHour === 'number' ? `$${j.pricePerHour.toFixed(2)}` : '—',
+          }),
+          h('td', {
+            text: (j.attempts ?? []).map((a) => `${a.provider} ${a.ok ? '✓' : '✗'}`).join(', ') || '—',
+            title: (j.attempts ?? [])
+              .map(
+                (a) =>
+                  `${a.provider}/${a.region}: ${a.ok ? 'placed' : (a.error ?? 'failed')} (route receipt #${a.receipt?.index})`,
+              )
+              .join('\n'),
+          }),
+          h('td', { text: shortTime(j.createdAt) }),
+        ),
+      ),
+    );
+    setJobsMessage(items.length ? '' : 'No GPU jobs yet (vm deploy submit).');
+  } catch (e) {
+    if (seq !== jobsSeq) return;
+    $('jobs-body').replaceChildren();
+    setJobsMessage(describeError(e), 'error');
+  } finally {
+    if (seq === jobsSeq) $('jobs').setAttribute('aria-busy', 'false');
+  }
+}
+
+$('jobs-refresh').addEventListener('click', () => void loadJobs());
+
 // --- start ------------------------------------------------------------------------------------------------
 
 $('kind').append(...KINDS.map((k) => h('option', { value: k, text: k })));
@@ -497,3 +578,5 @@ showTokenState();
 void refreshHeader();
 setInterval(() => void refreshHeader(), REFRESH_MS);
 void loadReceipts(true);
+void loadJobs();
+setInterval(() => void loadJobs(), REFRESH_MS);
