@@ -33,7 +33,7 @@ import {
   round4,
   throwIfAborted,
 } from './common.ts';
-import { createHttpClient, DEFAULT_TIMEOUT_MS, formatIssues, type FetchFn } from './http.ts';
+import { DEFAULT_TIMEOUT_MS, hostedSetup, type FetchFn } from './http.ts';
 
 export const AKASH_DEFAULT_BASE_URL = 'https://console-api.akash.network';
 /** USDC on Akash (IBC denom used by managed wallets) and plain uusdc: 1 USD per unit. */
@@ -242,21 +242,7 @@ export function createAkashProvider(
   options: AkashOptions & { apiKey: string },
   deps: { fetch?: FetchFn } = {},
 ): ComputeProvider {
-  const { apiKey, ...rest } = options;
-  const parsed = AkashOptionsSchema.safeParse(rest);
-  if (!parsed.success)
-    throw new AuroraError('INVALID_ARGUMENT', `akash: invalid options: ${formatIssues(parsed.error.issues)}`);
-  const opts = parsed.data;
-  const name = opts.name;
-  if (typeof apiKey !== 'string' || apiKey.length === 0)
-    throw new AuroraError('INVALID_ARGUMENT', `${name}: no API key configured`);
-  const http = createHttpClient({
-    provider: name,
-    baseUrl: opts.baseUrl,
-    timeoutMs: opts.timeoutMs,
-    auth: { header: 'x-api-key', value: apiKey, secret: apiKey },
-    fetch: deps.fetch,
-  });
+  const { opts, name, http } = hostedSetup('akash', AkashOptionsSchema, options, 'x-api-key', deps);
   const usdPerUnit: Record<string, number> = {
     ...AKASH_USDC_DENOMS,
     ...opts.usdPerDenom,

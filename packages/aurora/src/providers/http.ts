@@ -204,3 +204,38 @@ function excerpt(text: string): string {
   const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   return flat.length > EXCERPT_CHARS ? `${flat.slice(0, EXCERPT_CHARS)}…` : flat;
 }
+
+/**
+ * The setup every hosted adapter shares: its options parsed by its schema (INVALID_ARGUMENT naming each problem,
+ * never the key), a non-empty API key, and the HTTP client that sends the key as `header` (Bearer for
+ * "authorization").
+ */
+export function hostedSetup<
+  S extends z.ZodType<{ name: string; baseUrl: string; timeoutMs: number }, z.ZodTypeDef, unknown>,
+>(
+  kind: string,
+  schema: S,
+  options: { apiKey: string } & Record<string, unknown>,
+  header: 'authorization' | 'x-api-key',
+  deps: { fetch?: FetchFn },
+): { opts: z.output<S>; name: string; http: HttpClient } {
+  const { apiKey, ...rest } = options;
+  const parsed = schema.safeParse(rest);
+  if (!parsed.success)
+    throw new AuroraError(
+      'INVALID_ARGUMENT',
+      `${kind}: invalid options: ${formatIssues(parsed.error.issues)}`,
+    );
+  const opts = parsed.data as z.output<S>;
+  const name = opts.name;
+  if (typeof apiKey !== 'string' || apiKey.length === 0)
+    throw new AuroraError('INVALID_ARGUMENT', `${name}: no API key configured`);
+  const http = createHttpClient({
+    provider: name,
+    baseUrl: opts.baseUrl,
+    timeoutMs: opts.timeoutMs,
+    auth: { header, value: header === 'authorization' ? `Bearer ${apiKey}` : apiKey, secret: apiKey },
+    fetch: deps.fetch,
+  });
+  return { opts, name, http };
+}

@@ -18,7 +18,7 @@ import { AuroraError } from '../errors.ts';
 import type { ComputeProvider, ProviderJob } from '../provider.ts';
 import type { Offer } from '../workload.ts';
 import { checkJobId, checkOffer, offerFits, parseWorkload, round4 } from './common.ts';
-import { createHttpClient, DEFAULT_TIMEOUT_MS, formatIssues, type FetchFn } from './http.ts';
+import { DEFAULT_TIMEOUT_MS, hostedSetup, type FetchFn } from './http.ts';
 
 export const RENDER_DEFAULT_BASE_URL = 'https://api.render.com/v1';
 
@@ -117,24 +117,7 @@ export function createRenderProvider(
   options: RenderOptions & { apiKey: string },
   deps: { fetch?: FetchFn } = {},
 ): ComputeProvider {
-  const { apiKey, ...rest } = options;
-  const parsed = RenderOptionsSchema.safeParse(rest);
-  if (!parsed.success)
-    throw new AuroraError(
-      'INVALID_ARGUMENT',
-      `render: invalid options: ${formatIssues(parsed.error.issues)}`,
-    );
-  const opts = parsed.data;
-  const name = opts.name;
-  if (typeof apiKey !== 'string' || apiKey.length === 0)
-    throw new AuroraError('INVALID_ARGUMENT', `${name}: no API key configured`);
-  const http = createHttpClient({
-    provider: name,
-    baseUrl: opts.baseUrl,
-    timeoutMs: opts.timeoutMs,
-    auth: { header: 'authorization', value: `Bearer ${apiKey}`, secret: apiKey },
-    fetch: deps.fetch,
-  });
+  const { opts, name, http } = hostedSetup('render', RenderOptionsSchema, options, 'authorization', deps);
   const planById = new Map(opts.plans.map((p) => [p.plan, p]));
 
   const allOffers: Offer[] = opts.plans.flatMap((p) =>

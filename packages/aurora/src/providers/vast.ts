@@ -16,7 +16,7 @@ import { AuroraError } from '../errors.ts';
 import type { ComputeProvider, ProviderJob } from '../provider.ts';
 import type { Offer, Workload } from '../workload.ts';
 import { checkJobId, checkOffer, offerFits, parseWorkload, round4 } from './common.ts';
-import { createHttpClient, DEFAULT_TIMEOUT_MS, formatIssues, type FetchFn } from './http.ts';
+import { DEFAULT_TIMEOUT_MS, hostedSetup, type FetchFn } from './http.ts';
 
 export const VAST_DEFAULT_BASE_URL = 'https://console.vast.ai/api/v0';
 
@@ -116,21 +116,7 @@ export function createVastProvider(
   options: VastOptions & { apiKey: string },
   deps: { fetch?: FetchFn } = {},
 ): ComputeProvider {
-  const { apiKey, ...rest } = options;
-  const parsed = VastOptionsSchema.safeParse(rest);
-  if (!parsed.success)
-    throw new AuroraError('INVALID_ARGUMENT', `vast: invalid options: ${formatIssues(parsed.error.issues)}`);
-  const opts = parsed.data;
-  const name = opts.name;
-  if (typeof apiKey !== 'string' || apiKey.length === 0)
-    throw new AuroraError('INVALID_ARGUMENT', `${name}: no API key configured`);
-  const http = createHttpClient({
-    provider: name,
-    baseUrl: opts.baseUrl,
-    timeoutMs: opts.timeoutMs,
-    auth: { header: 'authorization', value: `Bearer ${apiKey}`, secret: apiKey },
-    fetch: deps.fetch,
-  });
+  const { opts, name, http } = hostedSetup('vast', VastOptionsSchema, options, 'authorization', deps);
 
   function toOffer(o: z.infer<typeof OfferSchema>): Offer {
     const reliability = o.reliability2 ?? o.reliability ?? undefined;
