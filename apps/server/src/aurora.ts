@@ -5,12 +5,12 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { signEnvelope } from '@vaultmesh/attest';
 import {
-  AURORA_DECISIONS,
   AURORA_OUTCOMES,
   AuroraError,
   LinUcb,
   SLO_REPORT_PAYLOAD_TYPE,
   computeSloReport,
+  decisionOfReceipt,
   createProvider,
   createRouter,
   modelHash,
@@ -27,7 +27,7 @@ import {
   type Treaty,
 } from '@vaultmesh/aurora';
 import type { AuroraApi } from '@vaultmesh/api';
-import { canonicalize } from '@vaultmesh/ledger';
+import { canonicalize, decodeReceipt } from '@vaultmesh/ledger';
 import { createHash } from 'node:crypto';
 import type { ControlPlane } from './control.ts';
 import type { OpenedNode } from './node.ts';
@@ -199,14 +199,34 @@ export async function createAurora(
       if (!treaty)
         throw new AuroraError('NOT_FOUND', `no treaty ${req.treaty} (see GET /api/aurora/treaties)`);
       const now = Date.now();
-      const decisions = (await store.list<DecisionRecord>(AURORA_DECISIONS)).map((d) => d.doc);
-      const outcomes = (await store.list<RouteOutcome>(AURORA_OUTCOMES)).map((d) => d.doc);
-      // Provenance: the decision's route receipt must be on the ledger, as a route receipt.
+      // Decisions come from the ledger itself: every route receipt in the window that is a decision.
+      const decisions: DecisionRecord[] = [];
+      for (let after = -1; ;) {
+        const page = await node.storage.listEntries({
+          kind: 'route',
+          fromTime: now - req.windowMs,
+          toTime: now,
+          after,
+          order: 'asc',
+          limit: 1000,
+        });
+        for (const e of page) {
+          const r = decodeReceipt(e.bytes);
+          const d = decisionOfReceipt({ index: e.index, time: r.time, tenant: r.tenant, body: r.body });
+          if (d) decisions.push(d);
+        }
+        if (page.length < 1000) break;
+        after = page.at(-1)!.index;
+      }
+      const outcomes = (await store.list<RouteOutcome>(AURORA_OUTCOMES))
+        .map((d) => d.doc)
+        .filter((o) => Date.parse(o.at) >= now - req.windowMs);
+      // Provenance: each attempt's decision receipt must be on the ledger, as a route receipt.
       const present = new Set<number>();
-      for (const d of decisions) {
-        if (d.receiptIndex === undefined || Date.parse(d.at) < now - req.windowMs) continue;
-        const e = await node.storage.getEntry(d.receiptIndex).catch(() => undefined);
-        if (e?.kind === 'route') present.add(d.receiptIndex);
+      for (const o of outcomes) {
+        if (o.receiptIndex === undefined || present.has(o.receiptIndex)) continue;
+        const e = await node.storage.getEntry(o.receiptIndex).catch(() => undefined);
+        if (e?.kind === 'route') present.add(o.receiptIndex);
       }
       const report: SloReport = computeSloReport({
         treaty,

@@ -29,7 +29,6 @@ import { WorkloadSchema, type Offer, type Workload } from './workload.ts';
 /** ControlStore collections of the router. */
 export const AURORA_JOBS = 'aurora-jobs';
 export const AURORA_OUTCOMES = 'aurora-outcomes';
-export const AURORA_DECISIONS = 'aurora-decisions';
 
 /** Who asks, with the residency and purpose they require (policy context). */
 export interface RouteCaller {
@@ -111,6 +110,8 @@ export interface RouteOutcome {
   readonly seq: number;
   readonly at: string;
   readonly jobId: string;
+  /** The `route` receipt of the decision this attempt carried out. */
+  readonly receiptIndex?: number;
   readonly provider: string;
   readonly region: string;
   readonly features: readonly number[];
@@ -120,21 +121,41 @@ export interface RouteOutcome {
   readonly pricePerHour: number;
 }
 
-/** The stats a decision records (for SLO reports and metrics). */
+/** What a decision's `route` receipt says about its timing (for SLO reports): read back from the ledger. */
 export interface DecisionRecord {
-  readonly id: string;
+  /** The receipt's index and time. */
+  readonly index: number;
   readonly at: string;
   readonly tenant: string;
-  readonly kind: 'recommend' | 'place';
   /** The provider chosen, or none. */
   readonly provider?: string;
-  /** Whether a placement succeeded (place only). */
-  readonly placed?: boolean;
+  /** Policy time of the decision, ms. */
   readonly policyMs: number;
-  readonly totalMs: number;
-  /** Per provider: the listing round trip, ms. */
+  /** Per provider: the offer listing's round trip, ms. */
   readonly rtt: Readonly<Record<string, number>>;
-  readonly receiptIndex?: number;
+}
+
+/** The DecisionRecord of a `route` receipt that is a decision (recommend, attempt, unplaced); else undefined. */
+export function decisionOfReceipt(r: {
+  index: number;
+  time: string;
+  tenant: string;
+  body: Record<string, unknown>;
+}): DecisionRecord | undefined {
+  const b = r.body;
+  const t = b.timings as { policyMs?: unknown; rtt?: unknown } | undefined;
+  if (typeof t !== 'object' || t === null || typeof t.policyMs !== 'number') return undefined;
+  const rtt: Record<string, number> = {};
+  if (typeof t.rtt === 'object' && t.rtt !== null)
+    for (const [k, v] of Object.entries(t.rtt)) if (typeof v === 'number') rtt[k] = v;
+  return {
+    index: r.index,
+    at: r.time,
+    tenant: r.tenant,
+    ...(typeof b.provider === 'string' && b.provider !== 'none' ? { provider: b.provider } : {}),
+    policyMs: t.policyMs,
+    rtt,
+  };
 }
 
 export type RouterEvent =
@@ -441,6 +462,12 @@ export function createRouter(opts: RouterOptions): Router {
       providerErrors: g.errors,
       policySetHash: p.policySetHash,
       policyDecisions: { locations: p.decisions, cached: p.cached },
+      // What the canary SLO report measures (read back from the ledger): policy time and each listing's round trip.
+      timings: {
+        policyMs: round(p.policyMs, 3),
+        listMs: round(g.listMs, 3),
+        rtt: Object.fromEntries(Object.entries(g.rtt).map(([k, v]) => [k, round(v, 3)])),
+      },
       ...(modelHash ? { modelHash } : {}),
       modelUpdates: model.updates,
       ...(caller.residency ? { residency: caller.residency } : {}),
@@ -454,18 +481,6 @@ export function createRouter(opts: RouterOptions): Router {
     });
     const totalMs = tick() - t0;
     emit({ type: 'decision', kind: d.kind, totalMs, policyMs: p.policyMs, candidates: p.allowed.length });
-    const record: DecisionRecord = {
-      id: decisionId,
-      at: new Date(now()).toISOString(),
-      tenant: workload.tenant,
-      kind: d.kind,
-      ...(best ? { provider: best.provider } : {}),
-      policyMs: round(p.policyMs, 3),
-      totalMs: round(totalMs, 3),
-      rtt: Object.fromEntries(Object.entries(g.rtt).map(([k, v]) => [k, round(v, 3)])),
-      receiptIndex: receipt.index,
-    };
-    await opts.store.put(AURORA_DECISIONS, `${record.at}-${decisionId}`, record);
     return {
       decisionId,
       workloadId: workload.id,
@@ -615,6 +630,7 @@ export function createRouter(opts: RouterOptions): Router {
         const outcome = learn({
           at: new Date(now()).toISOString(),
           jobId: job.id,
+          receiptIndex: d.receipt.index,
           provider: offer.provider,
           region: offer.region,
           features,

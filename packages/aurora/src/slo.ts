@@ -57,11 +57,11 @@ export function parseWindow(text: string): number {
 
 export function computeSloReport(input: {
   treaty: Treaty;
-  /** Decisions in the window (any provider; those that involve the treaty's provider count). */
+  /** Decisions (read from the ledger's route receipts; those that involve the treaty's provider count). */
   decisions: readonly DecisionRecord[];
-  /** Placement attempts in the window. */
+  /** Placement attempts (the stored outcomes). */
   outcomes: readonly RouteOutcome[];
-  /** Whether the ledger holds a route receipt at this index. */
+  /** Whether the ledger holds a `route` receipt at this index. */
   receiptExists: (index: number) => boolean;
   nowMs: number;
   windowMs: number;
@@ -96,11 +96,12 @@ export function computeSloReport(input: {
   const fill = quantile(fillRates, 0.05);
   const rtts = decisions.map((d) => d.rtt[provider]).filter((v): v is number => v !== undefined);
   const rtt = quantile(rtts, 0.95);
-  const chosen = decisions.filter((d) => d.provider === provider);
-  const covered = chosen.filter(
-    (d) => d.receiptIndex !== undefined && input.receiptExists(d.receiptIndex),
+  // Provenance: every placement attempt on the provider should carry out a decision whose route receipt is on the
+  // ledger (an attempt without one, or pointing at something else, is uncovered).
+  const covered = attempts.filter(
+    (o) => o.receiptIndex !== undefined && input.receiptExists(o.receiptIndex),
   ).length;
-  const coverage = chosen.length ? covered / chosen.length : null;
+  const coverage = attempts.length ? covered / attempts.length : null;
   const policy = quantile(
     decisions.map((d) => d.policyMs),
     0.99,
@@ -144,8 +145,8 @@ export function computeSloReport(input: {
       slo.provenanceCoverage,
       '>=',
       coverage,
-      chosen.length,
-      'decisions choosing the provider whose route receipt is on the ledger',
+      attempts.length,
+      'placement attempts on the provider whose route receipt is on the ledger',
     ),
     kpi(
       'policy_latency_p99_ms',

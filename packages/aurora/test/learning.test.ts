@@ -158,6 +158,7 @@ describe('training and SLO reports', () => {
     seq,
     at: new Date(t0 + minutes * 60_000).toISOString(),
     jobId: `j${seq}`,
+    receiptIndex: seq,
     provider,
     region: 'eu-west-1',
     features: [1, 0.2, 0.1, 0.9, 0.25, 1, 0],
@@ -182,15 +183,12 @@ describe('training and SLO reports', () => {
     expect(quantile([5, 1, 3, 2, 4], 0.95)).toBe(5);
     expect(quantile([], 0.5)).toBeNull();
     const decision = (i: number, extra: Partial<DecisionRecord> = {}): DecisionRecord => ({
-      id: `d${i}`,
+      index: i,
       at: new Date(t0 + i * 60_000).toISOString(),
       tenant: 'acme',
-      kind: 'place',
       provider: 'a',
       policyMs: 1 + (i % 3),
-      totalMs: 5,
       rtt: { a: 100 + i },
-      receiptIndex: i,
       ...extra,
     });
     const decisions = Array.from({ length: 20 }, (_, i) => decision(i));
