@@ -48,7 +48,7 @@ export interface LogOptions {
   readonly maxBatch?: number;
   /** Publish a checkpoint this often when the log grew; 0 disables the timer. Default 0. */
   readonly checkpointIntervalMs?: number;
-  /** Full (immutable) tiles kept in memory for proofs. Default 4096 (~64 MiB worst case). */
+  /** Full (immutable) tiles kept in memory for proofs. Default 1024 (~16 MiB worst case; a miss is one SQLite read). */
   readonly tileCacheSize?: number;
   readonly onCommit?: (info: { entries: number; size: number; ms: number }) => void;
   readonly onCheckpoint?: (cp: StoredCheckpoint) => void;
@@ -182,7 +182,7 @@ export class Log {
     this.hasher = opts.hasher ?? defaultHasher;
     this.now = opts.now ?? Date.now;
     this.maxBatch = opts.maxBatch ?? 2048;
-    this.reader = new TileReader(opts.storage, this.hasher, opts.tileCacheSize ?? 4096);
+    this.reader = new TileReader(opts.storage, this.hasher, opts.tileCacheSize ?? 1024);
   }
 
   /** Opens a log over storage, rebuilding the in-memory right edge from stored tiles. */
