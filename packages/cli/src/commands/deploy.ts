@@ -107,7 +107,8 @@ A workload file (JSON or YAML):
 Examples:
   VM_TOKEN=... vm deploy route workload.json --residency eu
   VM_TOKEN=... vm deploy submit workload.json
-  VM_TOKEN=... vm deploy status job-...`,
+  VM_TOKEN=... vm deploy status job-...
+`,
     );
 
   withApi(
