@@ -19,6 +19,7 @@ import {
 import type { A2aJsonRpc } from '@vaultmesh/interop';
 import { toControlPrincipal } from './control-routes.ts';
 import { HttpError, toProblem, type Problem } from './errors.ts';
+import { isObject, type Body } from './request.ts';
 
 export interface A2aRoutesOptions {
   /** The node's agent card as JSON (agentCardToJson of buildAgentCard), served at /.well-known/agent-card.json. */
@@ -48,8 +49,6 @@ export function interopProblem(err: InteropError): Problem & { reasons?: readonl
   return err.reasons.length ? { ...base, reasons: err.reasons } : base;
 }
 
-type Body = Record<string, unknown>;
-const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
 const PERFORM_FIELDS = ['tenantId', 'purpose', 'residency', 'pqid', 'agent', 'task'] as const;
 
 function performBody(body: unknown) {

@@ -31,6 +31,7 @@ import { registerFederationRoutes, type FederationApi } from './federation-route
 import { registerAuroraRoutes, type AuroraApi } from './aurora-routes.ts';
 import { registerA2aRoutes, type A2aRoutesOptions } from './a2a-routes.ts';
 import { HttpError, toProblem } from './errors.ts';
+import { isObject } from './request.ts';
 import type { NodeMetrics } from './metrics.ts';
 
 /** Everything the HTTP edge needs; built by the composition root. */
@@ -117,9 +118,6 @@ function timeParam(q: Query, name: string): number | undefined {
 function receiptView(e: StoredEntry) {
   return { index: e.index, leafHash: toHex(e.leafHash), receipt: decodeReceipt(e.bytes) };
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Builds the node's HTTP app (call .listen or .inject on the result). */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {

@@ -7,8 +7,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthError, authorize, inScope, type Principal as TokenPrincipal } from '@vaultmesh/auth';
 import type { Principal } from '@vaultmesh/control';
+import { PURPOSE_PATTERN, RESIDENCY_PATTERN } from '@vaultmesh/interop/core';
 import { toControlPrincipal } from './control-routes.ts';
 import { HttpError } from './errors.ts';
+import { fields, optionalHeader, type Body } from './request.ts';
 
 /** The caller as the router sees it. */
 export interface AuroraCaller {
@@ -31,26 +33,7 @@ export interface AuroraApi {
   sloReport(req: { treaty: string; windowMs: number; actor: string }): Promise<unknown>;
 }
 
-type Body = Record<string, unknown>;
-const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
-const RESIDENCY = /^[a-z]{2,16}$/;
-const PURPOSE = /^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,199}$/;
 const WINDOW = /^(\d{1,6})(m|h|d)$/;
-
-function fields(body: unknown, allowed: readonly string[]): Body {
-  if (!isObject(body)) throw new HttpError(400, 'INVALID_REQUEST', 'request body must be a JSON object');
-  for (const k of Object.keys(body))
-    if (!allowed.includes(k)) throw new HttpError(400, 'INVALID_REQUEST', `unknown field "${k}"`);
-  return body;
-}
-
-function header(req: FastifyRequest, name: string, re: RegExp): string | undefined {
-  const v = req.headers[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !re.test(v))
-    throw new HttpError(400, 'INVALID_REQUEST', `header ${name} is malformed`);
-  return v;
-}
 
 /** "72h", "30m", "7d" → ms (1 minute .. 366 days). */
 export function windowMs(v: unknown): number {
@@ -74,11 +57,11 @@ export function registerAuroraRoutes(
     body: Body,
   ): Promise<{ caller: AuroraCaller; token: TokenPrincipal }> => {
     const token = await principal(req);
-    const residency = body.residency ?? header(req, 'vaultmesh-residency', RESIDENCY);
-    const purpose = body.purpose ?? header(req, 'vaultmesh-purpose', PURPOSE);
-    if (residency !== undefined && (typeof residency !== 'string' || !RESIDENCY.test(residency)))
+    const residency = body.residency ?? optionalHeader(req, 'vaultmesh-residency', RESIDENCY_PATTERN);
+    const purpose = body.purpose ?? optionalHeader(req, 'vaultmesh-purpose', PURPOSE_PATTERN);
+    if (residency !== undefined && (typeof residency !== 'string' || !RESIDENCY_PATTERN.test(residency)))
       throw new HttpError(400, 'INVALID_REQUEST', 'residency must be a region family such as "eu"');
-    if (purpose !== undefined && (typeof purpose !== 'string' || !PURPOSE.test(purpose)))
+    if (purpose !== undefined && (typeof purpose !== 'string' || !PURPOSE_PATTERN.test(purpose)))
       throw new HttpError(400, 'INVALID_REQUEST', 'purpose must be a short plain-text purpose');
     return {
       token,

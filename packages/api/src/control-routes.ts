@@ -14,6 +14,7 @@ import type {
   Strategist,
 } from '@vaultmesh/control';
 import { HttpError } from './errors.ts';
+import { fields, isObject, type Body } from './request.ts';
 
 /** What the control routes need; built by the composition root (apps/server/src/control.ts). */
 export interface ControlApi {
@@ -40,15 +41,6 @@ export interface ControlApi {
   audit?(req: { planId: string; checks: string[]; principal: Principal }): Promise<unknown>;
 }
 
-type Body = Record<string, unknown>;
-const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function fields(body: unknown, allowed: readonly string[]): Body {
-  if (!isObject(body)) throw new HttpError(400, 'INVALID_REQUEST', 'request body must be a JSON object');
-  for (const k of Object.keys(body))
-    if (!allowed.includes(k)) throw new HttpError(400, 'INVALID_REQUEST', `unknown field "${k}"`);
-  return body;
-}
 function str(b: Body, k: string, required = true): string | undefined {
   const v = b[k];
   if (v === undefined && !required) return undefined;

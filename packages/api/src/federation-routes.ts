@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal as TokenPrincipal } from '@vaultmesh/auth';
 import { HttpError } from './errors.ts';
+import { isObject } from './request.ts';
 
 /** What the federation routes need; built by the composition root (apps/server/src/federation.ts). */
 export interface FederationApi {
@@ -29,9 +30,6 @@ export const FEDERATION_STATUS: Readonly<Record<string, number>> = {
   EQUIVOCATION: 409,
   PEER_UNREACHABLE: 502,
 };
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 async function mapped<T>(fn: () => Promise<T>): Promise<T> {
   try {

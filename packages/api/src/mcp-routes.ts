@@ -10,9 +10,10 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type * as TransportModule from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { AuthError, authenticate, bearerToken, type Principal, type TokenStore } from '@vaultmesh/auth';
-import type { Caller } from '@vaultmesh/interop/core';
+import { PURPOSE_PATTERN, RESIDENCY_PATTERN, type Caller } from '@vaultmesh/interop/core';
 import { toControlPrincipal } from './control-routes.ts';
 import { HttpError } from './errors.ts';
+import { optionalHeader } from './request.ts';
 
 export interface McpRoutesOptions {
   readonly tokens: TokenStore;
@@ -30,9 +31,6 @@ interface Session {
   readonly tokenId: string;
   lastUsed: number;
 }
-
-const PURPOSE = /^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,199}$/;
-const RESIDENCY = /^[a-z]{2,16}$/;
 
 /** A JSON-RPC initialize request (what the SDK's isInitializeRequest checks, without loading the SDK for it). */
 function isInitialize(body: unknown): boolean {
@@ -53,14 +51,6 @@ function isInitialize(body: unknown): boolean {
 let transportModule: Promise<typeof TransportModule> | undefined;
 const loadTransport = () =>
   (transportModule ??= import('@modelcontextprotocol/sdk/server/streamableHttp.js'));
-
-function optionalHeader(req: FastifyRequest, name: string, re: RegExp): string | undefined {
-  const v = req.headers[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !re.test(v))
-    throw new HttpError(400, 'INVALID_REQUEST', `header ${name} is malformed`);
-  return v;
-}
 
 /** Registers POST/GET/DELETE /mcp and GET /.well-known/oauth-protected-resource; returns a closer for shutdown. */
 export function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): { close(): Promise<void> } {
@@ -161,8 +151,8 @@ export function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOptions):
         throw new HttpError(503, 'UNAVAILABLE', 'too many open MCP sessions; close one or retry later');
       const caller: Caller = {
         principal: toControlPrincipal(p),
-        purpose: optionalHeader(req, 'vaultmesh-purpose', PURPOSE),
-        residency: optionalHeader(req, 'vaultmesh-residency', RESIDENCY),
+        purpose: optionalHeader(req, 'vaultmesh-purpose', PURPOSE_PATTERN),
+        residency: optionalHeader(req, 'vaultmesh-residency', RESIDENCY_PATTERN),
         via: 'mcp',
       };
       const server = await opts.createServer(caller);

@@ -1,0 +1,25 @@
+// Request shaping shared by the route modules: JSON-object bodies with a closed set of fields, and optional headers
+// that must match a pattern. Every refusal is a 400 INVALID_REQUEST naming what is wrong.
+import type { FastifyRequest } from 'fastify';
+import { HttpError } from './errors.ts';
+
+export type Body = Record<string, unknown>;
+
+export const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The body as an object whose keys are all in `allowed`. */
+export function fields(body: unknown, allowed: readonly string[]): Body {
+  if (!isObject(body)) throw new HttpError(400, 'INVALID_REQUEST', 'request body must be a JSON object');
+  for (const k of Object.keys(body))
+    if (!allowed.includes(k)) throw new HttpError(400, 'INVALID_REQUEST', `unknown field "${k}"`);
+  return body;
+}
+
+/** A header that is absent, or one string matching `re`. */
+export function optionalHeader(req: FastifyRequest, name: string, re: RegExp): string | undefined {
+  const v = req.headers[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !re.test(v))
+    throw new HttpError(400, 'INVALID_REQUEST', `header ${name} is malformed`);
+  return v;
+}
