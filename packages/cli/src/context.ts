@@ -1,5 +1,5 @@
 // Shared option handling for commands.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -71,5 +71,20 @@ export async function withStorage<T>(
     return await fn(s);
   } finally {
     await s.close();
+  }
+}
+
+/** Reads and parses a JSON file: NOT_FOUND (exit 3) when it cannot be read, USAGE (exit 2) when it is not JSON. */
+export function readJsonFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CliError(EXIT.NOT_FOUND, `cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new CliError(EXIT.USAGE, `${what} ${path} is not JSON: ${(e as Error).message}`);
   }
 }

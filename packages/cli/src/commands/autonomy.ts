@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { AutonomySimulation, AutonomyStatus, AutonomyTier, Principal } from '@vaultmesh/control';
 import { openNode } from '@vaultmesh/server';
 import { createSqliteControlStore } from '@vaultmesh/store-sqlite';
-import { dataDir, keyOptions, localActor, parseDuration, withData } from '../context.ts';
+import { dataDir, keyOptions, localActor, parseDuration, readJsonFile, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson, printTable } from '../output.ts';
 
@@ -42,20 +42,6 @@ async function withControl<T>(
     return await fn(createSqliteControlStore(node.storage.db), node);
   } finally {
     await node.close();
-  }
-}
-
-function readJsonFile(path: string, what: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError(EXIT.NOT_FOUND, `cannot read ${what} ${path}: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new CliError(EXIT.USAGE, `${what} ${path} is not JSON: ${(e as Error).message}`);
   }
 }
 

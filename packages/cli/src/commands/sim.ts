@@ -1,10 +1,11 @@
 // vm sim: the Aurora simulator. Runs the placement policies (random, cheapest, fastest, rules, learned) over the same
 // seeded jobs and hidden provider behaviour, prints the comparison table, and writes CSV, SVG charts and JSON.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { SimPolicyName, SimResult } from '@vaultmesh/aurora';
+import { readJsonFile } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson } from '../output.ts';
 
@@ -36,20 +37,6 @@ function listScenarios(): string[] {
       .sort();
   } catch {
     return [];
-  }
-}
-
-function readJson(path: string, what: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError(EXIT.NOT_FOUND, `cannot read ${what} ${path}: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new CliError(EXIT.USAGE, `${what} ${path} is not JSON: ${(e as Error).message}`);
   }
 }
 
@@ -195,8 +182,8 @@ Exit codes: 0 ran (whatever the winner), 2 bad usage or invalid input files, 3 a
       }
       let result: SimResult;
       try {
-        const providers = parseSimProviders(readJson(files.providers, 'providers file'), files.providers);
-        const workloads = parseSimWorkloads(readJson(files.workloads, 'workloads file'), files.workloads);
+        const providers = parseSimProviders(readJsonFile(files.providers, 'providers file'), files.providers);
+        const workloads = parseSimWorkloads(readJsonFile(files.workloads, 'workloads file'), files.workloads);
         const horizonHours = num(o.horizon, '--horizon');
         const maxAttempts = num(o.maxAttempts, '--max-attempts', { integer: true });
         const alpha = num(o.alpha, '--alpha');
