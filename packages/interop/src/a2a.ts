@@ -40,7 +40,13 @@ import {
 } from '@a2a-js/sdk/server';
 import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory } from '@a2a-js/sdk/client';
 import { z } from 'zod';
-import { A2aAgentConfigSchema, PURPOSE_PATTERN, RESIDENCY_PATTERN, type A2aAgentEndpoint } from './config.ts';
+import {
+  a2aAgentList,
+  checkA2aAgents,
+  PURPOSE_PATTERN,
+  RESIDENCY_PATTERN,
+  type A2aAgentEndpoint,
+} from './config.ts';
 import { InteropError } from './errors.ts';
 import { describeIssues, digestOf, type Caller, type ToolGateway } from './gateway.ts';
 import { createQueryRegistry } from './queries.ts';
@@ -624,11 +630,8 @@ export function createA2aAgentsClient(
   agents: readonly A2aAgentEndpoint[],
   opts: A2aAgentsClientOptions = {},
 ): A2aAgentsPort {
-  for (const a of agents)
-    if (!A2aAgentConfigSchema.pick({ name: true, url: true }).strip().safeParse(a).success)
-      throw new Error(`A2A agent "${String(a.name).slice(0, 64)}" needs a valid name and an http(s) URL`);
+  checkA2aAgents(agents);
   const byName = new Map(agents.map((a) => [a.name, a]));
-  if (byName.size !== agents.length) throw new Error('A2A agent names must be unique');
   const baseFetch = opts.fetch ?? fetch;
   const maxBytes = opts.maxResponseBytes ?? 4 * 1024 * 1024;
 
@@ -669,8 +672,7 @@ export function createA2aAgentsClient(
   };
 
   return {
-    agents: () =>
-      agents.map((a) => ({ name: a.name, url: a.url, ...(a.region ? { region: a.region } : {}) })),
+    agents: () => a2aAgentList(agents),
 
     async send(name, message, sendOpts) {
       const agent = byName.get(name);

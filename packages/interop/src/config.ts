@@ -7,6 +7,18 @@ export const PURPOSE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,199}$/;
 /** A caller's residency (policy context `residency`), as the edges accept it. */
 export const RESIDENCY_PATTERN = /^[a-z]{2,16}$/;
 
+/** A zod refinement: an issue at [i, 'name'] for each item whose name an earlier item already has. */
+function uniqueNames(noun: string) {
+  return (items: readonly { name: string }[], ctx: z.RefinementCtx): void => {
+    const seen = new Set<string>();
+    items.forEach((item, i) => {
+      if (seen.has(item.name))
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate ${noun} "${item.name}"` });
+      seen.add(item.name);
+    });
+  };
+}
+
 /** Config of one remote A2A agent (`interop.agents[]` in the node's config). */
 export const A2aAgentConfigSchema = z
   .object({
@@ -40,17 +52,7 @@ export const A2aAgentConfigSchema = z
 export type A2aAgentConfig = z.infer<typeof A2aAgentConfigSchema>;
 
 /** The configured agents, names unique. */
-export const A2aAgentsConfigSchema = z
-  .array(A2aAgentConfigSchema)
-  .max(100)
-  .superRefine((agents, ctx) => {
-    const seen = new Set<string>();
-    agents.forEach((a, i) => {
-      if (seen.has(a.name))
-        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate agent "${a.name}"` });
-      seen.add(a.name);
-    });
-  });
+export const A2aAgentsConfigSchema = z.array(A2aAgentConfigSchema).max(100).superRefine(uniqueNames('agent'));
 
 /** One agent the client may call; `token` is the bearer token value (the entry point reads apiKeyEnv). */
 export interface A2aAgentEndpoint {
@@ -112,14 +114,7 @@ export type McpServerConfig = z.infer<typeof McpServerConfigSchema>;
 export const McpServersConfigSchema = z
   .array(McpServerConfigSchema)
   .max(50)
-  .superRefine((servers, ctx) => {
-    const seen = new Set<string>();
-    servers.forEach((s, i) => {
-      if (seen.has(s.name))
-        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate server "${s.name}"` });
-      seen.add(s.name);
-    });
-  });
+  .superRefine(uniqueNames('server'));
 
 /** One server the pool may call; `bearerToken` is the token value (the entry point reads bearerTokenEnv). */
 export type McpServerEndpoint = Omit<McpServerConfig, 'bearerTokenEnv' | 'args' | 'timeoutMs'> & {
@@ -127,3 +122,36 @@ export type McpServerEndpoint = Omit<McpServerConfig, 'bearerTokenEnv' | 'args' 
   readonly timeoutMs?: number;
   readonly bearerToken?: string;
 };
+
+/** Refuses agents without a valid name and http(s) URL, or with a name used twice (the eager and lazy clients). */
+export function checkA2aAgents(agents: readonly A2aAgentEndpoint[]): void {
+  for (const a of agents)
+    if (!A2aAgentConfigSchema.pick({ name: true, url: true }).strip().safeParse(a).success)
+      throw new Error(`A2A agent "${String(a.name).slice(0, 64)}" needs a valid name and an http(s) URL`);
+  if (new Set(agents.map((a) => a.name)).size !== agents.length)
+    throw new Error('A2A agent names must be unique');
+}
+
+/** What A2aAgentsPort.agents() tells: names, URLs and regions, never tokens. */
+export function a2aAgentList(
+  agents: readonly A2aAgentEndpoint[],
+): { name: string; url: string; region?: string }[] {
+  return agents.map((a) => ({ name: a.name, url: a.url, ...(a.region ? { region: a.region } : {}) }));
+}
+
+/** Refuses a server name used twice (the eager and lazy pools). */
+export function checkMcpServers(servers: readonly McpServerEndpoint[]): void {
+  if (new Set(servers.map((s) => s.name)).size !== servers.length)
+    throw new Error('MCP server names must be unique');
+}
+
+/** What ExternalMcpPort.servers() tells: names, regions and descriptions, never headers or tokens. */
+export function mcpServerList(
+  servers: readonly McpServerEndpoint[],
+): { name: string; region?: string; description?: string }[] {
+  return servers.map((s) => ({
+    name: s.name,
+    ...(s.region ? { region: s.region } : {}),
+    ...(s.description ? { description: s.description } : {}),
+  }));
+}

@@ -2,7 +2,14 @@
 // built-in tools, persisted queries, config schemas), plus lazy ports over the SDK-backed clients. A node imports
 // this at start and loads the SDKs on the first MCP/A2A use only: together they cost ~50 MB of resident memory,
 // which a node that never speaks MCP or A2A should not pay (bench `memory`).
-import { A2aAgentConfigSchema, type A2aAgentEndpoint, type McpServerEndpoint } from './config.ts';
+import {
+  a2aAgentList,
+  checkA2aAgents,
+  checkMcpServers,
+  mcpServerList,
+  type A2aAgentEndpoint,
+  type McpServerEndpoint,
+} from './config.ts';
 import type { A2aAgentsPort, ExternalMcpPort } from './services.ts';
 
 export * from './errors.ts';
@@ -15,23 +22,12 @@ export * from './config.ts';
 export * from './a2a-tool.ts';
 export * from './external-tools.ts';
 
-function checkUnique(names: readonly string[], what: string): void {
-  if (new Set(names).size !== names.length) throw new Error(`${what} names must be unique`);
-}
-
 /** The ExternalMcpPort of createMcpClientPool, loading the MCP SDK on the first call that needs a connection. */
 export function createLazyMcpClientPool(servers: readonly McpServerEndpoint[]): ExternalMcpPort {
-  checkUnique(
-    servers.map((s) => s.name),
-    'MCP server',
-  );
+  checkMcpServers(servers);
   let pool: Promise<ExternalMcpPort> | undefined;
   const get = () => (pool ??= import('./mcp-client.ts').then((m) => m.createMcpClientPool(servers)));
-  const list = servers.map((s) => ({
-    name: s.name,
-    ...(s.region ? { region: s.region } : {}),
-    ...(s.description ? { description: s.description } : {}),
-  }));
+  const list = mcpServerList(servers);
   return {
     servers: () => list,
     listTools: async (server, opts) => (await get()).listTools(server, opts),
@@ -44,20 +40,10 @@ export function createLazyMcpClientPool(servers: readonly McpServerEndpoint[]): 
 
 /** The A2aAgentsPort of createA2aAgentsClient, loading the A2A SDK on the first send. */
 export function createLazyA2aAgentsClient(agents: readonly A2aAgentEndpoint[]): A2aAgentsPort {
-  for (const a of agents)
-    if (!A2aAgentConfigSchema.pick({ name: true, url: true }).strip().safeParse(a).success)
-      throw new Error(`A2A agent "${String(a.name).slice(0, 64)}" needs a valid name and an http(s) URL`);
-  checkUnique(
-    agents.map((a) => a.name),
-    'A2A agent',
-  );
+  checkA2aAgents(agents);
   let client: Promise<A2aAgentsPort> | undefined;
   const get = () => (client ??= import('./a2a.ts').then((m) => m.createA2aAgentsClient(agents)));
-  const list = agents.map((a) => ({
-    name: a.name,
-    url: a.url,
-    ...(a.region ? { region: a.region } : {}),
-  }));
+  const list = a2aAgentList(agents);
   return {
     agents: () => list,
     send: async (agent, message, opts) => (await get()).send(agent, message, opts),

@@ -9,7 +9,7 @@ import {
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import type { McpServerEndpoint } from './config.ts';
+import { checkMcpServers, mcpServerList, type McpServerEndpoint } from './config.ts';
 import { InteropError } from './errors.ts';
 import type { ExternalMcpPort } from './services.ts';
 
@@ -33,7 +33,7 @@ export function createMcpClientPool(
   opts: McpClientPoolOptions = {},
 ): ExternalMcpPort {
   const byName = new Map(servers.map((s) => [s.name, s]));
-  if (byName.size !== servers.length) throw new Error('MCP server names must be unique');
+  checkMcpServers(servers);
   const clients = new Map<string, Promise<Client>>();
   const toolLists = new Map<string, { at: number; tools: ToolInfo[] }>();
   const ttl = opts.toolListTtlMs ?? 30_000;
@@ -155,12 +155,7 @@ export function createMcpClientPool(
   const allowed = (s: McpServerEndpoint, tool: string) => !s.allowTools || s.allowTools.includes(tool);
 
   return {
-    servers: () =>
-      servers.map((s) => ({
-        name: s.name,
-        ...(s.region ? { region: s.region } : {}),
-        ...(s.description ? { description: s.description } : {}),
-      })),
+    servers: () => mcpServerList(servers),
     async listTools(name, { signal } = {}) {
       const s = server(name);
       return (await listAll(s, signal)).filter((t) => allowed(s, t.name));
