@@ -22,6 +22,7 @@ import {
   type ProviderStanding,
   type ScoreWeights,
   type ScoredOffer,
+  type ScoringContext,
 } from './scoring.ts';
 import type { Treaty } from './treaty.ts';
 import { WorkloadSchema, type Offer, type Workload } from './workload.ts';
@@ -412,7 +413,7 @@ export function createRouter(opts: RouterOptions): Router {
       previousFailure?: string;
       top: number;
     },
-  ): Promise<RouteDecision & { ranked: ScoredOffer[] }> {
+  ): Promise<RouteDecision & { ranked: ScoredOffer[]; ctx: ScoringContext }> {
     const t0 = tick();
     const g = await gather(workload);
     const f = hardFilter(g.offers, workload, {
@@ -496,6 +497,7 @@ export function createRouter(opts: RouterOptions): Router {
       receipt,
       timings: { totalMs: round(totalMs, 3), policyMs: round(p.policyMs, 3), listMs: round(g.listMs, 3) },
       ranked,
+      ctx,
     };
   }
 
@@ -547,7 +549,11 @@ export function createRouter(opts: RouterOptions): Router {
       const workload = parseWorkload(input);
       requireTenant(caller, workload.tenant);
       const n = Math.min(Math.max(recOpts.top ?? top, 1), 100);
-      const { ranked: _r, ...decision } = await decide(workload, caller, {
+      const {
+        ranked: _r,
+        ctx: _c,
+        ...decision
+      } = await decide(workload, caller, {
         kind: 'recommend',
         jobId: workload.id,
         blocked: new Set(),
@@ -594,16 +600,8 @@ export function createRouter(opts: RouterOptions): Router {
         }
         const offer = choice.offer;
         const provider = byName.get(offer.provider)!;
-        const features = Array.from(
-          offerFeatures(
-            offer,
-            scoringContext(
-              d.ranked.map((r) => r.offer),
-              workload,
-              standings(),
-            ),
-          ),
-        );
+        // The context the decision ranked with: what the model learns from is what it scored.
+        const features = Array.from(offerFeatures(offer, d.ctx));
         const t0 = tick();
         const tl = withTimeout(providerTimeoutMs);
         let result: ProviderJob | undefined;

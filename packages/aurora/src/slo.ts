@@ -43,18 +43,6 @@ export function quantile(values: readonly number[], p: number): number | null {
 
 const r3 = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000);
 
-/** Parses "72h", "30m", "7d", "90s" or a number of milliseconds. */
-export function parseWindow(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!m) throw new Error(`window "${text}" is not a duration such as 72h, 30m or 7d`);
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
-  const ms = n * unit;
-  if (!(ms >= 60_000 && ms <= 366 * 86_400_000))
-    throw new Error('window must be between 1 minute and 366 days');
-  return ms;
-}
-
 export function computeSloReport(input: {
   treaty: Treaty;
   /** Decisions (read from the ledger's route receipts; those that involve the treaty's provider count). */
