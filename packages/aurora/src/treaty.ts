@@ -1,7 +1,7 @@
 // Treaties: what VaultMesh agreed with a provider (YAML or JSON files): SLO targets, price caps and allowed regions.
 // The router drops offers a treaty forbids and scores providers by how well they keep their treaty; the canary SLO
 // report (slo-report.ts) measures a treaty's KPIs.
-import { JSON_SCHEMA, load as loadYaml } from 'js-yaml';
+import { parseConfigText } from '@vaultmesh/control/config-text';
 import { z } from 'zod';
 import { AuroraError } from './errors.ts';
 
@@ -34,15 +34,11 @@ export type Treaty = z.infer<typeof TreatySchema>;
 
 /** Parses one treaty or a list of treaties from YAML or JSON text; INVALID_ARGUMENT naming each problem. */
 export function parseTreaties(text: string, what = 'treaty file'): Treaty[] {
-  if (Buffer.byteLength(text) > 1024 * 1024)
-    throw new AuroraError('INVALID_ARGUMENT', `${what} is larger than 1 MiB`);
   let value: unknown;
   try {
-    const t = text.trimStart();
-    value =
-      t.startsWith('{') || t.startsWith('[') ? JSON.parse(text) : loadYaml(text, { schema: JSON_SCHEMA });
+    value = parseConfigText(text, what);
   } catch (err) {
-    throw new AuroraError('INVALID_ARGUMENT', `${what} is neither JSON nor YAML: ${(err as Error).message}`);
+    throw new AuroraError('INVALID_ARGUMENT', (err as Error).message);
   }
   const list = Array.isArray(value)
     ? value

@@ -2,7 +2,7 @@
 // route scores offers and places nothing; submit places with failover; both leave `route` receipts on the ledger.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { JSON_SCHEMA, load as loadYaml } from 'js-yaml';
+import { parseConfigText } from '@vaultmesh/control/config-text';
 import { apiCall, withApi, type ApiOpts } from '../api-client.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson, printTable } from '../output.ts';
@@ -61,16 +61,8 @@ export function readWorkload(file: string): unknown {
       `cannot read workload file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
     );
   }
-  if (text.length > 1024 * 1024) throw new CliError(EXIT.USAGE, `workload file ${file} is larger than 1 MiB`);
-  try {
-    const t = text.trimStart();
-    return t.startsWith('{') ? JSON.parse(text) : loadYaml(text, { schema: JSON_SCHEMA });
-  } catch (err) {
-    throw new CliError(
-      EXIT.USAGE,
-      `workload file ${file} is neither JSON nor YAML: ${(err as Error).message.split('\n')[0]}`,
-    );
-  }
+  // Too large or neither JSON nor YAML: ControlError INVALID_ARGUMENT, a usage error (exit 2).
+  return parseConfigText(text, `workload file ${file}`);
 }
 
 function callerFields(o: Opts): Record<string, string> {
