@@ -4,7 +4,7 @@
 // route (recommend), submit with failover, status, train, the signed canary SLO report, metrics, and bad input.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dsseVerifierFromNoteKey, parseEnvelope, verifyEnvelope } from '@vaultmesh/attest';
@@ -60,13 +60,16 @@ function workload(name: string, extra: Record<string, unknown> = {}): string {
       id: name,
       tenant: 'acme',
       gpu: { count: 1 },
-      command: [process.execPath, '-e', 'setTimeout(() => console.log("trained"), 300)'],
+      command: TRAIN,
       hours: 2,
       ...extra,
     }),
   );
   return file;
 }
+
+// The one command the operator approved for the local provider (it runs nothing else).
+const TRAIN = [process.execPath, '-e', 'setTimeout(() => console.log("trained"), 300)'];
 
 async function boot(): Promise<void> {
   node = await startNode(loadConfig({ configFile: cfgFile, env: { VAST_KEY } }));
@@ -96,7 +99,7 @@ beforeAll(async () => {
             regionMap: { de: 'eu-central-1', us: 'us-east-1', ca: 'ca-central-1' },
             verifiedOnly: false,
           },
-          { type: 'local', gpuCount: 1, gpuModel: 'cpu' },
+          { type: 'local', gpuCount: 1, gpuModel: 'cpu', commands: [TRAIN, [join(dir, 'no-such-binary')]] },
         ],
       },
     }),
@@ -140,6 +143,7 @@ describe('vm deploy and vm aurora against a running node', () => {
   });
 
   it('submit: a job whose command cannot start fails over to Vast, which cannot rent: unplaced (exit 1)', async () => {
+    // Approved by the operator but missing on disk: the spawn fails.
     const file = workload('broken', {
       command: [join(dir, 'no-such-binary')],
       image: 'ghcr.io/acme/train:1',
@@ -271,6 +275,7 @@ describe('vm deploy and vm aurora against a running node', () => {
         jobId: 'plan-job',
         image: 'img:1',
         gpu: { count: 1 },
+        command: TRAIN,
       },
     });
     expect(plan.status).toBe(201);
@@ -293,5 +298,29 @@ describe('vm deploy and vm aurora against a running node', () => {
     });
     expect(receipts.some((r) => r.kind === 'step')).toBe(true);
     expect(receipts.some((r) => r.kind === 'route' && r.body.phase === 'attempt')).toBe(false);
+  });
+
+  it('an agent cannot run a command on the node through the local provider: only approved commands run', async () => {
+    const agent = (await createToken(node.node.storage, { name: 'bot', role: 'agent', tenant: 'acme' }))
+      .token;
+    const marker = join(dir, 'owned');
+    const res = await fetch(`${node.url}/api/aurora/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        workload: {
+          id: 'hostile',
+          tenant: 'acme',
+          gpu: { count: 1 },
+          command: ['/bin/sh', '-c', `id > ${marker}`],
+        },
+      }),
+    });
+    const job = (await res.json()) as { state: string; provider?: string };
+    expect(res.status).toBe(422);
+    expect(job.state).toBe('unplaced');
+    expect(job.provider).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(existsSync(marker)).toBe(false);
   });
 });

@@ -114,7 +114,21 @@ describe('dashboard (Chromium via playwright-core)', () => {
     const cfg = join(dir, 'node.json');
     await writeFile(
       cfg,
-      JSON.stringify({ aurora: { providers: [{ type: 'local', gpuModel: 'cpu', gpuCount: 1 }] } }),
+      JSON.stringify({
+        aurora: {
+          providers: [
+            {
+              type: 'local',
+              gpuModel: 'cpu',
+              gpuCount: 1,
+              commands: [
+                [process.execPath, '-e', 'setTimeout(() => {}, 200)'],
+                [process.execPath, '-e', '0'],
+              ],
+            },
+          ],
+        },
+      }),
     );
     const upArgs = [
       'up',

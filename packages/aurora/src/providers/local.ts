@@ -3,7 +3,10 @@
 // region "local"); it is withheld while `maxConcurrent` jobs run. Each job keeps only a bounded tail of its stdout
 // and stderr. status reports running / succeeded / failed (with the exit code or signal); cancel sends SIGTERM, then
 // SIGKILL after `graceMs`. Jobs it never started are NOT_FOUND; finished jobs are remembered up to
-// `maxRetainedJobs`. The child gets only the `env` option as its environment (the library never reads process.env,
+// `maxRetainedJobs`.
+// Running a command is an action with effects, so the provider runs only the exact argv lists the operator approved
+// in `commands` (none by default): a workload with any other command gets no offer here and its submit is refused
+// (POLICY_DENIED). Routing (Cedar `route`) alone never decides what runs on this machine. The child gets only the `env` option as its environment (the library never reads process.env,
 // and provider keys must not leak into workloads); `image` is ignored.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +43,11 @@ export const LocalOptionsSchema = z
     cwd: z.string().min(1).max(4096).optional(),
     /** The whole environment of spawned commands. */
     env: z.record(z.string()).default({}),
+    /** Operator-approved commands: exact argv lists; nothing else runs (none by default). */
+    commands: z
+      .array(z.array(z.string().min(1).max(4096)).min(1).max(256))
+      .max(1000)
+      .default([]),
   })
   .strict();
 export type LocalOptions = z.input<typeof LocalOptionsSchema>;
@@ -91,6 +99,9 @@ export function createLocalProvider(options: LocalOptions = {}): LocalProvider {
   const jobs = new Map<string, LocalJob>();
 
   const running = () => [...jobs.values()].filter((j) => j.state === 'running').length;
+  const approved = new Set(opts.commands.map((argv) => JSON.stringify(argv)));
+  const isApproved = (argv: readonly string[] | undefined): boolean =>
+    argv !== undefined && approved.has(JSON.stringify(argv));
   const offer: Offer = {
     provider: name,
     offerId: 'local',
@@ -139,7 +150,7 @@ export function createLocalProvider(options: LocalOptions = {}): LocalProvider {
     async listOffers(workload, o) {
       const w = parseWorkload(name, workload);
       throwIfAborted(name, o?.signal);
-      if (running() >= opts.maxConcurrent) return [];
+      if (running() >= opts.maxConcurrent || !isApproved(w.command)) return [];
       return offerFits(offer, w) ? [offer] : [];
     },
 
@@ -150,6 +161,11 @@ export function createLocalProvider(options: LocalOptions = {}): LocalProvider {
       const argv = w.command;
       if (argv === undefined || argv.length === 0 || argv[0] === '')
         throw new AuroraError('INVALID_ARGUMENT', `${name}: the workload has no command to run`);
+      if (!isApproved(argv))
+        throw new AuroraError(
+          'POLICY_DENIED',
+          `${name}: the command is not on this provider's operator-approved list (aurora.providers[].commands)`,
+        );
       if (running() >= opts.maxConcurrent)
         throw new AuroraError('PROVIDER_FAILED', `${name}: at capacity (${opts.maxConcurrent} jobs running)`);
 

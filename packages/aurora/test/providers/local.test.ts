@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProviderJob } from '../../src/provider.ts';
 import { createLocalProvider, type LocalProvider } from '../../src/providers/local.ts';
@@ -7,6 +10,18 @@ import { rejection } from './fake-api.ts';
 const node = process.execPath;
 const workload = (command: string[], over: Record<string, unknown> = {}) =>
   WorkloadSchema.parse({ id: 'local-job', tenant: 'acme', gpu: { count: 1 }, command, ...over });
+// Every command these tests run, approved by the operator (the provider runs nothing else).
+const HELLO = [node, '-e', 'console.log("hello from " + process.argv[1])', 'aurora'];
+const FAIL = [node, '-e', 'console.error("bad input"); process.exit(3)'];
+const SLEEP = [node, '-e', 'setTimeout(() => {}, 60000)'];
+const STUBBORN = [
+  node,
+  '-e',
+  'process.on("SIGTERM", () => {}); console.log("ready"); setInterval(() => {}, 1000)',
+];
+const BIG = [node, '-e', 'process.stdout.write("a".repeat(200000) + "END")'];
+const ENV = [node, '-e', 'console.log(JSON.stringify(process.env))', '$HOME;', '`id`'];
+const commands = [HELLO, FAIL, SLEEP, STUBBORN, BIG, ENV, ['true'], ['/nonexistent/aurora-binary']];
 const LOCAL_OFFER: Offer = {
   provider: 'local',
   offerId: 'local',
@@ -33,23 +48,39 @@ async function settled(provider: LocalProvider, jobId: string): Promise<Provider
 }
 
 describe('local provider', () => {
-  it('offers this machine once, filtered by the workload', async () => {
+  it('runs only operator-approved commands: any other gets no offer and its submit is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vm-local-'));
+    const marker = join(dir, 'f');
+    const hostile = workload(['/bin/sh', '-c', `id > ${marker}`]);
     p = createLocalProvider();
+    expect(await p.listOffers(hostile)).toEqual([]);
+    expect(await p.listOffers(workload(['true']))).toEqual([]);
+    const err = await rejection(p.submit(hostile, LOCAL_OFFER));
+    expect(err.code).toBe('POLICY_DENIED');
+    // Approval is of the exact argv: a prefix or an extra argument is another command.
+    p = createLocalProvider({ commands: [['/bin/sh', '-c', 'true']] });
+    expect(await p.listOffers(workload(['/bin/sh', '-c', 'true']))).toHaveLength(1);
+    expect(await p.listOffers(workload(['/bin/sh', '-c', 'true', 'x']))).toEqual([]);
+    expect((await rejection(p.submit(hostile, LOCAL_OFFER))).code).toBe('POLICY_DENIED');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(marker)).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('offers this machine once, filtered by the workload', async () => {
+    p = createLocalProvider({ commands });
     expect(await p.listOffers(workload(['true']))).toEqual([LOCAL_OFFER]);
     expect(await p.listOffers(workload(['true'], { gpu: { model: 'H100', count: 1 } }))).toEqual([]);
     expect(await p.listOffers(workload(['true'], { gpu: { count: 2 } }))).toEqual([]);
-    const gpu = createLocalProvider({ gpuModel: 'RTX 4090', gpuCount: 2, memoryGiB: 24 });
+    const gpu = createLocalProvider({ commands, gpuModel: 'RTX 4090', gpuCount: 2, memoryGiB: 24 });
     expect(
       await gpu.listOffers(workload(['true'], { gpu: { model: 'RTX 4090', count: 2 }, memoryGiB: 24 })),
     ).toHaveLength(1);
   });
 
   it('runs a command to success and keeps its output', async () => {
-    p = createLocalProvider();
-    const job = await p.submit(
-      workload([node, '-e', 'console.log("hello from " + process.argv[1])', 'aurora']),
-      LOCAL_OFFER,
-    );
+    p = createLocalProvider({ commands });
+    const job = await p.submit(workload(HELLO), LOCAL_OFFER);
     expect(job).toMatchObject({ provider: 'local', state: 'running', region: 'local', pricePerHour: 0 });
     expect(job.jobId).toMatch(/^local-[0-9a-f]{16}$/);
     expect(await settled(p, job.jobId)).toMatchObject({ state: 'succeeded', detail: 'exit code 0' });
@@ -57,11 +88,8 @@ describe('local provider', () => {
   });
 
   it('reports a failing command with its exit code and stderr', async () => {
-    p = createLocalProvider();
-    const job = await p.submit(
-      workload([node, '-e', 'console.error("bad input"); process.exit(3)']),
-      LOCAL_OFFER,
-    );
+    p = createLocalProvider({ commands });
+    const job = await p.submit(workload(FAIL), LOCAL_OFFER);
     const done = await settled(p, job.jobId);
     expect(done.state).toBe('failed');
     expect(done.detail).toContain('exit code 3');
@@ -69,8 +97,8 @@ describe('local provider', () => {
   });
 
   it('cancels a sleeper with SIGTERM', async () => {
-    p = createLocalProvider();
-    const job = await p.submit(workload([node, '-e', 'setTimeout(() => {}, 60000)']), LOCAL_OFFER);
+    p = createLocalProvider({ commands });
+    const job = await p.submit(workload(SLEEP), LOCAL_OFFER);
     const t0 = Date.now();
     const cancelled = await p.cancel(job.jobId);
     expect(cancelled).toMatchObject({ state: 'cancelled', detail: 'killed by SIGTERM' });
@@ -79,9 +107,8 @@ describe('local provider', () => {
   });
 
   it('escalates to SIGKILL after the grace period when SIGTERM is ignored', async () => {
-    p = createLocalProvider({ graceMs: 200 });
-    const script = 'process.on("SIGTERM", () => {}); console.log("ready"); setInterval(() => {}, 1000)';
-    const job = await p.submit(workload([node, '-e', script]), LOCAL_OFFER);
+    p = createLocalProvider({ commands, graceMs: 200 });
+    const job = await p.submit(workload(STUBBORN), LOCAL_OFFER);
     for (let i = 0; i < 200 && !p.output(job.jobId).stdout.includes('ready'); i++)
       await new Promise((r) => setTimeout(r, 10));
     const t0 = Date.now();
@@ -90,8 +117,8 @@ describe('local provider', () => {
   });
 
   it('bounds concurrency: no offer and a refused submit at capacity', async () => {
-    p = createLocalProvider({ maxConcurrent: 1 });
-    const sleeper = workload([node, '-e', 'setTimeout(() => {}, 60000)']);
+    p = createLocalProvider({ commands, maxConcurrent: 1 });
+    const sleeper = workload(SLEEP);
     await p.submit(sleeper, LOCAL_OFFER);
     expect(await p.listOffers(sleeper)).toEqual([]);
     const err = await rejection(p.submit(sleeper, LOCAL_OFFER));
@@ -100,11 +127,8 @@ describe('local provider', () => {
   });
 
   it('keeps only a bounded tail of the output', async () => {
-    p = createLocalProvider({ tailBytes: 1024 });
-    const job = await p.submit(
-      workload([node, '-e', 'process.stdout.write("a".repeat(200000) + "END")']),
-      LOCAL_OFFER,
-    );
+    p = createLocalProvider({ commands, tailBytes: 1024 });
+    const job = await p.submit(workload(BIG), LOCAL_OFFER);
     await settled(p, job.jobId);
     const out = p.output(job.jobId).stdout;
     expect(out).toHaveLength(1024);
@@ -112,11 +136,8 @@ describe('local provider', () => {
   });
 
   it('gives the command only the configured environment and no shell', async () => {
-    p = createLocalProvider({ env: { AURORA_TEST: 'yes' } });
-    const job = await p.submit(
-      workload([node, '-e', 'console.log(JSON.stringify(process.env))', '$HOME;', '`id`']),
-      LOCAL_OFFER,
-    );
+    p = createLocalProvider({ commands, env: { AURORA_TEST: 'yes' } });
+    const job = await p.submit(workload(ENV), LOCAL_OFFER);
     await settled(p, job.jobId);
     const env = JSON.parse(p.output(job.jobId).stdout) as Record<string, string>;
     expect(env.AURORA_TEST).toBe('yes');
@@ -125,7 +146,7 @@ describe('local provider', () => {
   });
 
   it('rejects jobs it never started, malformed ids, missing commands and unknown binaries', async () => {
-    p = createLocalProvider();
+    p = createLocalProvider({ commands });
     expect((await rejection(p.status('local-0123456789abcdef'))).code).toBe('NOT_FOUND');
     expect((await rejection(p.cancel('local-0123456789abcdef'))).code).toBe('NOT_FOUND');
     expect((await rejection(p.status('1234; rm -rf /'))).code).toBe('INVALID_ARGUMENT');
