@@ -68,6 +68,38 @@ export const ControlConfigSchema = z
     kubeContext: z.string().min(1).optional(),
     /** Fraction of policy allows recorded as receipts (denies always are). */
     sampleAllows: z.number().min(0).max(1).default(1),
+    /** Shell steps: which exact command lines are reads, and which commands are refused in any plan. */
+    shell: z
+      .object({
+        /** Exact command lines ([command, ...args]) governed as reads; every other command is a write. */
+        readOnlyCommands: z.array(z.array(z.string().min(1).max(4096)).min(1).max(256)).max(1000).default([]),
+        /** Destructive-command rules added to the shipped ones (regular expressions over the command line). */
+        denyCommands: z
+          .array(
+            z
+              .object({
+                id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
+                pattern: z
+                  .string()
+                  .min(1)
+                  .max(1000)
+                  .refine((p) => {
+                    try {
+                      new RegExp(p);
+                      return true;
+                    } catch {
+                      return false;
+                    }
+                  }, 'must be a valid regular expression'),
+                reason: z.string().min(1).max(200),
+              })
+              .strict(),
+          )
+          .max(200)
+          .default([]),
+      })
+      .strict()
+      .default({}),
     /**
      * Return a policy deny only once its receipt is durable (an fsync per deny). Default false: deny receipts are
      * batched into the next group commit like allows, never sampled (see packages/policy recording.ts).

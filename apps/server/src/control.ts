@@ -11,8 +11,10 @@ import {
   createLogAuditLedger,
   journalExecutedSteps,
   type AuditCheckName,
+  type DenyRule,
   type AuditReport,
   createActionRegistry,
+  DEFAULT_DENY_COMMANDS,
   type RoutePort,
   createApprovals,
   createAutonomyGate,
@@ -68,6 +70,11 @@ export interface ControlPlaneOptions {
   readonly openaiApiKey?: string;
   /** The Aurora router for route.submit steps (bound late: the router needs this plane's engine and store). */
   readonly route?: () => RoutePort | undefined;
+  /** Shell steps: exact command lines governed as reads; destructive-command rules added to the shipped ones. */
+  readonly shell?: {
+    readonly readOnlyCommands?: readonly (readonly string[])[];
+    readonly denyCommands?: readonly DenyRule[];
+  };
 }
 
 /** A live run's event stream: past events (for late subscribers) and listeners. */
@@ -144,6 +151,10 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
     autonomy: createAutonomyGate(store),
     tripwires: createTripwireCheck({ rules: tripwireRules, source }),
     actions: createActionRegistry({
+      shell: {
+        readOnlyCommands: opts.shell?.readOnlyCommands ?? [],
+        denyCommands: [...DEFAULT_DENY_COMMANDS, ...(opts.shell?.denyCommands ?? [])],
+      },
       ...(opts.kubeconfig ? { kube: { kubeconfigPath: opts.kubeconfig, context: opts.kubeContext } } : {}),
       ...(opts.route ? { route: opts.route } : {}),
     }),

@@ -1,5 +1,6 @@
-// The actions registry: what a plan step can do, each with a params schema, whether it supports dry-run, whether
-// it only reads, and whether running it twice is safe (decides what resume does after a crash mid-step).
+// The actions registry: what a plan step can do, each with a params schema, whether it supports dry-run, its effect
+// class (read or write: governance derives a step's facts from it, see effects.ts), and whether running it twice is
+// safe (decides what resume does after a crash mid-step).
 // Built in: shell, http, probe, wait, ledger.record, k8s.apply, k8s.rollout, k8s.scale (k8s-actions.ts), and
 // route.submit (a GPU job through the Aurora router, bound by apps/server).
 import { spawn } from 'node:child_process';
@@ -8,6 +9,16 @@ import { access } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { createReceiptLeaf, RECEIPT_KINDS } from '@vaultmesh/ledger';
 import { z } from 'zod/v4';
+import {
+  compileDenyRules,
+  DEFAULT_DENY_COMMANDS,
+  deriveStepFacts,
+  matchDestructive,
+  type DeclaredFacts,
+  type DenyRule,
+  type EffectSource,
+  type GovernedFacts,
+} from './effects.ts';
 import { ControlError } from './errors.ts';
 import { createK8sActions, type K8sOptions } from './k8s-actions.ts';
 import type { PlanTarget } from './plan.ts';
@@ -36,15 +47,14 @@ export interface ActionResult {
   readonly error?: string;
 }
 
-/** One registered action. */
-export interface Action<P = Record<string, unknown>> {
+/** One registered action; its effect class (and aggregation, risk floor) is what governance sees (effects.ts). */
+export interface Action<P = Record<string, unknown>> extends EffectSource<P> {
   readonly name: string;
   readonly description: string;
   /** Validates step params (attacker-controlled: plans may come from an AI strategist). */
   readonly params: z.ZodType<P>;
   /** True: run with ctx.dryRun = true, changing nothing. False: a dry-run skips the step (status 'skipped'). */
   readonly dryRun: boolean;
-  readonly readOnly: boolean | ((params: P) => boolean);
   /** Safe to run again after a crash left it 'started' but not 'done' (see the executor's resume). */
   readonly idempotent: boolean | ((params: P) => boolean);
   run(params: P, ctx: ActionContext): Promise<ActionResult>;
@@ -71,6 +81,13 @@ export interface ActionsOptions {
     readonly cwd?: string;
     /** When set, only these commands (names or absolute paths, as written in the step) may run. */
     readonly allowCommands?: readonly string[];
+    /**
+     * Exact command lines ([command, ...args]) the operator declares read-only: only these shell steps are governed
+     * as reads. Every other command is a write, whatever the plan says.
+     */
+    readonly readOnlyCommands?: readonly (readonly string[])[];
+    /** Destructive commands refused outright in any plan; default DEFAULT_DENY_COMMANDS (replace, or extend it). */
+    readonly denyCommands?: readonly DenyRule[];
     readonly maxOutputBytes?: number;
   };
   readonly http?: { readonly fetch?: typeof fetch; readonly maxBodyBytes?: number };
@@ -168,7 +185,7 @@ export async function resolveCommand(command: string, pathVar: string): Promise<
   return undefined;
 }
 
-const ShellParams = z.strictObject({
+const ShellParamsShape = z.strictObject({
   command: z.string().min(1).max(4096),
   args: z.array(z.string().max(65_536)).max(1000).default([]),
   cwd: z.string().min(1).max(4096).optional(),
@@ -179,16 +196,31 @@ const ShellParams = z.strictObject({
   idempotent: z.boolean().optional(),
 });
 
+/** Shell params that also refuse destructive commands (whoever wrote the plan). */
+function shellParams(deny: readonly DenyRule[]) {
+  const rules = compileDenyRules(deny);
+  return ShellParamsShape.superRefine((p, ctx) => {
+    const hit = matchDestructive(rules, p.command, p.args);
+    if (hit)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['command'],
+        message: `destructive command refused (rule ${hit.id}: ${hit.reason})`,
+      });
+  });
+}
+
 function shellAction(o: ActionsOptions['shell'] = {}): Action {
   const baseEnv = o.env ?? { PATH: DEFAULT_PATH };
   const max = o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const readOnly = new Set((o.readOnlyCommands ?? []).map((c) => JSON.stringify(c)));
   return defineAction({
     name: 'shell',
     description:
       'run a command (no shell: execve with arguments), with a timeout and bounded captured output',
-    params: ShellParams,
+    params: shellParams(o.denyCommands ?? DEFAULT_DENY_COMMANDS),
     dryRun: true,
-    readOnly: false,
+    effect: (p) => (readOnly.has(JSON.stringify([p.command, ...p.args])) ? 'read' : 'write'),
     idempotent: (p) => p.idempotent === true,
     async run(p, ctx) {
       if (o.allowCommands && !o.allowCommands.includes(p.command))
@@ -317,7 +349,7 @@ function httpAction(o: ActionsOptions['http'] = {}): Action {
       'send one HTTP request and check its status; in dry-run only GET/HEAD are sent, others reported',
     params: HttpParams,
     dryRun: true,
-    readOnly: (p) => SAFE_METHODS.has(p.method),
+    effect: (p) => (SAFE_METHODS.has(p.method) ? 'read' : 'write'),
     idempotent: (p) => IDEMPOTENT_METHODS.has(p.method),
     async run(p, ctx) {
       const headers: Record<string, string> = { ...p.headers };
@@ -380,7 +412,7 @@ function probeAction(o: ActionsOptions['http'] = {}): Action {
     description: 'GET a health URL every intervalMs until it answers healthy or the step times out',
     params: ProbeParams,
     dryRun: true, // read-only: runs for real in a dry-run
-    readOnly: true,
+    effect: 'read',
     idempotent: true,
     async run(p, ctx) {
       const shown = displayUrl(p.url);
@@ -426,7 +458,7 @@ function waitAction(): Action {
     description: 'wait a number of milliseconds (also in a dry-run)',
     params: z.strictObject({ ms: z.number().int().min(0).max(3_600_000) }),
     dryRun: true,
-    readOnly: true,
+    effect: 'read',
     idempotent: true,
     async run(p, ctx) {
       try {
@@ -449,7 +481,8 @@ function ledgerRecordAction(): Action {
       'append a receipt (any kind but plan/step) under the plan tenant; a dry-run only validates it',
     params: z.strictObject({ kind: z.enum(RECORDABLE), body: z.record(z.string(), z.unknown()) }),
     dryRun: true,
-    readOnly: false,
+    effect: 'write',
+    writeRiskFloor: 'low', // appends a receipt: a write, but only to the tenant's own ledger
     idempotent: false,
     async run(p, ctx) {
       const body = { ...p.body, planId: ctx.step.planId, runId: ctx.step.runId, stepId: ctx.step.stepId };
@@ -486,7 +519,7 @@ function routeSubmitAction(route: (() => RoutePort | undefined) | undefined): Ac
     description: 'place a GPU job with the Aurora router (dry run: score the offers and place nothing)',
     params: RouteJobParams,
     dryRun: true,
-    readOnly: false,
+    effect: 'write',
     idempotent: false,
     async run(p, ctx) {
       const router = route?.();
@@ -534,12 +567,23 @@ export function createActionRegistry(o: ActionsOptions = {}): ActionRegistry {
   return new Map(list.map((a) => [a.name, a]));
 }
 
-/** Whether an action with these params only reads / is safe to repeat. */
-export function actionTrait(
-  a: Action,
-  trait: 'readOnly' | 'idempotent',
-  params: Record<string, unknown>,
-): boolean {
+/**
+ * The facts a step is governed by: its params are parsed first (defaults such as http's GET apply); an unknown
+ * action or params it refuses are governed as a write at high risk.
+ */
+export function governStep(
+  action: Action | undefined,
+  declared: DeclaredFacts,
+  rawParams: unknown,
+): GovernedFacts {
+  const parsed = action?.params.safeParse(rawParams);
+  return parsed?.success
+    ? deriveStepFacts(action, declared, parsed.data as Record<string, unknown>)
+    : deriveStepFacts(undefined, declared, rawParams);
+}
+
+/** Whether an action with these params is safe to repeat. */
+export function actionTrait(a: Action, trait: 'idempotent', params: Record<string, unknown>): boolean {
   const t = a[trait];
   return typeof t === 'function' ? t(params) : t;
 }

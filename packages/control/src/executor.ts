@@ -17,7 +17,13 @@
 // operator who checked the step's effect resumes with rerunStarted: true (or cancels).
 import { createHash, randomBytes } from 'node:crypto';
 import { canonicalize } from '@vaultmesh/ledger';
-import { actionTrait, type Action, type ActionRegistry, type ActionResult } from './actions.ts';
+import {
+  actionTrait,
+  governStep,
+  type Action,
+  type ActionRegistry,
+  type ActionResult,
+} from './actions.ts';
 import { consumeApproval, findApproval } from './approvals.ts';
 import { ControlError } from './errors.ts';
 import { COMPENSATIONS_COUNTER, STEP_ERRORS_COUNTER, STEPS_COUNTER } from './tripwires.ts';
@@ -341,6 +347,11 @@ export function checkPlanActions(
     if (phaseIds && !phaseIds.includes(ph.id)) return;
     ph.steps.forEach((s, j) => {
       problems.push(...checkStep(actions, `/phases/${i}/steps/${j}`, s.action, s.params));
+      // A write declared reversible must say how to undo it (the tiers trust `reversible` only then).
+      if (s.reversible && !s.rollback && governStep(actions.get(s.action), s, s.params).effect === 'write')
+        problems.push(
+          `/phases/${i}/steps/${j}/reversible: a ${s.action} step that changes something is reversible only with a rollback`,
+        );
       if (s.rollback)
         problems.push(
           ...checkStep(actions, `/phases/${i}/steps/${j}/rollback`, s.rollback.action, s.rollback.params),
@@ -520,10 +531,12 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       reversible: boolean;
       readOnly?: boolean;
       aggregation?: boolean;
+      rollback?: unknown;
     },
     params: Record<string, unknown>,
   ): StepFacts => {
-    const a = actions.get(step.action);
+    // Governance sees what the action does, not what the plan says it does (effects.ts).
+    const g = governStep(actions.get(step.action), step, params);
     return {
       planId: d.run.planId,
       planHash: d.run.planHash,
@@ -532,10 +545,10 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       stepId: step.id,
       action: step.action,
       tenant: d.run.tenant,
-      risk: step.risk,
-      reversible: step.reversible,
-      readOnly: step.readOnly ?? (a ? actionTrait(a, 'readOnly', params) : false),
-      aggregation: step.aggregation ?? false,
+      risk: g.risk,
+      reversible: g.reversible,
+      readOnly: g.readOnly,
+      aggregation: g.aggregation,
       dryRun: d.run.dryRun,
     };
   };
@@ -690,7 +703,12 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       await saveRun(d, { rollingBack: { reason, message, ...stop, ...(fired ? { tripwires: fired } : {}) } });
     const tripwiresFired = d.run.rollingBack?.tripwires;
     const targets: { phase: PlanPhase; step: PlanStep; receipt?: ReceiptRef }[] = [];
-    if (failed && failed.step.reversible && failed.step.rollback && !failed.step.readOnly)
+    if (
+      failed &&
+      failed.step.reversible &&
+      failed.step.rollback &&
+      !facts(d, failed.phase, failed.step, failed.step.params).readOnly
+    )
       targets.push(failed);
     targets.push(...[...d.completed].reverse());
     const notRolledBack: string[] = [];
@@ -1002,7 +1020,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       });
       return false;
     }
-    const decision = await decide(d, phase, step.action, step.id, { risk: step.risk, readOnly: f.readOnly });
+    const decision = await decide(d, phase, step.action, step.id, { risk: f.risk, readOnly: f.readOnly });
     const policyBody = {
       decision: decision.decision,
       reasons: decision.reasons.slice(0, 20),
@@ -1168,7 +1186,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       phaseId: phase.id,
       action: step.action,
       status,
-      risk: step.risk,
+      risk: f.risk,
       policy: policyBody,
       autonomy: autonomyBody,
       ...(gate.mode === 'approval-required' && run.dryRun ? { approvalRequired: true } : {}),

@@ -9,6 +9,7 @@ export * from './counter-source.ts';
 export * from './plan.ts';
 export * from './plan-store.ts';
 export * from './approvals.ts';
+export * from './effects.ts';
 export * from './actions.ts';
 export * from './k8s-actions.ts';
 export * from './strategist.ts';

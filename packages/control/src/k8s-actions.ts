@@ -164,7 +164,7 @@ export function createK8sActions(o: K8sOptions | undefined): Action[] {
       'server-side apply of manifests (force, field manager "vaultmesh"); dry-run sends dryRun=All',
     params: ApplyParams,
     dryRun: true,
-    readOnly: false,
+    effect: 'write',
     idempotent: true,
     async run(p, ctx): Promise<ActionResult> {
       const { objects, k8s } = await connect();
@@ -208,7 +208,7 @@ export function createK8sActions(o: K8sOptions | undefined): Action[] {
     description: "set a deployment container's image, then wait until every replica is updated and available",
     params: RolloutParams,
     dryRun: true,
-    readOnly: false,
+    effect: 'write',
     idempotent: true,
     async run(p, ctx): Promise<ActionResult> {
       const { apps, k8s } = await connect();
@@ -269,7 +269,7 @@ export function createK8sActions(o: K8sOptions | undefined): Action[] {
     description: "set a deployment's replicas, then wait until that many are available",
     params: ScaleParams,
     dryRun: true,
-    readOnly: false,
+    effect: 'write',
     idempotent: true,
     async run(p, ctx): Promise<ActionResult> {
       const { apps, k8s } = await connect();

@@ -297,7 +297,7 @@ function phasesOf(i: Intent): { goal: string; phases: PlanPhase[] } {
         action: 'shell',
         params: { command: i.vmCommand, args: ['key', 'status', ...data, '--json'], idempotent: true },
         risk: 'low',
-        reversible: true,
+        reversible: false, // a shell command: a write unless the operator lists it as read-only
         readOnly: true,
         timeoutMs: 60_000,
       });

@@ -33,7 +33,7 @@ function dyingAction() {
     description: 'hangs on its first call',
     params: z.strictObject({ idempotent: z.boolean() }),
     dryRun: true,
-    readOnly: false,
+    effect: 'write',
     idempotent: (p) => p.idempotent,
     async run(_p, ctx) {
       if (ctx.dryRun) return { ok: true, output: {} };

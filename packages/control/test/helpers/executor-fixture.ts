@@ -54,7 +54,7 @@ export function traceStep(trace: string, s: TraceStep): PlanStep {
     action: 'shell',
     params: { command: 'sh', args: ['-c', script], ...(s.idempotent ? { idempotent: true } : {}) },
     risk: s.risk ?? 'low',
-    reversible: s.reversible ?? true,
+    reversible: s.reversible ?? s.rollback !== false, // a write is reversible only with a rollback
     ...(s.rollback === false
       ? {}
       : {

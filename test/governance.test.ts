@@ -1,0 +1,210 @@
+// Issue 11, red-team holes: each block reproduces one hole found against a real node (SQLite, the shipped Cedar
+// policies) and proves it closed. Tenants: acme (the victim) and beta (the attacker).
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createToken } from '@vaultmesh/auth';
+import { setAutonomy } from '@vaultmesh/control';
+import { loadConfig, startNode, type RunningNode } from '@vaultmesh/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let dir: string;
+let node: RunningNode;
+let target: Server;
+let targetUrl = '';
+const targetSeen: string[] = [];
+const tokens: Record<string, string> = {};
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test responses are checked field by field
+type Json = Record<string, any>;
+
+async function call(method: string, path: string, token: string | undefined, body?: unknown) {
+  const res = await fetch(node.url + path, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json };
+}
+
+/** A plan of one phase whose steps are given; tenant acme unless said. */
+function plan(id: string, steps: Json[], over: Json = {}): Json {
+  return {
+    v: 1,
+    id,
+    goal: `governance test ${id}`,
+    target: { environment: 'staging', tenant: 'acme' },
+    phases: [{ id: 'main', steps }],
+    preconditions: [],
+    gates: [],
+    createdBy: 'someone',
+    createdAt: '2026-12-01T00:00:00.000Z',
+    ...over,
+  };
+}
+
+async function store(token: string, p: Json) {
+  return call('POST', '/api/plans', token, { plan: p });
+}
+
+async function run(token: string, planId: string, planHash: string, dryRun: boolean, extra: Json = {}) {
+  return call('POST', '/api/agent/mcp/executor/run', token, {
+    planId,
+    planHash,
+    dryRun,
+    wait: true,
+    ...extra,
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vm-governance-'));
+  target = createServer((req, res) => {
+    targetSeen.push(`${req.method} ${req.url}`);
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('target says hello');
+  });
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+  targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+  const cfg = join(dir, 'vaultmesh.json');
+  writeFileSync(cfg, JSON.stringify({ port: 0, dataDir: join(dir, 'data'), logLevel: 'silent' }));
+  node = await startNode(loadConfig({ configFile: cfg }));
+  const mint = async (
+    name: string,
+    role: 'admin' | 'operator' | 'agent' | 'viewer' | 'auditor',
+    tenant: string,
+  ) => (tokens[name] = (await createToken(node.node.storage, { name, role, tenant })).token);
+  await mint('acme-admin', 'admin', 'acme');
+  await mint('acme-operator', 'operator', 'acme');
+  await mint('acme-agent', 'agent', 'acme');
+  await mint('beta-viewer', 'viewer', 'beta');
+  await mint('beta-agent', 'agent', 'beta');
+}, 60_000);
+
+afterAll(async () => {
+  await node?.stop();
+  await new Promise<void>((r) => (target ? target.close(() => r()) : r()));
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('hole 2: declared facts never loosen governance', () => {
+  it('a shell rm -rf labelled readOnly and low risk is a write: under T1 it waits for an approval', async () => {
+    await setAutonomy({
+      store: node.control.store,
+      receipts: node.node.log,
+      actor: 'test',
+      tenant: 'acme',
+      tier: 'T1',
+    });
+    const victim = join(dir, 'victim');
+    mkdirSync(victim);
+    writeFileSync(join(victim, 'data'), 'precious');
+    const p = plan('rm-labelled-read', [
+      {
+        id: 'wipe',
+        action: 'shell',
+        params: { command: 'rm', args: ['-rf', victim] },
+        risk: 'low',
+        reversible: false,
+        readOnly: true,
+      },
+    ]);
+    const stored = await store(tokens['acme-admin']!, p);
+    expect(stored.status).toBe(201);
+    expect((await run(tokens['acme-admin']!, p.id, stored.body.planHash, true)).body.state).toBe('succeeded');
+    const live = await run(tokens['acme-admin']!, p.id, stored.body.planHash, false);
+    expect(live.body.state).toBe('hold');
+    expect(live.body.hold.reason).toBe('approval-required');
+    expect(existsSync(join(victim, 'data'))).toBe(true);
+    // The step receipts carry the derived risk, not the declared one.
+    const receipts = await call(
+      'GET',
+      `/api/ledger/receipts?kind=step&tenant=acme&limit=50`,
+      tokens['acme-admin'],
+    );
+    const dry = (receipts.body.items as Json[])
+      .map((i) => i.receipt as Json)
+      .find((r) => r.body.stepId === 'wipe' && r.body.dryRun === true);
+    expect(dry?.body.risk).toBe('medium');
+  });
+
+  it('an http POST labelled readOnly is a write: the default policy denies it live to an agent', async () => {
+    await setAutonomy({
+      store: node.control.store,
+      receipts: node.node.log,
+      actor: 'test',
+      tenant: 'acme',
+      tier: 'T2',
+    });
+    const p = plan('post-labelled-read', [
+      {
+        id: 'post',
+        action: 'http',
+        params: { url: `${targetUrl}/write`, method: 'POST', body: { x: 1 } },
+        risk: 'low',
+        reversible: false,
+        readOnly: true,
+      },
+    ]);
+    const stored = await store(tokens['acme-agent']!, p);
+    expect(stored.status).toBe(201);
+    expect((await run(tokens['acme-agent']!, p.id, stored.body.planHash, true)).body.state).toBe('succeeded');
+    const live = await run(tokens['acme-agent']!, p.id, stored.body.planHash, false);
+    expect(live.body.state).toBe('hold');
+    expect(live.body.hold.reason).toBe('policy-denied');
+    expect(targetSeen.filter((s) => s.startsWith('POST'))).toEqual([]);
+  });
+
+  it('refuses a write declared reversible without a rollback', async () => {
+    const r = await store(
+      tokens['acme-admin']!,
+      plan('reversible-without-rollback', [
+        { id: 'touch', action: 'shell', params: { command: 'true' }, risk: 'medium', reversible: true },
+      ]),
+    );
+    expect(r.status).toBe(400);
+    expect(r.body.code).toBe('PLAN_INVALID');
+    expect(r.body.detail ?? r.body.message).toMatch(/reversible only with a rollback/);
+  });
+
+  it('refuses destructive commands outright, whoever wrote the plan, also hidden in sh -c and rollbacks', async () => {
+    const rmRoot = (id: string, over: Json = {}) =>
+      plan(id, [
+        {
+          id: 'oops',
+          action: 'shell',
+          params: { command: 'sh', args: ['-c', 'cd /tmp && rm -rf /'] },
+          risk: 'high',
+          reversible: false,
+          ...over,
+        },
+      ]);
+    for (const who of ['acme-admin', 'acme-operator', 'acme-agent']) {
+      const r = await store(tokens[who]!, rmRoot(`rm-root-${who}`));
+      expect(r.status, who).toBe(400);
+      expect(JSON.stringify(r.body)).toMatch(/destructive command refused \(rule rm-root/);
+    }
+    const inRollback = await store(
+      tokens['acme-admin']!,
+      plan('mkfs-in-rollback', [
+        {
+          id: 'fine',
+          action: 'shell',
+          params: { command: 'true' },
+          risk: 'medium',
+          reversible: true,
+          rollback: { action: 'shell', params: { command: '/sbin/mkfs.ext4', args: ['/dev/sda1'] } },
+        },
+      ]),
+    );
+    expect(inRollback.status).toBe(400);
+    expect(JSON.stringify(inRollback.body)).toMatch(/rule mkfs/);
+    expect((await call('GET', '/api/plans/rm-root-acme-admin', tokens['acme-admin'])).status).toBe(404);
+  });
+});
