@@ -42,7 +42,7 @@ function demoPlan(id: string) {
           {
             id: 'health',
             action: 'probe',
-            params: { url: `${node.url}/api/system/health`, intervalMs: 20 },
+            params: { url: `${node.url}/api/system/health`, intervalMs: 250 },
             risk: 'low',
             reversible: true,
             readOnly: true,

@@ -73,7 +73,16 @@ beforeAll(async () => {
   await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
   targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
   const cfg = join(dir, 'vaultmesh.json');
-  writeFileSync(cfg, JSON.stringify({ port: 0, dataDir: join(dir, 'data'), logLevel: 'silent' }));
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      port: 0,
+      dataDir: join(dir, 'data'),
+      logLevel: 'silent',
+      // acme's steps may reach only the loopback test server; beta has no list (open, minus metadata).
+      control: { outbound: { allow: { acme: ['127.0.0.1'] } } },
+    }),
+  );
   node = await startNode(loadConfig({ configFile: cfg }));
   const mint = async (
     name: string,
@@ -86,6 +95,14 @@ beforeAll(async () => {
   await mint('beta-viewer', 'viewer', 'beta');
   await mint('beta-agent', 'agent', 'beta');
 }, 60_000);
+
+async function mintExtra(
+  name: string,
+  role: 'admin' | 'operator' | 'agent' | 'viewer' | 'auditor',
+  tenant: string,
+) {
+  tokens[name] ??= (await createToken(node.node.storage, { name, role, tenant })).token;
+}
 
 afterAll(async () => {
   await node?.stop();
@@ -206,5 +223,94 @@ describe('hole 2: declared facts never loosen governance', () => {
     expect(inRollback.status).toBe(400);
     expect(JSON.stringify(inRollback.body)).toMatch(/rule mkfs/);
     expect((await call('GET', '/api/plans/rm-root-acme-admin', tokens['acme-admin'])).status).toBe(404);
+  });
+});
+
+describe('hole 3: no server-side request forgery from steps', () => {
+  it('a dry-run GET of a metadata address is refused before any request; bodies stay out of run views', async () => {
+    const p = plan('ssrf-metadata', [
+      {
+        id: 'meta',
+        action: 'http',
+        params: { url: 'http://169.254.169.254/latest/meta-data/iam/' },
+        risk: 'low',
+        reversible: true,
+        readOnly: true,
+      },
+    ]);
+    const stored = await store(tokens['acme-agent']!, p);
+    const dry = await run(tokens['acme-agent']!, p.id, stored.body.planHash, true);
+    expect(dry.body.state).toBe('hold');
+    const view = await call('GET', `/api/runs/${dry.body.runId}`, tokens['acme-agent']);
+    expect(JSON.stringify(view.body)).toMatch(/denied to every step/);
+
+    const q = plan('read-target', [
+      { id: 'get', action: 'http', params: { url: `${targetUrl}/status` }, risk: 'low', reversible: true },
+    ]);
+    const s2 = await store(tokens['acme-agent']!, q);
+    const ok = await run(tokens['acme-agent']!, q.id, s2.body.planHash, true);
+    expect(ok.body.state).toBe('succeeded');
+    const v2 = await call('GET', `/api/runs/${ok.body.runId}`, tokens['acme-agent']);
+    expect(v2.status).toBe(200);
+    expect(JSON.stringify(v2.body)).not.toContain('target says hello');
+  });
+
+  it('a tenant with an outbound allow-list reaches nothing else', async () => {
+    const other = targetUrl.replace('127.0.0.1', '127.0.0.2');
+    const p = plan('ssrf-off-list', [
+      { id: 'get', action: 'http', params: { url: `${other}/x` }, risk: 'low', reversible: true },
+    ]);
+    const stored = await store(tokens['acme-agent']!, p);
+    const dry = await run(tokens['acme-agent']!, p.id, stored.body.planHash, true);
+    expect(dry.body.state).toBe('hold');
+    const view = await call('GET', `/api/runs/${dry.body.runId}`, tokens['acme-agent']);
+    expect(JSON.stringify(view.body)).toMatch(/not on tenant acme's outbound allow-list/);
+  });
+
+  it('policy decides before any effect: a viewer cannot start a plan, so its precondition never fires', async () => {
+    await mintExtra('acme-viewer', 'viewer', 'acme');
+    const p = plan(
+      'precondition-fires',
+      [{ id: 'w', action: 'wait', params: { ms: 1 }, risk: 'low', reversible: true }],
+      {
+        preconditions: [{ id: 'ping', kind: 'http', params: { url: `${targetUrl}/precondition` } }],
+      },
+    );
+    const stored = await store(tokens['acme-agent']!, p);
+    const before = targetSeen.length;
+    const size = await node.node.storage.size();
+    for (const who of ['acme-viewer', 'beta-viewer', 'beta-agent']) {
+      const r = await run(tokens[who]!, p.id, stored.body.planHash, true);
+      expect(r.status, who).toBe(403);
+    }
+    expect(targetSeen.length).toBe(before);
+    // Only policy receipts (the denials) were written: no step receipt, and the plan is not held.
+    const after = await call(
+      'GET',
+      `/api/ledger/receipts?kind=step&tenant=acme&limit=1000`,
+      tokens['acme-admin'],
+    );
+    expect((after.body.items as Json[]).filter((i) => i.receipt.body.planId === p.id)).toEqual([]);
+    expect(await node.node.storage.size()).toBeGreaterThanOrEqual(size);
+    const ok = await run(tokens['acme-agent']!, p.id, stored.body.planHash, true);
+    expect(ok.body.state).toBe('succeeded');
+    expect(targetSeen.length).toBe(before + 1);
+  });
+
+  it('a probe cannot be turned into a flood: intervals under 250 ms are refused', async () => {
+    const r = await store(
+      tokens['acme-agent']!,
+      plan('probe-flood', [
+        {
+          id: 'p',
+          action: 'probe',
+          params: { url: `${targetUrl}/h`, intervalMs: 10 },
+          risk: 'low',
+          reversible: true,
+        },
+      ]),
+    );
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body)).toMatch(/intervalMs/);
   });
 });

@@ -68,6 +68,16 @@ export const ControlConfigSchema = z
     kubeContext: z.string().min(1).optional(),
     /** Fraction of policy allows recorded as receipts (denies always are). */
     sampleAllows: z.number().min(0).max(1).default(1),
+    /** Where steps (http, probe, preconditions) and audit health probes may send requests. */
+    outbound: z
+      .object({
+        /** Tenant (or "*") → host names, *.wildcards, IP addresses or CIDRs; a tenant without a list is open. */
+        allow: z.record(z.string().min(1).max(63), z.array(z.string().min(1).max(253)).max(1000)).default({}),
+        /** Host names and CIDRs no step reaches; default: link-local and cloud metadata addresses. */
+        deny: z.array(z.string().min(1).max(253)).max(1000).optional(),
+      })
+      .strict()
+      .default({}),
     /** Shell steps: which exact command lines are reads, and which commands are refused in any plan. */
     shell: z
       .object({

@@ -12,9 +12,12 @@ import {
   journalExecutedSteps,
   type AuditCheckName,
   type DenyRule,
+  type OutboundGuard,
+  type OutboundRules,
   type AuditReport,
   createActionRegistry,
   DEFAULT_DENY_COMMANDS,
+  createOutboundGuard,
   type RoutePort,
   createApprovals,
   createAutonomyGate,
@@ -70,6 +73,8 @@ export interface ControlPlaneOptions {
   readonly openaiApiKey?: string;
   /** The Aurora router for route.submit steps (bound late: the router needs this plane's engine and store). */
   readonly route?: () => RoutePort | undefined;
+  /** Outbound destinations of steps: per-tenant allow-lists and denied addresses (default: metadata, link-local). */
+  readonly outbound?: OutboundRules;
   /** Shell steps: exact command lines governed as reads; destructive-command rules added to the shipped ones. */
   readonly shell?: {
     readonly readOnlyCommands?: readonly (readonly string[])[];
@@ -144,6 +149,12 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
     if (!c) channels.set(runId, (c = { events: [], listeners: new Set(), done: false }));
     return c;
   };
+  let outbound: OutboundGuard;
+  try {
+    outbound = createOutboundGuard(opts.outbound ?? {});
+  } catch (e) {
+    throw new ConfigError(`control.outbound: ${(e as Error).message}`);
+  }
   const executor = createExecutor({
     store,
     receipts: node.log,
@@ -151,6 +162,7 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
     autonomy: createAutonomyGate(store),
     tripwires: createTripwireCheck({ rules: tripwireRules, source }),
     actions: createActionRegistry({
+      http: { outbound },
       shell: {
         readOnlyCommands: opts.shell?.readOnlyCommands ?? [],
         denyCommands: [...DEFAULT_DENY_COMMANDS, ...(opts.shell?.denyCommands ?? [])],
@@ -260,7 +272,8 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
           ed25519Verify: nodeEd25519Verify,
         },
         executedSteps: journalExecutedSteps(executor),
-        health: { probes },
+        // The plan's probe URLs are its author's: the tenant's outbound rules apply to the auditor too.
+        health: { probes, fetch: outbound.fetchFor(stored.plan.target.tenant) },
         compliance: { plan: stored.plan },
         receipts: node.log,
         actor: principal.id,

@@ -4,6 +4,7 @@
 // Built in: shell, http, probe, wait, ledger.record, k8s.apply, k8s.rollout, k8s.scale (k8s-actions.ts), and
 // route.submit (a GPU job through the Aurora router, bound by apps/server).
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
@@ -20,6 +21,7 @@ import {
   type GovernedFacts,
 } from './effects.ts';
 import { ControlError } from './errors.ts';
+import { createOutboundGuard, type OutboundGuard } from './outbound.ts';
 import { createK8sActions, type K8sOptions } from './k8s-actions.ts';
 import type { PlanTarget } from './plan.ts';
 import type { Principal, ReceiptWriter, StepFacts } from './ports.ts';
@@ -90,7 +92,13 @@ export interface ActionsOptions {
     readonly denyCommands?: readonly DenyRule[];
     readonly maxOutputBytes?: number;
   };
-  readonly http?: { readonly fetch?: typeof fetch; readonly maxBodyBytes?: number };
+  readonly http?: {
+    /** Injected fetch (tests); the outbound guard still checks every URL first. */
+    readonly fetch?: typeof fetch;
+    readonly maxBodyBytes?: number;
+    /** Where steps may send requests (per-tenant allow-list, denied addresses); default createOutboundGuard(). */
+    readonly outbound?: OutboundGuard;
+  };
   readonly kube?: K8sOptions;
   /**
    * The Aurora router for route.submit (apps/server binds it once the router exists; it needs this control plane's
@@ -309,6 +317,8 @@ const HttpParams = z.strictObject({
   body: z.unknown().optional(),
   /** Status(es) that count as success; default any 2xx. */
   expectStatus: z.union([Status, z.array(Status).min(1)]).optional(),
+  /** Keep the response body (bounded) in the step's output; default: only its size and SHA-256. */
+  captureBody: z.boolean().optional(),
 });
 
 async function readBounded(
@@ -331,6 +341,23 @@ async function readBounded(
   return { text: cap.text(), bytes: cap.total, truncated: cap.truncated };
 }
 
+/** The fetch a step of `tenant` uses: the outbound guard checks the URL, then (unless injected) every address. */
+function tenantFetch(o: ActionsOptions['http'], guard: OutboundGuard, tenant: string): typeof fetch {
+  const injected = o?.fetch;
+  if (!injected) return guard.fetchFor(tenant);
+  return (async (input: string | URL | Request, init?: RequestInit) => {
+    await guard.check(input instanceof Request ? input.url : input, tenant);
+    return injected(input, init);
+  }) as typeof fetch;
+}
+
+/** One line for a failed fetch: undici puts the reason (refused destination, DNS, reset) in `cause`. */
+function fetchFailure(e: unknown): string {
+  const err = e as Error & { cause?: unknown };
+  const cause = err.cause instanceof Error ? err.cause.message : undefined;
+  return cause && err.message === 'fetch failed' ? cause : (err.message ?? String(e));
+}
+
 /** A URL as outputs and receipts show it: no user:password and no query (either may carry a credential). */
 export function displayUrl(url: string): string {
   const u = new URL(url);
@@ -341,7 +368,7 @@ const statusOk = (status: number, expect: number | number[] | undefined): boolea
   expect === undefined ? status >= 200 && status < 300 : ([] as number[]).concat(expect).includes(status);
 
 function httpAction(o: ActionsOptions['http'] = {}): Action {
-  const f = o.fetch ?? fetch;
+  const guard = o.outbound ?? createOutboundGuard();
   const max = o.maxBodyBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   return defineAction({
     name: 'http',
@@ -368,6 +395,7 @@ function httpAction(o: ActionsOptions['http'] = {}): Action {
         };
       const started = ctx.now();
       try {
+        const f = tenantFetch(o, guard, ctx.target.tenant);
         const res = await f(p.url, {
           method: p.method,
           headers,
@@ -377,12 +405,14 @@ function httpAction(o: ActionsOptions['http'] = {}): Action {
         });
         const got = await readBounded(res, max);
         const ok = statusOk(res.status, p.expectStatus);
+        // The body stays out of the journal and run views unless the step asks for it (captureBody).
         return {
           ok,
           output: {
             request,
             status: res.status,
-            body: got.text,
+            ...(p.captureBody ? { body: got.text } : {}),
+            bodySha256: createHash('sha256').update(got.text).digest('hex'),
             bodyBytes: got.bytes,
             truncated: got.truncated,
             durationMs: ctx.now() - started,
@@ -390,23 +420,27 @@ function httpAction(o: ActionsOptions['http'] = {}): Action {
           ...(ok ? {} : { error: `HTTP ${res.status} from ${p.method} ${shown}` }),
         };
       } catch (e) {
-        const why = ctx.signal.aborted ? `timed out after ${ctx.timeoutMs} ms` : (e as Error).message;
+        const why = ctx.signal.aborted ? `timed out after ${ctx.timeoutMs} ms` : fetchFailure(e);
         return { ok: false, output: { request }, error: `${p.method} ${shown} failed: ${why}` };
       }
     },
   });
 }
 
+/** The shortest time between two probe attempts (at most 4 requests a second per probe). */
+export const MIN_PROBE_INTERVAL_MS = 250;
+
 const ProbeParams = z.strictObject({
   url: HttpUrl,
   expectStatus: z.union([Status, z.array(Status).min(1)]).optional(),
   /** The body must contain this text, when given. */
   bodyIncludes: z.string().min(1).max(1000).optional(),
-  intervalMs: z.number().int().min(10).max(600_000).default(1000),
+  /** Time between attempts; at least MIN_PROBE_INTERVAL_MS so a plan cannot turn a probe into a flood. */
+  intervalMs: z.number().int().min(MIN_PROBE_INTERVAL_MS).max(600_000).default(1000),
 });
 
 function probeAction(o: ActionsOptions['http'] = {}): Action {
-  const f = o.fetch ?? fetch;
+  const guard = o.outbound ?? createOutboundGuard();
   return defineAction({
     name: 'probe',
     description: 'GET a health URL every intervalMs until it answers healthy or the step times out',
@@ -419,6 +453,7 @@ function probeAction(o: ActionsOptions['http'] = {}): Action {
       const started = ctx.now();
       let attempts = 0;
       let last: { status?: number; error?: string } = {};
+      const f = tenantFetch(o, guard, ctx.target.tenant);
       while (!ctx.signal.aborted) {
         attempts++;
         try {
@@ -435,7 +470,10 @@ function probeAction(o: ActionsOptions['http'] = {}): Action {
             };
         } catch (e) {
           if (ctx.signal.aborted) break;
-          last = { error: (e as Error).message };
+          const error = fetchFailure(e);
+          last = { error };
+          // A refused destination will not become allowed by waiting: stop at once.
+          if (/outbound|denied to every step/.test(error)) break;
         }
         try {
           await sleep(p.intervalMs, ctx.signal);

@@ -66,7 +66,8 @@ export function deriveStepFacts<P>(
     effect,
     readOnly,
     reversible: declared.reversible && (readOnly || declared.rollback !== undefined),
-    aggregation: action !== undefined && traitOf(action.aggregation, params) && declared.aggregation !== false,
+    aggregation:
+      action !== undefined && traitOf(action.aggregation, params) && declared.aggregation !== false,
     risk: maxRisk(declared.risk, action ? floor : 'high'),
   };
 }
@@ -90,7 +91,11 @@ export const DEFAULT_DENY_COMMANDS: readonly DenyRule[] = [
     pattern: String.raw`${W}rm\s+(?:-\S+\s+|--\s+)*${ROOTISH}(?=$|[\s;&|)])`,
     reason: 'removes the root file system, a home directory or a system directory',
   },
-  { id: 'no-preserve-root', pattern: String.raw`--no-preserve-root`, reason: 'disables rm’s root protection' },
+  {
+    id: 'no-preserve-root',
+    pattern: String.raw`--no-preserve-root`,
+    reason: 'disables rm’s root protection',
+  },
   { id: 'mkfs', pattern: String.raw`${W}mkfs(?:\.\w+)?(?=$|\s)`, reason: 'formats a file system' },
   {
     id: 'dd-device',

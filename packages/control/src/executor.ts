@@ -17,13 +17,7 @@
 // operator who checked the step's effect resumes with rerunStarted: true (or cancels).
 import { createHash, randomBytes } from 'node:crypto';
 import { canonicalize } from '@vaultmesh/ledger';
-import {
-  actionTrait,
-  governStep,
-  type Action,
-  type ActionRegistry,
-  type ActionResult,
-} from './actions.ts';
+import { actionTrait, governStep, type Action, type ActionRegistry, type ActionResult } from './actions.ts';
 import { consumeApproval, findApproval } from './approvals.ts';
 import { ControlError } from './errors.ts';
 import { COMPENSATIONS_COUNTER, STEP_ERRORS_COUNTER, STEPS_COUNTER } from './tripwires.ts';
@@ -431,11 +425,36 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     }
   }
 
-  /** Checks every precondition; the failures, empty when all hold. */
+  /**
+   * Policy before any effect: a run starts (or resumes) only for a principal that may execute this plan at least as a
+   * dry run (Cedar `execute`, dryRun true: a viewer, or anyone outside the plan's tenant, is refused here). Nothing
+   * is written and nothing fires before it; each precondition and step is then decided on its own.
+   */
+  async function authorizeStart(
+    plan: Plan,
+    principal: Principal,
+    ctx: { planHash: string; runId: string; what: string },
+  ): Promise<void> {
+    const decision = await policy.decide({
+      principal,
+      action: 'execute',
+      resource: planResource(plan),
+      context: { dryRun: true, time: iso(), planHash: ctx.planHash, runId: ctx.runId },
+    });
+    if (decision.decision !== 'allow')
+      throw new ControlError(
+        'POLICY_DENIED',
+        `policy denied ${principal.id} ${ctx.what} plan ${plan.id}: ${decision.reasons.join(', ') || 'no policy allows it'}`,
+        { decision },
+      );
+  }
+
+  /** Checks every precondition, each decided by policy as a read step before it fires; the failures, if any. */
   async function checkPreconditions(
     plan: Plan,
     principal: Principal,
     runId: string,
+    run: { dryRun: boolean; planHash: string; purpose?: string; residency?: string },
   ): Promise<{ id: string; kind: string; reason: string }[]> {
     const failed: { id: string; kind: string; reason: string }[] = [];
     for (const pc of plan.preconditions) {
@@ -467,6 +486,25 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         const params = pc.kind === 'http' ? { ...rest, method: 'GET' } : rest;
         const action = actions.get(pc.kind);
         if (!action) throw new Error(`no "${pc.kind}" action is registered`);
+        const decision = await policy.decide({
+          principal,
+          action: 'execute',
+          resource: planResource(plan),
+          context: {
+            stepAction: pc.kind,
+            risk: 'low',
+            readOnly: true,
+            dryRun: run.dryRun,
+            time: iso(),
+            planHash: run.planHash,
+            runId,
+            stepId: pc.id,
+            ...(run.purpose !== undefined ? { purpose: run.purpose } : {}),
+            ...(run.residency !== undefined ? { residency: run.residency } : {}),
+          },
+        });
+        if (decision.decision !== 'allow')
+          throw new Error(`policy denied it: ${decision.reasons.join(', ') || 'no policy allows it'}`);
         const budget = typeof timeoutMs === 'number' ? timeoutMs : DEFAULT_PRECONDITION_TIMEOUT_MS;
         const r = await invoke(action, params, budget, { dryRun: false, facts, plan, principal });
         if (!r.ok) throw new Error(r.error ?? 'failed');
@@ -1366,6 +1404,14 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       if (typeof req.dryRun !== 'boolean')
         throw new ControlError('INVALID_ARGUMENT', 'dryRun must be true or false');
       const planId = typeof req.plan === 'string' ? req.plan : req.plan.id;
+      const runId = req.runId ?? newRunId();
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(runId))
+        throw new ControlError('INVALID_ARGUMENT', 'runId must be 1-128 of A-Z a-z 0-9 _ . : -');
+      await authorizeStart((await loadPlan(store, planId)).plan, req.principal, {
+        planHash: req.planHash,
+        runId,
+        what: 'starting a run of',
+      });
       const stored = await loadFreshPlan(store, policy, planId, req.planHash);
       if (typeof req.plan !== 'string' && canonicalize(req.plan) !== canonicalize(stored.plan))
         throw new ControlError(
@@ -1391,12 +1437,14 @@ export function createExecutor(opts: ExecutorOptions): Executor {
             { missing },
           );
       }
-      const runId = req.runId ?? newRunId();
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(runId))
-        throw new ControlError('INVALID_ARGUMENT', 'runId must be 1-128 of A-Z a-z 0-9 _ . : -');
       if (await store.get(RUNS, runId))
         throw new ControlError('CONFLICT', `run ${runId} exists: resume it instead`, { runId });
-      const failed = await checkPreconditions(plan, req.principal, runId);
+      const failed = await checkPreconditions(plan, req.principal, runId, {
+        dryRun: req.dryRun,
+        planHash: req.planHash,
+        ...(req.purpose !== undefined ? { purpose: req.purpose } : {}),
+        ...(req.residency !== undefined ? { residency: req.residency } : {}),
+      });
       if (failed.length)
         throw new ControlError(
           'PRECONDITION_FAILED',
@@ -1449,10 +1497,13 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           `run ${runId} is ${r.state}${r.hold ? ` (${r.hold.reason})` : ''} and cannot be resumed`,
           { state: r.state },
         );
+      const planOfRun = await loadPlan(store, r.planId);
+      // The tenant's policy decides before the run is taken over (its principal is rewritten below).
+      await authorizeStart(planOfRun.plan, req.principal, { planHash: r.planHash, runId, what: 'resuming a run of' });
       const d: Drive = {
         run: r,
         version: cur.version,
-        stored: await loadPlan(store, r.planId),
+        stored: planOfRun,
         principal: req.principal,
         approvals: req.approvals ?? [],
         rerunStarted: req.rerunStarted === true,

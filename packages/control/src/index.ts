@@ -10,6 +10,7 @@ export * from './plan.ts';
 export * from './plan-store.ts';
 export * from './approvals.ts';
 export * from './effects.ts';
+export * from './outbound.ts';
 export * from './actions.ts';
 export * from './k8s-actions.ts';
 export * from './strategist.ts';

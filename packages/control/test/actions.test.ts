@@ -114,7 +114,16 @@ describe('http, probe and wait against a local server', () => {
       body: { a: 1 },
       headers: { authorization: 'Bearer s3cret' },
     });
-    expect(r).toMatchObject({ ok: true, output: { status: 200, body: '{"method":"POST"}' } });
+    // The body stays out of the output (journal, run views) unless the step asks for it.
+    expect(r).toMatchObject({ ok: true, output: { status: 200, bodyBytes: 17 } });
+    expect(r.output.body).toBeUndefined();
+    expect(r.output.bodySha256).toMatch(/^[0-9a-f]{64}$/);
+    const kept = await runAction(registry, 'http', {
+      url: `${srv.url}/x`,
+      method: 'POST',
+      captureBody: true,
+    });
+    expect(kept.output.body).toBe('{"method":"POST"}');
     expect(JSON.stringify(r)).not.toContain('s3cret');
     expect(await runAction(registry, 'http', { url: `${srv.url}/teapot` })).toMatchObject({
       ok: false,
@@ -148,7 +157,7 @@ describe('http, probe and wait against a local server', () => {
     healthyAfter = 2;
     const r = await runAction(registry, 'probe', {
       url: `${srv.url}/health`,
-      intervalMs: 20,
+      intervalMs: 250,
       bodyIncludes: 'ok',
     });
     expect(r).toMatchObject({ ok: true, output: { attempts: 3, status: 200 } });
@@ -159,7 +168,7 @@ describe('http, probe and wait against a local server', () => {
     const r = await runAction(
       registry,
       'probe',
-      { url: `${srv.url}/health`, intervalMs: 20 },
+      { url: `${srv.url}/health`, intervalMs: 250 },
       { timeoutMs: 200 },
     );
     expect(r.ok).toBe(false);

@@ -358,7 +358,7 @@ describe('running a plan', () => {
             {
               id: 'healthy',
               kind: 'probe',
-              params: { url: `${srv.url}/ok`, intervalMs: 10, timeoutMs: 300 },
+              params: { url: `${srv.url}/ok`, intervalMs: 250, timeoutMs: 300 },
             },
             {
               id: 'change-approved',

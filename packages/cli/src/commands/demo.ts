@@ -64,7 +64,7 @@ function demoPlan(url: string, stateDir: string) {
           {
             id: 'health-v1',
             action: 'probe',
-            params: { url: `${url}/health`, intervalMs: 50 },
+            params: { url: `${url}/health`, intervalMs: 250 },
             risk: 'low',
             reversible: true,
             readOnly: true,
@@ -105,7 +105,7 @@ function demoPlan(url: string, stateDir: string) {
           {
             id: 'health-v2',
             action: 'probe',
-            params: { url: `${url}/health`, intervalMs: 50 },
+            params: { url: `${url}/health`, intervalMs: 250 },
             risk: 'low',
             reversible: true,
             readOnly: true,
