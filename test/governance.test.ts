@@ -314,3 +314,68 @@ describe('hole 3: no server-side request forgery from steps', () => {
     expect(JSON.stringify(r.body)).toMatch(/intervalMs/);
   });
 });
+
+describe('hole 4: governance receipts cannot be forged', () => {
+  it('the public write path refuses every kind the node writes itself, for every role; a decision is fine', async () => {
+    await mintExtra('root', 'admin', '*');
+    const size = await node.node.storage.size();
+    const forged: Json[] = [
+      { kind: 'key', body: { operation: 'rotate', keyName: 'x' } },
+      {
+        kind: 'step',
+        tenant: 'acme',
+        body: { planId: 'rm-labelled-read', stepId: 'wipe', action: 'shell', status: 'failed' },
+      },
+      { kind: 'policy', body: { decision: 'allow' } },
+      { kind: 'audit', body: { result: 'pass' } },
+      { kind: 'federation', body: { peer: 'x' } },
+      { kind: 'plan', body: { planId: 'p', planHash: 'a'.repeat(64), goal: 'g' } },
+      { kind: 'route', body: { jobId: 'j' } },
+      { kind: 'anchor', body: {} },
+      { kind: 'tool', body: {} },
+    ];
+    for (const who of ['acme-agent', 'beta-agent', 'acme-admin', 'root'])
+      for (const f of forged) {
+        const r = await call(
+          'POST',
+          '/api/ledger/receipts',
+          tokens[who],
+          who === 'beta-agent' ? { ...f, tenant: 'beta' } : f,
+        );
+        expect(r.status, `${who} ${f.kind}`).toBe(403);
+        expect(r.body.detail).toMatch(/written only by the node itself/);
+      }
+    expect(await node.node.storage.size()).toBe(size);
+    const ok = await call('POST', '/api/ledger/receipts', tokens['acme-agent'], {
+      kind: 'decision',
+      body: { title: 'fine' },
+    });
+    expect(ok.status).toBe(201);
+  });
+
+  it('a plan step cannot record a node kind either', async () => {
+    const r = await store(
+      tokens['acme-agent']!,
+      plan('record-key', [
+        {
+          id: 'k',
+          action: 'ledger.record',
+          params: { kind: 'key', body: { operation: 'rotate' } },
+          risk: 'low',
+          reversible: false,
+        },
+      ]),
+    );
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body)).toMatch(/params\/kind/);
+  });
+
+  it('audit verify still passes after all of the above', async () => {
+    const v = await call('POST', '/api/agent/mcp/auditor/verify', tokens['acme-admin'], {
+      planId: 'rm-labelled-read',
+      checks: ['receipts', 'compliance'],
+    });
+    expect(v.status).toBe(200);
+    expect(v.body.result).toBe('pass');
+  });
+});

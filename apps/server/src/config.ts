@@ -82,7 +82,10 @@ export const ControlConfigSchema = z
     shell: z
       .object({
         /** Exact command lines ([command, ...args]) governed as reads; every other command is a write. */
-        readOnlyCommands: z.array(z.array(z.string().min(1).max(4096)).min(1).max(256)).max(1000).default([]),
+        readOnlyCommands: z
+          .array(z.array(z.string().min(1).max(4096)).min(1).max(256))
+          .max(1000)
+          .default([]),
         /** Destructive-command rules added to the shipped ones (regular expressions over the command line). */
         denyCommands: z
           .array(

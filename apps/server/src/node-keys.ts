@@ -29,12 +29,19 @@ import {
   type KeyRotation,
   type VerifiedKeyRotation,
 } from '@vaultmesh/ledger';
-import { LogError, keyHistory, readKeyChain, type KeyHistoryItem, type LogStorage } from '@vaultmesh/log';
+import {
+  KEY_RECEIPT_TENANT,
+  LogError,
+  keyHistory,
+  readKeyChain,
+  type KeyHistoryItem,
+  type LogStorage,
+} from '@vaultmesh/log';
 import { openSqliteStorage } from '@vaultmesh/store-sqlite';
 import { dataPaths, openNode } from './node.ts';
 
 /** Receipts about the node itself (key operations) belong to this tenant, like anchor receipts. */
-const SYSTEM_TENANT = 'system';
+const SYSTEM_TENANT = KEY_RECEIPT_TENANT;
 
 /** What `vm key status` shows: nothing secret, and no passphrase needed. */
 export interface NodeKeyStatus {

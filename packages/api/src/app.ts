@@ -14,7 +14,17 @@ import {
   type Principal,
   type TokenStore,
 } from '@vaultmesh/auth';
-import { decodeReceipt, parseTilePath, toBase64, toHex, type NoteVerifierKey } from '@vaultmesh/ledger';
+import {
+  decodeReceipt,
+  isPublicReceiptKind,
+  parseTilePath,
+  PUBLIC_RECEIPT_KINDS,
+  RECEIPT_KINDS,
+  toBase64,
+  toHex,
+  type NoteVerifierKey,
+  type ReceiptKind,
+} from '@vaultmesh/ledger';
 import {
   LogError,
   checkpointJson,
@@ -331,6 +341,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     for (const k of Object.keys(body))
       if (!allowed.has(k)) throw new HttpError(400, 'INVALID_REQUEST', `unknown field "${k}"`);
     if (typeof body.kind !== 'string') throw new HttpError(400, 'INVALID_REQUEST', 'kind is required');
+    // The node's own records (plan, step, policy, key, audit, ...) cannot be forged through the public path.
+    if (RECEIPT_KINDS.includes(body.kind as ReceiptKind) && !isPublicReceiptKind(body.kind))
+      throw new AuthError(
+        'FORBIDDEN',
+        `receipts of kind ${body.kind} are written only by the node itself (callers may write ${PUBLIC_RECEIPT_KINDS.join(', ')})`,
+      );
     if (!isObject(body.body)) throw new HttpError(400, 'INVALID_REQUEST', 'body must be a JSON object');
     const tenant = typeof body.tenant === 'string' ? body.tenant : p.tenant === '*' ? 'default' : p.tenant;
     authorize(p, 'receipts:write', tenant);

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { createReceiptLeaf, RECEIPT_KINDS } from '@vaultmesh/ledger';
+import { createReceiptLeaf, PUBLIC_RECEIPT_KINDS } from '@vaultmesh/ledger';
 import { z } from 'zod/v4';
 import {
   compileDenyRules,
@@ -509,14 +509,15 @@ function waitAction(): Action {
   });
 }
 
-// `plan` and `step` receipts belong to the executor; a step may record any other kind.
-const RECORDABLE = RECEIPT_KINDS.filter((k) => k !== 'plan' && k !== 'step') as [string, ...string[]];
+// A step records what a caller may record (decisions, deploys, evidence, spawns); the node's own kinds (plan, step,
+// policy, key, ...) are written only by the node.
+const RECORDABLE = [...PUBLIC_RECEIPT_KINDS] as [string, ...string[]];
 
 function ledgerRecordAction(): Action {
   return defineAction({
     name: 'ledger.record',
     description:
-      'append a receipt (any kind but plan/step) under the plan tenant; a dry-run only validates it',
+      'append a receipt (decision, deploy, evidence or spawn) under the plan tenant; a dry-run only validates it',
     params: z.strictObject({ kind: z.enum(RECORDABLE), body: z.record(z.string(), z.unknown()) }),
     dryRun: true,
     effect: 'write',

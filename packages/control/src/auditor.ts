@@ -449,6 +449,8 @@ export async function auditPlan(input: AuditPlanInput): Promise<AuditReport> {
 
   const needSteps = wanted.includes('receipts') || wanted.includes('compliance');
   const steps: StepReceipt[] = [];
+  // Only the plan's tenant's step receipts are its steps: a receipt another tenant wrote naming this plan is not.
+  const planTenant = input.tenant ?? input.compliance?.plan?.target.tenant;
   if (needSteps) {
     for (const e of await input.ledger.listSteps(input.planId)) {
       const leafHash = hasher.hashLeaf(e.bytes);
@@ -456,6 +458,7 @@ export async function auditPlan(input: AuditPlanInput): Promise<AuditReport> {
         const receipt = decodeReceipt(e.bytes);
         // The listing is a text search; only receipts that really are this plan's steps count.
         if (receipt.kind !== 'step' || receipt.body.planId !== input.planId) continue;
+        if (planTenant !== undefined && receipt.tenant !== planTenant) continue;
         steps.push({ index: e.index, bytes: e.bytes, leafHash, receipt });
       } catch (err) {
         steps.push({ index: e.index, bytes: e.bytes, leafHash, error: oneLine((err as Error).message) });

@@ -27,6 +27,23 @@ export const RECEIPT_KINDS = [
 ] as const;
 export type ReceiptKind = (typeof RECEIPT_KINDS)[number];
 
+/**
+ * The kinds a caller may write through a public path (REST, a plan's ledger.record step): records of its own
+ * decisions, deploys, evidence and spawned services. Every other kind (plan, step, audit, route, policy, anchor,
+ * federation, key, tool) is the node's own record of what it governed and is written only by the node.
+ */
+export const PUBLIC_RECEIPT_KINDS = [
+  'decision',
+  'deploy',
+  'evidence',
+  'spawn',
+] as const satisfies readonly ReceiptKind[];
+
+/** Whether a caller may write receipts of `kind` (see PUBLIC_RECEIPT_KINDS). */
+export function isPublicReceiptKind(kind: string): boolean {
+  return (PUBLIC_RECEIPT_KINDS as readonly string[]).includes(kind);
+}
+
 /** A reference to an earlier receipt, bound to its content by leaf hash. */
 export interface ParentRef {
   index: number;

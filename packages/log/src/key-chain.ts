@@ -32,9 +32,11 @@ export interface KeyEpoch {
 export interface KeyChain {
   /** At least one epoch. When the trusted key is not in the chain, only the trusted key, for every size. */
   readonly epochs: KeyEpoch[];
-  /** Whether the trusted key is one of the chain's keys. */
+  /** Whether the trusted key is one of the chain's keys (true when the log has no verified rotation). */
   readonly anchored: boolean;
   readonly problems: VerifyProblem[];
+  /** Rotation receipts that are not the log's (another chain of keys, or unverifiable ones away from foreign keys). */
+  readonly ignored: readonly { readonly index: number; readonly reason: string }[];
 }
 
 /** One element of the meta `verifier_keys` history. */
@@ -59,12 +61,27 @@ export function epochFor(epochs: readonly KeyEpoch[], size: number): KeyEpoch {
   return epochs[epochs.length - 1]!;
 }
 
+/** The tenant the node records its key receipts under; rotations under any other tenant are not the node's. */
+export const KEY_RECEIPT_TENANT = 'system';
+
+/** A rotation receipt as read from the log: verified, or why not (with the key it claims to rotate away from). */
+type RotationRecord =
+  | { readonly index: number; readonly link: VerifiedKeyRotation }
+  | { readonly index: number; readonly previousText?: string; readonly message: string };
+
+interface Chain {
+  readonly keys: { key: NoteVerifierKey; text: string; fromSize: number; toSize?: number }[];
+  readonly problems: VerifyProblem[];
+}
+
 /**
- * Reads the `key` receipts with operation `rotate` in index order and builds the chain of keys. A rotation
- * is accepted only when its leaf is the one in the tree, both its signatures verify (verifyKeyRotation) and
- * its previous key is the key current before it; the first accepted rotation's previous key starts the chain.
- * The chain is anchored when `trusted` is one of its keys: every link is signed by both of its keys, so
- * trust in any one key extends to the whole chain. Rejected rotations are problems, never exceptions.
+ * Reads the `key` receipts with operation `rotate` in index order and builds the chain of keys that contains
+ * `trusted`. A rotation counts only when the node recorded it (tenant KEY_RECEIPT_TENANT), its leaf is the one in
+ * the tree and both its signatures verify, i.e. the old key signed it: rotations form chains (each link rotates away from the chain's current key), and only the
+ * chain holding the trusted key is the log's. Rotations of other chains, and unverifiable rotations away from
+ * keys this log never had, are `ignored` (anyone who could append a receipt could write them; they prove nothing).
+ * Problems are what concerns the log's own chain: a bad rotation away from one of its keys, a fork from a retired
+ * key, a return to an old key, an entry that cannot be read or is not in the tree. Never throws for bad receipts.
  */
 export async function readKeyChain(opts: {
   readonly storage: LogStorage;
@@ -76,21 +93,27 @@ export async function readKeyChain(opts: {
   const hasher = opts.hasher ?? defaultHasher;
   const reader = new TileReader(opts.storage, hasher, 0);
   const problems: VerifyProblem[] = [];
-  const chain: { key: NoteVerifierKey; text: string; fromSize: number; toSize?: number }[] = [];
+  const records: RotationRecord[] = [];
+  const ignored: { index: number; reason: string }[] = [];
   for (let after = -1; ;) {
     // The kind column only selects candidates: the kind and body are read from the bytes below.
     const page = await opts.storage.listEntries({ kind: 'key', after, order: 'asc', limit: 1000 });
     for (const e of page) {
-      const reject = (field: string, message: string, expected?: string, found?: string) =>
-        problems.push({ where: 'entry', index: e.index, field, expected, found, message });
       let body: Record<string, unknown>;
+      let tenant: string;
       try {
         const receipt = decodeReceipt(e.bytes);
         if (receipt.kind !== 'key' || receipt.body.operation !== 'rotate') continue;
         body = receipt.body;
+        tenant = receipt.tenant;
       } catch (err) {
         if (!(err instanceof LedgerError)) throw err;
-        reject('bytes', `key receipt ${e.index} cannot be read: ${err.message}`);
+        problems.push({
+          where: 'entry',
+          index: e.index,
+          field: 'bytes',
+          message: `key receipt ${e.index} cannot be read: ${err.message}`,
+        });
         continue;
       }
       // Bind the receipt to the tree: its leaf hash must be the stored level-0 node (quick mode reads no
@@ -98,62 +121,114 @@ export async function readKeyChain(opts: {
       const leaf = hasher.hashLeaf(e.bytes);
       const [node] = await reader.getNodes([{ level: 0, index: e.index }]).catch(() => [undefined]);
       if (!node || !bytesEqual(node, leaf)) {
-        reject(
-          'leaf_hash',
-          `key rotation ${e.index} is not the leaf stored in the tree`,
-          toHex(leaf),
-          node ? toHex(node) : 'missing',
-        );
+        problems.push({
+          where: 'entry',
+          index: e.index,
+          field: 'leaf_hash',
+          expected: toHex(leaf),
+          found: node ? toHex(node) : 'missing',
+          message: `key rotation ${e.index} is not the leaf stored in the tree`,
+        });
         continue;
       }
-      let link: VerifiedKeyRotation;
+      if (tenant !== KEY_RECEIPT_TENANT) {
+        ignored.push({ index: e.index, reason: `not the node's: recorded under tenant ${tenant}` });
+        continue;
+      }
       try {
-        link = verifyKeyRotation(body, { origin: opts.origin, index: e.index, verify: opts.ed25519Verify });
+        records.push({
+          index: e.index,
+          link: verifyKeyRotation(body, { origin: opts.origin, index: e.index, verify: opts.ed25519Verify }),
+        });
       } catch (err) {
         if (!(err instanceof LedgerError)) throw err;
-        reject('key rotation', `key rotation ${e.index} rejected: ${err.message}`);
-        continue;
+        const prev = body.previousVerifierKey;
+        records.push({
+          index: e.index,
+          ...(typeof prev === 'string' ? { previousText: prev } : {}),
+          message: `key rotation ${e.index} rejected: ${err.message}`,
+        });
       }
-      const current = chain[chain.length - 1];
-      if (current && current.text !== link.previousText) {
-        reject(
-          'previousVerifierKey',
-          `key rotation ${e.index} rotates away from a key that is not the current one`,
-          current.text,
-          link.previousText,
-        );
-        continue;
-      }
-      if (chain.some((c) => c.text === link.nextText)) {
-        reject(
-          'verifierKey',
-          `key rotation ${e.index} returns to a key used before`,
-          undefined,
-          link.nextText,
-        );
-        continue;
-      }
-      if (!current) chain.push({ key: link.previous, text: link.previousText, fromSize: 0 });
-      chain[chain.length - 1]!.toSize = e.index;
-      chain.push({ key: link.next, text: link.nextText, fromSize: e.index + 1 });
     }
     if (page.length < 1000) break;
     after = page[page.length - 1]!.index;
   }
+
+  // Chains of verified links, in index order.
+  const chains: Chain[] = [];
+  for (const r of records) {
+    if (!('link' in r)) continue;
+    const { link, index } = r;
+    const extending = chains.find((c) => c.keys[c.keys.length - 1]!.text === link.previousText);
+    if (extending) {
+      if (extending.keys.some((k) => k.text === link.nextText)) {
+        extending.problems.push({
+          where: 'entry',
+          index,
+          field: 'verifierKey',
+          found: link.nextText,
+          message: `key rotation ${index} returns to a key used before`,
+        });
+        continue;
+      }
+      extending.keys[extending.keys.length - 1]!.toSize = index;
+      extending.keys.push({ key: link.next, text: link.nextText, fromSize: index + 1 });
+      continue;
+    }
+    const forked = chains.find((c) => c.keys.some((k) => k.text === link.previousText));
+    if (forked) {
+      forked.problems.push({
+        where: 'entry',
+        index,
+        field: 'previousVerifierKey',
+        expected: forked.keys[forked.keys.length - 1]!.text,
+        found: link.previousText,
+        message: `key rotation ${index} rotates away from a key that is not the current one`,
+      });
+      continue;
+    }
+    chains.push({
+      keys: [
+        { key: link.previous, text: link.previousText, fromSize: 0, toSize: index },
+        { key: link.next, text: link.nextText, fromSize: index + 1 },
+      ],
+      problems: [],
+    });
+  }
+
   const trustedText = formatVerifierKey(opts.trusted.name, opts.trusted.publicKey);
-  if (chain.length === 0) chain.push({ key: opts.trusted, text: trustedText, fromSize: 0 });
-  const anchored = chain.some((c) => c.text === trustedText);
-  if (!anchored) {
-    problems.push({
+  const own = chains.find((c) => c.keys.some((k) => k.text === trustedText));
+  const ownKeys = new Set(own ? own.keys.map((k) => k.text) : [trustedText]);
+  for (const r of records) {
+    if ('link' in r) {
+      if (!own || !ownKeys.has(r.link.previousText))
+        ignored.push({ index: r.index, reason: `rotates keys this log is not signed with` });
+      continue;
+    }
+    // An unverifiable rotation away from one of the log's keys is a problem; away from any other key, noise.
+    if (r.previousText !== undefined && ownKeys.has(r.previousText))
+      problems.push({ where: 'entry', index: r.index, field: 'key rotation', message: r.message });
+    else ignored.push({ index: r.index, reason: r.message });
+  }
+  if (own) problems.push(...own.problems);
+  problems.sort((a, b) => (a.index ?? -1) - (b.index ?? -1));
+  ignored.sort((a, b) => a.index - b.index);
+  // The node rotated its key, and the trusted key is none of the node's keys: a wrong trust anchor.
+  const anchored = own !== undefined || chains.length === 0;
+  if (!anchored)
+    problems.unshift({
       where: 'log',
       field: 'verifier key',
       expected: trustedText,
-      found: chain.map((c) => c.text).join(' -> '),
+      found: chains.map((c) => c.keys.map((k) => k.text).join(' -> ')).join('; '),
       message: "the trusted key is not one of the keys in the log's chain of key rotations",
     });
-    return { epochs: [{ key: opts.trusted, text: trustedText, fromSize: 0 }], anchored, problems };
-  }
-  return { epochs: chain, anchored, problems };
+  return {
+    epochs: own ? own.keys : [{ key: opts.trusted, text: trustedText, fromSize: 0 }],
+    anchored,
+    problems,
+    ignored,
+  };
 }
 
 /**

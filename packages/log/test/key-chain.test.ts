@@ -213,4 +213,51 @@ describe('verification across key rotations', () => {
       ['checkpoint', 'note', 0],
     ]);
   });
+
+  it('ignores rotations that are not the node’s: another tenant’s, or between keys the log is not signed with', async () => {
+    const [k0, k1, a, b, c] = [1, 2, 3, 4, 5].map(() => generateNodeKey(ORIGIN)) as NodeKey[];
+    const storage = createMemoryStorage();
+    const log = await open(storage, k0!);
+    await appendDecisions(log, 2);
+    // An intruder's rotations: a valid one between its own keys, and an unverifiable one.
+    const planted = async (old: NodeKey, next: NodeKey, forge?: NodeKey) => {
+      const r = {
+        origin: ORIGIN,
+        previousVerifierKey: old.verifierKeyText,
+        verifierKey: next.verifierKeyText,
+        treeSize: 2,
+      };
+      const msg = keyRotationStatement(r);
+      const body = keyRotationBody(r, {
+        previous: (forge ?? old).signer.sign(msg),
+        next: next.signer.sign(msg),
+      });
+      return (await log.append({ kind: 'key', actor: 'token:intruder', tenant, body })).index;
+    };
+    let tenant = 'beta'; // an agent's tenant (before the public write path refused key receipts)
+    const foreign = await planted(a!, b!);
+    tenant = 'system'; // or even under the node's own tenant
+    const junk = await planted(a!, b!);
+    const unsigned = await planted(c!, a!, b!);
+    await appendDecisions(log, 1);
+    await log.checkpoint();
+    const rotation = await recordRotation(log, k0!, k1!);
+    await log.close();
+    const after = await open(storage, k1!);
+    await appendDecisions(after, 1);
+    await after.checkpoint();
+    await after.close();
+
+    for (const trusted of [k0!, k1!]) {
+      const { chain, report, problems } = await verify(storage, trusted, true);
+      expect(problems).toEqual([]);
+      expect(report.ok).toBe(true);
+      expect(chain.anchored).toBe(true);
+      expect(chain.epochs.map((e) => [e.text, e.fromSize])).toEqual([
+        [k0!.verifierKeyText, 0],
+        [k1!.verifierKeyText, rotation + 1],
+      ]);
+      expect(chain.ignored.map((i) => i.index)).toEqual([foreign, junk, unsigned]);
+    }
+  });
 });
