@@ -1499,7 +1499,11 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         );
       const planOfRun = await loadPlan(store, r.planId);
       // The tenant's policy decides before the run is taken over (its principal is rewritten below).
-      await authorizeStart(planOfRun.plan, req.principal, { planHash: r.planHash, runId, what: 'resuming a run of' });
+      await authorizeStart(planOfRun.plan, req.principal, {
+        planHash: r.planHash,
+        runId,
+        what: 'resuming a run of',
+      });
       const d: Drive = {
         run: r,
         version: cur.version,
