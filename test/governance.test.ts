@@ -5,6 +5,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createToken } from '@vaultmesh/auth';
 import { setAutonomy } from '@vaultmesh/control';
 import { loadConfig, startNode, type RunningNode } from '@vaultmesh/server';
@@ -31,6 +34,26 @@ async function call(method: string, path: string, token: string | undefined, bod
   });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json };
+}
+
+/** Calls one MCP tool with a token; the result as JSON (structured content), or the error text. */
+async function tool(
+  token: string,
+  name: string,
+  args: Json,
+): Promise<{ isError: boolean; json: Json; text: string }> {
+  const client = new Client({ name: 'vm-governance-test', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(`${node.url}/mcp`), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  try {
+    const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
+    const text = r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+    return { isError: r.isError === true, json: (r.structuredContent ?? {}) as Json, text };
+  } finally {
+    await client.close();
+  }
 }
 
 /** A plan of one phase whose steps are given; tenant acme unless said. */
@@ -279,10 +302,10 @@ describe('hole 3: no server-side request forgery from steps', () => {
     const stored = await store(tokens['acme-agent']!, p);
     const before = targetSeen.length;
     const size = await node.node.storage.size();
-    for (const who of ['acme-viewer', 'beta-viewer', 'beta-agent']) {
-      const r = await run(tokens[who]!, p.id, stored.body.planHash, true);
-      expect(r.status, who).toBe(403);
-    }
+    // Same tenant, no right to execute: policy refuses (403). Another tenant: the plan is not there (404).
+    expect((await run(tokens['acme-viewer']!, p.id, stored.body.planHash, true)).status).toBe(403);
+    for (const who of ['beta-viewer', 'beta-agent'])
+      expect((await run(tokens[who]!, p.id, stored.body.planHash, true)).status, who).toBe(404);
     expect(targetSeen.length).toBe(before);
     // Only policy receipts (the denials) were written: no step receipt, and the plan is not held.
     const after = await call(
@@ -377,5 +400,98 @@ describe('hole 4: governance receipts cannot be forged', () => {
     });
     expect(v.status).toBe(200);
     expect(v.body.result).toBe('pass');
+  });
+});
+
+describe('hole 5: no run crosses a tenant', () => {
+  let heldRun = '';
+  let planHash = '';
+  const held = () =>
+    plan(
+      'held-plan',
+      [
+        {
+          id: 'touch',
+          action: 'shell',
+          params: { command: 'true' },
+          risk: 'medium',
+          reversible: false,
+        },
+      ],
+      { preconditions: [{ id: 'ping', kind: 'http', params: { url: `${targetUrl}/held-precondition` } }] },
+    );
+
+  beforeAll(async () => {
+    await setAutonomy({
+      store: node.control.store,
+      receipts: node.node.log,
+      actor: 'test',
+      tenant: 'acme',
+      tier: 'T0',
+    });
+    const stored = await store(tokens['acme-operator']!, held());
+    planHash = stored.body.planHash;
+    expect((await run(tokens['acme-operator']!, 'held-plan', planHash, true)).body.state).toBe('succeeded');
+    const live = await run(tokens['acme-operator']!, 'held-plan', planHash, false);
+    expect(live.body.hold.reason).toBe('approval-required');
+    heldRun = live.body.runId;
+  });
+
+  it('over REST, another tenant cannot start, resume or cancel a plan or run: 404, and nothing fires', async () => {
+    const seen = targetSeen.length;
+    const size = await node.node.storage.size();
+    for (const who of ['beta-viewer', 'beta-agent']) {
+      expect((await run(tokens[who]!, 'held-plan', planHash, true)).status, who).toBe(404);
+      expect((await call('POST', `/api/runs/${heldRun}/resume`, tokens[who], {})).status, who).toBe(404);
+      expect((await call('POST', `/api/runs/${heldRun}/cancel`, tokens[who], {})).status, who).toBe(404);
+      expect((await call('GET', `/api/plans/held-plan`, tokens[who])).status, who).toBe(404);
+    }
+    expect(targetSeen.length).toBe(seen);
+    expect(await node.node.storage.size()).toBe(size);
+    const view = await call('GET', `/api/runs/${heldRun}`, tokens['acme-operator']);
+    expect(view.body.run).toMatchObject({
+      state: 'hold',
+      principal: { id: expect.stringContaining('acme-operator') },
+    });
+  });
+
+  it('over MCP, another tenant’s agent cannot dry-run the plan or take over the held run', async () => {
+    const seen = targetSeen.length;
+    for (const [name, args] of [
+      ['dry_run_plan', { planId: 'held-plan', planHash }],
+      ['execute_plan', { planId: 'held-plan', planHash }],
+      ['resume_run', { runId: heldRun }],
+      ['cancel_run', { runId: heldRun }],
+      ['audit_plan', { planId: 'held-plan', checks: ['receipts'] }],
+      ['request_approval', { planId: 'held-plan', planHash, phaseId: 'main', reason: 'please' }],
+    ] as const) {
+      const r = await tool(tokens['beta-agent']!, name, args);
+      expect(r.isError, name).toBe(true);
+      expect(r.text, name).toMatch(/no (plan|run)/);
+      // Naming the victim's tenant does not help: policy refuses the tool there.
+      const named = await tool(tokens['beta-agent']!, name, { ...args, tenant: 'acme' });
+      expect(named.isError, `${name} tenant acme`).toBe(true);
+    }
+    expect(targetSeen.length).toBe(seen);
+    const view = await call('GET', `/api/runs/${heldRun}`, tokens['acme-operator']);
+    expect(view.body.run).toMatchObject({
+      state: 'hold',
+      principal: { id: expect.stringContaining('acme-operator') },
+    });
+  });
+
+  it('the executor itself refuses a principal outside the plan’s tenant (defence below the edges)', async () => {
+    const outsider = {
+      type: 'agent' as const,
+      id: 'token:beta-agent',
+      role: 'agent' as const,
+      tenant: 'beta',
+    };
+    await expect(
+      node.control.executor.run({ plan: 'held-plan', planHash, dryRun: true, principal: outsider }),
+    ).rejects.toMatchObject({ code: 'POLICY_DENIED' });
+    await expect(node.control.executor.resume(heldRun, { principal: outsider })).rejects.toMatchObject({
+      code: 'POLICY_DENIED',
+    });
   });
 });

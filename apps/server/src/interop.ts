@@ -65,6 +65,7 @@ function controlPort(control: ControlPlane): ControlPort {
     resume: (runId, req) => control.executor.resume(runId, req),
     cancel: (runId, req) => control.executor.cancel(runId, req),
     listRuns: (planId) => control.executor.listRuns(planId),
+    getRun: async (runId) => (await control.executor.getRun(runId))?.run,
     async audit(req) {
       const r = await control.audit(req);
       return { result: r.result, receipt: r.receipt, checks: r.checks };

@@ -74,6 +74,18 @@ export function registerControlRoutes(
       throw new HttpError(404, 'NOT_FOUND', `no plan ${plan.plan.id}`);
     return plan;
   };
+  /** The plan by id when the caller's tenant holds it; another tenant's plan is reported absent (nothing leaks). */
+  const planInScope = async (p: TokenPrincipal, planId: string) => {
+    let stored: StoredPlan;
+    try {
+      stored = await control.executor.getPlan(planId);
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 'NOT_FOUND')
+        throw new HttpError(404, 'NOT_FOUND', `no plan ${planId}`);
+      throw e;
+    }
+    return visiblePlan(p, stored);
+  };
 
   app.get('/api/agent/mcp/status', async (req) => {
     await principal(req);
@@ -114,7 +126,7 @@ export function registerControlRoutes(
   });
 
   app.post('/api/agent/mcp/executor/run', async (req, reply) => {
-    const { control: who } = await caller(req);
+    const { control: who, token } = await caller(req);
     const b = fields(req.body, [
       'planId',
       'planHash',
@@ -134,6 +146,7 @@ export function registerControlRoutes(
       (!Array.isArray(b.approvals) || b.approvals.some((a) => typeof a !== 'string'))
     )
       throw new HttpError(400, 'INVALID_REQUEST', 'approvals must be an array of tokens');
+    await planInScope(token, planId);
     const { runId, done } = await control.startRun({
       plan: planId,
       planHash,
@@ -234,8 +247,9 @@ export function registerControlRoutes(
   });
 
   app.post('/api/approvals', async (req, reply) => {
-    const { control: who } = await caller(req);
+    const { control: who, token } = await caller(req);
     const b = fields(req.body, ['planId', 'planHash', 'phaseId', 'stepId', 'reason']);
+    await planInScope(token, str(b, 'planId')!);
     const phaseId = str(b, 'phaseId', false);
     const stepId = str(b, 'stepId', false);
     if ((phaseId === undefined) === (stepId === undefined))
@@ -257,9 +271,27 @@ export function registerControlRoutes(
     return { items: items.filter((r) => inScope(token, r.tenant)) };
   });
   app.get('/api/approvals', async (req) => {
-    await caller(req);
+    const { token } = await caller(req);
     const q = req.query as { planId?: string };
-    return { items: await control.listApprovals(q.planId) };
+    const items = [];
+    const tenantOf = new Map<string, string | undefined>();
+    for (const a of await control.listApprovals(q.planId)) {
+      // Records from before approvals kept their tenant: the plan's tenant decides.
+      let tenant = a.tenant;
+      if (tenant === undefined) {
+        if (!tenantOf.has(a.planId))
+          tenantOf.set(
+            a.planId,
+            await control.executor.getPlan(a.planId).then(
+              (sp) => sp.plan.target.tenant,
+              () => undefined,
+            ),
+          );
+        tenant = tenantOf.get(a.planId);
+      }
+      if (tenant !== undefined ? inScope(token, tenant) : token.tenant === '*') items.push(a);
+    }
+    return { items };
   });
 
   // --- go/no-go polls: named roles vote within a window; any no-go or silence is a hold ---------------------
@@ -312,7 +344,7 @@ export function registerControlRoutes(
   });
 
   app.post('/api/agent/mcp/auditor/verify', async (req) => {
-    const { control: who } = await caller(req);
+    const { control: who, token } = await caller(req);
     const b = fields(req.body, ['planId', 'checks']);
     const checks = b.checks ?? ['receipts', 'health', 'compliance'];
     if (
@@ -321,6 +353,7 @@ export function registerControlRoutes(
     )
       throw new HttpError(400, 'INVALID_REQUEST', 'checks must be a subset of receipts, health, compliance');
     if (!control.audit) throw new HttpError(503, 'UNAVAILABLE', 'the auditor is not configured on this node');
+    await planInScope(token, str(b, 'planId')!);
     return control.audit({ planId: str(b, 'planId')!, checks: checks as string[], principal: who });
   });
 }

@@ -21,6 +21,8 @@ export type ApprovalScope = { readonly phaseId: string } | { readonly stepId: st
 /** An approval as stored. */
 export interface ApprovalRecord {
   readonly id: string;
+  /** The plan's tenant (absent on records from before it was kept: look the plan up). */
+  readonly tenant?: string;
   readonly planId: string;
   readonly planHash: string;
   readonly scope: { readonly phaseId?: string; readonly stepId?: string };
@@ -142,6 +144,7 @@ export function createApprovals(opts: ApprovalsOptions): Approvals {
       });
       const record: ApprovalRecord = {
         id,
+        tenant: plan.target.tenant,
         planId: plan.id,
         planHash: req.planHash,
         scope,

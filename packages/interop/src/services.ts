@@ -104,6 +104,8 @@ export interface ControlPort {
     req: { principal: Principal; rollback?: boolean; reason?: string },
   ): Promise<RunResult>;
   listRuns(planId?: string): Promise<RunRecord[]>;
+  /** One run's record, or undefined. */
+  getRun(runId: string): Promise<RunRecord | undefined>;
   audit(req: { planId: string; checks: string[]; principal: Principal }): Promise<{
     result: 'pass' | 'fail';
     receipt?: { index: number; leafHash: string };

@@ -109,11 +109,35 @@ function runSummary(r: RunResult) {
   };
 }
 
+/**
+ * The stored plan, when it belongs to the tenant this call was authorized in (ctx.tenant); NOT_FOUND otherwise, so
+ * a caller can neither act on nor learn about another tenant's plans.
+ */
+async function tenantPlan(ctx: Ctx, planId: string) {
+  let stored;
+  try {
+    stored = await control(ctx).getPlan(planId);
+  } catch (err) {
+    if (err instanceof InteropError) throw err;
+    throw new InteropError('NOT_FOUND', `no plan ${planId}`);
+  }
+  if (stored.plan.target.tenant !== ctx.tenant) throw new InteropError('NOT_FOUND', `no plan ${planId}`);
+  return stored;
+}
+
+/** The run, when it belongs to the tenant this call was authorized in; NOT_FOUND otherwise. */
+async function tenantRun(ctx: Ctx, runId: string) {
+  const run = await control(ctx).getRun(runId);
+  if (!run || run.tenant !== ctx.tenant) throw new InteropError('NOT_FOUND', `no run ${runId}`);
+  return run;
+}
+
 async function runPlan(
   ctx: Ctx,
   a: { planId: string; planHash: string; phase?: string; approvals?: string[] },
   dryRun: boolean,
 ) {
+  await tenantPlan(ctx, a.planId);
   const r = await control(ctx).run({
     plan: a.planId,
     planHash: a.planHash,
@@ -365,6 +389,7 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     timeoutMs: 600_000,
     async run(a, ctx) {
+      await tenantRun(ctx, a.runId);
       const r = await control(ctx).resume(a.runId, {
         principal: ctx.caller.principal,
         approvals: a.approvals,
@@ -388,6 +413,7 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     timeoutMs: 600_000,
     async run(a, ctx) {
+      await tenantRun(ctx, a.runId);
       const r = await control(ctx).cancel(a.runId, {
         principal: ctx.caller.principal,
         rollback: a.rollback,
@@ -420,6 +446,7 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     timeoutMs: 120_000,
     async run(a, ctx) {
+      await tenantPlan(ctx, a.planId);
       const r = await control(ctx).audit({
         planId: a.planId,
         checks: a.checks,
@@ -456,15 +483,7 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
       if ((a.phaseId === undefined) === (a.stepId === undefined))
         throw new InteropError('INVALID_INPUT', 'give exactly one of phaseId or stepId');
       const c = control(ctx);
-      let stored;
-      try {
-        stored = await c.getPlan(a.planId);
-      } catch {
-        throw new InteropError('NOT_FOUND', `no plan ${a.planId}`);
-      }
-      const scope = readScope(ctx.caller, a.tenant);
-      if (scope.tenants && !scope.tenants.includes(stored.plan.target.tenant))
-        throw new InteropError('NOT_FOUND', `no plan ${a.planId}`);
+      const stored = await tenantPlan(ctx, a.planId);
       if (stored.planHash !== a.planHash)
         throw new InteropError(
           'INVALID_INPUT',
