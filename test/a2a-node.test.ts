@@ -72,7 +72,7 @@ describe('A2A on a running node', () => {
     expect(local.kind).toBe('tool');
     const remote = await b.node.log.getEntry(body.result.provenance.receiptIndex);
     expect(remote.kind).toBe('tool');
-    expect(Buffer.from(remote.bytes).toString()).toContain('"actor":"token:node-a"');
+    expect(Buffer.from(remote.bytes).toString()).toMatch(/"actor":"token:[a-z0-9*]+\/node-a#[0-9a-f]{16}"/);
   });
 
   it('refuses an MCP-only token at /a2a/jsonrpc and /a2a/perform (audience a2a)', async () => {

@@ -350,7 +350,7 @@ describe('A2A agent card and JSON-RPC endpoint', () => {
     expect(toHex(receipt.leafHash)).toBe(prov.leafHash);
     const r = decodeReceipt(receipt.bytes);
     expect(r.kind).toBe('tool');
-    expect(r.actor).toBe('token:bot');
+    expect(r.actor).toMatch(/^token:acme\/bot#[0-9a-f]{16}$/);
     expect(r.body).toMatchObject({
       tool: 'run_query',
       via: 'a2a',
@@ -370,7 +370,7 @@ describe('A2A agent card and JSON-RPC endpoint', () => {
     const viewer = await sdkClient(local, await local.token('watcher', 'viewer', 'acme'));
     const task = await send(viewer, { tool: 'record_decision', arguments: { title: 'ship it' } });
     expect(task.status?.state).toBe(TaskState.TASK_STATE_REJECTED);
-    expect(statusText(task)).toMatch(/^DENIED: policy denied tool:record_decision for token:watcher/);
+    expect(statusText(task)).toMatch(/^DENIED: policy denied tool:record_decision for token:acme\/watcher#/);
     expect(task.artifacts).toEqual([]);
   });
 
@@ -482,7 +482,7 @@ describe('POST /a2a/perform', () => {
     const { decodeReceipt, toHex } = await import('@vaultmesh/ledger');
     expect(decodeReceipt(remoteReceipt.bytes)).toMatchObject({
       kind: 'tool',
-      actor: 'token:peer-caller',
+      actor: expect.stringMatching(/^token:[a-z0-9*]+\/peer-caller#/),
       body: { tool: 'run_query', via: 'a2a', purpose: 'incident-review', outcome: 'ok' },
     });
     expect(await ledgerSize(remote)).toBeGreaterThan(remoteBefore);
@@ -495,7 +495,7 @@ describe('POST /a2a/perform', () => {
     expect(toHex(entry.leafHash)).toBe(prov.leafHash);
     expect(decodeReceipt(entry.bytes)).toMatchObject({
       kind: 'tool',
-      actor: 'token:bot',
+      actor: expect.stringMatching(/^token:acme\/bot#[0-9a-f]{16}$/),
       tenant: 'acme',
       body: {
         tool: 'a2a_perform',

@@ -136,7 +136,7 @@ describe('vm deploy and vm aurora against a running node', () => {
     const entry = await node.node.log.getEntry(d.receipt.index);
     expect(decodeReceipt(entry.bytes)).toMatchObject({
       kind: 'route',
-      actor: 'token:ops',
+      actor: expect.stringMatching(/^token:acme\/ops#[0-9a-f]{16}$/),
       body: { phase: 'recommend' },
     });
     expect(vastSeen.filter((s) => s.startsWith('PUT'))).toEqual([]);
@@ -292,7 +292,7 @@ describe('vm deploy and vm aurora against a running node', () => {
     );
     const route = receipts.find((r) => r.kind === 'route');
     expect(route).toMatchObject({
-      actor: 'token:ops',
+      actor: expect.stringMatching(/^token:acme\/ops#[0-9a-f]{16}$/),
       tenant: 'acme',
       body: { jobId: 'plan-job', phase: 'recommend', provider: 'local' },
     });

@@ -145,7 +145,18 @@ describe('control plane over HTTP', () => {
       wait: true,
     });
     expect(noApproval.body.state).toBe('hold');
-    const approval = await call('POST', '/api/approvals', admin, {
+    // Four eyes: the admin stored the plan, so it may not approve it; another operator of the tenant may.
+    const own = await call('POST', '/api/approvals', admin, {
+      planId: 'marker-plan',
+      planHash,
+      phaseId: 'apply',
+      reason: 'my own plan',
+    });
+    expect(own.status).toBe(403);
+    expect(own.body.detail).toMatch(/four-eyes/);
+    const lead = (await createToken(node.node.storage, { name: 'lead', role: 'operator', tenant: 'acme' }))
+      .token;
+    const approval = await call('POST', '/api/approvals', lead, {
       planId: 'marker-plan',
       planHash,
       phaseId: 'apply',

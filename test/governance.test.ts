@@ -103,7 +103,7 @@ beforeAll(async () => {
       dataDir: join(dir, 'data'),
       logLevel: 'silent',
       // acme's steps may reach only the loopback test server; beta has no list (open, minus metadata).
-      control: { outbound: { allow: { acme: ['127.0.0.1'] } } },
+      control: { outbound: { allow: { acme: ['127.0.0.1'] } }, fourEyes: { tenants: { lab: false } } },
     }),
   );
   node = await startNode(loadConfig({ configFile: cfg }));
@@ -493,5 +493,150 @@ describe('hole 5: no run crosses a tenant', () => {
     await expect(node.control.executor.resume(heldRun, { principal: outsider })).rejects.toMatchObject({
       code: 'POLICY_DENIED',
     });
+  });
+});
+
+describe('hole 9: four eyes, from the authenticated identity', () => {
+  const gated = (id: string, tenant = 'acme') =>
+    plan(id, [{ id: 'w', action: 'wait', params: { ms: 1 }, risk: 'low', reversible: true }], {
+      target: { environment: 'staging', tenant },
+      // The body's author claim is someone else: it must not matter.
+      createdBy: 'someone-else@acme',
+    });
+
+  it('whoever stored a plan cannot approve it, whatever the plan body claims; another operator can', async () => {
+    await mintExtra('acme-lead', 'operator', 'acme');
+    const stored = await store(tokens['acme-operator']!, gated('four-eyes'));
+    expect(stored.status).toBe(201);
+    expect(stored.body.storedBy).toMatch(/^token:acme\/acme-operator#[0-9a-f]{16}$/);
+    const ask = { planId: 'four-eyes', planHash: stored.body.planHash, phaseId: 'main', reason: 'ok' };
+    const own = await call('POST', '/api/approvals', tokens['acme-operator'], ask);
+    expect(own.status).toBe(403);
+    expect(own.body.detail).toMatch(/four-eyes/);
+    expect((await call('POST', '/api/approvals', tokens['acme-lead'], ask)).status).toBe(201);
+  });
+
+  it('a tenant can turn four eyes off (control.fourEyes.tenants)', async () => {
+    await mintExtra('lab-operator', 'operator', 'lab');
+    const stored = await store(tokens['lab-operator']!, gated('lab-plan', 'lab'));
+    const r = await call('POST', '/api/approvals', tokens['lab-operator'], {
+      planId: 'lab-plan',
+      planHash: stored.body.planHash,
+      phaseId: 'main',
+    });
+    expect(r.status).toBe(201);
+  });
+});
+
+describe('hole 10: no impersonation through token names', () => {
+  it('actors name the tenant and the token id; a name is unique among a tenant’s live tokens', async () => {
+    await mintExtra('beta-admin', 'admin', 'beta');
+    // beta's admin mints a token named like acme's operator: allowed in beta, but it acts as beta's.
+    const minted = await call('POST', '/api/tokens', tokens['beta-admin'], {
+      name: 'acme-operator',
+      role: 'operator',
+      tenant: 'beta',
+    });
+    expect(minted.status).toBe(201);
+    const dup = await call('POST', '/api/tokens', tokens['beta-admin'], {
+      name: 'acme-operator',
+      role: 'viewer',
+      tenant: 'beta',
+    });
+    expect(dup.status).toBe(400);
+    expect(dup.body.detail).toMatch(/already has a live token named "acme-operator"/);
+    const r = await call('POST', '/api/ledger/receipts', minted.body.token, {
+      kind: 'decision',
+      body: { title: 'hi' },
+    });
+    expect(r.status).toBe(201);
+    expect(r.body.receipt.actor).toMatch(/^token:beta\/acme-operator#[0-9a-f]{16}$/);
+    expect(r.body.receipt.actor).toBe(`token:beta/acme-operator#${minted.body.id ?? minted.body.record?.id}`);
+    const own = await call('POST', '/api/ledger/receipts', tokens['acme-operator'], {
+      kind: 'decision',
+      body: { title: 'hi' },
+    });
+    expect(own.body.receipt.actor).toMatch(/^token:acme\/acme-operator#[0-9a-f]{16}$/);
+    expect(own.body.receipt.actor).not.toBe(r.body.receipt.actor);
+  });
+});
+
+describe('hole 11: creating a plan is not updating one', () => {
+  it('a plan id from an agent or a model never replaces a stored plan; an update names the hash it replaces', async () => {
+    const original = plan('ops-owned', [
+      { id: 'w', action: 'wait', params: { ms: 1 }, risk: 'low', reversible: true },
+    ]);
+    const stored = await store(tokens['acme-operator']!, original);
+    expect(stored.status).toBe(201);
+    const hijack = {
+      ...original,
+      goal: 'the agent’s version',
+      phases: [
+        {
+          id: 'main',
+          steps: [{ id: 'x', action: 'wait', params: { ms: 2 }, risk: 'low', reversible: true }],
+        },
+      ],
+    };
+    const created = await store(tokens['acme-agent']!, hijack);
+    expect(created.status).toBe(409);
+    expect(created.body.detail).toMatch(/creating is not updating/);
+    // Another tenant's agent claiming the id for its own tenant: refused too.
+    const foreign = await store(tokens['beta-agent']!, {
+      ...hijack,
+      target: { environment: 'staging', tenant: 'beta' },
+    });
+    expect(foreign.status).toBe(409);
+    // An explicit update by an agent of a plan it did not store: policy refuses it.
+    const update = await call('POST', '/api/plans', tokens['acme-agent'], {
+      plan: hijack,
+      replaces: stored.body.planHash,
+    });
+    expect(update.status).toBe(403);
+    expect((await call('GET', '/api/plans/ops-owned', tokens['acme-operator'])).body.planHash).toBe(
+      stored.body.planHash,
+    );
+    // The operator who stored it may update it, naming the hash it reviewed; a stale hash is refused.
+    const stale = await call('POST', '/api/plans', tokens['acme-operator'], {
+      plan: hijack,
+      replaces: '0'.repeat(64),
+    });
+    expect(stale.status).toBe(409);
+    const ok = await call('POST', '/api/plans', tokens['acme-operator'], {
+      plan: hijack,
+      replaces: stored.body.planHash,
+    });
+    expect(ok.status).toBe(201);
+    // Storing the same plan again is a no-op (idempotent create).
+    const again = await store(tokens['acme-operator']!, hijack);
+    expect(again.status).toBe(201);
+    expect(again.body.planHash).toBe(ok.body.planHash);
+  });
+
+  it('over MCP, planning the same intent twice returns the stored plan (create is idempotent, never a replace)', async () => {
+    const r = await tool(tokens['acme-agent']!, 'create_plan', {
+      intent: {
+        kind: 'scale',
+        tenant: 'acme',
+        environment: 'staging',
+        service: 'api',
+        replicas: 3,
+        currentReplicas: 2,
+      },
+    });
+    expect(r.isError, r.text).toBe(false);
+    // The same intent again is the same plan (returned, not replaced).
+    const again = await tool(tokens['acme-agent']!, 'create_plan', {
+      intent: {
+        kind: 'scale',
+        tenant: 'acme',
+        environment: 'staging',
+        service: 'api',
+        replicas: 3,
+        currentReplicas: 2,
+      },
+    });
+    expect(again.isError, again.text).toBe(false);
+    expect(again.json.planHash).toBe(r.json.planHash);
   });
 });

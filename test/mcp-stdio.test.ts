@@ -66,7 +66,11 @@ describe('vm mcp serve --stdio', () => {
       '-d',
       data,
     ]);
-    expect(shown.receipt).toMatchObject({ kind: 'decision', actor: 'token:desktop', tenant: 'acme' });
+    expect(shown.receipt).toMatchObject({
+      kind: 'decision',
+      actor: expect.stringMatching(/^token:acme\/desktop#/),
+      tenant: 'acme',
+    });
     const tools2 = await runVmJson<{ items: { receipt: { body: { tool: string; via: string } } }[] }>([
       'memory',
       'list',

@@ -111,7 +111,7 @@ describe('MCP over Streamable HTTP', () => {
       body: Record<string, unknown>;
       parents: { index: number }[];
     };
-    expect(body.actor).toBe('token:bot');
+    expect(body.actor).toMatch(/^token:acme\/bot#[0-9a-f]{16}$/);
     expect(body.tenant).toBe('acme');
     expect(body.body).toMatchObject({ tool: 'record_decision', via: 'mcp', outcome: 'ok' });
     expect(body.body.argsSha256).toMatch(/^[0-9a-f]{64}$/);
@@ -180,7 +180,9 @@ describe('MCP over Streamable HTTP', () => {
       arguments: { title: 'not allowed' },
     })) as CallToolResult;
     expect(r.isError).toBe(true);
-    expect(text(r)).toMatch(/^DENIED: policy denied tool:record_decision for token:viewer in tenant acme/);
+    expect(text(r)).toMatch(
+      /^DENIED: policy denied tool:record_decision for token:acme\/viewer#[0-9a-f]{16} in tenant acme/,
+    );
     await node.node.log.idle();
     expect((await receipts('decision')).length).toBe(decisions);
     expect((await receipts('tool')).length).toBe(tools);
@@ -287,9 +289,17 @@ describe('plans through MCP', () => {
       createdBy: 'ops@acme',
       createdAt: '2026-11-24T00:00:00.000Z',
     };
-    const stored = await rest('POST', '/api/plans', { plan });
-    expect(stored.status).toBe(201);
-    const planHash = stored.body.planHash as string;
+    // Four eyes: another holder of the tenant stores the plan, so the admin may approve it.
+    const author = (
+      await createToken(node.node.storage, { name: 'author', role: 'operator', tenant: 'acme' })
+    ).token;
+    const storedRes = await fetch(`${node.url}/api/plans`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${author}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ plan }),
+    });
+    expect(storedRes.status).toBe(201);
+    const planHash = ((await storedRes.json()) as { planHash: string }).planHash;
     const c = await connect(tokens.bot!);
     const call = async (name: string, args: Record<string, unknown>) => {
       const r = (await c.callTool({ name, arguments: args })) as CallToolResult;
@@ -312,7 +322,11 @@ describe('plans through MCP', () => {
     expect(req.approveWith).toBe(`vm approve --plan mcp-plan --hash ${planHash} --phase apply`);
     const pending = await rest('GET', '/api/approvals/requests?planId=mcp-plan');
     expect(pending.body.items).toEqual([
-      expect.objectContaining({ id: req.requestId, requestedBy: 'token:bot', scope: { phaseId: 'apply' } }),
+      expect.objectContaining({
+        id: req.requestId,
+        requestedBy: expect.stringMatching(/^token:acme\/bot#/),
+        scope: { phaseId: 'apply' },
+      }),
     ]);
     const q = await call('run_query', { pqid: 'approvals.pending' });
     expect(q.result.items.map((i: { id: string }) => i.id)).toContain(req.requestId);

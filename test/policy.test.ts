@@ -36,7 +36,7 @@ describe('vm policy', () => {
     const r = await runVm(['policy', 'validate']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^valid: .*default\.cedar: 12 policies, policy set hash [0-9a-f]{64}$/m);
+    expect(r.stdout).toMatch(/^valid: .*default\.cedar: 14 policies, policy set hash [0-9a-f]{64}$/m);
   });
 
   it('validate: an invalid set exits 1 and lists every error with its policy id and line', async () => {

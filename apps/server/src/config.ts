@@ -68,6 +68,14 @@ export const ControlConfigSchema = z
     kubeContext: z.string().min(1).optional(),
     /** Fraction of policy allows recorded as receipts (denies always are). */
     sampleAllows: z.number().min(0).max(1).default(1),
+    /** Four eyes: whoever stored a plan cannot approve it (default on; per tenant overrides). */
+    fourEyes: z
+      .object({
+        default: z.boolean().default(true),
+        tenants: z.record(z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/), z.boolean()).default({}),
+      })
+      .strict()
+      .default({}),
     /** Where steps (http, probe, preconditions) and audit health probes may send requests. */
     outbound: z
       .object({

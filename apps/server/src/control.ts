@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { nodeEd25519Verify, nodeHasher } from '@vaultmesh/attest';
+import { tokenActor } from '@vaultmesh/auth';
 import { parseVerifierKey } from '@vaultmesh/ledger';
 import {
   ControlError,
@@ -73,6 +74,8 @@ export interface ControlPlaneOptions {
   readonly openaiApiKey?: string;
   /** The Aurora router for route.submit steps (bound late: the router needs this plane's engine and store). */
   readonly route?: () => RoutePort | undefined;
+  /** Four eyes (whoever stored a plan cannot approve it): on by default, per-tenant overrides. */
+  readonly fourEyes?: { readonly default?: boolean; readonly tenants?: Readonly<Record<string, boolean>> };
   /** Outbound destinations of steps: per-tenant allow-lists and denied addresses (default: metadata, link-local). */
   readonly outbound?: OutboundRules;
   /** Shell steps: exact command lines governed as reads; destructive-command rules added to the shipped ones. */
@@ -184,7 +187,12 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
       for (const l of c.listeners) l(e);
     },
   });
-  const approvals = createApprovals({ store, receipts: node.log, policy });
+  const approvals = createApprovals({
+    store,
+    receipts: node.log,
+    policy,
+    fourEyes: (tenant) => opts.fourEyes?.tenants?.[tenant] ?? opts.fourEyes?.default ?? true,
+  });
   const golive = createGolivePolls({ store, receipts: node.log, policy });
   const strategist = createStrategist(
     opts.openai && opts.openaiApiKey
@@ -290,10 +298,15 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
 }
 
 /** The control-plane principal of an API token holder. */
-export function controlPrincipal(p: { name: string; role: Principal['role']; tenant: string }): Principal {
+export function controlPrincipal(p: {
+  tokenId: string;
+  name: string;
+  role: Principal['role'];
+  tenant: string;
+}): Principal {
   return {
     type: p.role === 'agent' ? 'agent' : 'person',
-    id: `token:${p.name}`,
+    id: tokenActor(p),
     role: p.role,
     tenant: p.tenant,
   };

@@ -11,6 +11,7 @@ import {
   publicTokenView,
   readableTenants,
   AuthError,
+  tokenActor,
   type Principal,
   type TokenStore,
 } from '@vaultmesh/auth';
@@ -357,7 +358,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       throw new HttpError(400, 'INVALID_REQUEST', 'wait must be "checkpoint"');
     const result = await log.append({
       kind: body.kind,
-      actor: `token:${p.name}`,
+      actor: tokenActor(p),
       tenant,
       body: body.body,
       parents: body.parents as number[] | undefined,

@@ -5,7 +5,7 @@
 // Attacker-controlled input: bodies, query strings, headers (residency, purpose). Workloads are validated by the
 // router's schema; everything else here.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AuthError, authorize, inScope, type Principal as TokenPrincipal } from '@vaultmesh/auth';
+import { AuthError, authorize, inScope, tokenActor, type Principal as TokenPrincipal } from '@vaultmesh/auth';
 import type { Principal } from '@vaultmesh/control';
 import { PURPOSE_PATTERN, RESIDENCY_PATTERN } from '@vaultmesh/interop/core';
 import { toControlPrincipal } from './control-routes.ts';
@@ -151,7 +151,7 @@ export function registerAuroraRoutes(
     if (b.alpha !== undefined && (typeof b.alpha !== 'number' || !(b.alpha >= 0 && b.alpha <= 10)))
       throw new HttpError(400, 'INVALID_REQUEST', 'alpha must be a number between 0 and 10');
     const r = await aurora.train({
-      actor: `token:${p.name}`,
+      actor: tokenActor(p),
       ...(b.alpha !== undefined ? { alpha: b.alpha as number } : {}),
       ...(b.window !== undefined ? { windowMs: windowMs(b.window) } : {}),
     });
@@ -172,7 +172,7 @@ export function registerAuroraRoutes(
     const r = await aurora.sloReport({
       treaty: b.treaty,
       windowMs: windowMs(b.window ?? '72h'),
-      actor: `token:${p.name}`,
+      actor: tokenActor(p),
     });
     return reply.code(201).send(r);
   });

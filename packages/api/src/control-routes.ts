@@ -2,7 +2,7 @@
 // approvals. Routes authenticate the caller and shape requests; every decision (plan, execute, approve) is made
 // by Cedar policy inside the control plane, fail closed.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { inScope, type Principal as TokenPrincipal } from '@vaultmesh/auth';
+import { inScope, tokenActor, type Principal as TokenPrincipal } from '@vaultmesh/auth';
 import type {
   ApprovalView,
   GolivePolls,
@@ -53,7 +53,7 @@ function str(b: Body, k: string, required = true): string | undefined {
 export function toControlPrincipal(p: TokenPrincipal): Principal {
   return {
     type: p.role === 'agent' ? 'agent' : 'person',
-    id: `token:${p.name}`,
+    id: tokenActor(p),
     role: p.role,
     tenant: p.tenant,
   };
@@ -117,8 +117,11 @@ export function registerControlRoutes(
 
   app.post('/api/plans', async (req, reply) => {
     const { control: who } = await caller(req);
-    const b = fields(req.body, ['plan']);
-    return reply.code(201).send(await control.executor.storePlan(b.plan, who));
+    const b = fields(req.body, ['plan', 'replaces']);
+    const replaces = str(b, 'replaces', false);
+    return reply
+      .code(201)
+      .send(await control.executor.storePlan(b.plan, who, replaces !== undefined ? { replaces } : {}));
   });
   app.get('/api/plans/:id', async (req) => {
     const { token } = await caller(req);

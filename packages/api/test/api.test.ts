@@ -263,7 +263,7 @@ describe('POST /api/ledger/receipts: authentication and authorization', () => {
     expect(body.receipt).toMatchObject({
       v: 1,
       kind: 'decision',
-      actor: 'token:ops-bot',
+      actor: expect.stringMatching(/^token:[a-z0-9*]+\/ops-bot#[0-9a-f]{16}$/),
       tenant: 'acme',
       body: { title: 'Use PostgreSQL' },
     });
@@ -930,7 +930,9 @@ describe('token API', () => {
       payload: { kind: 'decision', body: { title: 'from a fresh token' } },
     });
     expect(write.statusCode).toBe(201);
-    expect(write.json()).toMatchObject({ receipt: { tenant: 'a', actor: 'token:deploy-bot' } });
+    expect(write.json()).toMatchObject({
+      receipt: { tenant: 'a', actor: expect.stringMatching(/^token:[a-z0-9*]+\/deploy-bot#/) },
+    });
   });
 
   it.each([

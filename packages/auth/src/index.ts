@@ -117,6 +117,19 @@ export async function createToken(
     throw new AuthError('INVALID_ARGUMENT', 'token name must be 1..100 characters');
   const audience = input.audience ? parseAudience(input.audience) : null;
   const now = input.now ?? Date.now();
+  // A name is unique among a tenant's live tokens, so a name never stands for two holders in one tenant.
+  const clash = (await store.listTokens()).find(
+    (t) =>
+      t.tenant === input.tenant &&
+      t.name === input.name &&
+      t.revokedAt === null &&
+      (t.expiresAt === null || t.expiresAt > now),
+  );
+  if (clash)
+    throw new AuthError(
+      'INVALID_ARGUMENT',
+      `tenant ${input.tenant} already has a live token named "${input.name}" (id ${clash.id}); revoke it or choose another name`,
+    );
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   const record: TokenRecord = {
@@ -158,6 +171,18 @@ export async function authenticate(
   if (audience !== undefined && aud !== null && !aud.includes(audience))
     throw new AuthError('UNAUTHENTICATED', `token is not valid for this audience (${audience})`);
   return { tokenId: rec.id, name: rec.name, role: rec.role, tenant: rec.tenant, audience: aud };
+}
+
+/**
+ * How receipts, runs and policy name a token holder: tenant, name and token id, e.g. "token:acme/ops#9f2c4a1b7d3e5f60".
+ * A name alone is neither unique nor tenant-qualified, so it never identifies anyone by itself.
+ */
+export function tokenActor(p: {
+  readonly tokenId: string;
+  readonly name: string;
+  readonly tenant: string;
+}): string {
+  return `token:${p.tenant}/${p.name}#${p.tokenId}`;
 }
 
 /** Extracts the token from an Authorization header ("Bearer <token>"). */

@@ -53,6 +53,11 @@ export interface ApprovalsOptions {
   readonly ttlMs?: number;
   /** Source of randomness (tests); default node:crypto randomBytes. */
   readonly randomBytes?: (n: number) => Uint8Array;
+  /**
+   * Whether a tenant requires four eyes (passed to policy as context.fourEyes; the default policy then forbids whoever
+   * stored a plan to approve it). Default: every tenant does.
+   */
+  readonly fourEyes?: (tenant: string) => boolean;
 }
 
 /** Issues and lists approvals. */
@@ -109,9 +114,11 @@ export function createApprovals(opts: ApprovalsOptions): Approvals {
         context: {
           time: new Date(at).toISOString(),
           planHash: req.planHash,
-          // Lets a policy forbid approving one's own plan (four eyes).
+          // Lets a policy forbid approving one's own plan (four eyes): storedBy is the authenticated caller who stored
+          // it; createdBy is what the plan body says (an author's claim, never proof).
           planCreatedBy: plan.createdBy,
           planStoredBy: stored.storedBy,
+          fourEyes: (opts.fourEyes ?? (() => true))(plan.target.tenant),
           ...scope,
           ...(step ? { phaseId: step.phaseId, stepAction: step.step.action, risk: step.step.risk } : {}),
         },

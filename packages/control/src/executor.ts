@@ -265,7 +265,8 @@ export interface ExecutorOptions {
 /** The executor. */
 export interface Executor {
   /** Validates the plan (schema, actions, params), asks policy "plan", records a `plan` receipt and stores it. */
-  storePlan(plan: unknown, principal: Principal): Promise<StoredPlan>;
+  /** Stores a new plan; replacing a stored one needs `replaces` (its current hash): creating is not updating. */
+  storePlan(plan: unknown, principal: Principal, opts?: { replaces?: string }): Promise<StoredPlan>;
   getPlan(planId: string): Promise<StoredPlan>;
   /** Runs a stored plan's phase (or all phases). Refusals throw; step outcomes (deny, failure ...) are values. */
   run(req: RunRequest): Promise<RunResult>;
@@ -1392,8 +1393,8 @@ export function createExecutor(opts: ExecutorOptions): Executor {
   }
 
   return {
-    storePlan(plan, principal) {
-      return storePlan({ store, receipts, policy, now }, plan, principal, (p) => assertActions(p));
+    storePlan(plan, principal, o) {
+      return storePlan({ store, receipts, policy, now }, plan, principal, (p) => assertActions(p), o);
     },
 
     getPlan(planId) {

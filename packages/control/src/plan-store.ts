@@ -1,5 +1,6 @@
 // Stored plans: a plan is accepted (validated, allowed by policy action "plan"), hashed under the current policy
 // set, recorded as a `plan` receipt and kept in the ControlStore (collection 'plans', id = plan id).
+import { canonicalize } from '@vaultmesh/ledger';
 import { ControlError } from './errors.ts';
 import { parsePlan, planHash, type Plan } from './plan.ts';
 import type { ControlStore, PolicyDecider, PolicyDecision, Principal, ReceiptWriter } from './ports.ts';
@@ -57,15 +58,18 @@ export function assertAllowed(d: PolicyDecision, what: string): void {
 
 /**
  * Validates `value` as a plan (PLAN_INVALID), asks policy for action "plan" (POLICY_DENIED), records a `plan`
- * receipt and stores it, replacing an earlier plan with the same id (whose approvals and dry-runs then no longer
- * match its hash). Storing the identical plan under the same policy set again is a no-op that returns the record.
- * `check` may refuse the plan further (the executor checks actions and params against its registry).
+ * receipt and stores it. Creating is not updating: a plan whose id is taken is refused (CONFLICT) unless the caller
+ * names the hash it replaces (`replaces`, an update within the same tenant, decided by policy with the stored plan's
+ * storedBy); the replaced plan's approvals and dry-runs then no longer match. Storing the identical plan under the
+ * same policy set again is a no-op that returns the record. `check` may refuse the plan further (the executor checks
+ * actions and params against its registry).
  */
 export async function storePlan(
   deps: PlanStoreDeps,
   value: unknown,
   principal: Principal,
   check?: (plan: Plan) => void,
+  opts: { readonly replaces?: string } = {},
 ): Promise<StoredPlan> {
   const plan = parsePlan(value);
   check?.(plan);
@@ -73,14 +77,40 @@ export async function storePlan(
   const policySetHash = deps.policy.policySetHash;
   const hash = planHash(plan, policySetHash);
   const cur = await deps.store.get<StoredPlan>(PLANS, plan.id);
+  // The same plan again (only its createdAt differs): planning one intent twice returns the stored plan, and after a
+  // policy change re-binds it to the new policy set. Anything else under a taken id is an update.
+  const same = cur !== undefined && sameContent(cur.doc.plan, plan);
+  if (cur && !same) {
+    if (opts.replaces === undefined)
+      throw new ControlError(
+        'CONFLICT',
+        `plan ${plan.id} exists (hash ${cur.doc.planHash}): creating is not updating; choose another id, or replace it by naming that hash (replaces)`,
+        { planId: plan.id },
+      );
+    if (opts.replaces !== cur.doc.planHash)
+      throw new ControlError(
+        'PLAN_STALE',
+        `plan ${plan.id} is at hash ${cur.doc.planHash}, not ${opts.replaces}: review it again before replacing it`,
+        { planId: plan.id },
+      );
+    if (cur.doc.plan.target.tenant !== plan.target.tenant)
+      throw new ControlError('CONFLICT', `plan ${plan.id} belongs to another tenant; choose another id`, {
+        planId: plan.id,
+      });
+  }
+  const replacing = cur !== undefined && !same;
   const decision = await deps.policy.decide({
     principal,
     action: 'plan',
     resource: planResource(plan),
-    context: { time: new Date(now()).toISOString(), planHash: hash, replaces: cur?.doc.planHash },
+    context: {
+      time: new Date(now()).toISOString(),
+      planHash: hash,
+      ...(replacing ? { replaces: cur.doc.planHash, planStoredBy: cur.doc.storedBy } : {}),
+    },
   });
   assertAllowed(decision, `${principal.id} storing plan ${plan.id}`);
-  if (cur && cur.doc.planHash === hash) return cur.doc;
+  if (cur && (cur.doc.planHash === hash || (same && cur.doc.policySetHash === policySetHash))) return cur.doc;
   const receipt = await deps.receipts.append({
     kind: 'plan',
     actor: principal.id,
@@ -108,6 +138,13 @@ export async function storePlan(
   // Compare-and-swap: two concurrent re-plans cannot both win silently.
   await deps.store.put(PLANS, plan.id, doc, { expectedVersion: cur?.version ?? 0 });
   return doc;
+}
+
+/** Whether two plans say the same thing (createdAt aside). */
+function sameContent(a: Plan, b: Plan): boolean {
+  const { createdAt: _a, ...x } = a;
+  const { createdAt: _b, ...y } = b;
+  return canonicalize(x) === canonicalize(y);
 }
 
 /** The stored plan with this id, or NOT_FOUND. */

@@ -113,7 +113,9 @@ describe('approvals', () => {
       principal: approver,
     });
     await f.executor.cancel(live.runId, { principal: approver });
-    const replanned = await f.executor.storePlan({ ...plan, goal: 'a re-plan' }, operator);
+    const replanned = await f.executor.storePlan({ ...plan, goal: 'a re-plan' }, operator, {
+      replaces: stored.planHash,
+    });
     await f.executor.run({ plan: plan.id, planHash: replanned.planHash, dryRun: true, principal: operator });
     const run = await f.executor.run({
       plan: plan.id,

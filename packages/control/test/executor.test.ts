@@ -161,7 +161,9 @@ describe('running a plan', () => {
     });
     expect((await f.executor.run({ ...live, phaseId: 'a' })).state).toBe('succeeded');
     // A re-plan gets a new hash: the old dry-run does not count for it.
-    const replanned = await f.executor.storePlan({ ...plan, goal: 'trace, again' }, operator);
+    const replanned = await f.executor.storePlan({ ...plan, goal: 'trace, again' }, operator, {
+      replaces: stored.planHash,
+    });
     await expect(
       f.executor.run({ ...live, planHash: replanned.planHash, phaseId: 'a' }),
     ).rejects.toMatchObject({ code: 'DRY_RUN_REQUIRED' });
@@ -173,7 +175,7 @@ describe('running a plan', () => {
     const { trace } = traceDir();
     const plan = tracePlan(trace, { main: [{ id: 's1' }] });
     const first = await f.executor.storePlan(plan, operator);
-    await f.executor.storePlan({ ...plan, goal: 'changed' }, operator);
+    await f.executor.storePlan({ ...plan, goal: 'changed' }, operator, { replaces: first.planHash });
     await expect(
       f.executor.run({ plan: plan.id, planHash: first.planHash, dryRun: true, principal: operator }),
     ).rejects.toMatchObject({ code: 'PLAN_STALE', message: expect.stringContaining('re-planned') });

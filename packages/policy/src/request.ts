@@ -185,7 +185,7 @@ export function toCedarRequest(req: PolicyRequest, nowMs: number): CedarRequest 
     resource,
     context,
     entities: [
-      { uid: principal, attrs: { role, tenant: pTenant }, parents: [] },
+      { uid: principal, attrs: { id: pId, role, tenant: pTenant }, parents: [] },
       { uid: resource, attrs: rAttrs, parents: [] },
     ],
   };

@@ -136,8 +136,8 @@ describe('loading a policy set', () => {
       createPolicyEngine({ policies: ADMIN_ALL.replace('"admin" }', '"operator" }') }).policySetHash,
     ).not.toBe(base);
     const widerSchema = VAULTMESH_SCHEMA.replace(
-      'entity Person = { role: String, tenant: String };',
-      'entity Person = { role: String, tenant: String, team?: String };',
+      'entity Person = { id: String, role: String, tenant: String };',
+      'entity Person = { id: String, role: String, tenant: String, team?: String };',
     );
     expect(widerSchema).not.toBe(VAULTMESH_SCHEMA);
     expect(createPolicyEngine({ policies: ADMIN_ALL, schema: widerSchema }).policySetHash).not.toBe(base);

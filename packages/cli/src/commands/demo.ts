@@ -180,7 +180,14 @@ export function register(program: Command): void {
           rationale: 'demo: read-only steps run on their own; every change needs an approval',
         });
         say('   autonomy for tenant demo: T1 (read-only steps automatic; changes need approvals)');
-        const stored = await control.executor.storePlan(demoPlan(svc.url, stateDir), principal);
+        // The strategist stores the plan and a human approves it: four eyes (whoever stored a plan cannot approve it).
+        const strategist = {
+          type: 'service' as const,
+          id: 'vm-demo:strategist',
+          role: 'operator' as const,
+          tenant: 'demo',
+        };
+        const stored = await control.executor.storePlan(demoPlan(svc.url, stateDir), strategist);
         say(
           `2. planned ${stored.plan.id}: ${stored.plan.goal}\n   hash ${stored.planHash} (plan receipt #${stored.receipt?.index ?? '?'})`,
         );

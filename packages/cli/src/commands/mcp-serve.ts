@@ -4,7 +4,7 @@
 // as over HTTP. stdout carries the protocol only: everything else goes to stderr.
 import type { Command } from 'commander';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { authenticate } from '@vaultmesh/auth';
+import { authenticate, tokenActor } from '@vaultmesh/auth';
 import { CliError, EXIT } from '../exit.ts';
 import { dataDir, keyOptions, withData } from '../context.ts';
 
@@ -121,7 +121,7 @@ async function serveLocal(token: string, o: ServeOpts): Promise<void> {
         server.server.onclose = done;
       });
       await server.connect(transport);
-      process.stderr.write(`vm mcp serve: serving ${node.origin} over stdio as token:${p.name}\n`);
+      process.stderr.write(`vm mcp serve: serving ${node.origin} over stdio as ${tokenActor(p)}\n`);
       await closed;
       await server.close().catch(() => undefined);
       await interop.close().catch(() => undefined);
