@@ -211,23 +211,37 @@ describe('control plane over HTTP', () => {
   });
 
   it('runs a go/no-go poll over the API: a silent role makes the outcome a hold, recorded', async () => {
+    // Bound to one plan hash: its hold stops that hash from running live, and nothing else.
     const open = await call('POST', '/api/golive/polls', admin, {
       roles: ['sre', 'security'],
       windowMs: 60_000,
-      subject: 'promote acme to live',
-      tenant: 'acme',
+      subject: 'promote the marker plan to live',
+      planId: 'marker-plan',
+      planHash,
     });
     expect(open.status).toBe(201);
     const id = open.body.id as string;
-    const vote = await call('POST', `/api/golive/polls/${id}/votes`, admin, {
+    // A voter's role comes from its token: the admin holds no go/no-go role; sre's token does.
+    const noRole = await call('POST', `/api/golive/polls/${id}/votes`, admin, {
       role: 'sre',
       vote: 'go',
       reason: 'green',
     });
+    expect(noRole.status).toBe(403);
+    const sre = (
+      await createToken(node.node.storage, {
+        name: 'sam',
+        role: 'operator',
+        tenant: 'acme',
+        pollRoles: ['sre'],
+      })
+    ).token;
+    const vote = await call('POST', `/api/golive/polls/${id}/votes`, sre, { vote: 'go', reason: 'green' });
     expect(vote.status).toBe(200);
+    expect(vote.body.votes.sre.voter.id).toMatch(/^token:acme\/sam#/);
     expect(
       (
-        await call('POST', `/api/golive/polls/${id}/votes`, admin, {
+        await call('POST', `/api/golive/polls/${id}/votes`, sre, {
           role: 'sre',
           vote: 'maybe',
           reason: 'x',
@@ -293,9 +307,21 @@ describe('promotion to live mode', () => {
         receipts: opened.log,
       });
       const poll = await polls.openPoll({ roles: ['sre', 'security'], windowMs: 60_000, subject: 'go live' });
-      const voter = { type: 'person' as const, id: 'ops', role: 'admin' as const, tenant: '*' };
-      await polls.vote({ pollId: poll.id, role: 'sre', voter, vote: 'go', reason: 'dashboards green' });
-      await polls.vote({ pollId: poll.id, role: 'security', voter, vote: 'go', reason: 'review done' });
+      const voter = (id: string) => ({ type: 'person' as const, id, role: 'admin' as const, tenant: '*' });
+      await polls.vote({
+        pollId: poll.id,
+        role: 'sre',
+        voter: voter('sam'),
+        vote: 'go',
+        reason: 'dashboards green',
+      });
+      await polls.vote({
+        pollId: poll.id,
+        role: 'security',
+        voter: voter('sue'),
+        vote: 'go',
+        reason: 'review done',
+      });
       expect((await polls.closePoll(poll.id)).outcome).toBe('go');
       await opened.close();
       const live = await startNode(loadConfig({ configFile: cfg }));

@@ -202,8 +202,6 @@ describe('vm golive poll', () => {
         '1h',
         '--id',
         'gl-go',
-        '--tenant',
-        'acme',
         '--subject',
         'acme goes live',
       );
@@ -247,7 +245,7 @@ describe('vm golive poll', () => {
 
       const list = await runVmJson<{
         items: { receipt: { kind: string; actor: string; body: Record<string, unknown> } }[];
-      }>(['memory', 'list', '-d', data, '--tenant', 'acme', '--kind', 'decision']);
+      }>(['memory', 'list', '-d', data, '--tenant', 'system', '--kind', 'decision']);
       const golive = list.items.map((i) => i.receipt).filter((r) => r.body.pollId === 'gl-go');
       // The opening and the outcome are recorded by the local OS user (cli:<user>), each vote by its voter.
       expect(

@@ -97,13 +97,22 @@ beforeAll(async () => {
   targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
   const cfg = join(dir, 'vaultmesh.json');
   writeFileSync(
+    join(dir, 'checklist.yaml'),
+    'tenant: acme\ndr:\n  rpoSeconds: 900\n  backupAgeMetric: backup_age_seconds\n',
+  );
+  writeFileSync(join(dir, 'observed.json'), JSON.stringify({ metrics: { backup_age_seconds: 300 } }));
+  writeFileSync(
     cfg,
     JSON.stringify({
       port: 0,
       dataDir: join(dir, 'data'),
       logLevel: 'silent',
       // acme's steps may reach only the loopback test server; beta has no list (open, minus metadata).
-      control: { outbound: { allow: { acme: ['127.0.0.1'] } }, fourEyes: { tenants: { lab: false } } },
+      control: {
+        outbound: { allow: { acme: ['127.0.0.1'] } },
+        fourEyes: { tenants: { lab: false } },
+        readiness: { checklists: { acme: 'checklist.yaml' }, observedFile: 'observed.json' },
+      },
     }),
   );
   node = await startNode(loadConfig({ configFile: cfg }));
@@ -638,5 +647,243 @@ describe('hole 11: creating a plan is not updating one', () => {
     });
     expect(again.isError, again.text).toBe(false);
     expect(again.json.planHash).toBe(r.json.planHash);
+  });
+});
+
+/** Opens a poll as `opener`, has each voter vote, closes it; returns the closed poll. */
+async function poll(opener: string, body: Json, votes: [string, 'go' | 'no-go'][]): Promise<Json> {
+  const open = await call('POST', '/api/golive/polls', tokens[opener], {
+    windowMs: 60_000,
+    subject: 'test',
+    ...body,
+  });
+  expect(open.status, JSON.stringify(open.body)).toBe(201);
+  for (const [voter, vote] of votes) {
+    const v = await call('POST', `/api/golive/polls/${open.body.id}/votes`, tokens[voter], {
+      vote,
+      reason: 'checked',
+    });
+    expect(v.status, JSON.stringify(v.body)).toBe(200);
+  }
+  const closed = await call('POST', `/api/golive/polls/${open.body.id}/close`, tokens[opener], {});
+  expect(closed.status).toBe(200);
+  return closed.body;
+}
+
+describe('hole 6: go/no-go is enforced where runs start', () => {
+  beforeAll(async () => {
+    await setAutonomy({
+      store: node.control.store,
+      receipts: node.node.log,
+      actor: 'test',
+      tenant: 'acme',
+      tier: 'T2',
+    });
+    const mint = async (name: string, pollRoles: string[]) => {
+      tokens[name] ??= (
+        await createToken(node.node.storage, { name, role: 'operator', tenant: 'acme', pollRoles })
+      ).token;
+    };
+    await mint('acme-sre', ['sre']);
+    await mint('acme-sec', ['security']);
+  });
+  const waitPlan = (id: string, over: Json = {}) =>
+    plan(id, [{ id: 'w', action: 'wait', params: { ms: 1 }, risk: 'low', reversible: true }], over);
+
+  it('a recorded no-go on a plan hash refuses its live start and resume on every edge; a later go lets it run', async () => {
+    const stored = await store(tokens['acme-operator']!, waitPlan('no-go-plan'));
+    const h = stored.body.planHash;
+    expect((await run(tokens['acme-operator']!, 'no-go-plan', h, true)).body.state).toBe('succeeded');
+    const closed = await poll(
+      'acme-admin',
+      { roles: ['sre', 'security'], planId: 'no-go-plan', planHash: h },
+      [
+        ['acme-sre', 'go'],
+        ['acme-sec', 'no-go'],
+      ],
+    );
+    expect(closed.outcome).toBe('hold');
+    const rest = await run(tokens['acme-operator']!, 'no-go-plan', h, false);
+    expect(rest.status).toBe(409);
+    expect(rest.body.code).toBe('NO_GO');
+    const mcp = await tool(tokens['acme-agent']!, 'execute_plan', { planId: 'no-go-plan', planHash: h });
+    expect(mcp.isError).toBe(true);
+    expect(mcp.text).toMatch(/refused: go\/no-go poll .* closed with hold/);
+    // A dry-run is still fine.
+    expect((await run(tokens['acme-operator']!, 'no-go-plan', h, true)).body.state).toBe('succeeded');
+    const go = await poll('acme-admin', { roles: ['sre', 'security'], planId: 'no-go-plan', planHash: h }, [
+      ['acme-sre', 'go'],
+      ['acme-sec', 'go'],
+    ]);
+    expect(go.outcome).toBe('go');
+    expect((await run(tokens['acme-operator']!, 'no-go-plan', h, false)).body.state).toBe('succeeded');
+  });
+
+  it('a held live run does not resume after a no-go is recorded for its plan hash', async () => {
+    const p = waitPlan('resume-no-go', {
+      phases: [
+        {
+          id: 'main',
+          gate: { approval: true },
+          steps: [{ id: 'w', action: 'wait', params: { ms: 1 }, risk: 'low', reversible: true }],
+        },
+      ],
+    });
+    const stored = await store(tokens['acme-operator']!, p);
+    const h = stored.body.planHash;
+    await run(tokens['acme-operator']!, p.id, h, true);
+    const held = await run(tokens['acme-operator']!, p.id, h, false);
+    expect(held.body.hold.reason).toBe('approval-required');
+    await poll('acme-admin', { roles: ['sre'], planId: p.id, planHash: h }, [['acme-sre', 'no-go']]);
+    const approval = await call('POST', '/api/approvals', tokens['acme-lead'], {
+      planId: p.id,
+      planHash: h,
+      phaseId: 'main',
+    });
+    expect(approval.status).toBe(201);
+    const resumed = await call('POST', `/api/runs/${held.body.runId}/resume`, tokens['acme-operator'], {
+      approvals: [approval.body.token],
+    });
+    expect(resumed.status).toBe(409);
+    expect(resumed.body.code).toBe('NO_GO');
+  });
+
+  it('a golive gate passes only on a go bound to the exact plan hash; a readiness gate on the tenant’s checklist', async () => {
+    const gated = waitPlan('gated-plan', {
+      gates: [
+        { id: 'go', kind: 'golive', phaseId: 'main' },
+        { id: 'ready', kind: 'readiness', phaseId: 'main' },
+      ],
+    });
+    const stored = await store(tokens['acme-operator']!, gated);
+    const h = stored.body.planHash;
+    await run(tokens['acme-operator']!, 'gated-plan', h, true);
+    const noPoll = await run(tokens['acme-operator']!, 'gated-plan', h, false);
+    expect(noPoll.body.hold).toMatchObject({ reason: 'gate-failed' });
+    expect(noPoll.body.hold.message).toMatch(/no go\/no-go poll on plan gated-plan hash/);
+    await call('POST', `/api/runs/${noPoll.body.runId}/cancel`, tokens['acme-operator'], { rollback: false });
+    await poll('acme-admin', { roles: ['sre'], planId: 'gated-plan', planHash: h }, [['acme-sre', 'go']]);
+    // The tenant is NOT_READY (backups too old): the readiness gate holds the run, naming the finding.
+    writeFileSync(join(dir, 'observed.json'), JSON.stringify({ metrics: { backup_age_seconds: 5000 } }));
+    const notReady = await run(tokens['acme-operator']!, 'gated-plan', h, false);
+    expect(notReady.body.hold).toMatchObject({ reason: 'gate-failed' });
+    expect(notReady.body.hold.message).toMatch(/ready.*NOT_READY/);
+    await call('POST', `/api/runs/${notReady.body.runId}/cancel`, tokens['acme-operator'], {
+      rollback: false,
+    });
+    writeFileSync(join(dir, 'observed.json'), JSON.stringify({ metrics: { backup_age_seconds: 300 } }));
+    expect((await run(tokens['acme-operator']!, 'gated-plan', h, false)).body.state).toBe('succeeded');
+    // Another tenant has no checklist: its readiness gate fails closed, saying so.
+    await mintExtra('lab-admin', 'admin', 'lab');
+    const lab = await store(tokens['lab-operator']!, {
+      ...gated,
+      id: 'lab-gated',
+      target: { environment: 'staging', tenant: 'lab' },
+      gates: [{ id: 'ready', kind: 'readiness', phaseId: 'main' }],
+    });
+    await run(tokens['lab-operator']!, 'lab-gated', lab.body.planHash, true);
+    const labLive = await run(tokens['lab-operator']!, 'lab-gated', lab.body.planHash, false);
+    expect(labLive.body.hold.message).toMatch(/no readiness checklist is configured for tenant lab/);
+  });
+});
+
+describe('holes 7 and 8: go/no-go polls are the tenant’s own, and cannot be forged', () => {
+  it('another tenant sees none of a tenant’s approvals or polls, over REST and MCP', async () => {
+    const approvals = await call('GET', '/api/approvals', tokens['beta-viewer']);
+    expect(approvals.status).toBe(200);
+    expect(approvals.body.items).toEqual([]);
+    expect((await call('GET', '/api/approvals', tokens['acme-admin'])).body.items.length).toBeGreaterThan(0);
+    const polls = await call('GET', '/api/golive/polls', tokens['beta-viewer']);
+    expect(polls.body.items).toEqual([]);
+    const acmePolls = (await call('GET', '/api/golive/polls', tokens['acme-admin'])).body.items as Json[];
+    expect(acmePolls.length).toBeGreaterThan(0);
+    expect((await call('GET', `/api/golive/polls/${acmePolls[0]!.id}`, tokens['beta-viewer'])).status).toBe(
+      404,
+    );
+    const status = await tool(tokens['beta-agent']!, 'golive_status', {});
+    expect(status.isError).toBe(false);
+    expect(status.json.polls).toEqual([]);
+    const seen =
+      JSON.stringify(await call('GET', '/api/approvals', tokens['beta-viewer'])) +
+      JSON.stringify(status.json);
+    for (const leak of ['no-go-plan', 'acme']) expect(seen).not.toContain(leak);
+  });
+
+  it('another tenant can neither open, vote in nor close a tenant’s poll; a viewer opens nothing', async () => {
+    const size = await node.node.storage.size();
+    const forOther = await call('POST', '/api/golive/polls', tokens['beta-viewer'], {
+      roles: ['sre'],
+      windowMs: 60_000,
+      subject: 'x',
+      tenant: 'acme',
+    });
+    expect(forOther.status).toBe(403);
+    const open = await call('POST', '/api/golive/polls', tokens['acme-admin'], {
+      roles: ['sre', 'security'],
+      windowMs: 60_000,
+      subject: 'acme live',
+    });
+    expect(open.status).toBe(201);
+    expect(open.body.tenant).toBe('acme');
+    const id = open.body.id as string;
+    for (const who of ['beta-viewer', 'beta-agent']) {
+      expect((await call('POST', `/api/golive/polls/${id}/close`, tokens[who], {})).status, who).toBe(404);
+      expect(
+        (
+          await call('POST', `/api/golive/polls/${id}/votes`, tokens[who], {
+            role: 'sre',
+            vote: 'go',
+            reason: 'x',
+          })
+        ).status,
+        who,
+      ).toBe(404);
+    }
+    // A viewer of the tenant cannot close it either (policy: approve).
+    expect((await call('POST', `/api/golive/polls/${id}/close`, tokens['acme-viewer'], {})).status).toBe(403);
+    expect((await call('GET', `/api/golive/polls/${id}`, tokens['acme-admin'])).body.state).toBe('open');
+    expect(await node.node.storage.size()).toBeGreaterThan(size); // the opening, and policy receipts of the denials
+  });
+
+  it('a voter’s role comes from its token, and one voter has one vote', async () => {
+    await mintExtra('acme-all-roles', 'operator', 'acme');
+    const open = await call('POST', '/api/golive/polls', tokens['acme-admin'], {
+      roles: ['sre', 'security', 'product'],
+      windowMs: 60_000,
+      subject: 'one voter one vote',
+    });
+    const id = open.body.id as string;
+    // A token without a poll role cannot vote, whatever role it names.
+    const forged = await call('POST', `/api/golive/polls/${id}/votes`, tokens['acme-operator'], {
+      role: 'sre',
+      vote: 'go',
+      reason: 'x',
+    });
+    expect(forged.status).toBe(403);
+    // The sre cannot vote as security.
+    const asOther = await call('POST', `/api/golive/polls/${id}/votes`, tokens['acme-sre'], {
+      role: 'security',
+      vote: 'go',
+      reason: 'x',
+    });
+    expect(asOther.status).toBe(403);
+    expect(
+      (await call('POST', `/api/golive/polls/${id}/votes`, tokens['acme-sre'], { vote: 'go', reason: 'ok' }))
+        .status,
+    ).toBe(200);
+    const twice = await call('POST', `/api/golive/polls/${id}/votes`, tokens['acme-sre'], {
+      vote: 'go',
+      reason: 'again',
+    });
+    expect(twice.status).toBe(409);
+    const p = await call('GET', `/api/golive/polls/${id}`, tokens['acme-admin']);
+    expect(Object.keys(p.body.votes)).toEqual(['sre']);
+  });
+
+  it('no tenant’s poll decides for the node: promotion reads only node-wide polls', async () => {
+    const { promotionAllowed } = await import('@vaultmesh/control');
+    expect(await promotionAllowed(node.control.store)).toBe(false);
+    await poll('acme-admin', { roles: ['sre'] }, [['acme-sre', 'go']]);
+    expect(await promotionAllowed(node.control.store)).toBe(false);
   });
 });

@@ -68,6 +68,14 @@ export const ControlConfigSchema = z
     kubeContext: z.string().min(1).optional(),
     /** Fraction of policy allows recorded as receipts (denies always are). */
     sampleAllows: z.number().min(0).max(1).default(1),
+    /** `readiness` plan gates: a checklist per tenant (JSON or YAML) and an observations file; Prometheus if set. */
+    readiness: z
+      .object({
+        checklists: z.record(z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/), z.string().min(1)).default({}),
+        observedFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     /** Four eyes: whoever stored a plan cannot approve it (default on; per tenant overrides). */
     fourEyes: z
       .object({
@@ -355,6 +363,12 @@ export function loadConfig(
     policiesFile: rel(c.policiesFile),
     tripwiresFile: rel(c.tripwiresFile),
     kubeconfig: rel(c.kubeconfig),
+    readiness: {
+      checklists: Object.fromEntries(
+        Object.entries(c.readiness.checklists).map(([t, f]) => [t, resolve(base, f)]),
+      ),
+      ...(c.readiness.observedFile ? { observedFile: resolve(base, c.readiness.observedFile) } : {}),
+    },
   };
   return { ...parsed.data, anchor, control, interop, aurora, dataDir: resolve(parsed.data.dataDir) };
 }

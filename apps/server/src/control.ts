@@ -16,7 +16,16 @@ import {
   type OutboundGuard,
   type OutboundRules,
   type AuditReport,
+  assessReadiness,
   createActionRegistry,
+  createPlanGates,
+  createPrometheusMetrics,
+  firstMetric,
+  liveRunAllowed,
+  metricsFromRecord,
+  readReadinessObservations,
+  type MetricLookup,
+  type ReadinessReport,
   DEFAULT_DENY_COMMANDS,
   createOutboundGuard,
   type RoutePort,
@@ -74,6 +83,11 @@ export interface ControlPlaneOptions {
   readonly openaiApiKey?: string;
   /** The Aurora router for route.submit steps (bound late: the router needs this plane's engine and store). */
   readonly route?: () => RoutePort | undefined;
+  /** `readiness` plan gates: checklist files per tenant and an observations file (read when a gate is checked). */
+  readonly readiness?: {
+    readonly checklists?: Readonly<Record<string, string>>;
+    readonly observedFile?: string;
+  };
   /** Four eyes (whoever stored a plan cannot approve it): on by default, per-tenant overrides. */
   readonly fourEyes?: { readonly default?: boolean; readonly tenants?: Readonly<Record<string, boolean>> };
   /** Outbound destinations of steps: per-tenant allow-lists and denied addresses (default: metadata, link-local). */
@@ -160,6 +174,8 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
   }
   const executor = createExecutor({
     store,
+    gates: createPlanGates({ store, readiness: (tenant) => tenantReadiness(tenant, opts) }),
+    liveGate: (run) => liveRunAllowed(store, run),
     receipts: node.log,
     policy,
     autonomy: createAutonomyGate(store),
@@ -295,6 +311,49 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
       }
     },
   };
+}
+
+/**
+ * A tenant's readiness for `readiness` gates: its configured checklist against the observations file and, when
+ * configured, Prometheus. Undefined when no checklist is configured for the tenant; a file that cannot be read is a
+ * NOT_READY finding (the gate fails, saying why).
+ */
+async function tenantReadiness(
+  tenant: string,
+  opts: ControlPlaneOptions,
+): Promise<ReadinessReport | undefined> {
+  const file = opts.readiness?.checklists?.[tenant];
+  if (file === undefined) return undefined;
+  const failed = (item: string, detail: string): ReadinessReport => ({
+    status: 'NOT_READY',
+    tenant,
+    assessedAt: new Date().toISOString(),
+    findings: [{ section: 'traffic', item, ok: false, expected: 'readable', observed: null, detail }],
+  });
+  let checklist: string;
+  let observed: ReturnType<typeof readReadinessObservations> = {};
+  try {
+    checklist = readFileSync(file, 'utf8');
+  } catch (e) {
+    return failed('checklist', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  try {
+    if (opts.readiness?.observedFile)
+      observed = readReadinessObservations(readFileSync(opts.readiness.observedFile, 'utf8'));
+  } catch (e) {
+    return failed('observations', `cannot read ${opts.readiness?.observedFile}: ${(e as Error).message}`);
+  }
+  const sources: MetricLookup[] = [metricsFromRecord(observed.metrics ?? {})];
+  if (opts.prometheusUrl) sources.push(createPrometheusMetrics({ url: opts.prometheusUrl }));
+  return assessReadiness({
+    tenant,
+    checklist,
+    metrics: firstMetric(...sources),
+    facts: {
+      ...(observed.tags ? { tags: observed.tags } : {}),
+      ...(observed.regions ? { regions: observed.regions } : {}),
+    },
+  });
 }
 
 /** The control-plane principal of an API token holder. */

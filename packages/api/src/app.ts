@@ -408,7 +408,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ) {
       throw new HttpError(400, 'INVALID_REQUEST', 'name, role and tenant are required strings');
     }
-    const allowed = new Set(['name', 'role', 'tenant', 'ttlSeconds', 'audience']);
+    const allowed = new Set(['name', 'role', 'tenant', 'ttlSeconds', 'audience', 'pollRoles']);
     for (const k of Object.keys(b)) {
       if (!allowed.has(k)) throw new HttpError(400, 'INVALID_REQUEST', `unknown field "${k}"`);
     }
@@ -425,11 +425,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       (!Array.isArray(b.audience) || b.audience.some((a) => typeof a !== 'string'))
     )
       throw new HttpError(400, 'INVALID_REQUEST', 'audience must be an array of api, mcp, a2a');
+    if (
+      b.pollRoles !== undefined &&
+      (!Array.isArray(b.pollRoles) || b.pollRoles.some((a) => typeof a !== 'string'))
+    )
+      throw new HttpError(400, 'INVALID_REQUEST', 'pollRoles must be an array of go/no-go role names');
     const { record, token } = await createToken(tokens, {
       name: b.name,
       role: b.role,
       tenant: b.tenant,
       audience: b.audience as string[] | undefined,
+      pollRoles: b.pollRoles as string[] | undefined,
       ttlMs: typeof ttl === 'number' ? ttl * 1000 : undefined,
     });
     return reply.code(201).send({ ...publicTokenView(record), token });

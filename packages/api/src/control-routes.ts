@@ -3,6 +3,7 @@
 // by Cedar policy inside the control plane, fail closed.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { inScope, tokenActor, type Principal as TokenPrincipal } from '@vaultmesh/auth';
+import { NODE_POLL_TENANT } from '@vaultmesh/control';
 import type {
   ApprovalView,
   GolivePolls,
@@ -303,47 +304,96 @@ export function registerControlRoutes(
       throw new HttpError(503, 'UNAVAILABLE', 'go/no-go polls are not enabled on this node');
     return control.golive;
   };
+  /** A poll the caller's tenant holds; another tenant's (or the node's, for a tenant token) reads as absent. */
+  const pollInScope = async (p: TokenPrincipal, id: string) => {
+    let poll;
+    try {
+      poll = await polls().getPoll(id);
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 'NOT_FOUND')
+        throw new HttpError(404, 'NOT_FOUND', `no poll ${id}`);
+      throw e;
+    }
+    if (!inScope(p, poll.tenant)) throw new HttpError(404, 'NOT_FOUND', `no poll ${id}`);
+    return poll;
+  };
   app.post('/api/golive/polls', async (req, reply) => {
-    const { control: who } = await caller(req);
-    const b = fields(req.body, ['id', 'roles', 'windowMs', 'subject', 'tenant']);
+    const { control: who, token } = await caller(req);
+    const b = fields(req.body, ['id', 'roles', 'windowMs', 'subject', 'tenant', 'planId', 'planHash']);
     if (!Array.isArray(b.roles) || b.roles.some((r) => typeof r !== 'string'))
       throw new HttpError(400, 'INVALID_REQUEST', 'roles must be an array of role names');
     if (typeof b.windowMs !== 'number')
       throw new HttpError(400, 'INVALID_REQUEST', 'windowMs must be a number');
+    const planId = str(b, 'planId', false);
+    const planHash = str(b, 'planHash', false);
+    if ((planId === undefined) !== (planHash === undefined))
+      throw new HttpError(
+        400,
+        'INVALID_REQUEST',
+        'give planId and planHash together (a poll on one plan hash)',
+      );
+    let tenant = str(b, 'tenant', false);
+    if (planId !== undefined) {
+      const plan = await planInScope(token, planId);
+      if (tenant !== undefined && tenant !== plan.plan.target.tenant)
+        throw new HttpError(
+          400,
+          'INVALID_REQUEST',
+          `plan ${planId} belongs to tenant ${plan.plan.target.tenant}`,
+        );
+      tenant = plan.plan.target.tenant;
+    }
+    // Default: the caller's tenant; a token for every tenant opens a node-wide poll.
+    tenant ??= token.tenant === '*' ? NODE_POLL_TENANT : token.tenant;
     const poll = await polls().openPoll({
       id: str(b, 'id', false),
       roles: b.roles as string[],
       windowMs: b.windowMs,
       subject: str(b, 'subject')!,
-      tenant: str(b, 'tenant', false),
-      openedBy: who.id,
+      tenant,
+      ...(planId !== undefined && planHash !== undefined ? { plan: { planId, planHash } } : {}),
+      principal: who,
     });
     return reply.code(201).send(poll);
   });
   app.get('/api/golive/polls', async (req) => {
-    await caller(req);
-    return { items: await polls().listPolls() };
+    const { token } = await caller(req);
+    return { items: (await polls().listPolls()).filter((p) => inScope(token, p.tenant)) };
   });
   app.get('/api/golive/polls/:id', async (req) => {
-    await caller(req);
-    return polls().getPoll((req.params as { id: string }).id);
+    const { token } = await caller(req);
+    return pollInScope(token, (req.params as { id: string }).id);
   });
   app.post('/api/golive/polls/:id/votes', async (req) => {
-    const { control: who } = await caller(req);
+    const { control: who, token } = await caller(req);
+    const poll = await pollInScope(token, (req.params as { id: string }).id);
     const b = fields(req.body, ['role', 'vote', 'reason']);
     if (b.vote !== 'go' && b.vote !== 'no-go')
       throw new HttpError(400, 'INVALID_REQUEST', 'vote must be go or no-go');
+    // The voter's role comes from its token (pollRoles), never from the request alone.
+    const held = (token.pollRoles ?? []).filter((r) => poll.roles.includes(r));
+    const role = str(b, 'role', false) ?? (held.length === 1 ? held[0] : undefined);
+    if (role === undefined)
+      throw new HttpError(
+        held.length === 0 ? 403 : 400,
+        held.length === 0 ? 'FORBIDDEN' : 'INVALID_REQUEST',
+        held.length === 0
+          ? `this token holds none of poll ${poll.id}'s roles (${poll.roles.join(', ')}); tokens get roles with --poll-roles`
+          : `this token holds several of the poll's roles (${held.join(', ')}): name the one you vote as`,
+      );
     return polls().vote({
-      pollId: (req.params as { id: string }).id,
-      role: str(b, 'role')!,
+      pollId: poll.id,
+      role,
+      voterRoles: token.pollRoles ?? [],
       voter: who,
       vote: b.vote,
       reason: str(b, 'reason')!,
     });
   });
   app.post('/api/golive/polls/:id/close', async (req) => {
-    const { control: who } = await caller(req);
-    return polls().closePoll((req.params as { id: string }).id, { closedBy: who.id });
+    const { control: who, token } = await caller(req);
+    const poll = await pollInScope(token, (req.params as { id: string }).id);
+    return polls().closePoll(poll.id, { principal: who });
   });
 
   app.post('/api/agent/mcp/auditor/verify', async (req) => {

@@ -938,7 +938,7 @@ describe('token API', () => {
   it.each([
     [{ name: 'x', role: 'root', tenant: 'a' }, /unknown role "root"/],
     [{ name: 'x', role: 'agent', tenant: 'A B' }, /invalid tenant/],
-    [{ name: '', role: 'agent', tenant: 'a' }, /1\.\.100 characters/],
+    [{ name: '', role: 'agent', tenant: 'a' }, /1\.\.100 printable characters/],
     [{ name: 'x', role: 'agent' }, /name, role and tenant are required/],
   ])('rejects an invalid token request %j with 400', async (payload, detail) => {
     const before = (await node.tokens.listTokens()).length;

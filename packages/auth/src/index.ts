@@ -39,6 +39,8 @@ export interface TokenRecord {
   readonly tenant: string;
   /** The audiences it is valid for; null or absent = every audience. */
   readonly audience?: readonly Audience[] | null;
+  /** The go/no-go poll roles its holder votes as (e.g. ["sre"]); null or absent = none. */
+  readonly pollRoles?: readonly string[] | null;
   readonly secretHash: string;
   readonly createdAt: number;
   readonly expiresAt: number | null;
@@ -61,6 +63,21 @@ export interface Principal {
   readonly tenant: string;
   /** The token's audiences (null = every audience). */
   readonly audience?: readonly Audience[] | null;
+  /** The go/no-go poll roles the holder votes as (from the token, never from a request). */
+  readonly pollRoles?: readonly string[] | null;
+}
+
+const POLL_ROLE_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/** Parses go/no-go poll roles ("sre,security" or an array); INVALID_ARGUMENT for a malformed one. */
+export function parsePollRoles(value: string | readonly string[]): string[] {
+  const items = (typeof value === 'string' ? value.split(',') : [...value]).map((r) => r.trim());
+  if (items.length === 0 || items.length > 20 || items.some((r) => !POLL_ROLE_RE.test(r)))
+    throw new AuthError(
+      'INVALID_ARGUMENT',
+      'poll roles must be 1 to 20 names of a-z 0-9 _ - (starting with a letter, at most 32 characters)',
+    );
+  return [...new Set(items)].sort();
 }
 
 /** Parses an audience list ("api,mcp" or an array); INVALID_ARGUMENT for an unknown or empty one. */
@@ -97,12 +114,14 @@ function hashSecret(secret: string): string {
 export async function createToken(
   store: TokenStore,
   input: {
-    name: string;
+    /** Unique among the tenant's live tokens; default "token-" + the first 8 digits of its id. */
+    name?: string;
     role: string;
     tenant: string;
     ttlMs?: number;
     now?: number;
     audience?: readonly string[] | null;
+    pollRoles?: readonly string[] | null;
   },
 ): Promise<{ record: TokenRecord; token: string }> {
   if (!(ROLES as readonly string[]).includes(input.role)) {
@@ -113,31 +132,34 @@ export async function createToken(
   }
   if (!TENANT_RE.test(input.tenant))
     throw new AuthError('INVALID_ARGUMENT', `invalid tenant "${input.tenant}"`);
-  if (!input.name || input.name.length > 100)
-    throw new AuthError('INVALID_ARGUMENT', 'token name must be 1..100 characters');
+  const id = randomBytes(8).toString('hex');
+  const name = input.name ?? `token-${id.slice(0, 8)}`;
+  if (!name || name.length > 100 || /[\u0000-\u001f]/.test(name))
+    throw new AuthError('INVALID_ARGUMENT', 'token name must be 1..100 printable characters');
   const audience = input.audience ? parseAudience(input.audience) : null;
+  const pollRoles = input.pollRoles ? parsePollRoles(input.pollRoles) : null;
   const now = input.now ?? Date.now();
   // A name is unique among a tenant's live tokens, so a name never stands for two holders in one tenant.
   const clash = (await store.listTokens()).find(
     (t) =>
       t.tenant === input.tenant &&
-      t.name === input.name &&
+      t.name === name &&
       t.revokedAt === null &&
       (t.expiresAt === null || t.expiresAt > now),
   );
   if (clash)
     throw new AuthError(
       'INVALID_ARGUMENT',
-      `tenant ${input.tenant} already has a live token named "${input.name}" (id ${clash.id}); revoke it or choose another name`,
+      `tenant ${input.tenant} already has a live token named "${name}" (id ${clash.id}); revoke it or choose another name`,
     );
-  const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   const record: TokenRecord = {
     id,
-    name: input.name,
+    name,
     role: input.role as Role,
     tenant: input.tenant,
     audience,
+    ...(pollRoles ? { pollRoles } : {}),
     secretHash: hashSecret(secret),
     createdAt: now,
     expiresAt: input.ttlMs ? now + input.ttlMs : null,
@@ -170,7 +192,14 @@ export async function authenticate(
   const aud = rec.audience ?? null;
   if (audience !== undefined && aud !== null && !aud.includes(audience))
     throw new AuthError('UNAUTHENTICATED', `token is not valid for this audience (${audience})`);
-  return { tokenId: rec.id, name: rec.name, role: rec.role, tenant: rec.tenant, audience: aud };
+  return {
+    tokenId: rec.id,
+    name: rec.name,
+    role: rec.role,
+    tenant: rec.tenant,
+    audience: aud,
+    pollRoles: rec.pollRoles ?? null,
+  };
 }
 
 /**

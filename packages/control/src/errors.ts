@@ -11,6 +11,7 @@ export type ControlErrorCode =
   | 'APPROVAL_INVALID' // an approval token is unknown, used, expired or bound to another plan hash or scope
   | 'DRY_RUN_REQUIRED' // a live run of a phase without a recorded successful dry-run for the same plan hash
   | 'PRECONDITION_FAILED' // a plan precondition did not hold when the run started; details.failed lists them
+  | 'NO_GO' // a recorded go/no-go outcome (hold) forbids this live run or resume
   | 'UPSTREAM_FAILED' // an external service (an OpenAI-compatible API) failed, timed out or answered garbage
   | 'SIMULATION_REJECTED' // an autonomy simulation result that does not re-run to its digest or did not pass
   | 'UNAVAILABLE'; // a capability that is not configured or not built yet (e.g. the Aurora router)

@@ -251,6 +251,15 @@ export interface ExecutorOptions {
   readonly onEvent?: (e: RunEvent) => void;
   /** Verdicts for `golive`/`readiness` plan gates; without it such a gate fails (fail closed). */
   readonly gates?: GateCheck;
+  /**
+   * Whether recorded go/no-go outcomes let a live run of this plan hash start or resume (see liveRunAllowed);
+   * asked on every live start and resume. Absent: no go/no-go applies.
+   */
+  readonly liveGate?: (run: {
+    readonly tenant: string;
+    readonly planId: string;
+    readonly planHash: string;
+  }) => Promise<{ readonly allowed: boolean; readonly reason: string }>;
   /** Answers `ledger` preconditions; without it they fail. */
   readonly ledger?: LedgerQuery;
   /**
@@ -448,6 +457,14 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         `policy denied ${principal.id} ${ctx.what} plan ${plan.id}: ${decision.reasons.join(', ') || 'no policy allows it'}`,
         { decision },
       );
+  }
+
+  /** A live start or resume goes ahead only when no recorded go/no-go outcome forbids it (NO_GO otherwise). */
+  async function assertGo(plan: Plan, planHash: string): Promise<void> {
+    if (!opts.liveGate) return;
+    const v = await opts.liveGate({ tenant: plan.target.tenant, planId: plan.id, planHash });
+    if (!v.allowed)
+      throw new ControlError('NO_GO', `live run of plan ${plan.id} refused: ${v.reason}`, { planHash });
   }
 
   /** Checks every precondition, each decided by policy as a read step before it fires; the failures, if any. */
@@ -1421,6 +1438,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           { planId },
         );
       const plan = stored.plan;
+      if (!req.dryRun) await assertGo(plan, req.planHash);
       const phases = req.phaseId
         ? [plan.phases.find((p) => p.id === req.phaseId)?.id]
         : plan.phases.map((p) => p.id);
@@ -1505,6 +1523,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         runId,
         what: 'resuming a run of',
       });
+      if (!r.dryRun) await assertGo(planOfRun.plan, r.planHash);
       const d: Drive = {
         run: r,
         version: cur.version,

@@ -474,6 +474,9 @@ export interface GolivePoll {
   readonly id: string;
   readonly subject: string;
   readonly tenant: string;
+  /** The plan (and the exact hash) this poll decides on; absent: a tenant-wide (or, in NODE_POLL_TENANT, node) poll. */
+  readonly planId?: string;
+  readonly planHash?: string;
   readonly roles: readonly string[];
   readonly windowMs: number;
   readonly openedAt: number;
@@ -510,16 +513,25 @@ export interface OpenPollRequest {
   readonly windowMs: number;
   /** What is being decided, e.g. "promote acme/prod to live". */
   readonly subject: string;
-  /** Tenant of the receipts; default "default". */
+  /** Tenant of the poll and its receipts; default NODE_POLL_TENANT (a node-wide promotion poll). */
   readonly tenant?: string;
-  /** Actor of the opening receipt; default "golive". */
+  /** Binds the poll to one plan hash: its go lets that hash run live (and its `golive` gates pass), nothing else. */
+  readonly plan?: { readonly planId: string; readonly planHash: string };
+  /** Actor of the opening receipt; default "golive" (the principal's id when one is given). */
   readonly openedBy?: string;
+  /** Who opens it: with a policy, it must be allowed "approve" on the poll's tenant. */
+  readonly principal?: Principal;
 }
 
 /** A vote request. */
 export interface VoteRequest {
   readonly pollId: string;
   readonly role: string;
+  /**
+   * The poll roles the voter holds (from its token). When given, `role` must be one of them: a voter's role comes
+   * from who it is, never from what it asks. Absent only for local (data-directory) access.
+   */
+  readonly voterRoles?: readonly string[];
   readonly voter: Principal;
   readonly vote: GoliveVote;
   readonly reason: string;
@@ -537,14 +549,21 @@ export interface GolivePolls {
   openPoll(req: OpenPollRequest): Promise<GolivePoll>;
   /** Records one role's vote (once per role, only while the window is open). */
   vote(req: VoteRequest): Promise<GolivePoll>;
-  /** Closes the poll and records its outcome ('go' only if every role voted go within the window). */
-  closePoll(pollId: string, opts?: { closedBy?: string }): Promise<PollClosed>;
+  /**
+   * Closes the poll and records its outcome ('go' only if every role voted go within the window). With a policy,
+   * `principal` must be allowed "approve" on the poll's tenant.
+   */
+  closePoll(pollId: string, opts?: { closedBy?: string; principal?: Principal }): Promise<PollClosed>;
   getPoll(pollId: string): Promise<GolivePoll>;
   /** Every poll, ordered by id. */
   listPolls(): Promise<GolivePoll[]>;
 }
 
+/** The tenant of node-wide promotion polls (only principals allowed "approve" there, i.e. '*' admins, open them). */
+export const NODE_POLL_TENANT = 'system';
+
 const POLL_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+const PLAN_HASH_RE = /^[0-9a-f]{64}$/;
 const ROLE_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 const TENANT_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const MAX_ROLES = 20;
@@ -602,6 +621,30 @@ export function createGolivePolls(opts: GoliveOptions): GolivePolls {
     }
   }
 
+  /** Opening and closing a poll are decided like votes: action "approve" on the poll's tenant. */
+  async function authorizePoll(
+    principal: Principal | undefined,
+    poll: { id: string; tenant: string },
+    event: 'open' | 'close',
+  ): Promise<void> {
+    if (!policy) return;
+    if (!principal)
+      throw new ControlError(
+        'POLICY_DENIED',
+        `${event === 'open' ? 'opening' : 'closing'} a poll needs a principal`,
+      );
+    const decision = await policy.decide({
+      principal,
+      action: 'approve',
+      resource: { type: 'tenant', id: poll.tenant, tenant: poll.tenant },
+      context: { purpose: 'golive', pollId: poll.id, time: new Date(now()).toISOString() },
+    });
+    assertAllowed(
+      decision,
+      `${principal.id} ${event === 'open' ? 'opening' : 'closing'} go/no-go poll ${poll.id}`,
+    );
+  }
+
   const ref = (r: { index: number; leafHash: string }): ReceiptRef => ({
     index: r.index,
     leafHash: r.leafHash,
@@ -626,9 +669,16 @@ export function createGolivePolls(opts: GoliveOptions): GolivePolls {
         bad(`window must be ${MIN_POLL_WINDOW_MS} ms to ${MAX_POLL_WINDOW_MS} ms`);
       if (typeof req.subject !== 'string' || req.subject.trim() === '' || req.subject.length > 500)
         bad('subject must be 1 to 500 characters');
-      const tenant = req.tenant ?? 'default';
+      const tenant = req.tenant ?? NODE_POLL_TENANT;
       if (!TENANT_RE.test(tenant)) bad(`invalid tenant "${tenant}"`);
-      const openedBy = req.openedBy ?? 'golive';
+      if (req.plan !== undefined) {
+        if (typeof req.plan.planId !== 'string' || !POLL_ID_RE.test(req.plan.planId))
+          bad(`invalid plan id "${String(req.plan.planId)}"`);
+        if (typeof req.plan.planHash !== 'string' || !PLAN_HASH_RE.test(req.plan.planHash))
+          bad('planHash must be 64 lowercase hex digits');
+      }
+      await authorizePoll(req.principal, { id, tenant }, 'open');
+      const openedBy = req.openedBy ?? req.principal?.id ?? 'golive';
       if (await store.get(GOLIVE, id))
         throw new ControlError('CONFLICT', `go/no-go poll "${id}" already exists`);
       const openedAt = now();
@@ -648,12 +698,14 @@ export function createGolivePolls(opts: GoliveOptions): GolivePolls {
           roles,
           windowMs: req.windowMs,
           closesAt: new Date(closesAt).toISOString(),
+          ...(req.plan ? { planId: req.plan.planId, planHash: req.plan.planHash } : {}),
         },
       });
       const poll: GolivePoll = {
         id,
         subject: req.subject,
         tenant,
+        ...(req.plan ? { planId: req.plan.planId, planHash: req.plan.planHash } : {}),
         roles,
         windowMs: req.windowMs,
         openedAt,
@@ -674,6 +726,11 @@ export function createGolivePolls(opts: GoliveOptions): GolivePolls {
       const first = (await load(req.pollId)).doc;
       if (!first.roles.includes(req.role))
         bad(`poll ${first.id} has no role "${req.role}" (roles: ${first.roles.join(', ')})`);
+      if (req.voterRoles !== undefined && !req.voterRoles.includes(req.role))
+        throw new ControlError(
+          'POLICY_DENIED',
+          `${req.voter.id} does not hold the go/no-go role ${req.role} (its token votes as: ${req.voterRoles.join(', ') || 'no role'})`,
+        );
       if (policy) {
         const decision = await policy.decide({
           principal: req.voter,
@@ -706,6 +763,13 @@ export function createGolivePolls(opts: GoliveOptions): GolivePolls {
           throw new ControlError(
             'CONFLICT',
             `role ${req.role} already voted ${prev.vote} in poll ${p.id} (by ${prev.voter.id})`,
+          );
+        // One voter, one vote: nobody speaks for two roles of one poll.
+        const other = Object.values(p.votes).find((v) => v.voter.id === voter.id && v.role !== req.role);
+        if (other)
+          throw new ControlError(
+            'CONFLICT',
+            `${voter.id} already voted in poll ${p.id} (as ${other.role}): one voter, one vote`,
           );
         return {
           ...p,
@@ -745,7 +809,9 @@ export function createGolivePolls(opts: GoliveOptions): GolivePolls {
     },
 
     async closePoll(pollId, o = {}) {
-      const closedBy = o.closedBy ?? 'golive';
+      const first = (await load(pollId)).doc;
+      await authorizePoll(o.principal, first, 'close');
+      const closedBy = o.closedBy ?? o.principal?.id ?? 'golive';
       const closedAt = now();
       const closed = await update(pollId, (p) => {
         if (p.state !== 'open')
@@ -777,6 +843,7 @@ export function createGolivePolls(opts: GoliveOptions): GolivePolls {
           event: 'outcome',
           outcome: closed.outcome,
           subject: closed.subject,
+          ...(closed.planHash ? { planId: closed.planId, planHash: closed.planHash } : {}),
           votes: closed.roles.map((role) => {
             const v = closed.votes[role];
             return v
@@ -800,11 +867,17 @@ export function createGolivePolls(opts: GoliveOptions): GolivePolls {
   };
 }
 
-/** The most recently closed poll (by close time, then id), if any. */
-export async function latestClosedPoll(store: ControlStore): Promise<GolivePoll | undefined> {
+/**
+ * The most recently closed poll (by close time, then id) that `filter` keeps, if any. Default: node-wide promotion
+ * polls (tenant NODE_POLL_TENANT, bound to no plan), so no tenant's poll decides for the node.
+ */
+export async function latestClosedPoll(
+  store: ControlStore,
+  filter: (p: GolivePoll) => boolean = (p) => p.tenant === NODE_POLL_TENANT && p.planHash === undefined,
+): Promise<GolivePoll | undefined> {
   let latest: GolivePoll | undefined;
   for (const { doc } of await store.list<GolivePoll>(GOLIVE)) {
-    if (doc.state !== 'closed' || typeof doc.closedAt !== 'number') continue;
+    if (doc.state !== 'closed' || typeof doc.closedAt !== 'number' || !filter(doc)) continue;
     if (
       !latest ||
       doc.closedAt > latest.closedAt! ||
@@ -816,10 +889,38 @@ export async function latestClosedPoll(store: ControlStore): Promise<GolivePoll 
 }
 
 /**
- * Whether a promotion from dry-run to live mode is allowed: only when the latest closed poll's outcome is 'go' and
- * that outcome is recorded in the ledger. No poll, an open one only, a 'hold' or an unrecorded 'go' all say false.
+ * Whether a promotion from dry-run to live mode is allowed: only when the latest closed node-wide poll's outcome is
+ * 'go' and that outcome is recorded in the ledger. No poll, an open one only, a 'hold' or an unrecorded 'go' all say
+ * false.
  */
 export async function promotionAllowed(store: ControlStore): Promise<boolean> {
   const p = await latestClosedPoll(store);
   return p?.outcome === 'go' && p.outcomeReceipt !== undefined;
+}
+
+const recordedGo = (p: GolivePoll | undefined) => p?.outcome === 'go' && p.outcomeReceipt !== undefined;
+const holdWhy = (p: GolivePoll) =>
+  `${p.id} closed with ${p.outcome}: ${(p.reasons ?? []).join('; ') || 'no go'}`;
+
+/**
+ * Whether a live run of this plan hash may start or resume, by the recorded go/no-go outcomes: the latest closed
+ * poll bound to this plan hash decides when there is one; otherwise the latest closed poll of the plan's tenant and
+ * the latest node-wide poll must not be a hold. A no-go recorded for a plan hash binds that hash only.
+ */
+export async function liveRunAllowed(
+  store: ControlStore,
+  run: { readonly tenant: string; readonly planId: string; readonly planHash: string },
+): Promise<{ allowed: boolean; reason: string }> {
+  const bound = await latestClosedPoll(store, (p) => p.planId === run.planId && p.planHash === run.planHash);
+  if (bound)
+    return recordedGo(bound)
+      ? { allowed: true, reason: `poll ${bound.id} said go for plan hash ${run.planHash}` }
+      : { allowed: false, reason: `go/no-go poll ${holdWhy(bound)} (plan hash ${run.planHash})` };
+  const tenant = await latestClosedPoll(store, (p) => p.tenant === run.tenant && p.planHash === undefined);
+  if (tenant && !recordedGo(tenant))
+    return { allowed: false, reason: `tenant ${run.tenant}'s latest go/no-go poll ${holdWhy(tenant)}` };
+  const node = await latestClosedPoll(store);
+  if (node && !recordedGo(node))
+    return { allowed: false, reason: `the node's latest go/no-go poll ${holdWhy(node)}` };
+  return { allowed: true, reason: 'no recorded no-go applies' };
 }

@@ -18,5 +18,6 @@ export * from './openai-strategist.ts';
 export * from './executor.ts';
 export * from './http-get.ts';
 export * from './golive.ts';
+export * from './plan-gates.ts';
 export * from './readiness.ts';
 export * from './auditor.ts';

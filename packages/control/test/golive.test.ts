@@ -464,9 +464,19 @@ describe('go/no-go polls', () => {
     expect(closed.outcome).toBe('go');
     expect(closed.reasons).toEqual(['every role voted go within the window']);
     expect(closed.poll.outcomeReceipt).toBeDefined();
+    // A tenant's poll never promotes the node: only a node-wide poll (tenant NODE_POLL_TENANT) does.
+    expect(await promotionAllowed(f.store)).toBe(false);
+    await f.polls.openPoll({
+      id: 'gl-node',
+      roles: ['sre'],
+      windowMs: 30 * MIN,
+      subject: 'promote the node',
+    });
+    await f.polls.vote({ pollId: 'gl-node', role: 'sre', voter: sre, vote: 'go', reason: 'ready' });
+    await f.polls.closePoll('gl-node', { closedBy: 'ops@acme' });
     expect(await promotionAllowed(f.store)).toBe(true);
 
-    const receipts = await f.ledger.all();
+    const receipts = (await f.ledger.all()).filter((r) => r.body.pollId === 'gl-1');
     expect(
       receipts.map((r) => `${r.kind}:${String(r.body.event)}:${String(r.body.role ?? r.body.outcome ?? '')}`),
     ).toEqual([
@@ -623,15 +633,16 @@ describe('go/no-go polls', () => {
       },
     };
     const f = await pollFixture({ policy });
-    await f.polls.openPoll({
-      id: 'gl-6',
-      roles: ['sre', 'security'],
-      windowMs: MIN,
-      subject: 's',
-      tenant: 'acme',
-    });
-    const before = f.ledger.log.size;
     const outsider: Principal = { type: 'agent', id: 'bot@other', role: 'agent', tenant: 'other' };
+    const open = { id: 'gl-6', roles: ['sre', 'security'], windowMs: MIN, subject: 's', tenant: 'acme' };
+    // Opening (and closing) a poll is decided like a vote: another tenant's principal, or none, is refused.
+    await expect(f.polls.openPoll(open)).rejects.toMatchObject({ code: 'POLICY_DENIED' });
+    await expect(f.polls.openPoll({ ...open, principal: outsider })).rejects.toMatchObject({
+      code: 'POLICY_DENIED',
+    });
+    expect(f.ledger.log.size).toBe(0);
+    await f.polls.openPoll({ ...open, principal: sre });
+    const before = f.ledger.log.size;
     const e = (await f.polls
       .vote({ pollId: 'gl-6', role: 'sre', voter: outsider, vote: 'go', reason: 'x' })
       .catch((x: unknown) => x)) as ControlError;
@@ -646,6 +657,38 @@ describe('go/no-go polls', () => {
       resource: { type: 'tenant', id: 'acme', tenant: 'acme' },
       context: { purpose: 'golive', pollId: 'gl-6', pollRole: 'sre', vote: 'go' },
     });
+    await expect(f.polls.closePoll('gl-6', { principal: outsider })).rejects.toMatchObject({
+      code: 'POLICY_DENIED',
+    });
+    expect((await f.polls.getPoll('gl-6')).state).toBe('open');
+  });
+
+  it('one voter, one vote: a voter cannot speak for a second role; a role outside its token is refused', async () => {
+    const f = await pollFixture();
+    await f.polls.openPoll({
+      id: 'gl-7',
+      roles: ['sre', 'security', 'product'],
+      windowMs: MIN,
+      subject: 's',
+    });
+    await f.polls.vote({ pollId: 'gl-7', role: 'sre', voter: sre, vote: 'go', reason: 'ok' });
+    await expect(
+      f.polls.vote({ pollId: 'gl-7', role: 'security', voter: sre, vote: 'go', reason: 'me again' }),
+    ).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/one voter, one vote/) });
+    await expect(
+      f.polls.vote({
+        pollId: 'gl-7',
+        role: 'product',
+        voter: sec,
+        voterRoles: ['security'],
+        vote: 'go',
+        reason: 'x',
+      }),
+    ).rejects.toMatchObject({
+      code: 'POLICY_DENIED',
+      message: expect.stringMatching(/does not hold the go\/no-go role product/),
+    });
+    expect(Object.keys((await f.polls.getPoll('gl-7')).votes)).toEqual(['sre']);
   });
 
   it('every vote is a compare-and-swap: concurrent votes of different roles all count, of one role exactly one', async () => {

@@ -537,7 +537,11 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async run(_a, ctx) {
       const c = control(ctx);
-      const polls = await c.listPolls();
+      // Only the caller's tenants' polls (and, for a token of every tenant, the node's): nothing leaks across.
+      const scope = readScope(ctx.caller);
+      const polls = (await c.listPolls()).filter(
+        (p) => scope.tenants === undefined || scope.tenants.includes(p.tenant),
+      );
       return {
         mode: ctx.services.node.mode,
         promotionAllowed: await c.promotionAllowed(),

@@ -115,6 +115,8 @@ interface TokenRow {
   revoked_at: number | null;
   /** JSON array of audiences, NULL = every audience; absent in databases made before audiences existed. */
   audience?: string | null;
+  /** JSON array of go/no-go poll roles, NULL = none; absent in databases made before poll roles existed. */
+  poll_roles?: string | null;
 }
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -194,6 +196,8 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
     // Databases made before token audiences existed gain the column (NULL = every audience).
     const cols = db.prepare<[], { name: string }>('PRAGMA table_info(tokens)').all();
     if (!cols.some((c) => c.name === 'audience')) db.exec('ALTER TABLE tokens ADD COLUMN audience TEXT');
+    // ... and the go/no-go poll roles (NULL = none).
+    if (!cols.some((c) => c.name === 'poll_roles')) db.exec('ALTER TABLE tokens ADD COLUMN poll_roles TEXT');
   }
   const q = {
     size: db.prepare<[], { n: number | null }>('SELECT max(idx) AS n FROM entries'),
@@ -284,6 +288,7 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
     audience: r.audience ? (JSON.parse(r.audience) as Audience[]) : null,
+    ...(r.poll_roles ? { pollRoles: JSON.parse(r.poll_roles) as string[] } : {}),
   });
   const wrap = <T>(fn: () => T): Promise<T> => {
     try {
@@ -400,7 +405,7 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
           // Prepared on use: a read-only open of an older database has no audience column to prepare against.
           void db
             .prepare(
-              'INSERT INTO tokens (id, name, role, tenant, secret_hash, created_at, expires_at, revoked_at, audience) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+              'INSERT INTO tokens (id, name, role, tenant, secret_hash, created_at, expires_at, revoked_at, audience, poll_roles) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
             )
             .run(
               t.id,
@@ -412,6 +417,7 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
               t.expiresAt,
               t.revokedAt,
               t.audience ? JSON.stringify(t.audience) : null,
+              t.pollRoles ? JSON.stringify(t.pollRoles) : null,
             ),
       ),
     getToken: (id) =>

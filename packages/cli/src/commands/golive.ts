@@ -183,7 +183,13 @@ function registerOpen(poll: Command): void {
       .option('--window <duration>', 'how long votes are accepted, e.g. 30m, 2h, 1d', '30m')
       .option('--subject <text>', 'what is decided', 'promote from dry-run to live mode')
       .option('--id <id>', 'poll id (default: golive-<random>)')
-      .option('-t, --tenant <tenant>', 'tenant of the receipts', 'default')
+      .option(
+        '-t, --tenant <tenant>',
+        'tenant of the poll: a tenant-wide poll, or "system" for the node-wide promotion poll',
+        'system',
+      )
+      .option('--plan <id>', 'bind the poll to one plan (with --hash): its go lets that plan hash run live')
+      .option('--hash <planHash>', 'the plan hash the poll decides on')
       .option('--json', 'machine-readable output'),
   ).action(
     async (o: {
@@ -193,8 +199,12 @@ function registerOpen(poll: Command): void {
       subject: string;
       id?: string;
       tenant: string;
+      plan?: string;
+      hash?: string;
       json?: boolean;
     }) => {
+      if ((o.plan === undefined) !== (o.hash === undefined))
+        throw new CliError(EXIT.USAGE, 'give --plan and --hash together (a poll on one plan hash)');
       const roles = o.roles
         .split(',')
         .map((r) => r.trim())
@@ -207,6 +217,7 @@ function registerOpen(poll: Command): void {
           windowMs,
           subject: o.subject,
           tenant: o.tenant,
+          ...(o.plan !== undefined && o.hash !== undefined ? { plan: { planId: o.plan, planHash: o.hash } } : {}),
           openedBy: localActor(),
         }),
       );
@@ -224,7 +235,7 @@ function registerVote(poll: Command): void {
     poll
       .command('vote')
       .description(
-        "cast one role's vote (once per role, only while the window is open; recorded as a receipt)",
+        "cast one role's vote (once per role and one per voter, only while the window is open; recorded as a receipt)",
       )
       .requiredOption('--poll <id>', 'poll id')
       .requiredOption('--role <role>', 'the role voting')

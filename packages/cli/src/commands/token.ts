@@ -1,6 +1,6 @@
 // vm token: API tokens (hashed at rest) with a role and a tenant scope.
 import type { Command } from 'commander';
-import { AUDIENCES, ROLES, createToken, parseAudience, publicTokenView } from '@vaultmesh/auth';
+import { AUDIENCES, ROLES, createToken, parseAudience, parsePollRoles, publicTokenView } from '@vaultmesh/auth';
 import { dataDir, withStorage, parseDuration, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson, printTable } from '../output.ts';
@@ -13,7 +13,8 @@ export function register(program: Command): void {
       .description(`create a token; the secret is printed once and only its SHA-256 is stored`)
       .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
       .option('--tenant <tenant>', 'tenant scope, or * for all tenants', '*')
-      .option('--name <name>', 'a label', 'token')
+      .option('--name <name>', 'a name, unique among the tenant’s live tokens (default: token-<id>)')
+      .option('--poll-roles <list>', 'go/no-go poll roles the holder votes as, e.g. sre,security')
       .option('--ttl <duration>', 'expire after e.g. 30d, 12h')
       .option(
         '--audience <list>',
@@ -25,20 +26,30 @@ export function register(program: Command): void {
       data?: string;
       role: string;
       tenant: string;
-      name: string;
+      name?: string;
       ttl?: string;
       audience?: string;
+      pollRoles?: string;
       json?: boolean;
     }) => {
       const ttlMs = o.ttl ? parseDuration(o.ttl) : undefined;
       const audience = o.audience !== undefined ? parseAudience(o.audience) : undefined;
+      const pollRoles = o.pollRoles !== undefined ? parsePollRoles(o.pollRoles) : undefined;
       const { record, token: secret } = await withStorage(dataDir(o), (s) =>
-        createToken(s, { name: o.name, role: o.role, tenant: o.tenant, ttlMs, audience }),
+        createToken(s, {
+          ...(o.name !== undefined ? { name: o.name } : {}),
+          role: o.role,
+          tenant: o.tenant,
+          ttlMs,
+          audience,
+          pollRoles,
+        }),
       );
       if (o.json) return printJson({ ...publicTokenView(record), token: secret });
       print(
         `created token ${record.id} (${record.role}, tenant ${record.tenant}` +
-          `${record.audience ? `, audience ${record.audience.join(',')}` : ''})`,
+          `${record.audience ? `, audience ${record.audience.join(',')}` : ''}` +
+          `${record.pollRoles ? `, votes as ${record.pollRoles.join(',')}` : ''})`,
       );
       print(secret);
       process.stderr.write('store this token now: it cannot be shown again\n');

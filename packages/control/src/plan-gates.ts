@@ -1,0 +1,73 @@
+// Verdicts for a plan's `golive` and `readiness` gates (the executor's GateCheck port). A `golive` gate passes only
+// on a go/no-go poll bound to the run's exact plan hash whose recorded outcome is go; a `readiness` gate only when
+// the tenant's configured readiness checklist is READY. Anything missing fails the gate, saying what is missing.
+import { GOLIVE, type GolivePoll } from './golive.ts';
+import type { ControlStore, GateCheck } from './ports.ts';
+import type { ReadinessReport } from './readiness.ts';
+
+/** What the gate check needs. */
+export interface PlanGatesOptions {
+  /** Where go/no-go polls are kept (collection GOLIVE). */
+  readonly store: ControlStore;
+  /**
+   * The tenant's readiness now (its configured checklist against the configured metrics), or undefined when no
+   * checklist is configured for it.
+   */
+  readonly readiness?: (tenant: string) => Promise<ReadinessReport | undefined>;
+}
+
+const oneLine = (s: string, max = 500) => s.replace(/\s+/g, ' ').slice(0, max);
+
+/** Creates the GateCheck for `golive` and `readiness` plan gates; never throws for a missing verdict (fails it). */
+export function createPlanGates(opts: PlanGatesOptions): GateCheck {
+  return {
+    async check(gate, run) {
+      if (gate.kind === 'golive') {
+        const pollId = typeof gate.params?.pollId === 'string' ? gate.params.pollId : undefined;
+        const bound = (await opts.store.list<GolivePoll>(GOLIVE))
+          .map((d) => d.doc)
+          .filter(
+            (p) =>
+              p.state === 'closed' &&
+              p.planId === run.planId &&
+              p.planHash === run.planHash &&
+              p.tenant === run.tenant &&
+              (pollId === undefined || p.id === pollId),
+          )
+          .sort((a, b) => (a.closedAt ?? 0) - (b.closedAt ?? 0) || a.id.localeCompare(b.id));
+        const latest = bound.at(-1);
+        if (!latest)
+          return {
+            pass: false,
+            reason: `no go/no-go poll${pollId ? ` ${pollId}` : ''} on plan ${run.planId} hash ${run.planHash} has closed (open one with vm golive poll open --plan ${run.planId} --hash ${run.planHash})`,
+          };
+        if (latest.outcome === 'go' && latest.outcomeReceipt)
+          return { pass: true, reason: `poll ${latest.id} said go (receipt ${latest.outcomeReceipt.index})` };
+        return {
+          pass: false,
+          reason: oneLine(`poll ${latest.id} closed with ${latest.outcome}: ${(latest.reasons ?? []).join('; ')}`),
+        };
+      }
+      if (gate.kind === 'readiness') {
+        const report = opts.readiness ? await opts.readiness(run.tenant) : undefined;
+        if (!report)
+          return {
+            pass: false,
+            reason: `no readiness checklist is configured for tenant ${run.tenant} (control.readiness.checklists)`,
+          };
+        if (report.status === 'READY') return { pass: true, reason: `tenant ${run.tenant} is READY` };
+        const failed = report.findings.filter((f) => !f.ok);
+        return {
+          pass: false,
+          reason: oneLine(
+            `tenant ${run.tenant} is NOT_READY: ${failed
+              .slice(0, 5)
+              .map((f) => `${f.section}/${f.item}: ${f.detail ?? `expected ${f.expected}, observed ${f.observed}`}`)
+              .join('; ')}`,
+          ),
+        };
+      }
+      return { pass: false, reason: `no check for ${gate.kind} gates` };
+    },
+  };
+}
