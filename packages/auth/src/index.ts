@@ -134,7 +134,7 @@ export async function createToken(
     throw new AuthError('INVALID_ARGUMENT', `invalid tenant "${input.tenant}"`);
   const id = randomBytes(8).toString('hex');
   const name = input.name ?? `token-${id.slice(0, 8)}`;
-  if (!name || name.length > 100 || /[\u0000-\u001f]/.test(name))
+  if (!name || name.length > 100 || [...name].some((c) => c.charCodeAt(0) < 0x20 || c === '\u007f'))
     throw new AuthError('INVALID_ARGUMENT', 'token name must be 1..100 printable characters');
   const audience = input.audience ? parseAudience(input.audience) : null;
   const pollRoles = input.pollRoles ? parsePollRoles(input.pollRoles) : null;

@@ -45,7 +45,9 @@ export function createPlanGates(opts: PlanGatesOptions): GateCheck {
           return { pass: true, reason: `poll ${latest.id} said go (receipt ${latest.outcomeReceipt.index})` };
         return {
           pass: false,
-          reason: oneLine(`poll ${latest.id} closed with ${latest.outcome}: ${(latest.reasons ?? []).join('; ')}`),
+          reason: oneLine(
+            `poll ${latest.id} closed with ${latest.outcome}: ${(latest.reasons ?? []).join('; ')}`,
+          ),
         };
       }
       if (gate.kind === 'readiness') {
@@ -62,7 +64,10 @@ export function createPlanGates(opts: PlanGatesOptions): GateCheck {
           reason: oneLine(
             `tenant ${run.tenant} is NOT_READY: ${failed
               .slice(0, 5)
-              .map((f) => `${f.section}/${f.item}: ${f.detail ?? `expected ${f.expected}, observed ${f.observed}`}`)
+              .map(
+                (f) =>
+                  `${f.section}/${f.item}: ${f.detail ?? `expected ${f.expected}, observed ${f.observed}`}`,
+              )
               .join('; ')}`,
           ),
         };

@@ -217,7 +217,9 @@ function registerOpen(poll: Command): void {
           windowMs,
           subject: o.subject,
           tenant: o.tenant,
-          ...(o.plan !== undefined && o.hash !== undefined ? { plan: { planId: o.plan, planHash: o.hash } } : {}),
+          ...(o.plan !== undefined && o.hash !== undefined
+            ? { plan: { planId: o.plan, planHash: o.hash } }
+            : {}),
           openedBy: localActor(),
         }),
       );

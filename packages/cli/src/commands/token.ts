@@ -1,6 +1,13 @@
 // vm token: API tokens (hashed at rest) with a role and a tenant scope.
 import type { Command } from 'commander';
-import { AUDIENCES, ROLES, createToken, parseAudience, parsePollRoles, publicTokenView } from '@vaultmesh/auth';
+import {
+  AUDIENCES,
+  ROLES,
+  createToken,
+  parseAudience,
+  parsePollRoles,
+  publicTokenView,
+} from '@vaultmesh/auth';
 import { dataDir, withStorage, parseDuration, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson, printTable } from '../output.ts';
