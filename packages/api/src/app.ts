@@ -130,6 +130,19 @@ function receiptView(e: StoredEntry) {
   return { index: e.index, leafHash: toHex(e.leafHash), receipt: decodeReceipt(e.bytes) };
 }
 
+/** One registered route. */
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route of the app (method, URL pattern), in registration order. */
+    readonly routeTable: readonly RouteEntry[];
+  }
+}
+
 /** Builds the node's HTTP app (call .listen or .inject on the result). */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { log, storage, tokens, metrics } = opts;
@@ -140,6 +153,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // The API takes JSON only: drop Fastify's default text/plain parser so other bodies get 415.
   app.removeContentTypeParser('text/plain');
   const started = Date.now();
+  // Every route as registered, so guards (the tenancy test) enumerate them instead of a list someone must update.
+  const routeTable: RouteEntry[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (r) => {
+    for (const method of ([] as string[]).concat(r.method))
+      if (method !== 'HEAD') routeTable.push({ method, url: r.url });
+  });
 
   app.setErrorHandler((err, req, reply) => {
     const p = toProblem(err);
