@@ -887,3 +887,56 @@ describe('holes 7 and 8: go/no-go polls are the tenant’s own, and cannot be fo
     expect(await promotionAllowed(node.control.store)).toBe(false);
   });
 });
+
+describe('policy timeouts measure the evaluation and are configurable', () => {
+  it('control.policyTimeoutMs is accepted and used; a bad value is refused naming it', async () => {
+    const cfgDir = mkdtempSync(join(tmpdir(), 'vm-policy-timeout-'));
+    try {
+      const write = (control: Json) =>
+        writeFileSync(
+          join(cfgDir, 'c.json'),
+          JSON.stringify({ port: 0, dataDir: join(cfgDir, 'data'), logLevel: 'silent', control }),
+        );
+      write({ policyTimeoutMs: 0 });
+      expect(() => loadConfig({ configFile: join(cfgDir, 'c.json') })).toThrow(/control\.policyTimeoutMs/);
+      write({ policyTimeoutMs: 'fast' });
+      expect(() => loadConfig({ configFile: join(cfgDir, 'c.json') })).toThrow(/control\.policyTimeoutMs/);
+      write({ policyTimeoutMs: 2500 });
+      const n = await startNode(loadConfig({ configFile: join(cfgDir, 'c.json') }));
+      try {
+        expect(n.control.engine.timeoutMs).toBe(2500);
+      } finally {
+        await n.stop();
+      }
+    } finally {
+      rmSync(cfgDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a decision on a CPU-starved process is not a deny (the node decides on a machine kept busy)', async () => {
+    // Two busy child processes keep both cores loaded while the node decides 200 requests.
+    const { spawn } = await import('node:child_process');
+    const burners = [0, 1].map(() => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
+    try {
+      const principal = {
+        type: 'person' as const,
+        id: 'token:acme/x#1',
+        role: 'admin' as const,
+        tenant: 'acme',
+      };
+      let denied = 0;
+      for (let i = 0; i < 200; i++) {
+        const d = await node.control.engine.decide({
+          principal,
+          action: 'read',
+          resource: { type: 'ledger', id: 'l', tenant: 'acme' },
+          context: {},
+        });
+        if (d.decision !== 'allow') denied++;
+      }
+      expect(denied).toBe(0);
+    } finally {
+      for (const b of burners) b.kill('SIGKILL');
+    }
+  });
+});

@@ -66,6 +66,8 @@ export const ControlConfigSchema = z
     prometheusUrl: z.string().url().optional(),
     kubeconfig: z.string().min(1).optional(),
     kubeContext: z.string().min(1).optional(),
+    /** Limit of one Cedar evaluation in ms (its own time: the lesser of wall-clock and CPU); over it is a deny. */
+    policyTimeoutMs: z.number().int().min(1).max(60_000).optional(),
     /** Fraction of policy allows recorded as receipts (denies always are). */
     sampleAllows: z.number().min(0).max(1).default(1),
     /** `readiness` plan gates: a checklist per tenant (JSON or YAML) and an observations file; Prometheus if set. */

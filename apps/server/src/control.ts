@@ -88,6 +88,8 @@ export interface ControlPlaneOptions {
     readonly checklists?: Readonly<Record<string, string>>;
     readonly observedFile?: string;
   };
+  /** Limit of one Cedar evaluation, ms (default DEFAULT_TIMEOUT_MS of @vaultmesh/policy). */
+  readonly policyTimeoutMs?: number;
   /** Four eyes (whoever stored a plan cannot approve it): on by default, per-tenant overrides. */
   readonly fourEyes?: { readonly default?: boolean; readonly tenants?: Readonly<Record<string, boolean>> };
   /** Outbound destinations of steps: per-tenant allow-lists and denied addresses (default: metadata, link-local). */
@@ -138,7 +140,10 @@ export interface ControlPlane {
 export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions = {}): ControlPlane {
   const policiesFile = opts.policiesFile ?? DEFAULT_POLICIES_PATH;
   const policyText = readPolicyFile(policiesFile, 'policy file');
-  const engine = createPolicyEngine({ policies: policyText });
+  const engine = createPolicyEngine({
+    policies: policyText,
+    ...(opts.policyTimeoutMs !== undefined ? { timeoutMs: opts.policyTimeoutMs } : {}),
+  });
   const policy = createRecordingDecider(engine, node.log, {
     sampleAllows: opts.sampleAllows ?? 1,
     durableDenies: opts.durablePolicyDenies ?? false,

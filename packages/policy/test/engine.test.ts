@@ -191,12 +191,39 @@ describe('deciding (fail closed)', () => {
     expect(d.errors[0]).toMatch(/owner/);
   });
 
-  it('denies a decision that took longer than timeoutMs', async () => {
+  it('denies an evaluation that took longer than timeoutMs, in wall-clock and in CPU time', async () => {
     let t = 0;
-    const slow = createPolicyEngine({ policies: ADMIN_ALL, timeoutMs: 5, now: () => (t += 10) });
+    let cpu = 0;
+    const slow = createPolicyEngine({
+      policies: ADMIN_ALL,
+      timeoutMs: 5,
+      now: () => (t += 10),
+      cpuNow: () => (cpu += 10),
+    });
     const d = await slow.decide(request());
     expect(d).toMatchObject({ decision: 'deny', reasons: ['error:timeout'] });
     expect(d.errors[0]).toMatch(/over the 5 ms limit/);
+  });
+
+  it('a busy machine is no deny: a descheduled process (wall-clock only) or busy threads (CPU only) pass', async () => {
+    let t = 0;
+    let cpu = 0;
+    // The process was descheduled for 500 ms mid-evaluation: the wall-clock jumps, its own CPU time does not.
+    const descheduled = createPolicyEngine({
+      policies: ADMIN_ALL,
+      timeoutMs: 5,
+      now: () => (t += 500),
+      cpuNow: () => (cpu += 0.1),
+    });
+    expect((await descheduled.decide(request())).decision).toBe('allow');
+    // Worker threads burnt CPU meanwhile: process CPU jumps, the evaluation's wall-clock does not.
+    const threads = createPolicyEngine({
+      policies: ADMIN_ALL,
+      timeoutMs: 5,
+      now: () => (t += 0.1),
+      cpuNow: () => (cpu += 500),
+    });
+    expect((await threads.decide(request())).decision).toBe('allow');
   });
 
   it('fills context.time from the clock and dryRun with false', async () => {
