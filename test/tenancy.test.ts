@@ -6,6 +6,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createToken } from '@vaultmesh/auth';
 import { setAutonomy, type Principal } from '@vaultmesh/control';
 import type { Caller } from '@vaultmesh/interop';
@@ -241,6 +243,14 @@ const TOOLS: Record<string, () => Json> = {
   run_query: () => ({ pqid: 'ledger.status' }),
 };
 
+/** MCP resources (by URI or template) and the URI an attacker reads, aimed at acme. */
+const RESOURCES: Record<string, () => string> = {
+  'vaultmesh://checkpoint': () => 'vaultmesh://checkpoint',
+  'vaultmesh://policies/active': () => 'vaultmesh://policies/active',
+  'vaultmesh://receipts/{index}': () => `vaultmesh://receipts/${victim.receipt}`,
+  'vaultmesh://plans/{planId}': () => `vaultmesh://plans/${victim.planId}`,
+};
+
 /** acme's state: everything a foreign caller must not change (policy receipts of its denials aside). */
 async function acmeState(): Promise<string> {
   const entries = await node.node.storage.listEntries({ tenants: ['acme'], limit: 100_000, order: 'asc' });
@@ -434,6 +444,49 @@ describe('tenancy is total (issue 11 guard)', () => {
           );
         }
     }
+    expect(await acmeState()).toBe(before);
+  }, 300_000);
+
+  it('every MCP resource and A2A skill is covered: resources read by another tenant show nothing of acme', async () => {
+    const before = await acmeState();
+    for (const role of ROLES) {
+      const client = new Client({ name: 'tenancy-test', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${node.url}/mcp`), {
+          requestInit: { headers: { authorization: `Bearer ${beta[role]}` } },
+        }),
+      );
+      try {
+        const fixed = (await client.listResources()).resources.map((r) => r.uri);
+        const templates = (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+        expect(templates.length).toBeGreaterThanOrEqual(2);
+        const listed = [...fixed.filter((u) => !/^vaultmesh:\/\/(receipts|plans)\//.test(u)), ...templates];
+        expect(
+          listed.filter((u) => !(u in RESOURCES)),
+          'add a tenancy case for these resources',
+        ).toEqual([]);
+        expect(leaks(JSON.stringify(fixed)), `beta ${role} resources/list`).toEqual([]);
+        for (const uri of Object.values(RESOURCES).map((f) => f())) {
+          let text: string;
+          try {
+            text = JSON.stringify(await client.readResource({ uri }));
+          } catch (e) {
+            text = (e as Error).message;
+          }
+          expect(leaks(text), `beta ${role} reads ${uri}: ${text.slice(0, 300)}`).toEqual([]);
+        }
+      } finally {
+        await client.close();
+      }
+    }
+    // A2A skills: each is the gateway's tool call or a family of persisted queries, all covered above.
+    const card = JSON.parse((await call('GET', '/.well-known/agent-card.json', undefined)).text) as Json;
+    const families = new Set(node.interop.queries.list().map((q) => `query.${q.id.split('.')[0]}`));
+    const skills = (card.skills as { id: string }[]).map((k) => k.id);
+    expect(
+      skills.filter((id) => id !== 'tool.call' && !families.has(id)),
+      'add a tenancy case',
+    ).toEqual([]);
     expect(await acmeState()).toBe(before);
   }, 300_000);
 
