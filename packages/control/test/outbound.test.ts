@@ -61,6 +61,12 @@ describe('outbound guard', () => {
     expect(await refusal(g2.check('http://169.254.169.254/', 'acme'))).toMatch(/denied to every step/);
   });
 
+  it('closed by default: an empty "*" list refuses every tenant that names nothing itself', async () => {
+    const g = createOutboundGuard({ allow: { '*': [], acme: ['127.0.0.1'] } });
+    expect(await refusal(g.check(`http://127.0.0.1:${port}/`, 'acme'))).toBeUndefined();
+    expect(await refusal(g.check(`http://127.0.0.1:${port}/`, 'beta'))).toMatch(/not on tenant beta's outbound/);
+  });
+
   it('checks every address a name resolves to when connecting (localhost resolves to a denied address)', async () => {
     const g = createOutboundGuard({ deny: ['127.0.0.0/8', '::1/128'] });
     const before = hits.length;
