@@ -114,23 +114,72 @@ export const CompensationRateRuleSchema = z.strictObject({
   noData: NoData.optional(),
 });
 
+/**
+ * The SRE workbook's multi-window, multi-burn-rate rows (ch. 5, "Alerting on SLOs"): the two paging rows of table
+ * 5-8 (2% of a 30-day budget in 1h, 5% in 6h), the 3x row over 1 day, and the ticket row (10% in 3 days). Pages halt
+ * a run by default, tickets pause it.
+ */
+export const SRE_WORKBOOK_ROWS = [
+  { suffix: 'page-1h', severity: 'page', burnRate: 14.4, long: '1h', short: '5m' },
+  { suffix: 'page-6h', severity: 'page', burnRate: 6, long: '6h', short: '30m' },
+  { suffix: 'ticket-1d', severity: 'ticket', burnRate: 3, long: '1d', short: '2h' },
+  { suffix: 'ticket-3d', severity: 'ticket', burnRate: 1, long: '3d', short: '6h' },
+] as const;
+
+/** Config schema of an SLO rule: it expands to the four SRE workbook rows (ids `<id>-page-1h` ...). */
+export const SloRuleSchema = z.strictObject({
+  id: Id,
+  kind: z.literal('slo'),
+  description: z.string().max(500).optional(),
+  objective: z.number().gt(0).lt(1),
+  /** Error-ratio PromQL with `$window` (and optionally `$tenant`). */
+  query: Query,
+  /** What the paging rows do (default halt) and the ticket rows (default pause). */
+  page: Action.optional(),
+  ticket: Action.optional(),
+  noData: NoData.optional(),
+});
+
+/** The burn-rate rules an SLO rule stands for: SRE_WORKBOOK_ROWS for its objective and query. */
+export function sloBurnRateRules(r: z.input<typeof SloRuleSchema>): z.input<typeof BurnRateRuleSchema>[] {
+  return SRE_WORKBOOK_ROWS.map((row) => ({
+    id: `${r.id}-${row.suffix}`.slice(0, 128),
+    kind: 'burn-rate' as const,
+    description: `${r.description ?? `SLO ${r.id}`}: ${row.burnRate}x over ${row.long} and ${row.short} (${row.severity})`,
+    objective: r.objective,
+    burnRate: row.burnRate,
+    query: r.query,
+    long: row.long,
+    short: row.short,
+    action: row.severity === 'page' ? (r.page ?? 'halt') : (r.ticket ?? 'pause'),
+    ...(r.noData !== undefined ? { noData: r.noData } : {}),
+  }));
+}
+
 /** Config schema of a rules file: { rules: [...] } (JSON or YAML; unknown fields refused, ids unique). */
 export const TripwireRulesSchema = z
   .strictObject({
-    rules: z.array(z.discriminatedUnion('kind', [BurnRateRuleSchema, CompensationRateRuleSchema])).max(100),
+    rules: z
+      .array(z.discriminatedUnion('kind', [BurnRateRuleSchema, CompensationRateRuleSchema, SloRuleSchema]))
+      .max(100),
   })
   .superRefine((f, ctx) => {
     const seen = new Set<string>();
     f.rules.forEach((r, i) => {
-      if (seen.has(r.id))
-        ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicate id "${r.id}"` });
-      seen.add(r.id);
+      const ids = r.kind === 'slo' ? sloBurnRateRules(r).map((x) => x.id) : [r.id];
+      for (const id of ids) {
+        if (seen.has(id))
+          ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicate id "${id}"` });
+        seen.add(id);
+      }
     });
   });
 
 /** A rule as written in a config file. */
 export type TripwireRuleConfig =
-  z.input<typeof BurnRateRuleSchema> | z.input<typeof CompensationRateRuleSchema>;
+  | z.input<typeof BurnRateRuleSchema>
+  | z.input<typeof CompensationRateRuleSchema>
+  | z.input<typeof SloRuleSchema>;
 
 /** A validated burn-rate rule, its windows resolved to { window, query }. */
 export interface BurnRateRule {
@@ -167,7 +216,11 @@ const withWindow = (q: string, window: string) => q.replaceAll('$window', window
 /** Validates rules (objects, e.g. from a file) and resolves their windows and default queries. */
 export function normalizeTripwireRules(rules: readonly TripwireRuleConfig[]): TripwireRule[] {
   const f = parseWith(TripwireRulesSchema, { rules }, 'tripwire rules');
-  return f.rules.map((r): TripwireRule => {
+  // An SLO rule is the SRE workbook's burn-rate rows; validate those as the burn-rate rules they are.
+  const flat = f.rules.flatMap((r) =>
+    r.kind === 'slo' ? sloBurnRateRules(r).map((b) => BurnRateRuleSchema.parse(b)) : [r],
+  );
+  return flat.map((r): TripwireRule => {
     const desc = r.description !== undefined ? { description: r.description } : {};
     if (r.kind === 'compensation-rate')
       return {

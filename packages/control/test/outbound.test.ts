@@ -64,7 +64,9 @@ describe('outbound guard', () => {
   it('closed by default: an empty "*" list refuses every tenant that names nothing itself', async () => {
     const g = createOutboundGuard({ allow: { '*': [], acme: ['127.0.0.1'] } });
     expect(await refusal(g.check(`http://127.0.0.1:${port}/`, 'acme'))).toBeUndefined();
-    expect(await refusal(g.check(`http://127.0.0.1:${port}/`, 'beta'))).toMatch(/not on tenant beta's outbound/);
+    expect(await refusal(g.check(`http://127.0.0.1:${port}/`, 'beta'))).toMatch(
+      /not on tenant beta's outbound/,
+    );
   });
 
   it('checks every address a name resolves to when connecting (localhost resolves to a denied address)', async () => {

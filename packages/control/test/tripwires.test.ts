@@ -19,6 +19,7 @@ import {
   evaluateTripwires,
   parsePromDuration,
   parseTripwireRules,
+  SRE_WORKBOOK_ROWS,
   tripwireReceiptBody,
   type MetricSource,
   type StepFacts,
@@ -51,6 +52,82 @@ const table = (values: Record<string, number>): MetricSource => ({
   },
 });
 const T0 = new Date('2026-01-01T00:00:00Z');
+
+describe('the SRE workbook rows (kind: slo)', () => {
+  const slo = { id: 'checkout', kind: 'slo' as const, objective: 0.999, query: ERR };
+  /** Error ratios per window; every window the four rows use is answered. */
+  const ratios = (r: Partial<Record<'5m' | '30m' | '1h' | '2h' | '6h' | '1d' | '3d', number>>) =>
+    table(
+      Object.fromEntries(
+        ['5m', '30m', '1h', '2h', '6h', '1d', '3d'].map((w) => [q(w), r[w as keyof typeof r] ?? 0]),
+      ),
+    );
+  const fired = async (r: Parameters<typeof ratios>[0]) =>
+    (await evaluateTripwires({ rules: [slo], source: ratios(r), now: () => T0 }))
+      .filter((e) => e.fired)
+      .map((e) => `${e.id}:${e.action}`);
+
+  it('expands to the four rows: 14.4x 1h/5m, 6x 6h/30m (pages halt), 3x 1d/2h, 1x 3d/6h (tickets pause)', () => {
+    const rules = parseTripwireRules(JSON.stringify({ rules: [slo] }));
+    expect(
+      rules.map((r) =>
+        r.kind === 'burn-rate' ? [r.id, r.burnRate, r.long.window, r.short.window, r.action] : [],
+      ),
+    ).toEqual([
+      ['checkout-page-1h', 14.4, '1h', '5m', 'halt'],
+      ['checkout-page-6h', 6, '6h', '30m', 'halt'],
+      ['checkout-ticket-1d', 3, '1d', '2h', 'pause'],
+      ['checkout-ticket-3d', 1, '3d', '6h', 'pause'],
+    ]);
+    expect(SRE_WORKBOOK_ROWS).toHaveLength(4);
+    const quiet = parseTripwireRules(JSON.stringify({ rules: [{ ...slo, page: 'pause', ticket: 'pause' }] }));
+    expect(quiet.every((r) => r.action === 'pause')).toBe(true);
+  });
+
+  it('each row fires only when both of its windows burn at its rate', async () => {
+    // 1.44% errors over 1h and 5m: 14.4x, the fast page (and every slower row whose windows also burn).
+    expect(await fired({ '1h': 0.0144, '5m': 0.0144 })).toEqual(['checkout-page-1h:halt']);
+    // A short spike alone fires nothing: the long window must burn too.
+    expect(await fired({ '5m': 0.5 })).toEqual([]);
+    // 0.35% over 1 day and 2 hours: 3.5x, the 1-day ticket only.
+    expect(await fired({ '1d': 0.0035, '2h': 0.0035 })).toEqual(['checkout-ticket-1d:pause']);
+    // 0.1% over 3 days and 6 hours: exactly the budget rate (1x), the 3-day ticket.
+    expect(await fired({ '3d': 0.001, '6h': 0.001 })).toEqual(['checkout-ticket-3d:pause']);
+    // 0.6% over 6h and 30m: 6x, the slow page (the 3-day ticket's 3d window does not burn).
+    expect(await fired({ '6h': 0.006, '30m': 0.006 })).toEqual(['checkout-page-6h:halt']);
+  });
+
+  it('the shipped examples/tripwires/slo.yaml is valid and holds the four rows', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../../../examples/tripwires/slo.yaml', import.meta.url), 'utf8');
+    expect(parseTripwireRules(text).map((r) => r.id)).toEqual([
+      'checkout-page-1h',
+      'checkout-page-6h',
+      'checkout-ticket-1d',
+      'checkout-ticket-3d',
+      'too-many-rollbacks',
+    ]);
+  });
+
+  it('refuses an SLO rule whose expanded ids collide with another rule', () => {
+    expect(() =>
+      parseTripwireRules(
+        JSON.stringify({
+          rules: [
+            slo,
+            {
+              id: 'checkout-page-1h',
+              kind: 'compensation-rate',
+              window: '1h',
+              threshold: 0.1,
+              action: 'halt',
+            },
+          ],
+        }),
+      ),
+    ).toThrow(/duplicate id "checkout-page-1h"/);
+  });
+});
 
 describe('burn-rate math (SRE workbook ch. 5)', () => {
   it('burn rate is the error ratio over the error budget: 1.44% errors against 99.9% is 14.4x', () => {
