@@ -19,6 +19,8 @@ import {
   assessReadiness,
   createActionRegistry,
   createPlanGates,
+  replayJournalCounters,
+  type MetricSource,
   createPrometheusMetrics,
   firstMetric,
   liveRunAllowed,
@@ -92,6 +94,8 @@ export interface ControlPlaneOptions {
   readonly policyTimeoutMs?: number;
   /** Four eyes (whoever stored a plan cannot approve it): on by default, per-tenant overrides. */
   readonly fourEyes?: { readonly default?: boolean; readonly tenants?: Readonly<Record<string, boolean>> };
+  /** Told of every live control-plane counter increment (the node exports them on /metrics). */
+  readonly onCounter?: (name: string, value: number, labels: Readonly<Record<string, string>>) => void;
   /** Outbound destinations of steps: per-tenant allow-lists and denied addresses (default: metadata, link-local). */
   readonly outbound?: OutboundRules;
   /** Shell steps: exact command lines governed as reads; destructive-command rules added to the shipped ones. */
@@ -123,6 +127,8 @@ export interface ControlPlane {
   readonly tripwireRules: readonly TripwireRule[];
   /** The node's own counters (the default tripwire metric source); services in-process may report to it. */
   readonly counters: CounterSource;
+  /** Resolves (with the count) once the journal's earlier increments are restored into `counters`. */
+  readonly countersReplayed: Promise<number>;
   /** Starts a run in the background; resolves with its id once the run record exists. */
   startRun(req: Parameters<Executor['run']>[0]): Promise<{ runId: string; done: Promise<RunResult> }>;
   /** Subscribes to a run's events (replaying those already emitted); returns an unsubscribe function. */
@@ -157,14 +163,23 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
   journalDb.pragma('busy_timeout = 10000');
   journalDb.pragma('synchronous = NORMAL');
   const store = createSqliteControlStore(journalDb);
-  const counters = createCounterSource();
+  const counters = createCounterSource(opts.onCounter ? { onAdd: opts.onCounter } : {});
+  // The journal is the counters' durable record: restore what finished before this process (tripwires see it).
+  const countersReplayed = replayJournalCounters(store, counters, { before: Date.now() }).catch(() => 0);
   let tripwireRules: TripwireRule[] = [];
   if (opts.tripwiresFile) {
     if (!existsSync(opts.tripwiresFile))
       throw new ConfigError(`tripwires file ${opts.tripwiresFile} does not exist`);
     tripwireRules = [...parseTripwireRules(readFileSync(opts.tripwiresFile, 'utf8'))];
   }
-  const source = opts.prometheusUrl ? createPrometheusSource({ url: opts.prometheusUrl }) : counters;
+  const source: MetricSource = opts.prometheusUrl
+    ? createPrometheusSource({ url: opts.prometheusUrl })
+    : {
+        async query(promql, at) {
+          await countersReplayed;
+          return counters.query(promql, at);
+        },
+      };
   const channels = new Map<string, RunChannel>();
   const channel = (runId: string) => {
     let c = channels.get(runId);
@@ -238,6 +253,7 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
     golive,
     tripwireRules,
     counters,
+    countersReplayed,
     async startRun(req) {
       const runId = req.runId ?? `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
       channel(runId);

@@ -66,7 +66,11 @@ export async function startNode(
   const routerRef: { current?: Aurora['router'] } = {};
   let control: ControlPlane;
   try {
-    control = createControlPlane(node, { ...config.control, route: () => routerRef.current });
+    control = createControlPlane(node, {
+      ...config.control,
+      route: () => routerRef.current,
+      onCounter: (name, value, labels) => metrics.observeControl(name, value, labels),
+    });
     // Promotion from dry-run to live mode requires a recorded go (vm golive poll): fail closed.
     if (config.mode === 'live' && !(await promotionAllowed(control.store)))
       throw new ConfigError(

@@ -16,7 +16,19 @@ export interface NodeMetrics {
   bindFederation(status: () => readonly FederationPeerStatus[]): void;
   /** One Aurora router event (decisions, placement attempts, provider round trips, placed jobs). */
   observeAurora(e: AuroraMetricEvent): void;
+  /**
+   * One control-plane counter increment (vaultmesh_control_steps_total, _step_errors_total, _compensations_total).
+   * Exported without the tenant label: /metrics is public, and tenant names are the tenants' own business.
+   */
+  observeControl(name: string, value: number, labels: Readonly<Record<string, string>>): void;
 }
+
+/** The control-plane counters /metrics exports, with their help text. */
+const CONTROL_COUNTERS: Readonly<Record<string, string>> = {
+  vaultmesh_control_steps_total: 'Plan steps executed (live or dry-run), by action and status.',
+  vaultmesh_control_step_errors_total: 'Plan steps that failed, by action.',
+  vaultmesh_control_compensations_total: 'Compensations (rollbacks) run, by action and status.',
+};
 
 /** The Aurora router's events. */
 export type AuroraMetricEvent = RouterEvent;
@@ -254,8 +266,20 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
       this.set(triedJobs === 0 ? 1 : placedJobs / triedJobs);
     },
   });
+  const control = new Map(
+    Object.entries(CONTROL_COUNTERS).map(([name, help]) => [
+      name,
+      new Counter({ name, help, labelNames: ['dry_run', 'action', 'status'] as const, registers: [registry] }),
+    ]),
+  );
   return {
     registry,
+    observeControl(name, value, labels) {
+      control.get(name)?.inc(
+        { dry_run: labels.dryRun ?? '', action: labels.action ?? '', status: labels.status ?? '' },
+        value,
+      );
+    },
     observeAurora(e) {
       switch (e.type) {
         case 'decision':

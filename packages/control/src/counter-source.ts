@@ -8,8 +8,8 @@
 //   sum(expr)                               expr (every matching series is already summed)
 //   numbers, + - * /, parentheses           IEEE arithmetic like Prometheus: 0/0 = NaN (no data), x/0 = +Inf
 //
-// Anything else is refused (INVALID_ARGUMENT), which a TripwireCheck turns into a fired halt. Memory only: a
-// restart starts every counter from zero.
+// Anything else is refused (INVALID_ARGUMENT), which a TripwireCheck turns into a fired halt. Increments live in
+// memory; the executor's journal is their durable record, and replayJournalCounters restores them after a restart.
 import { ControlError } from './errors.ts';
 import { parsePromDuration, type MetricSource } from './tripwires.ts';
 
@@ -22,6 +22,8 @@ export const MAX_COUNTER_SAMPLES = 100_000;
 export interface CounterSource extends MetricSource {
   /** Adds `value` (default 1, must be ≥ 0) to counter `name` with `labels`, at the source's clock. */
   add(name: string, value?: number, labels?: Readonly<Record<string, string>>): void;
+  /** Restores an increment recorded earlier, at time `at` (ms), e.g. from the journal; `onAdd` is not told. */
+  restore(name: string, value: number, labels: Readonly<Record<string, string>>, at: number): void;
 }
 
 interface Sample {
@@ -136,7 +138,14 @@ function parseExpr(src: string): Node {
 }
 
 /** Creates an empty counter source; `now` is its clock in ms (default Date.now). */
-export function createCounterSource(opts: { now?: () => number; retentionMs?: number } = {}): CounterSource {
+export function createCounterSource(
+  opts: {
+    now?: () => number;
+    retentionMs?: number;
+    /** Told of every live increment (e.g. to export it on /metrics). Its failures are ignored. */
+    onAdd?: (name: string, value: number, labels: Readonly<Record<string, string>>) => void;
+  } = {},
+): CounterSource {
   const now = opts.now ?? Date.now;
   const retention = opts.retentionMs ?? DEFAULT_COUNTER_RETENTION_MS;
   const series = new Map<string, Sample[]>();
@@ -161,14 +170,38 @@ export function createCounterSource(opts: { now?: () => number; retentionMs?: nu
       }
     }
   };
+  const check = (name: string, value: number) => {
+    if (!NAME_RE.test(name)) throw new ControlError('INVALID_ARGUMENT', `invalid counter name "${name}"`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new ControlError('INVALID_ARGUMENT', `a counter only grows; got ${value} for ${name}`);
+  };
   return {
+    restore(name, value, labels, at) {
+      check(name, value);
+      if (!Number.isFinite(at) || at <= now() - retention) return;
+      const list = series.get(name) ?? [];
+      // Keep clock order: insert after every sample at or before `at`.
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (list[mid]!.t <= at) lo = mid + 1;
+        else hi = mid;
+      }
+      list.splice(lo, 0, { t: at, v: value, labels: { ...labels } });
+      if (list.length > MAX_COUNTER_SAMPLES) list.splice(0, list.length - MAX_COUNTER_SAMPLES);
+      series.set(name, list);
+    },
     add(name, value = 1, labels = {}) {
-      if (!NAME_RE.test(name)) throw new ControlError('INVALID_ARGUMENT', `invalid counter name "${name}"`);
-      if (!Number.isFinite(value) || value < 0)
-        throw new ControlError('INVALID_ARGUMENT', `a counter only grows; got ${value} for ${name}`);
+      check(name, value);
       const t = now();
       const list = series.get(name) ?? [];
       list.push({ t, v: value, labels: { ...labels } });
+      try {
+        opts.onAdd?.(name, value, labels);
+      } catch {
+        // exporting must not change a run
+      }
       // Increments arrive in clock order, so the stale ones are at the front.
       let drop = 0;
       while (

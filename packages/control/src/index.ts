@@ -6,6 +6,7 @@ export * from './autonomy.ts';
 export * from './tripwires.ts';
 export * from './prometheus-source.ts';
 export * from './counter-source.ts';
+export * from './counter-replay.ts';
 export * from './plan.ts';
 export * from './plan-store.ts';
 export * from './approvals.ts';
