@@ -269,16 +269,23 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
   const control = new Map(
     Object.entries(CONTROL_COUNTERS).map(([name, help]) => [
       name,
-      new Counter({ name, help, labelNames: ['dry_run', 'action', 'status'] as const, registers: [registry] }),
+      new Counter({
+        name,
+        help,
+        labelNames: ['dry_run', 'action', 'status'] as const,
+        registers: [registry],
+      }),
     ]),
   );
   return {
     registry,
     observeControl(name, value, labels) {
-      control.get(name)?.inc(
-        { dry_run: labels.dryRun ?? '', action: labels.action ?? '', status: labels.status ?? '' },
-        value,
-      );
+      control
+        .get(name)
+        ?.inc(
+          { dry_run: labels.dryRun ?? '', action: labels.action ?? '', status: labels.status ?? '' },
+          value,
+        );
     },
     observeAurora(e) {
       switch (e.type) {
