@@ -319,7 +319,7 @@ describe('plans through MCP', () => {
       phaseId: 'apply',
       reason: 'wait step in staging',
     });
-    expect(req.approveWith).toBe(`vm approve --plan mcp-plan --hash ${planHash} --phase apply`);
+    expect(req.approveWith).toBe(`vm approve mcp-plan --plan-hash ${planHash} --phase apply`);
     const pending = await rest('GET', '/api/approvals/requests?planId=mcp-plan');
     expect(pending.body.items).toEqual([
       expect.objectContaining({

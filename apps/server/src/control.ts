@@ -132,7 +132,15 @@ export interface ControlPlane {
   /** Starts a run in the background; resolves with its id once the run record exists. */
   startRun(req: Parameters<Executor['run']>[0]): Promise<{ runId: string; done: Promise<RunResult> }>;
   /** Subscribes to a run's events (replaying those already emitted); returns an unsubscribe function. */
-  subscribe(runId: string, listener: (e: RunEvent) => void): (() => void) | undefined;
+  /**
+   * Subscribes to a run's events (replaying those already emitted); returns an unsubscribe function, or undefined
+   * when this process has no events of the run. `follow`: listen for a run about to be driven here (a resume).
+   */
+  subscribe(
+    runId: string,
+    listener: (e: RunEvent) => void,
+    opts?: { follow?: boolean },
+  ): (() => void) | undefined;
   listApprovals(planId?: string): Promise<ApprovalView[]>;
   /**
    * Audits a plan (receipts with verified inclusion proofs, health probes, compliance) after policy allows the
@@ -271,8 +279,8 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
       await Promise.race([started, done.then(() => undefined)]);
       return { runId, done };
     },
-    subscribe(runId, listener) {
-      const c = channels.get(runId);
+    subscribe(runId, listener, o = {}) {
+      const c = channels.get(runId) ?? (o.follow ? channel(runId) : undefined);
       if (!c) return undefined;
       for (const e of c.events) listener(e);
       if (c.done) return () => undefined;

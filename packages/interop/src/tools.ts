@@ -515,7 +515,7 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
         planHash: req.planHash,
         status: 'pending' as const,
         approveWith:
-          `vm approve --plan ${req.planId} --hash ${req.planHash} ` +
+          `vm approve ${req.planId} --plan-hash ${req.planHash} ` +
           ('phaseId' in where ? `--phase ${where.phaseId}` : `--step ${where.stepId}`),
       };
     },

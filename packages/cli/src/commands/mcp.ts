@@ -63,7 +63,8 @@ export function eventLine(e: RunEvent): string {
     case 'step-started':
       return `  … ${e.phaseId}/${e.stepId} ${e.action}${e.rollback ? ' (rollback)' : ''}`;
     case 'step-finished':
-      return `  ${e.status === 'succeeded' ? '✓' : e.status === 'skipped' ? '·' : '✗'} ${e.phaseId}/${e.stepId} ${e.status}${e.rollback ? ' (rollback)' : ''}${e.error ? `: ${e.error}` : ''}`;
+      // A rollback that undid its step succeeded: it is not shown with the failure mark.
+      return `  ${e.status === 'succeeded' || e.status === 'rolled-back' ? '✓' : e.status === 'skipped' ? '·' : '✗'} ${e.phaseId}/${e.stepId} ${e.status}${e.rollback ? ' (rollback)' : ''}${e.error ? `: ${e.error}` : ''}`;
     case 'run-finished':
       return `■ run ${e.runId} ${e.state}${e.hold ? ` (${e.hold.reason}: ${e.hold.message})` : ''}`;
   }
@@ -128,22 +129,76 @@ export function register(program: Command): void {
       .option('--phase <id>', 'one phase (default: all, in order)')
       .option('--live', 'run live (needs a successful dry-run of the same plan hash first)')
       .option('--approval <token...>', 'approval tokens for gated phases or steps')
-      .option('--resume <runId>', 'resume a held or interrupted run instead of starting one'),
+      .option(
+        '--resume <runId>',
+        'resume a held or interrupted run (of this plan and hash) instead of starting one',
+      )
+      .option(
+        '--rerun-started',
+        'with --resume: run again a step that was started but not finished (after you checked its effect)',
+      )
+      .option(
+        '--cancel <runId>',
+        'cancel a held or interrupted run of this plan, rolling back its completed steps',
+      )
+      .option('--no-rollback', 'with --cancel: stop without rolling back')
+      .option('--reason <text>', 'with --cancel: why (goes into the receipt)'),
   ).action(
     async (
       planId: string,
-      o: Common & { planHash: string; phase?: string; live?: boolean; approval?: string[]; resume?: string },
+      o: Common & {
+        planHash: string;
+        phase?: string;
+        live?: boolean;
+        approval?: string[];
+        resume?: string;
+        rerunStarted?: boolean;
+        cancel?: string;
+        rollback: boolean;
+        reason?: string;
+      },
     ) => {
+      if (o.resume && o.cancel) throw new CliError(EXIT.USAGE, 'give --resume or --cancel, not both');
+      if (o.rerunStarted && !o.resume) throw new CliError(EXIT.USAGE, '--rerun-started goes with --resume');
       await withControl(o, async (c) => {
         const principal = localPrincipal();
         const show = (e: RunEvent) => {
           if (!o.json) print(eventLine(e));
         };
-        if (o.resume) {
-          const unsub = c.subscribe(o.resume, show);
-          const r = await c.executor.resume(o.resume, { principal, approvals: o.approval });
-          unsub?.();
-          return printRun(r, o.json);
+        const existing = o.resume ?? o.cancel;
+        if (existing) {
+          // The run must be of the plan and the hash this command names (a re-planned hash is not resumed blindly).
+          const found = await c.executor.getRun(existing);
+          if (!found) throw new CliError(EXIT.NOT_FOUND, `no run ${existing}`);
+          if (found.run.planId !== planId)
+            throw new CliError(EXIT.USAGE, `run ${existing} is of plan ${found.run.planId}, not ${planId}`);
+          if (found.run.planHash !== o.planHash)
+            throw new CliError(
+              EXIT.CONFLICT,
+              `run ${existing} runs plan hash ${found.run.planHash}, not the --plan-hash given (${o.planHash})`,
+            );
+          const unsub = c.subscribe(existing, show, { follow: true });
+          try {
+            const r = o.resume
+              ? await c.executor.resume(existing, {
+                  principal,
+                  approvals: o.approval,
+                  ...(o.rerunStarted ? { rerunStarted: true } : {}),
+                })
+              : await c.executor.cancel(existing, {
+                  principal,
+                  rollback: o.rollback,
+                  ...(o.reason !== undefined ? { reason: o.reason } : {}),
+                });
+            if (o.cancel) {
+              if (o.json) printJson(r);
+              else print(`run ${r.runId} cancelled${o.rollback ? ' (completed steps rolled back)' : ''}`);
+              return;
+            }
+            return printRun(r, o.json);
+          } finally {
+            unsub?.();
+          }
         }
         const { runId, done } = await c.startRun({
           plan: planId,
