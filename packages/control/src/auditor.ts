@@ -37,7 +37,13 @@ export const AUDIT_CHECKS = ['receipts', 'health', 'compliance'] as const;
 export type AuditCheckName = (typeof AUDIT_CHECKS)[number];
 
 /** Step statuses of steps that ran (or were skipped by a dry-run): these need a recorded policy allow. */
-export const EXECUTED_STEP_STATUSES: readonly string[] = ['succeeded', 'failed', 'rolled-back', 'skipped'];
+export const EXECUTED_STEP_STATUSES: readonly string[] = [
+  'succeeded',
+  'failed',
+  'rolled-back',
+  'skipped',
+  'unverifiable',
+];
 
 /** Failures listed per check in the audit receipt (the report keeps them all). */
 export const MAX_RECEIPT_FAILURES = 20;

@@ -56,8 +56,13 @@ export const DEFAULT_PRECONDITION_TIMEOUT_MS = 30_000;
 /** Largest action output kept in the journal (larger ones are replaced by their size and digest). */
 export const MAX_JOURNAL_OUTPUT_BYTES = 16 * 1024;
 
-/** Outcome of one step (or, with rollbackOf, of one compensation). */
-export type StepStatus = 'succeeded' | 'failed' | 'skipped' | 'denied' | 'halted' | 'rolled-back';
+/**
+ * Outcome of one step (or, with rollbackOf, of one compensation). `unverifiable`: a dry-run read that failed after
+ * earlier writes of the same plan, which a dry-run does not apply, so what it checks cannot exist yet; it is
+ * recorded with the reason (never passed silently) and does not fail the dry-run. The live run checks it for real.
+ */
+export type StepStatus =
+  'succeeded' | 'failed' | 'skipped' | 'unverifiable' | 'denied' | 'halted' | 'rolled-back';
 /** A run is running (or its process died), succeeded, on hold, or cancelled. */
 export type RunState = 'running' | 'succeeded' | 'hold' | 'cancelled';
 /** Why a run is on hold. */
@@ -1034,7 +1039,10 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     const key = `${run.runId}/${phase.id}/${step.id}`;
     const j = await store.get<JournalEntry>(JOURNAL, key);
     const prev = j ? { version: j.version, attempt: j.doc.attempt } : undefined;
-    if (j?.doc.state === 'done' && (j.doc.status === 'succeeded' || j.doc.status === 'skipped')) {
+    if (
+      j?.doc.state === 'done' &&
+      (j.doc.status === 'succeeded' || j.doc.status === 'skipped' || j.doc.status === 'unverifiable')
+    ) {
       d.outcomes.push({
         phaseId: phase.id,
         stepId: step.id,
@@ -1233,7 +1241,18 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           step.timeoutMs ?? opts.defaultStepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
           { dryRun: run.dryRun, facts: f, plan: d.stored.plan, principal: d.principal },
         );
-    const status: StepStatus = skipped ? 'skipped' : res.ok ? 'succeeded' : 'failed';
+    let status: StepStatus = skipped ? 'skipped' : res.ok ? 'succeeded' : 'failed';
+    // A dry-run applies no write, so a read after this plan's own writes may look for what they would create.
+    let unverifiable: string | undefined;
+    if (status === 'failed' && run.dryRun && f.readOnly) {
+      const writes = earlierWrites(d, phase, step);
+      if (writes.length > 0) {
+        status = 'unverifiable';
+        unverifiable = oneLine(
+          `not checkable in a dry-run: it reads what earlier writes of this plan (${writes.join(', ')}) would create, and a dry-run applies none; the live run checks it`,
+        );
+      }
+    }
     if (!skipped) count(STEPS_COUNTER, run, { action: step.action, status });
     if (status === 'failed') count(STEP_ERRORS_COUNTER, run, { action: step.action });
     const outputDigest = digestOf(res.output);
@@ -1247,6 +1266,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       autonomy: autonomyBody,
       ...(gate.mode === 'approval-required' && run.dryRun ? { approvalRequired: true } : {}),
       ...(approvalId ? { approvalId } : {}),
+      ...(unverifiable ? { reason: unverifiable } : {}),
       outputDigest,
       ...(res.exitCode !== undefined ? { exitCode: res.exitCode } : {}),
       ...(res.error ? { error: oneLine(res.error) } : {}),
@@ -1270,6 +1290,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         outputDigest,
         output: boundedOutput(res.output),
         ...(approvalId ? { approvalId } : {}),
+        ...(unverifiable ? { reason: unverifiable } : {}),
         ...(res.error ? { error: oneLine(res.error) } : {}),
         ...(res.exitCode !== undefined ? { exitCode: res.exitCode } : {}),
       },
@@ -1308,6 +1329,21 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     }
     if (status === 'succeeded') d.completed.push({ phase, step, receipt });
     return true;
+  }
+
+  /**
+   * Ids of the plan's steps before `step` (in plan order: a phase dry-run alone did not apply its predecessors
+   * either) whose action writes, by the governed facts, not the declarations.
+   */
+  function earlierWrites(d: Drive, phase: PlanPhase, step: PlanStep): string[] {
+    const out: string[] = [];
+    for (const ph of d.stored.plan.phases) {
+      for (const s of ph.steps) {
+        if (ph.id === phase.id && s.id === step.id) return out;
+        if (governStep(actions.get(s.action), s, s.params).effect === 'write') out.push(s.id);
+      }
+    }
+    return out;
   }
 
   /** Drives the run's phases from the journal's point on, then finishes it. */

@@ -64,7 +64,7 @@ export function eventLine(e: RunEvent): string {
       return `  … ${e.phaseId}/${e.stepId} ${e.action}${e.rollback ? ' (rollback)' : ''}`;
     case 'step-finished':
       // A rollback that undid its step succeeded: it is not shown with the failure mark.
-      return `  ${e.status === 'succeeded' || e.status === 'rolled-back' ? '✓' : e.status === 'skipped' ? '·' : '✗'} ${e.phaseId}/${e.stepId} ${e.status}${e.rollback ? ' (rollback)' : ''}${e.error ? `: ${e.error}` : ''}`;
+      return `  ${e.status === 'succeeded' || e.status === 'rolled-back' ? '✓' : e.status === 'skipped' ? '·' : e.status === 'unverifiable' ? '?' : '✗'} ${e.phaseId}/${e.stepId} ${e.status}${e.rollback ? ' (rollback)' : ''}${e.error ? `: ${e.error}` : ''}`;
     case 'run-finished':
       return `■ run ${e.runId} ${e.state}${e.hold ? ` (${e.hold.reason}: ${e.hold.message})` : ''}`;
   }

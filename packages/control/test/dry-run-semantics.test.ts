@@ -1,0 +1,119 @@
+// Dry-runs that realistic plans can pass (issue 12): a read that checks what an earlier write of the same plan
+// would create cannot pass in a dry-run (no write is applied), so it is recorded `unverifiable` with the reason,
+// never silently passed, and the dry-run goes on; the live run checks it for real. A failing read with no earlier
+// write still fails the dry-run.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Plan } from '../src/index.ts';
+import { localServer, operator } from './helpers/harness.ts';
+import { executorFixture } from './helpers/executor-fixture.ts';
+
+let dir: string;
+let canaryFile: string;
+let srv: Awaited<ReturnType<typeof localServer>>;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vm-dry-'));
+  canaryFile = join(dir, 'canary-started');
+  // The "canary" is healthy once the deploy step has created its file.
+  srv = await localServer((_req, res) => {
+    res.writeHead(existsSync(canaryFile) ? 200 : 503).end();
+  });
+});
+afterAll(async () => {
+  await srv.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const canaryPlan = (withDeploy: boolean): Plan => ({
+  v: 1,
+  id: withDeploy ? 'canary' : 'probe-only',
+  goal: 'start a canary, then check it',
+  target: { environment: 'staging', tenant: 'acme' },
+  phases: [
+    {
+      id: 'canary',
+      steps: [
+        ...(withDeploy
+          ? [
+              {
+                id: 'start-canary',
+                action: 'shell',
+                params: { command: 'touch', args: [canaryFile] },
+                risk: 'medium' as const,
+                reversible: true,
+                rollback: { action: 'shell', params: { command: 'rm', args: ['-f', canaryFile] } },
+              },
+            ]
+          : []),
+        {
+          id: 'canary-healthy',
+          action: 'probe',
+          params: { url: `${srv.url}/health`, intervalMs: 250 },
+          risk: 'low' as const,
+          reversible: true,
+          timeoutMs: 600,
+        },
+      ],
+    },
+  ],
+  preconditions: [],
+  gates: [],
+  createdBy: 'ops@acme',
+  createdAt: '2026-12-01T00:00:00.000Z',
+});
+
+describe('dry-run semantics', () => {
+  it('a probe of what an earlier write creates is unverifiable in the dry-run, with the reason; live checks it', async () => {
+    const f = await executorFixture();
+    const plan = canaryPlan(true);
+    const stored = await f.executor.storePlan(plan, operator);
+    const base = { plan: plan.id, planHash: stored.planHash, principal: operator };
+    const dry = await f.executor.run({ ...base, dryRun: true });
+    expect(dry.state).toBe('succeeded');
+    expect(dry.steps.map((s) => `${s.stepId}:${s.status}`)).toEqual([
+      'start-canary:succeeded',
+      'canary-healthy:unverifiable',
+    ]);
+    expect(existsSync(canaryFile)).toBe(false);
+    const receipt = (await f.ledger.all()).find((r) => r.body.stepId === 'canary-healthy' && r.body.dryRun);
+    expect(receipt?.body).toMatchObject({ status: 'unverifiable' });
+    expect(String(receipt?.body.reason)).toMatch(/not checkable in a dry-run: .*\(start-canary\)/);
+    expect(String(receipt?.body.error)).toMatch(/HTTP 503/);
+    const live = await f.executor.run({ ...base, dryRun: false });
+    expect(live.state).toBe('succeeded');
+    expect(live.steps.map((s) => `${s.stepId}:${s.status}`)).toEqual([
+      'start-canary:succeeded',
+      'canary-healthy:succeeded',
+    ]);
+    rmSync(canaryFile, { force: true });
+  });
+
+  it('a failing read with no earlier write still fails the dry-run (nothing is excused)', async () => {
+    const f = await executorFixture();
+    const plan = canaryPlan(false);
+    const stored = await f.executor.storePlan(plan, operator);
+    const dry = await f.executor.run({
+      plan: plan.id,
+      planHash: stored.planHash,
+      principal: operator,
+      dryRun: true,
+    });
+    expect(dry.state).toBe('hold');
+    expect(dry.steps.map((s) => `${s.stepId}:${s.status}`)).toEqual(['canary-healthy:failed']);
+  });
+
+  it('in a live run a failing read after a write fails, as always', async () => {
+    const f = await executorFixture();
+    const plan = canaryPlan(true);
+    plan.phases[0]!.steps[0]!.params = { command: 'true' }; // "deploys" nothing
+    const stored = await f.executor.storePlan(plan, operator);
+    const base = { plan: plan.id, planHash: stored.planHash, principal: operator };
+    expect((await f.executor.run({ ...base, dryRun: true })).state).toBe('succeeded');
+    const live = await f.executor.run({ ...base, dryRun: false });
+    expect(live.state).toBe('hold');
+    expect(live.hold?.reason).toBe('step-failed');
+  });
+});
