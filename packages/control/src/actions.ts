@@ -38,6 +38,11 @@ export interface ActionContext {
   readonly principal: Principal;
   readonly receipts: ReceiptWriter;
   readonly now: () => number;
+  /**
+   * In a dry-run: the plan's earlier write steps, none of which a dry-run applies. A read that waits for their
+   * effect (a probe) tries once instead of waiting out its budget, since that effect cannot appear.
+   */
+  readonly unappliedWrites?: readonly string[];
 }
 
 /** What an action did. `output` is JSON: the journal keeps it (bounded) and the step receipt its SHA-256. */
@@ -454,6 +459,7 @@ function probeAction(o: ActionsOptions['http'] = {}): Action {
       let attempts = 0;
       let last: { status?: number; error?: string } = {};
       const f = tenantFetch(o, guard, ctx.target.tenant);
+      const once = ctx.dryRun && (ctx.unappliedWrites?.length ?? 0) > 0;
       while (!ctx.signal.aborted) {
         attempts++;
         try {
@@ -475,6 +481,7 @@ function probeAction(o: ActionsOptions['http'] = {}): Action {
           // A refused destination will not become allowed by waiting: stop at once.
           if (/outbound|denied to every step/.test(error)) break;
         }
+        if (once) break;
         try {
           await sleep(p.intervalMs, ctx.signal);
         } catch {

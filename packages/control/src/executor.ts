@@ -403,7 +403,13 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     action: Action,
     rawParams: Record<string, unknown>,
     timeoutMs: number,
-    ctx: { dryRun: boolean; facts: StepFacts; plan: Plan; principal: Principal },
+    ctx: {
+      dryRun: boolean;
+      facts: StepFacts;
+      plan: Plan;
+      principal: Principal;
+      unappliedWrites?: readonly string[];
+    },
   ): Promise<ActionResult> {
     const ac = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -430,6 +436,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           principal: ctx.principal,
           receipts,
           now,
+          ...(ctx.unappliedWrites ? { unappliedWrites: ctx.unappliedWrites } : {}),
         }),
         timedOut,
       ]);
@@ -1239,7 +1246,13 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           action,
           step.params,
           step.timeoutMs ?? opts.defaultStepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
-          { dryRun: run.dryRun, facts: f, plan: d.stored.plan, principal: d.principal },
+          {
+            dryRun: run.dryRun,
+            facts: f,
+            plan: d.stored.plan,
+            principal: d.principal,
+            ...(run.dryRun ? { unappliedWrites: earlierWrites(d, phase, step) } : {}),
+          },
         );
     let status: StepStatus = skipped ? 'skipped' : res.ok ? 'succeeded' : 'failed';
     // A dry-run applies no write, so a read after this plan's own writes may look for what they would create.
@@ -1250,6 +1263,16 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         status = 'unverifiable';
         unverifiable = oneLine(
           `not checkable in a dry-run: it reads what earlier writes of this plan (${writes.join(', ')}) would create, and a dry-run applies none; the live run checks it`,
+        );
+      }
+    } else if (status === 'failed' && run.dryRun) {
+      // A rollout or scale of a Deployment that an earlier k8s.apply of this plan creates: the server-side dry-run
+      // of that apply persisted nothing, so the Deployment is not there to change yet.
+      const creator = deploymentCreator(d, phase, step);
+      if (creator) {
+        status = 'unverifiable';
+        unverifiable = oneLine(
+          `not checkable in a dry-run: ${creator.what} is created by step ${creator.stepId} (k8s.apply), which a dry-run does not persist; the live run checks it`,
         );
       }
     }
@@ -1329,6 +1352,34 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     }
     if (status === 'succeeded') d.completed.push({ phase, step, receipt });
     return true;
+  }
+
+  /** The earlier k8s.apply step of this plan that creates the Deployment a k8s.rollout/k8s.scale step changes. */
+  function deploymentCreator(
+    d: Drive,
+    phase: PlanPhase,
+    step: PlanStep,
+  ): { stepId: string; what: string } | undefined {
+    if (step.action !== 'k8s.rollout' && step.action !== 'k8s.scale') return undefined;
+    const name = step.params.deployment;
+    const ns = (step.params.namespace as string | undefined) ?? d.stored.plan.target.namespace;
+    if (typeof name !== 'string') return undefined;
+    for (const ph of d.stored.plan.phases)
+      for (const s of ph.steps) {
+        if (ph.id === phase.id && s.id === step.id) return undefined;
+        if (s.action !== 'k8s.apply' || !Array.isArray(s.params.manifests)) continue;
+        for (const m of s.params.manifests as {
+          kind?: unknown;
+          metadata?: { name?: unknown; namespace?: unknown };
+        }[])
+          if (
+            m?.kind === 'Deployment' &&
+            m.metadata?.name === name &&
+            (m.metadata.namespace === undefined || m.metadata.namespace === ns)
+          )
+            return { stepId: s.id, what: `Deployment ${name}` };
+      }
+    return undefined;
   }
 
   /**

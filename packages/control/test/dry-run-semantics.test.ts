@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Plan } from '../src/index.ts';
+import { createActionRegistry, planIntent, type Plan } from '../src/index.ts';
+import { startFakeK8s } from './helpers/fake-k8s.ts';
 import { localServer, operator } from './helpers/harness.ts';
 import { executorFixture } from './helpers/executor-fixture.ts';
 
@@ -116,4 +117,60 @@ describe('dry-run semantics', () => {
     expect(live.state).toBe('hold');
     expect(live.hold?.reason).toBe('step-failed');
   });
+});
+
+describe('dry-run semantics: a Kubernetes plan that creates what it then rolls out', () => {
+  let k8s: Awaited<ReturnType<typeof startFakeK8s>>;
+  let health: Awaited<ReturnType<typeof localServer>>;
+  beforeAll(async () => {
+    k8s = await startFakeK8s();
+    // The canary answers healthy once its Deployment exists in the (fake) cluster.
+    health = await localServer((_req, res) => {
+      res.writeHead([...k8s.deployments.keys()].some((k) => k.includes('api-canary')) ? 200 : 503).end();
+    });
+  });
+  afterAll(async () => {
+    await health.close();
+    k8s.close();
+  });
+
+  it("the strategist's canary phase passes its dry-run (rollout and probe unverifiable, with reasons), then runs live", async () => {
+    const f = await executorFixture({
+      actions: createActionRegistry({
+        kube: { kubeconfigPath: k8s.kubeconfigPath, context: 'fake', pollMs: 10 },
+      }),
+    });
+    const plan = planIntent({
+      kind: 'deploy',
+      tenant: 'acme',
+      environment: 'staging',
+      namespace: 'shop',
+      service: 'api',
+      image: 'registry.example/shop/api',
+      version: 'v2.0.0',
+      currentVersion: 'v1.9.3',
+      canaryPercent: 25,
+      replicas: 4,
+      healthUrl: `${health.url}/healthz`,
+    });
+    const stored = await f.executor.storePlan(plan, operator);
+    const base = { plan: plan.id, planHash: stored.planHash, principal: operator, phaseId: 'canary' };
+    const dry = await f.executor.run({ ...base, dryRun: true });
+    expect(dry.state).toBe('succeeded');
+    expect(dry.steps.map((s) => `${s.stepId}:${s.status}`)).toEqual([
+      'canary-apply:succeeded',
+      'canary-rollout:unverifiable',
+      'canary-probe:unverifiable',
+    ]);
+    expect(k8s.deployments.size).toBe(0);
+    const receipts = (await f.ledger.all()).filter((r) => r.body.status === 'unverifiable');
+    expect(String(receipts[0]?.body.reason)).toMatch(/Deployment api-canary is created by step canary-apply/);
+    const live = await f.executor.run({ ...base, dryRun: false });
+    expect(live.state).toBe('succeeded');
+    expect(live.steps.map((s) => `${s.stepId}:${s.status}`)).toEqual([
+      'canary-apply:succeeded',
+      'canary-rollout:succeeded',
+      'canary-probe:succeeded',
+    ]);
+  }, 60_000);
 });
