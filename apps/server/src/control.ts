@@ -19,6 +19,8 @@ import {
   assessReadiness,
   createActionRegistry,
   createPlanGates,
+  applicableGoDecision,
+  DRY_RUNS,
   replayJournalCounters,
   type MetricSource,
   createPrometheusMetrics,
@@ -328,6 +330,39 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
         // The plan's probe URLs are its author's: the tenant's outbound rules apply to the auditor too.
         health: { probes, fetch: outbound.fetchFor(stored.plan.target.tenant) },
         compliance: { plan: stored.plan },
+        currentPlanHash: stored.planHash,
+        // What a live run relied on: the successful dry-run records of its plan hash and the go decision.
+        reliance: async (run) => {
+          let dryRun: { runId: string; receiptIndex?: number } | undefined;
+          for (const phase of run.phases) {
+            const d = await store.get<{ runId: string; receipt: { index: number } | null }>(
+              DRY_RUNS,
+              `${run.planHash}/${phase}`,
+            );
+            if (d)
+              dryRun = {
+                runId: d.doc.runId,
+                ...(d.doc.receipt ? { receiptIndex: d.doc.receipt.index } : {}),
+              };
+          }
+          const go = await applicableGoDecision(store, {
+            tenant: stored.plan.target.tenant,
+            planId: stored.plan.id,
+            planHash: run.planHash,
+          });
+          return {
+            ...(dryRun ? { dryRun } : {}),
+            ...(go
+              ? {
+                  go: {
+                    pollId: go.id,
+                    outcome: go.outcome ?? 'open',
+                    ...(go.outcomeReceipt ? { receiptIndex: go.outcomeReceipt.index } : {}),
+                  },
+                }
+              : {}),
+          };
+        },
         receipts: node.log,
         actor: principal.id,
       });

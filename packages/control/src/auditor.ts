@@ -10,6 +10,9 @@
 //               step ran in an allowed region (its receipt's region, else its plan step's params.region, else the
 //               plan's target region; unknown is a fail).
 //
+// The report (and the audit receipt) also lists every run on its own: plan version (current or replaced), dry or
+// live, its outcome, and for a live run the dry-run and the go/no-go decision it relied on.
+//
 // Everything is injected (ledger reads, verifier keys, hasher, journal, probes, receipts), so the composition root
 // can serve it as POST /api/agent/mcp/auditor/verify. The ledger is reached only through the AuditLedger port.
 import {
@@ -132,6 +135,14 @@ export interface AuditPlanInput {
   readonly actor?: string;
   /** Tenant of the audit receipt; default the plan's, else the receipts', else "default". */
   readonly tenant?: string;
+  /** The plan hash stored now (runs of other hashes are reported as of a replaced version). */
+  readonly currentPlanHash?: string;
+  /** What a live run relied on (its dry-run record, the go decision); absent: not reported. */
+  readonly reliance?: (run: {
+    runId: string;
+    planHash: string;
+    phases: readonly string[];
+  }) => Promise<AuditReliance>;
   readonly now?: () => number;
 }
 
@@ -153,11 +164,35 @@ export interface AuditCheckResult {
 }
 
 /** The audit report; `receipt` is the recorded `audit` receipt. */
+/** What a live run relied on: the successful dry-run of its plan hash, and the go decision that applied. */
+export interface AuditReliance {
+  readonly dryRun?: { readonly runId: string; readonly receiptIndex?: number };
+  readonly go?: { readonly pollId: string; readonly outcome: string; readonly receiptIndex?: number };
+}
+
+/** One run of the plan, from its step receipts: which plan version, dry or live, and how it ended. */
+export interface AuditRun {
+  readonly runId: string;
+  readonly planHash: string;
+  /** The run is of the plan version stored now (false: a version since replaced). */
+  readonly current: boolean;
+  readonly dryRun: boolean;
+  /** failed: a step failed, was denied or halted; unverifiable: a dry-run read could not be checked; else passed. */
+  readonly outcome: 'passed' | 'failed' | 'unverifiable';
+  readonly steps: number;
+  /** Steps (phase/step) that did not succeed, with their status. */
+  readonly problems: readonly string[];
+  /** For a live run: what it relied on (when the auditor was told how to find it). */
+  readonly reliedOn?: AuditReliance;
+}
+
 export interface AuditReport {
   readonly planId: string;
   readonly subject: string;
   readonly result: 'pass' | 'fail';
   readonly checks: readonly AuditCheckResult[];
+  /** Every run of the plan that left step receipts, oldest first, each with its own outcome. */
+  readonly runs: readonly AuditRun[];
   /** The checkpoint the receipts were verified against. */
   readonly checkpoint?: { readonly size: number; readonly root: string };
   readonly auditedAt: string;
@@ -490,6 +525,7 @@ export async function auditPlan(input: AuditPlanInput): Promise<AuditReport> {
   }
   const result = checks.every((c) => c.result === 'pass') ? 'pass' : 'fail';
   const subject = `plan:${input.planId}`;
+  const runs = await auditRuns(input, steps);
   const tenant =
     input.tenant ??
     input.compliance?.plan?.target.tenant ??
@@ -515,6 +551,15 @@ export async function auditPlan(input: AuditPlanInput): Promise<AuditReport> {
           .map((f) => oneLine(`${f.subject}: ${f.detail}`)),
       })),
       ...(checkpoint ? { checkpoint: { size: checkpoint.size, root: toHex(checkpoint.root) } } : {}),
+      runs: runs.slice(-MAX_RECEIPT_FAILURES).map((x) => ({
+        runId: x.runId,
+        planHash: x.planHash,
+        current: x.current,
+        dryRun: x.dryRun,
+        outcome: x.outcome,
+        ...(x.reliedOn?.dryRun ? { dryRunOf: x.reliedOn.dryRun.runId } : {}),
+        ...(x.reliedOn?.go ? { go: x.reliedOn.go.pollId } : {}),
+      })),
     },
     ...(lastVerified
       ? { parents: [{ index: lastVerified.index, leafHash: toHex(lastVerified.leafHash) }] }
@@ -525,10 +570,58 @@ export async function auditPlan(input: AuditPlanInput): Promise<AuditReport> {
     subject,
     result,
     checks,
+    runs,
     ...(checkpoint ? { checkpoint: { size: checkpoint.size, root: toHex(checkpoint.root) } } : {}),
     auditedAt,
     receipt: { index: r.index, leafHash: r.leafHash },
   };
+}
+
+/** The plan's runs from its (tenant's) step receipts, each with its own outcome, oldest first. */
+async function auditRuns(input: AuditPlanInput, steps: readonly StepReceipt[]): Promise<AuditRun[]> {
+  const byRun = new Map<string, { planHash: string; dryRun: boolean; phases: Set<string>; rs: Receipt[] }>();
+  for (const s of steps) {
+    const r = s.receipt;
+    const runId = str(r?.body.runId);
+    if (!r || !runId || r.body.rollbackOf !== undefined) continue;
+    let g = byRun.get(runId);
+    if (!g)
+      byRun.set(
+        runId,
+        (g = {
+          planHash: str(r.body.planHash) ?? '',
+          dryRun: r.body.dryRun === true,
+          phases: new Set(),
+          rs: [],
+        }),
+      );
+    g.rs.push(r);
+    const phase = str(r.body.phaseId);
+    if (phase) g.phases.add(phase);
+  }
+  const out: AuditRun[] = [];
+  for (const [runId, g] of byRun) {
+    const problems = g.rs
+      .filter((r) => !['succeeded', 'skipped'].includes(String(r.body.status)))
+      .map((r) => `${String(r.body.phaseId)}/${String(r.body.stepId)}: ${String(r.body.status)}`);
+    const failed = g.rs.some((r) => ['failed', 'denied', 'halted'].includes(String(r.body.status)));
+    const unverifiable = g.rs.some((r) => r.body.status === 'unverifiable');
+    const reliedOn =
+      !g.dryRun && input.reliance
+        ? await input.reliance({ runId, planHash: g.planHash, phases: [...g.phases] })
+        : undefined;
+    out.push({
+      runId,
+      planHash: g.planHash,
+      current: input.currentPlanHash === undefined || input.currentPlanHash === g.planHash,
+      dryRun: g.dryRun,
+      outcome: failed ? 'failed' : unverifiable ? 'unverifiable' : 'passed',
+      steps: g.rs.length,
+      problems,
+      ...(reliedOn ? { reliedOn } : {}),
+    });
+  }
+  return out;
 }
 
 /** The part of LogStorage createLogAuditLedger reads. */

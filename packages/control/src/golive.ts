@@ -898,6 +898,21 @@ export async function promotionAllowed(store: ControlStore): Promise<boolean> {
   return p?.outcome === 'go' && p.outcomeReceipt !== undefined;
 }
 
+/**
+ * The go/no-go decision that applies to a plan hash now: the latest closed poll bound to it, else the latest of the
+ * plan's tenant, else the node's (the same order liveRunAllowed asks in); undefined when none was ever closed.
+ */
+export async function applicableGoDecision(
+  store: ControlStore,
+  run: { readonly tenant: string; readonly planId: string; readonly planHash: string },
+): Promise<GolivePoll | undefined> {
+  return (
+    (await latestClosedPoll(store, (p) => p.planId === run.planId && p.planHash === run.planHash)) ??
+    (await latestClosedPoll(store, (p) => p.tenant === run.tenant && p.planHash === undefined)) ??
+    (await latestClosedPoll(store))
+  );
+}
+
 const recordedGo = (p: GolivePoll | undefined) => p?.outcome === 'go' && p.outcomeReceipt !== undefined;
 const holdWhy = (p: GolivePoll) =>
   `${p.id} closed with ${p.outcome}: ${(p.reasons ?? []).join('; ') || 'no go'}`;

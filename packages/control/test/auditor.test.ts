@@ -514,6 +514,106 @@ describe('auditPlan over the real executor', () => {
     expect(r.checks[0]!.findings).toHaveLength(8);
   });
 
+  it('reports each run on its own: plan version (current or replaced), dry or live, outcome, what a live run relied on', async () => {
+    const ledger = await openLedger();
+    const f = await executorFixture({ ledger });
+    const { trace } = traceDir();
+    // Version 1's dry-run fails (a dry shell step checks its command exists, and this one does not).
+    const v1 = tracePlan(trace, { main: [{ id: 's1' }] }, { id: 'p-1' });
+    v1.phases[0]!.steps[0]!.params = { command: '/nonexistent/deploy-tool' };
+    const s1 = await f.executor.storePlan(v1, operator);
+    const dry1 = await f.executor.run({
+      plan: 'p-1',
+      planHash: s1.planHash,
+      dryRun: true,
+      principal: operator,
+    });
+    expect(dry1.state).toBe('hold');
+    const v2 = tracePlan(trace, { main: [{ id: 's1' }, { id: 's2' }] }, { id: 'p-1', goal: 'fixed' });
+    const s2 = await f.executor.storePlan(v2, operator, { replaces: s1.planHash });
+    const dry2 = await f.executor.run({
+      plan: 'p-1',
+      planHash: s2.planHash,
+      dryRun: true,
+      principal: operator,
+    });
+    const live2 = await f.executor.run({
+      plan: 'p-1',
+      planHash: s2.planHash,
+      dryRun: false,
+      principal: operator,
+    });
+    expect(live2.state).toBe('succeeded');
+    const seen: { runId: string; planHash: string; phases: readonly string[] }[] = [];
+    const r = await auditPlan({
+      planId: 'p-1',
+      ledger: createLogAuditLedger({ storage: ledger.storage, log: ledger.log }),
+      trust: TRUST,
+      compliance: { plan: v2 },
+      checks: ['receipts', 'compliance'],
+      receipts: ledger.log,
+      currentPlanHash: s2.planHash,
+      reliance: async (run) => {
+        seen.push(run);
+        return { dryRun: { runId: dry2.runId }, go: { pollId: 'gl-1', outcome: 'go', receiptIndex: 7 } };
+      },
+    });
+    expect(r.runs.map((x) => [x.runId, x.current, x.dryRun, x.outcome, x.steps])).toEqual([
+      [dry1.runId, false, true, 'failed', 1],
+      [dry2.runId, true, true, 'passed', 2],
+      [live2.runId, true, false, 'passed', 2],
+    ]);
+    // Only the live run is asked what it relied on, with its own hash and phases.
+    expect(seen).toEqual([{ runId: live2.runId, planHash: s2.planHash, phases: ['main'] }]);
+    expect(r.runs[2]!.reliedOn).toEqual({
+      dryRun: { runId: dry2.runId },
+      go: { pollId: 'gl-1', outcome: 'go', receiptIndex: 7 },
+    });
+    const rec = decodeReceipt((await (await ledger.log.idle(), ledger.log.getEntry(r.receipt.index))).bytes);
+    expect(rec.body.runs).toEqual([
+      { runId: dry1.runId, planHash: s1.planHash, current: false, dryRun: true, outcome: 'failed' },
+      { runId: dry2.runId, planHash: s2.planHash, current: true, dryRun: true, outcome: 'passed' },
+      {
+        runId: live2.runId,
+        planHash: s2.planHash,
+        current: true,
+        dryRun: false,
+        outcome: 'passed',
+        dryRunOf: dry2.runId,
+        go: 'gl-1',
+      },
+    ]);
+  });
+
+  it('a failed run is reported failed with its steps, whatever the checks say', async () => {
+    const ledger = await openLedger();
+    const f = await executorFixture({ ledger });
+    const { trace } = traceDir();
+    const plan = tracePlan(trace, { main: [{ id: 's1', exit: 4, rollback: false }] }, { id: 'p-1' });
+    const stored = await f.executor.storePlan(plan, operator);
+    await f.executor.run({ plan: 'p-1', planHash: stored.planHash, dryRun: true, principal: operator });
+    const live = await f.executor.run({
+      plan: 'p-1',
+      planHash: stored.planHash,
+      dryRun: false,
+      principal: operator,
+    });
+    expect(live.state).toBe('hold');
+    const r = await auditPlan({
+      planId: 'p-1',
+      ledger: createLogAuditLedger({ storage: ledger.storage, log: ledger.log }),
+      trust: TRUST,
+      checks: ['receipts'],
+      receipts: ledger.log,
+    });
+    expect(r.runs.at(-1)).toMatchObject({
+      runId: live.runId,
+      dryRun: false,
+      outcome: 'failed',
+      problems: ['main/s1: failed'],
+    });
+  });
+
   it('a run the policy denied at a step fails compliance', async () => {
     const ledger = await openLedger();
     const f = await executorFixture({

@@ -237,6 +237,16 @@ export function register(program: Command): void {
           print(`  ${ch.result === 'pass' ? '✓' : '✗'} ${ch.name}`);
           for (const f of ch.findings.filter((x) => !x.ok)) print(`      ✗ ${f.subject}: ${f.detail}`);
         }
+        if (report.runs.length) print('  runs:');
+        for (const run of report.runs) {
+          const relied = run.reliedOn
+            ? ` (relied on dry-run ${run.reliedOn.dryRun?.runId ?? 'none'}, go/no-go ${run.reliedOn.go ? `${run.reliedOn.go.pollId} ${run.reliedOn.go.outcome}` : 'none'})`
+            : '';
+          print(
+            `    ${run.outcome === 'passed' ? '✓' : run.outcome === 'unverifiable' ? '?' : '✗'} ${run.runId} ${run.dryRun ? 'dry-run' : 'LIVE'} of ${run.current ? 'the current plan' : `replaced version ${run.planHash.slice(0, 12)}`}: ${run.outcome}${relied}`,
+          );
+          for (const p of run.problems) print(`        ${p}`);
+        }
       }
       if (report.result !== 'pass') throw new CliError(EXIT.FAILED, `audit of plan ${planId} failed`);
     });
