@@ -43,6 +43,8 @@ export interface ActionContext {
    * effect (a probe) tries once instead of waiting out its budget, since that effect cannot appear.
    */
   readonly unappliedWrites?: readonly string[];
+  /** When the step first started (ms), if a crash interrupted it: timers count from there, not from now. */
+  readonly firstStartedAt?: number;
 }
 
 /** What an action did. `output` is JSON: the journal keeps it (bounded) and the step receipt its SHA-256. */
@@ -506,9 +508,18 @@ function waitAction(): Action {
     effect: 'read',
     idempotent: true,
     async run(p, ctx) {
+      // A wait the process died in resumes with what is left of it (a durable timer), never from the start.
+      const elapsed = ctx.firstStartedAt !== undefined ? Math.max(0, ctx.now() - ctx.firstStartedAt) : 0;
+      const remaining = Math.max(0, p.ms - elapsed);
       try {
-        await sleep(p.ms, ctx.signal);
-        return { ok: true, output: { waitedMs: p.ms } };
+        await sleep(remaining, ctx.signal);
+        return {
+          ok: true,
+          output: {
+            waitedMs: p.ms,
+            ...(ctx.firstStartedAt !== undefined ? { resumedWithMs: remaining } : {}),
+          },
+        };
       } catch {
         return { ok: false, output: { ms: p.ms }, error: `timed out after ${ctx.timeoutMs} ms` };
       }

@@ -356,6 +356,16 @@ export function checkPlanActions(
     if (phaseIds && !phaseIds.includes(ph.id)) return;
     ph.steps.forEach((s, j) => {
       problems.push(...checkStep(actions, `/phases/${i}/steps/${j}`, s.action, s.params));
+      const action = actions.get(s.action);
+      if (
+        s.retry &&
+        action &&
+        action.params.safeParse(s.params).success &&
+        !actionTrait(action, 'idempotent', action.params.parse(s.params) as Record<string, unknown>)
+      )
+        problems.push(
+          `/phases/${i}/steps/${j}/retry: a ${s.action} step with these params is not idempotent, so it is never retried`,
+        );
       // A write declared reversible must say how to undo it (the tiers trust `reversible` only then).
       if (s.reversible && !s.rollback && governStep(actions.get(s.action), s, s.params).effect === 'write')
         problems.push(
@@ -409,6 +419,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       plan: Plan;
       principal: Principal;
       unappliedWrites?: readonly string[];
+      firstStartedAt?: number;
     },
   ): Promise<ActionResult> {
     const ac = new AbortController();
@@ -437,6 +448,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           receipts,
           now,
           ...(ctx.unappliedWrites ? { unappliedWrites: ctx.unappliedWrites } : {}),
+          ...(ctx.firstStartedAt !== undefined ? { firstStartedAt: ctx.firstStartedAt } : {}),
         }),
         timedOut,
       ]);
@@ -1211,6 +1223,8 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     }
 
     const attempt = (prev?.attempt ?? 0) + 1;
+    // A step the process died in keeps its first start, so a timer (wait, bake) counts from there on resume.
+    const firstStartedAt = j?.doc.state === 'started' ? Date.parse(j.doc.startedAt) : undefined;
     const startedAt = iso();
     const v = await journal(
       key,
@@ -1240,20 +1254,26 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     });
     const began = now();
     const skipped = run.dryRun && !action.dryRun;
-    const res: ActionResult = skipped
+    const once = () =>
+      invoke(action, step.params, step.timeoutMs ?? opts.defaultStepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS, {
+        dryRun: run.dryRun,
+        facts: f,
+        plan: d.stored.plan,
+        principal: d.principal,
+        ...(run.dryRun ? { unappliedWrites: earlierWrites(d, phase, step) } : {}),
+        ...(firstStartedAt !== undefined && Number.isFinite(firstStartedAt) ? { firstStartedAt } : {}),
+      });
+    let tries = 1;
+    let res: ActionResult = skipped
       ? { ok: true, output: { skipped: `action ${step.action} has no dry-run` } }
-      : await invoke(
-          action,
-          step.params,
-          step.timeoutMs ?? opts.defaultStepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
-          {
-            dryRun: run.dryRun,
-            facts: f,
-            plan: d.stored.plan,
-            principal: d.principal,
-            ...(run.dryRun ? { unappliedWrites: earlierWrites(d, phase, step) } : {}),
-          },
-        );
+      : await once();
+    // Retries (idempotent steps only, checked when the plan was stored), with exponential backoff. A crash during
+    // the backoff resumes the step as a whole, which an idempotent step allows.
+    while (!skipped && !res.ok && step.retry && tries < step.retry.attempts) {
+      await new Promise((r) => setTimeout(r, Math.min(step.retry!.backoffMs * 2 ** (tries - 1), 600_000)));
+      tries++;
+      res = await once();
+    }
     let status: StepStatus = skipped ? 'skipped' : res.ok ? 'succeeded' : 'failed';
     // A dry-run applies no write, so a read after this plan's own writes may look for what they would create.
     let unverifiable: string | undefined;
@@ -1290,6 +1310,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       ...(gate.mode === 'approval-required' && run.dryRun ? { approvalRequired: true } : {}),
       ...(approvalId ? { approvalId } : {}),
       ...(unverifiable ? { reason: unverifiable } : {}),
+      ...(tries > 1 ? { tries } : {}),
       outputDigest,
       ...(res.exitCode !== undefined ? { exitCode: res.exitCode } : {}),
       ...(res.error ? { error: oneLine(res.error) } : {}),

@@ -54,6 +54,16 @@ export const StepSchema = z.strictObject({
   aggregation: z.boolean().optional(),
   rollback: RollbackSchema.optional(),
   timeoutMs: TimeoutMs.optional(),
+  /**
+   * Try again after a failure, up to `attempts` tries in all, waiting backoffMs, then twice that, ... (at most 10
+   * minutes) between them. Only for actions that are idempotent for the step's params.
+   */
+  retry: z
+    .strictObject({
+      attempts: z.number().int().min(2).max(10),
+      backoffMs: z.number().int().min(100).max(600_000),
+    })
+    .optional(),
 });
 
 /** An ordered group of steps, run (dry, then live) as a unit; `gate.approval` asks a human before it goes live. */
