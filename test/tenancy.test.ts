@@ -99,6 +99,8 @@ const REST: Record<string, { path: () => string; body?: () => unknown } | { publ
   },
   'DELETE /api/tokens/:id': { path: () => `/api/tokens/${victim.tokenId}` },
   'GET /api/agent/mcp/status': { path: () => '/api/agent/mcp/status' },
+  'GET /api/schemas': { public: 'the published plan format' },
+  'GET /api/schemas/:name': { path: () => '/api/schemas/plan.schema.json' },
   'POST /api/agent/mcp/strategist/plan': {
     path: () => '/api/agent/mcp/strategist/plan',
     body: () => ({

@@ -19,6 +19,7 @@ import {
   assessReadiness,
   createActionRegistry,
   createPlanGates,
+  controlSchemas,
   applicableGoDecision,
   DRY_RUNS,
   replayJournalCounters,
@@ -131,6 +132,8 @@ export interface ControlPlane {
   readonly counters: CounterSource;
   /** Resolves (with the count) once the journal's earlier increments are restored into `counters`. */
   readonly countersReplayed: Promise<number>;
+  /** The published plan format (JSON Schemas of plans, intents and this node's action params), by file name. */
+  schemas(): Record<string, Record<string, unknown>>;
   /** Starts a run in the background; resolves with its id once the run record exists. */
   startRun(req: Parameters<Executor['run']>[0]): Promise<{ runId: string; done: Promise<RunResult> }>;
   /** Subscribes to a run's events (replaying those already emitted); returns an unsubscribe function. */
@@ -202,6 +205,15 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
   } catch (e) {
     throw new ConfigError(`control.outbound: ${(e as Error).message}`);
   }
+  const actions = createActionRegistry({
+    http: { outbound },
+    shell: {
+      readOnlyCommands: opts.shell?.readOnlyCommands ?? [],
+      denyCommands: [...DEFAULT_DENY_COMMANDS, ...(opts.shell?.denyCommands ?? [])],
+    },
+    ...(opts.kubeconfig ? { kube: { kubeconfigPath: opts.kubeconfig, context: opts.kubeContext } } : {}),
+    ...(opts.route ? { route: opts.route } : {}),
+  });
   const executor = createExecutor({
     store,
     gates: createPlanGates({ store, readiness: (tenant) => tenantReadiness(tenant, opts) }),
@@ -210,15 +222,7 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
     policy,
     autonomy: createAutonomyGate(store),
     tripwires: createTripwireCheck({ rules: tripwireRules, source }),
-    actions: createActionRegistry({
-      http: { outbound },
-      shell: {
-        readOnlyCommands: opts.shell?.readOnlyCommands ?? [],
-        denyCommands: [...DEFAULT_DENY_COMMANDS, ...(opts.shell?.denyCommands ?? [])],
-      },
-      ...(opts.kubeconfig ? { kube: { kubeconfigPath: opts.kubeconfig, context: opts.kubeContext } } : {}),
-      ...(opts.route ? { route: opts.route } : {}),
-    }),
+    actions,
     counters,
     onEvent: (e) => {
       const c = channel(e.runId);
@@ -264,6 +268,7 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
     tripwireRules,
     counters,
     countersReplayed,
+    schemas: () => controlSchemas(actions),
     async startRun(req) {
       const runId = req.runId ?? `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
       channel(runId);

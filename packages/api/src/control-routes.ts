@@ -38,6 +38,8 @@ export interface ControlApi {
   listApprovalRequests?(planId?: string): Promise<readonly { tenant: string }[]>;
   /** Go/no-go polls (POST /api/golive/polls ...). */
   readonly golive?: GolivePolls;
+  /** The published plan format by file name (GET /api/schemas, /api/schemas/:name); absent: not served. */
+  schemas?(): Record<string, Record<string, unknown>>;
   /** The auditor (POST /api/agent/mcp/auditor/verify); absent until configured. */
   audit?(req: { planId: string; checks: string[]; principal: Principal }): Promise<unknown>;
 }
@@ -87,6 +89,15 @@ export function registerControlRoutes(
     }
     return visiblePlan(p, stored);
   };
+
+  // The plan format is public documentation (like the agent card): no token needed, no tenant data in it.
+  app.get('/api/schemas', async () => ({ items: Object.keys(control.schemas?.() ?? {}) }));
+  app.get('/api/schemas/:name', async (req, reply) => {
+    const name = (req.params as { name: string }).name;
+    const schema = control.schemas?.()[name];
+    if (!schema) throw new HttpError(404, 'NOT_FOUND', `no schema ${name.slice(0, 100)}`);
+    return reply.type('application/schema+json').send(JSON.stringify(schema));
+  });
 
   app.get('/api/agent/mcp/status', async (req) => {
     await principal(req);

@@ -8,6 +8,7 @@ export * from './prometheus-source.ts';
 export * from './counter-source.ts';
 export * from './counter-replay.ts';
 export * from './plan.ts';
+export * from './schemas.ts';
 export * from './plan-store.ts';
 export * from './approvals.ts';
 export * from './effects.ts';
