@@ -129,3 +129,28 @@ describe('vm mcp executor: resume and cancel', () => {
     expect(missing.code).toBe(3);
   });
 });
+
+describe('vm mcp executor output', () => {
+  it('shows a step held for an approval as waiting, a rolled-back step as a success, an unverifiable one as such', async () => {
+    const { eventLine } = await import('../packages/cli/src/commands/mcp.ts');
+    const base = {
+      type: 'step-finished' as const,
+      runId: 'r',
+      planId: 'p',
+      dryRun: false,
+      phaseId: 'main',
+      stepId: 's',
+      action: 'shell',
+      rollback: false,
+      at: '2026-12-01T00:00:00.000Z',
+    };
+    expect(eventLine({ ...base, status: 'denied', reason: 'approval-required' })).toBe(
+      '  ⏸ main/s waits for an approval',
+    );
+    expect(eventLine({ ...base, status: 'denied', reason: 'policy-denied' })).toBe('  ✗ main/s denied');
+    expect(eventLine({ ...base, status: 'rolled-back', rollback: true })).toBe(
+      '  ✓ main/s rolled-back (rollback)',
+    );
+    expect(eventLine({ ...base, status: 'unverifiable' })).toBe('  ? main/s unverifiable');
+  });
+});

@@ -180,6 +180,8 @@ export type RunEvent =
       rollback: boolean;
       status: StepStatus;
       error?: string;
+      /** Why a step did not run or was excused: approval-required, policy-denied, a tripwire, unverifiable ... */
+      reason?: string;
       at: string;
     }
   | {
@@ -756,6 +758,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       action: step.action,
       rollback: false,
       status,
+      ...(typeof body.reason === 'string' ? { reason: body.reason } : {}),
       at: iso(),
     });
   }

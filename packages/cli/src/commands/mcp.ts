@@ -63,6 +63,9 @@ export function eventLine(e: RunEvent): string {
     case 'step-started':
       return `  … ${e.phaseId}/${e.stepId} ${e.action}${e.rollback ? ' (rollback)' : ''}`;
     case 'step-finished':
+      // A step held for a human is waiting, not refused: say so instead of showing a denial.
+      if (e.status === 'denied' && e.reason === 'approval-required')
+        return `  ⏸ ${e.phaseId}/${e.stepId} waits for an approval`;
       // A rollback that undid its step succeeded: it is not shown with the failure mark.
       return `  ${e.status === 'succeeded' || e.status === 'rolled-back' ? '✓' : e.status === 'skipped' ? '·' : e.status === 'unverifiable' ? '?' : '✗'} ${e.phaseId}/${e.stepId} ${e.status}${e.rollback ? ' (rollback)' : ''}${e.error ? `: ${e.error}` : ''}`;
     case 'run-finished':
