@@ -56,6 +56,10 @@ async function tool(
   }
 }
 
+/** Sets tenant acme's autonomy tier. */
+const acmeTier = (tier: 'T0' | 'T1' | 'T2' | 'T3') =>
+  setAutonomy({ store: node.control.store, receipts: node.node.log, actor: 'test', tenant: 'acme', tier });
+
 /** A plan of one phase whose steps are given; tenant acme unless said. */
 function plan(id: string, steps: Json[], over: Json = {}): Json {
   return {
@@ -144,13 +148,7 @@ afterAll(async () => {
 
 describe('hole 2: declared facts never loosen governance', () => {
   it('a shell rm -rf labelled readOnly and low risk is a write: under T1 it waits for an approval', async () => {
-    await setAutonomy({
-      store: node.control.store,
-      receipts: node.node.log,
-      actor: 'test',
-      tenant: 'acme',
-      tier: 'T1',
-    });
+    await acmeTier('T1');
     const victim = join(dir, 'victim');
     mkdirSync(victim);
     writeFileSync(join(victim, 'data'), 'precious');
@@ -184,13 +182,7 @@ describe('hole 2: declared facts never loosen governance', () => {
   });
 
   it('an http POST labelled readOnly is a write: the default policy denies it live to an agent', async () => {
-    await setAutonomy({
-      store: node.control.store,
-      receipts: node.node.log,
-      actor: 'test',
-      tenant: 'acme',
-      tier: 'T2',
-    });
+    await acmeTier('T2');
     const p = plan('post-labelled-read', [
       {
         id: 'post',
@@ -431,13 +423,7 @@ describe('hole 5: no run crosses a tenant', () => {
     );
 
   beforeAll(async () => {
-    await setAutonomy({
-      store: node.control.store,
-      receipts: node.node.log,
-      actor: 'test',
-      tenant: 'acme',
-      tier: 'T0',
-    });
+    await acmeTier('T0');
     const stored = await store(tokens['acme-operator']!, held());
     planHash = stored.body.planHash;
     expect((await run(tokens['acme-operator']!, 'held-plan', planHash, true)).body.state).toBe('succeeded');
@@ -672,13 +658,7 @@ async function poll(opener: string, body: Json, votes: [string, 'go' | 'no-go'][
 
 describe('hole 6: go/no-go is enforced where runs start', () => {
   beforeAll(async () => {
-    await setAutonomy({
-      store: node.control.store,
-      receipts: node.node.log,
-      actor: 'test',
-      tenant: 'acme',
-      tier: 'T2',
-    });
+    await acmeTier('T2');
     const mint = async (name: string, pollRoles: string[]) => {
       tokens[name] ??= (
         await createToken(node.node.storage, { name, role: 'operator', tenant: 'acme', pollRoles })

@@ -24,12 +24,9 @@ import {
   DRY_RUNS,
   replayJournalCounters,
   type MetricSource,
-  createPrometheusMetrics,
-  firstMetric,
+  readinessSources,
   liveRunAllowed,
-  metricsFromRecord,
   readReadinessObservations,
-  type MetricLookup,
   type ReadinessReport,
   DEFAULT_DENY_COMMANDS,
   createOutboundGuard,
@@ -412,17 +409,7 @@ async function tenantReadiness(
   } catch (e) {
     return failed('observations', `cannot read ${opts.readiness?.observedFile}: ${(e as Error).message}`);
   }
-  const sources: MetricLookup[] = [metricsFromRecord(observed.metrics ?? {})];
-  if (opts.prometheusUrl) sources.push(createPrometheusMetrics({ url: opts.prometheusUrl }));
-  return assessReadiness({
-    tenant,
-    checklist,
-    metrics: firstMetric(...sources),
-    facts: {
-      ...(observed.tags ? { tags: observed.tags } : {}),
-      ...(observed.regions ? { regions: observed.regions } : {}),
-    },
-  });
+  return assessReadiness({ tenant, checklist, ...readinessSources(observed, opts.prometheusUrl) });
 }
 
 /** The control-plane principal of an API token holder. */

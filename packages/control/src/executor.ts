@@ -23,6 +23,7 @@ import { ControlError } from './errors.ts';
 import { COMPENSATIONS_COUNTER, STEP_ERRORS_COUNTER, STEPS_COUNTER } from './tripwires.ts';
 import { describeIssues, type Plan, type PlanPhase, type PlanStep } from './plan.ts';
 import {
+  assertAllowed,
   loadFreshPlan,
   loadPlan,
   planResource,
@@ -280,8 +281,10 @@ export interface ExecutorOptions {
 
 /** The executor. */
 export interface Executor {
-  /** Validates the plan (schema, actions, params), asks policy "plan", records a `plan` receipt and stores it. */
-  /** Stores a new plan; replacing a stored one needs `replaces` (its current hash): creating is not updating. */
+  /**
+   * Validates the plan (schema, actions, params), asks policy "plan", records a `plan` receipt and stores it.
+   * Creating is not updating: replacing a stored plan needs `replaces` (its current hash).
+   */
   storePlan(plan: unknown, principal: Principal, opts?: { replaces?: string }): Promise<StoredPlan>;
   getPlan(planId: string): Promise<StoredPlan>;
   /** Runs a stored plan's phase (or all phases). Refusals throw; step outcomes (deny, failure ...) are values. */
@@ -359,17 +362,17 @@ export function checkPlanActions(
     ph.steps.forEach((s, j) => {
       problems.push(...checkStep(actions, `/phases/${i}/steps/${j}`, s.action, s.params));
       const action = actions.get(s.action);
+      const parsed = s.retry ? action?.params.safeParse(s.params) : undefined;
       if (
-        s.retry &&
         action &&
-        action.params.safeParse(s.params).success &&
-        !actionTrait(action, 'idempotent', action.params.parse(s.params) as Record<string, unknown>)
+        parsed?.success &&
+        !actionTrait(action, 'idempotent', parsed.data as Record<string, unknown>)
       )
         problems.push(
           `/phases/${i}/steps/${j}/retry: a ${s.action} step with these params is not idempotent, so it is never retried`,
         );
       // A write declared reversible must say how to undo it (the tiers trust `reversible` only then).
-      if (s.reversible && !s.rollback && governStep(actions.get(s.action), s, s.params).effect === 'write')
+      if (s.reversible && !s.rollback && governStep(action, s, s.params).effect === 'write')
         problems.push(
           `/phases/${i}/steps/${j}/reversible: a ${s.action} step that changes something is reversible only with a rollback`,
         );
@@ -477,12 +480,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       resource: planResource(plan),
       context: { dryRun: true, time: iso(), planHash: ctx.planHash, runId: ctx.runId },
     });
-    if (decision.decision !== 'allow')
-      throw new ControlError(
-        'POLICY_DENIED',
-        `policy denied ${principal.id} ${ctx.what} plan ${plan.id}: ${decision.reasons.join(', ') || 'no policy allows it'}`,
-        { decision },
-      );
+    assertAllowed(decision, `${principal.id} ${ctx.what} plan ${plan.id}`);
   }
 
   /** A live start or resume goes ahead only when no recorded go/no-go outcome forbids it (NO_GO otherwise). */
@@ -1257,13 +1255,15 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     });
     const began = now();
     const skipped = run.dryRun && !action.dryRun;
+    // In a dry-run, the plan's earlier writes (none applied): told to the action, and the test for `unverifiable`.
+    const writes = run.dryRun ? earlierWrites(d, phase, step) : [];
     const once = () =>
       invoke(action, step.params, step.timeoutMs ?? opts.defaultStepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS, {
         dryRun: run.dryRun,
         facts: f,
         plan: d.stored.plan,
         principal: d.principal,
-        ...(run.dryRun ? { unappliedWrites: earlierWrites(d, phase, step) } : {}),
+        ...(run.dryRun ? { unappliedWrites: writes } : {}),
         ...(firstStartedAt !== undefined && Number.isFinite(firstStartedAt) ? { firstStartedAt } : {}),
       });
     let tries = 1;
@@ -1281,7 +1281,6 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     // A dry-run applies no write, so a read after this plan's own writes may look for what they would create.
     let unverifiable: string | undefined;
     if (status === 'failed' && run.dryRun && f.readOnly) {
-      const writes = earlierWrites(d, phase, step);
       if (writes.length > 0) {
         status = 'unverifiable';
         unverifiable = oneLine(

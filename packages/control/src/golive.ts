@@ -867,16 +867,15 @@ export function createGolivePolls(opts: GoliveOptions): GolivePolls {
   };
 }
 
-/**
- * The most recently closed poll (by close time, then id) that `filter` keeps, if any. Default: node-wide promotion
- * polls (tenant NODE_POLL_TENANT, bound to no plan), so no tenant's poll decides for the node.
- */
-export async function latestClosedPoll(
-  store: ControlStore,
-  filter: (p: GolivePoll) => boolean = (p) => p.tenant === NODE_POLL_TENANT && p.planHash === undefined,
-): Promise<GolivePoll | undefined> {
+const nodePoll = (p: GolivePoll) => p.tenant === NODE_POLL_TENANT && p.planHash === undefined;
+
+/** The most recently closed of `polls` (by close time, then id) that `filter` keeps, if any. */
+export function latestClosedOf(
+  polls: readonly GolivePoll[],
+  filter: (p: GolivePoll) => boolean,
+): GolivePoll | undefined {
   let latest: GolivePoll | undefined;
-  for (const { doc } of await store.list<GolivePoll>(GOLIVE)) {
+  for (const doc of polls) {
     if (doc.state !== 'closed' || typeof doc.closedAt !== 'number' || !filter(doc)) continue;
     if (
       !latest ||
@@ -886,6 +885,32 @@ export async function latestClosedPoll(
       latest = doc;
   }
   return latest;
+}
+
+/**
+ * The most recently closed poll (by close time, then id) that `filter` keeps, if any. Default: node-wide promotion
+ * polls (tenant NODE_POLL_TENANT, bound to no plan), so no tenant's poll decides for the node.
+ */
+export async function latestClosedPoll(
+  store: ControlStore,
+  filter: (p: GolivePoll) => boolean = nodePoll,
+): Promise<GolivePoll | undefined> {
+  return latestClosedOf(await listPollDocs(store), filter);
+}
+
+const listPollDocs = async (store: ControlStore) => (await store.list<GolivePoll>(GOLIVE)).map((d) => d.doc);
+
+/** The latest closed poll bound to the plan hash, of the plan's tenant, and of the node (one read of the polls). */
+async function pollsFor(
+  store: ControlStore,
+  run: { readonly tenant: string; readonly planId: string; readonly planHash: string },
+) {
+  const polls = await listPollDocs(store);
+  return {
+    bound: latestClosedOf(polls, (p) => p.planId === run.planId && p.planHash === run.planHash),
+    tenant: latestClosedOf(polls, (p) => p.tenant === run.tenant && p.planHash === undefined),
+    node: latestClosedOf(polls, nodePoll),
+  };
 }
 
 /**
@@ -906,11 +931,8 @@ export async function applicableGoDecision(
   store: ControlStore,
   run: { readonly tenant: string; readonly planId: string; readonly planHash: string },
 ): Promise<GolivePoll | undefined> {
-  return (
-    (await latestClosedPoll(store, (p) => p.planId === run.planId && p.planHash === run.planHash)) ??
-    (await latestClosedPoll(store, (p) => p.tenant === run.tenant && p.planHash === undefined)) ??
-    (await latestClosedPoll(store))
-  );
+  const { bound, tenant, node } = await pollsFor(store, run);
+  return bound ?? tenant ?? node;
 }
 
 const recordedGo = (p: GolivePoll | undefined) => p?.outcome === 'go' && p.outcomeReceipt !== undefined;
@@ -926,15 +948,13 @@ export async function liveRunAllowed(
   store: ControlStore,
   run: { readonly tenant: string; readonly planId: string; readonly planHash: string },
 ): Promise<{ allowed: boolean; reason: string }> {
-  const bound = await latestClosedPoll(store, (p) => p.planId === run.planId && p.planHash === run.planHash);
+  const { bound, tenant, node } = await pollsFor(store, run);
   if (bound)
     return recordedGo(bound)
       ? { allowed: true, reason: `poll ${bound.id} said go for plan hash ${run.planHash}` }
       : { allowed: false, reason: `go/no-go poll ${holdWhy(bound)} (plan hash ${run.planHash})` };
-  const tenant = await latestClosedPoll(store, (p) => p.tenant === run.tenant && p.planHash === undefined);
   if (tenant && !recordedGo(tenant))
     return { allowed: false, reason: `tenant ${run.tenant}'s latest go/no-go poll ${holdWhy(tenant)}` };
-  const node = await latestClosedPoll(store);
   if (node && !recordedGo(node))
     return { allowed: false, reason: `the node's latest go/no-go poll ${holdWhy(node)}` };
   return { allowed: true, reason: 'no recorded no-go applies' };

@@ -1,7 +1,7 @@
 // Verdicts for a plan's `golive` and `readiness` gates (the executor's GateCheck port). A `golive` gate passes only
 // on a go/no-go poll bound to the run's exact plan hash whose recorded outcome is go; a `readiness` gate only when
 // the tenant's configured readiness checklist is READY. Anything missing fails the gate, saying what is missing.
-import { GOLIVE, type GolivePoll } from './golive.ts';
+import { latestClosedPoll } from './golive.ts';
 import type { ControlStore, GateCheck } from './ports.ts';
 import type { ReadinessReport } from './readiness.ts';
 
@@ -24,18 +24,14 @@ export function createPlanGates(opts: PlanGatesOptions): GateCheck {
     async check(gate, run) {
       if (gate.kind === 'golive') {
         const pollId = typeof gate.params?.pollId === 'string' ? gate.params.pollId : undefined;
-        const bound = (await opts.store.list<GolivePoll>(GOLIVE))
-          .map((d) => d.doc)
-          .filter(
-            (p) =>
-              p.state === 'closed' &&
-              p.planId === run.planId &&
-              p.planHash === run.planHash &&
-              p.tenant === run.tenant &&
-              (pollId === undefined || p.id === pollId),
-          )
-          .sort((a, b) => (a.closedAt ?? 0) - (b.closedAt ?? 0) || a.id.localeCompare(b.id));
-        const latest = bound.at(-1);
+        const latest = await latestClosedPoll(
+          opts.store,
+          (p) =>
+            p.planId === run.planId &&
+            p.planHash === run.planHash &&
+            p.tenant === run.tenant &&
+            (pollId === undefined || p.id === pollId),
+        );
         if (!latest)
           return {
             pass: false,

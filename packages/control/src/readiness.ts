@@ -375,6 +375,25 @@ export function readReadinessObservations(text: string): ReadinessObservations {
   );
 }
 
+/**
+ * What assessReadiness reads for a tenant: the observations' measurements first, then (when given) Prometheus for
+ * the rest, and the observations' residency facts.
+ */
+export function readinessSources(
+  observed: ReadinessObservations,
+  prometheusUrl?: string,
+): { metrics: MetricLookup; facts: ReadinessFacts } {
+  const sources: MetricLookup[] = [metricsFromRecord(observed.metrics ?? {})];
+  if (prometheusUrl) sources.push(createPrometheusMetrics({ url: prometheusUrl }));
+  return {
+    metrics: firstMetric(...sources),
+    facts: {
+      ...(observed.tags ? { tags: observed.tags } : {}),
+      ...(observed.regions ? { regions: observed.regions } : {}),
+    },
+  };
+}
+
 /** A MetricLookup over a plain record of measurements (e.g. a load test's report). */
 export function metricsFromRecord(values: Readonly<Record<string, number>>): MetricLookup {
   return (name) => (Object.prototype.hasOwnProperty.call(values, name) ? values[name] : undefined);

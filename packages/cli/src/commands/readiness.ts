@@ -2,7 +2,7 @@
 // server's instant queries and/or an observations file — and write the report; exit 1 when NOT_READY.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { MetricLookup, ReadinessReport } from '@vaultmesh/control';
+import type { ReadinessReport } from '@vaultmesh/control';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson, printTable } from '../output.ts';
 
@@ -71,16 +71,10 @@ function registerAssess(readiness: Command): void {
           ? m.readReadinessObservations(readText(o.observed, 'observations file'))
           : {};
         // Measurements in the observations file win; Prometheus answers the rest.
-        const sources: MetricLookup[] = [m.metricsFromRecord(observed.metrics ?? {})];
-        if (o.prometheus) sources.push(m.createPrometheusMetrics({ url: o.prometheus }));
         const report = await m.assessReadiness({
           tenant: o.tenant,
           checklist,
-          metrics: m.firstMetric(...sources),
-          facts: {
-            ...(observed.tags ? { tags: observed.tags } : {}),
-            ...(observed.regions ? { regions: observed.regions } : {}),
-          },
+          ...m.readinessSources(observed, o.prometheus),
         });
         if (o.out) writeFileSync(o.out, JSON.stringify(report, null, 2) + '\n');
         if (o.json) printJson(report);
