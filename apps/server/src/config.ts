@@ -9,6 +9,7 @@ import {
   type McpServerConfig,
 } from '@vaultmesh/interop/core';
 import { ProvidersConfigSchema, type ProviderConfig, type Treaty } from '@vaultmesh/aurora';
+import { MAX_BAKE_MS, MIN_ANALYSIS_INTERVAL_MS } from '@vaultmesh/control';
 import { loadTreaties } from './aurora.ts';
 import { z } from 'zod';
 
@@ -93,6 +94,20 @@ export const ControlConfigSchema = z
         allow: z.record(z.string().min(1).max(63), z.array(z.string().min(1).max(253)).max(1000)).default({}),
         /** Host names and CIDRs no step reaches; default: link-local and cloud metadata addresses. */
         deny: z.array(z.string().min(1).max(253)).max(1000).optional(),
+      })
+      .strict()
+      .default({}),
+    /**
+     * Continuous analysis of live runs: the tripwire rules measured every intervalMs while a run runs and for bakeMs
+     * after its last step; more than failureLimit failed (or inconclusiveLimit consecutive inconclusive)
+     * measurements stop the run. Plans may only tighten these.
+     */
+    analysis: z
+      .object({
+        intervalMs: z.number().int().min(MIN_ANALYSIS_INTERVAL_MS).max(3_600_000).optional(),
+        bakeMs: z.number().int().min(0).max(MAX_BAKE_MS).optional(),
+        failureLimit: z.number().int().min(0).max(1000).optional(),
+        inconclusiveLimit: z.number().int().min(0).max(1000).optional(),
       })
       .strict()
       .default({}),

@@ -41,6 +41,8 @@ import {
   createPrometheusSource,
   createStrategist,
   createTripwireCheck,
+  analysisSettings,
+  type AnalysisConfig,
   parseTripwireRules,
   type ApprovalView,
   type ControlStore,
@@ -98,6 +100,8 @@ export interface ControlPlaneOptions {
   readonly onCounter?: (name: string, value: number, labels: Readonly<Record<string, string>>) => void;
   /** Outbound destinations of steps: per-tenant allow-lists and denied addresses (default: metadata, link-local). */
   readonly outbound?: OutboundRules;
+  /** Continuous analysis of live runs (node defaults; plans may only tighten them). */
+  readonly analysis?: AnalysisConfig;
   /** Shell steps: exact command lines governed as reads; destructive-command rules added to the shipped ones. */
   readonly shell?: {
     readonly readOnlyCommands?: readonly (readonly string[])[];
@@ -219,6 +223,7 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
     policy,
     autonomy: createAutonomyGate(store),
     tripwires: createTripwireCheck({ rules: tripwireRules, source }),
+    analysis: analysisSettings(opts.analysis),
     actions,
     counters,
     onEvent: (e) => {

@@ -502,12 +502,14 @@ function probeAction(o: ActionsOptions['http'] = {}): Action {
 function waitAction(): Action {
   return defineAction({
     name: 'wait',
-    description: 'wait a number of milliseconds (also in a dry-run)',
+    description:
+      'wait a number of milliseconds (a dry-run does not wait: nothing it changed needs to settle)',
     params: z.strictObject({ ms: z.number().int().min(0).max(3_600_000) }),
     dryRun: true,
     effect: 'read',
     idempotent: true,
     async run(p, ctx) {
+      if (ctx.dryRun) return { ok: true, output: { wouldWaitMs: p.ms } };
       // A wait the process died in resumes with what is left of it (a durable timer), never from the start.
       const elapsed = ctx.firstStartedAt !== undefined ? Math.max(0, ctx.now() - ctx.firstStartedAt) : 0;
       const remaining = Math.max(0, p.ms - elapsed);
@@ -521,7 +523,8 @@ function waitAction(): Action {
           },
         };
       } catch {
-        return { ok: false, output: { ms: p.ms }, error: `timed out after ${ctx.timeoutMs} ms` };
+        const why = ctx.signal.reason instanceof Error ? ctx.signal.reason.message : 'aborted';
+        return { ok: false, output: { ms: p.ms }, error: `wait ended early: ${why}` };
       }
     },
   });

@@ -8,6 +8,7 @@
 //                                         the idempotency key, and each transition is a compare-and-swap
 //   journal/{runId}/{phaseId}/{stepId}/rollback   the compensation of that step
 //   journal/{runId}/{phaseId}/@gate       the phase's gates passed (approval consumed) in this run
+//   journal/{runId}/@bake                 the bake after the last step of a live run (analysis.ts): its start
 //   dry-runs/{planHash}/{phaseId}         a successful dry-run of a phase under exactly that plan hash
 //   plan-state/{planId}                   the plan's current run and state: one active run per plan
 //
@@ -18,10 +19,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { canonicalize } from '@vaultmesh/ledger';
 import { actionTrait, governStep, type Action, type ActionRegistry, type ActionResult } from './actions.ts';
+import {
+  DEFAULT_ANALYSIS_SETTINGS,
+  tightenAnalysis,
+  type AnalysisLoop,
+  type AnalysisSettings,
+  type AnalysisStop,
+} from './analysis.ts';
 import { consumeApproval, findApproval } from './approvals.ts';
 import { ControlError } from './errors.ts';
 import { COMPENSATIONS_COUNTER, STEP_ERRORS_COUNTER, STEPS_COUNTER } from './tripwires.ts';
 import { describeIssues, type Plan, type PlanPhase, type PlanStep } from './plan.ts';
+import { BAKE_STEP_ID, startRunAnalysis, summaryBody } from './run-analysis.ts';
 import {
   assertAllowed,
   loadFreshPlan,
@@ -132,7 +141,7 @@ export interface JournalEntry {
   readonly runId: string;
   readonly phaseId: string;
   readonly stepId: string;
-  readonly kind: 'step' | 'rollback' | 'gate';
+  readonly kind: 'step' | 'rollback' | 'gate' | 'bake';
   readonly action: string;
   readonly state: 'started' | 'done';
   readonly status?: StepStatus;
@@ -183,6 +192,20 @@ export type RunEvent =
       error?: string;
       /** Why a step did not run or was excused: approval-required, policy-denied, a tripwire, unverifiable ... */
       reason?: string;
+      at: string;
+    }
+  | {
+      /** Continuous analysis of a live run: one measurement, or the summary when the analysis ends. */
+      type: 'analysis';
+      runId: string;
+      planId: string;
+      dryRun: boolean;
+      record: 'measurement' | 'summary';
+      result: 'pass' | 'fail' | 'inconclusive';
+      phaseId: string;
+      stepId: string;
+      tally: { measurements: number; pass: number; fail: number; inconclusive: number };
+      stop?: { action: 'halt' | 'pause'; reason: string };
       at: string;
     }
   | {
@@ -277,6 +300,11 @@ export interface ExecutorOptions {
   readonly counters?: { add(name: string, value?: number, labels?: Readonly<Record<string, string>>): void };
   readonly newRunId?: () => string;
   readonly defaultStepTimeoutMs?: number;
+  /**
+   * Continuous analysis of live runs (analysis.ts): how often the tripwire rules are measured, the bake after the
+   * last step, and the failure and inconclusive limits. A plan's own `analysis` can only tighten these.
+   */
+  readonly analysis?: AnalysisSettings;
 }
 
 /** The executor. */
@@ -327,6 +355,20 @@ function finiteEvidence(e: Readonly<Record<string, number | string>>): Record<st
 }
 
 const oneLine = (s: string, max = 500) => s.replace(/\s+/g, ' ').slice(0, max);
+
+/** Sleeps ms, or less when the signal aborts first (never rejects). */
+function sleepUnless(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted || ms <= 0) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 const isRunActive = (s: { state: RunState; resumable?: boolean }) =>
   s.state === 'running' || (s.state === 'hold' && s.resumable === true);
@@ -425,9 +467,14 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       principal: Principal;
       unappliedWrites?: readonly string[];
       firstStartedAt?: number;
+      /** Aborts the action early (continuous analysis stopping the run during a read or a wait). */
+      stop?: AbortSignal;
     },
   ): Promise<ActionResult> {
     const ac = new AbortController();
+    const onStop = () => ac.abort(ctx.stop?.reason);
+    if (ctx.stop?.aborted) onStop();
+    else ctx.stop?.addEventListener('abort', onStop, { once: true });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<ActionResult>((resolve) => {
       timer = setTimeout(() => {
@@ -461,6 +508,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       return { ok: false, output: {}, error: oneLine((e as Error).message ?? String(e)) };
     } finally {
       clearTimeout(timer);
+      ctx.stop?.removeEventListener('abort', onStop);
     }
   }
 
@@ -568,6 +616,13 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     outcomes: StepOutcome[];
     /** Steps completed (succeeded) in this run, in order, with their receipts. */
     completed: { phase: PlanPhase; step: PlanStep; receipt: ReceiptRef }[];
+    /** Continuous analysis of a live run, while it runs. */
+    analysis?: AnalysisLoop;
+    analysisSettings?: AnalysisSettings;
+    /** Where the run is (what analysis measurements are attributed to). */
+    position: { phaseId: string; stepId: string };
+    /** Aborted when continuous analysis stops the run: ends a read or wait in progress at once. */
+    analysisStop: AbortController;
   }
 
   async function saveRun(d: Drive, patch: Partial<RunRecord>): Promise<void> {
@@ -664,6 +719,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     d: Drive,
     body: Record<string, unknown>,
     extraParents: ReceiptRef[] = [],
+    kind: 'step' | 'analysis' = 'step',
   ): Promise<ReceiptRef> {
     const parents: ReceiptRef[] = [d.stored.receipt];
     if (d.run.lastReceipt) parents.push(d.run.lastReceipt);
@@ -675,7 +731,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         runId: d.run.runId,
       });
     const r = await receipts.append({
-      kind: 'step',
+      kind,
       actor: d.principal.id,
       tenant: d.run.tenant,
       body: {
@@ -764,6 +820,207 @@ export function createExecutor(opts: ExecutorOptions): Executor {
   async function hold(d: Drive, h: RunHold): Promise<void> {
     await saveRun(d, { state: 'hold', hold: h, rollingBack: undefined, finishedAt: iso() });
     await setPlanState(d.run.planId, d.run.runId, 'hold', h.resumable);
+  }
+
+  /**
+   * Stops the run for tripwires that fired (before a step, or continuous analysis during a step or the bake):
+   * the step is recorded 'halted' when it did not finish, then a halt rolls back and a pause holds (resumable).
+   */
+  async function tripStop(
+    d: Drive,
+    at: { phaseId: string; stepId: string },
+    fired: readonly FiredTripwire[],
+    message: string,
+    unfinished?: {
+      phase: PlanPhase;
+      step: PlanStep;
+      prev: { version: number; attempt: number } | undefined;
+      body: Record<string, unknown>;
+    },
+  ): Promise<void> {
+    const halt = fired.some((t) => t.action === 'halt');
+    const trip = fired.map((t) => ({
+      id: t.id,
+      action: t.action,
+      reason: oneLine(t.reason, 300),
+      evidence: finiteEvidence(t.evidence),
+    }));
+    // A rollback is the safe direction: nothing is measured while it runs.
+    await d.analysis?.end();
+    if (unfinished)
+      await recordStopped(d, unfinished.phase, unfinished.step, 'halted', unfinished.prev, {
+        ...unfinished.body,
+        reason: halt ? 'tripwire-halt' : 'tripwire-pause',
+        tripwires: trip,
+      });
+    if (halt) await rollback(d, 'tripwire-halt', message, undefined, at, trip);
+    else
+      await hold(d, {
+        reason: 'tripwire-pause',
+        message,
+        ...at,
+        resumable: true,
+        rolledBack: false,
+        tripwires: trip,
+      });
+  }
+
+  /** The tripwires behind an analysis stop, as fired tripwires. */
+  const firedOf = (stop: AnalysisStop): FiredTripwire[] =>
+    stop.rules.map((r) => ({
+      id: r.id,
+      action: r.action ?? stop.action,
+      reason: r.reason,
+      evidence: r.evidence,
+    }));
+
+  /** Appends an `analysis` receipt beside the run's chain: it writes no run record, so it never races a step. */
+  async function recordAside(d: Drive, body: Record<string, unknown>): Promise<void> {
+    const latest = await store.get<RunRecord>(RUNS, d.run.runId);
+    if (latest?.doc.owner !== d.run.owner) throw new ControlError('CONFLICT', 'run taken over');
+    const parents: ReceiptRef[] = [d.stored.receipt];
+    if (d.run.lastReceipt) parents.push(d.run.lastReceipt);
+    await receipts.append({
+      kind: 'analysis',
+      actor: d.principal.id,
+      tenant: d.run.tenant,
+      body: { ...body, runId: d.run.runId, planId: d.run.planId, planHash: d.run.planHash, dryRun: false },
+      parents,
+    });
+  }
+
+  /** Starts continuous analysis of a live run when there are rules to measure. */
+  function startAnalysis(d: Drive): void {
+    if (d.run.dryRun || !tripwires.evaluate) return;
+    const settings = tightenAnalysis(opts.analysis ?? DEFAULT_ANALYSIS_SETTINGS, d.stored.plan.analysis);
+    d.analysisSettings = settings;
+    const analysisFacts = (): StepFacts => ({
+      planId: d.run.planId,
+      planHash: d.run.planHash,
+      runId: d.run.runId,
+      phaseId: d.position.phaseId,
+      stepId: d.position.stepId,
+      action: 'analysis',
+      tenant: d.run.tenant,
+      risk: 'low',
+      reversible: true,
+      readOnly: true,
+      aggregation: false,
+      dryRun: false,
+    });
+    d.analysis = startRunAnalysis({
+      evaluate: (f) => tripwires.evaluate!(f),
+      settings,
+      facts: analysisFacts,
+      now,
+      record: (body) => recordAside(d, body),
+      report: (m, tally, stop) =>
+        emit({
+          type: 'analysis',
+          runId: d.run.runId,
+          planId: d.run.planId,
+          dryRun: false,
+          record: 'measurement',
+          result: m.result,
+          ...d.position,
+          tally: {
+            measurements: tally.measurements,
+            pass: tally.pass,
+            fail: tally.fail,
+            inconclusive: tally.inconclusive,
+          },
+          ...(stop ? { stop: { action: stop.action, reason: stop.reason } } : {}),
+          at: iso(),
+        }),
+      onStop: (stop) =>
+        d.analysisStop.abort(new Error(`continuous analysis stopped the run: ${stop.reason}`)),
+    });
+  }
+
+  /** Ends continuous analysis and sums it up in an `analysis` receipt (once per drive). */
+  async function endAnalysis(d: Drive): Promise<void> {
+    const loop = d.analysis;
+    if (!loop || !d.analysisSettings) return;
+    d.analysis = undefined;
+    await loop.end();
+    const body = summaryBody(loop, d.analysisSettings);
+    try {
+      await record(d, { ...body, ...d.position }, [], 'analysis');
+    } catch {
+      // taken over: the new driver sums up its own analysis
+    }
+    const t = loop.tally;
+    emit({
+      type: 'analysis',
+      runId: d.run.runId,
+      planId: d.run.planId,
+      dryRun: false,
+      record: 'summary',
+      result: body.result as 'pass' | 'fail' | 'inconclusive',
+      ...d.position,
+      tally: { measurements: t.measurements, pass: t.pass, fail: t.fail, inconclusive: t.inconclusive },
+      ...(loop.stopped ? { stop: { action: loop.stopped.action, reason: loop.stopped.reason } } : {}),
+      at: iso(),
+    });
+  }
+
+  /**
+   * The bake after a live run's last step: analysis goes on for bakeMs (counted from the bake's first start, so a
+   * restart continues it), then one last measurement decides. False when the run stopped.
+   */
+  async function bake(d: Drive): Promise<boolean> {
+    const loop = d.analysis;
+    const settings = d.analysisSettings;
+    if (!loop || !settings) return true;
+    const phaseId = d.run.phases[d.run.phases.length - 1]!;
+    const key = `${d.run.runId}/${BAKE_STEP_ID}`;
+    const j = await store.get<JournalEntry>(JOURNAL, key);
+    if (j?.doc.state === 'done' && j.doc.status === 'succeeded') return true;
+    const resumed = j?.doc.state === 'started';
+    const startedAt = resumed ? j.doc.startedAt : iso();
+    const attempt = resumed ? j.doc.attempt : (j?.doc.attempt ?? 0) + 1;
+    const entry = {
+      runId: d.run.runId,
+      phaseId,
+      stepId: BAKE_STEP_ID,
+      kind: 'bake' as const,
+      action: 'bake',
+      attempt,
+      startedAt,
+    };
+    const v = resumed ? j.version : await journal(key, { ...entry, state: 'started' }, j?.version ?? 0);
+    d.position = { phaseId, stepId: BAKE_STEP_ID };
+    const ev = { runId: d.run.runId, planId: d.run.planId, dryRun: false, phaseId, stepId: BAKE_STEP_ID };
+    emit({ type: 'step-started', ...ev, action: 'bake', rollback: false, at: iso() });
+    const until = Date.parse(startedAt) + settings.bakeMs;
+    while (!loop.stopped && now() < until) {
+      await sleepUnless(Math.min(until - now(), settings.intervalMs), d.analysisStop.signal);
+      const latest = await store.get<RunRecord>(RUNS, d.run.runId);
+      if (latest?.doc.owner !== d.run.owner)
+        throw new ControlError('CONFLICT', `run ${d.run.runId} was taken over by another executor (resume)`, {
+          runId: d.run.runId,
+        });
+    }
+    const stop = loop.stopped ?? (await loop.measureNow());
+    const status: StepStatus = stop ? 'halted' : 'succeeded';
+    await journal(key, { ...entry, state: 'done', status, finishedAt: iso() }, v);
+    emit({
+      type: 'step-finished',
+      ...ev,
+      action: 'bake',
+      rollback: false,
+      status,
+      ...(stop ? { reason: stop.action === 'halt' ? 'tripwire-halt' : 'tripwire-pause' } : {}),
+      at: iso(),
+    });
+    if (!stop) return true;
+    await tripStop(
+      d,
+      d.position,
+      firedOf(stop),
+      `continuous analysis stopped the run in the bake after its last step: ${stop.reason}`,
+    );
+    return false;
   }
 
   /**
@@ -1078,6 +1335,18 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     const action = actions.get(step.action);
     if (!action) throw new ControlError('PLAN_INVALID', `unknown action "${step.action}" in step ${step.id}`);
     const f = facts(d, phase, step, step.params);
+    d.position = { phaseId: phase.id, stepId: step.id };
+    const stoppedBefore = d.analysis?.stopped;
+    if (stoppedBefore) {
+      await tripStop(
+        d,
+        d.position,
+        firedOf(stoppedBefore),
+        `continuous analysis stopped the run before step ${step.id}: ${stoppedBefore.reason}`,
+        { phase, step, prev, body: {} },
+      );
+      return false;
+    }
     if (j?.doc.state === 'started' && !actionTrait(action, 'idempotent', step.params) && !d.rerunStarted) {
       const message = `step ${step.id} (${step.action}) was started before the executor stopped and did not finish; its action is not idempotent, so it is not run again: check its effect, then resume with rerunStarted, or cancel`;
       await recordStopped(d, phase, step, 'halted', prev, { reason: 'interrupted-step' }, true);
@@ -1170,32 +1439,13 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       ];
     }
     if (fired.length > 0) {
-      const halt = fired.some((t) => t.action === 'halt');
-      const trip = fired.map((t) => ({
-        id: t.id,
-        action: t.action,
-        reason: oneLine(t.reason, 300),
-        evidence: finiteEvidence(t.evidence),
-      }));
-      await recordStopped(d, phase, step, 'halted', prev, {
-        policy: policyBody,
-        autonomy: autonomyBody,
-        reason: halt ? 'tripwire-halt' : 'tripwire-pause',
-        tripwires: trip,
-      });
       const message = `tripwire${fired.length > 1 ? 's' : ''} ${fired.map((t) => `${t.id} (${t.action}: ${t.reason})`).join(', ')} fired before step ${step.id}`;
-      if (halt) {
-        await rollback(d, 'tripwire-halt', message, undefined, { phaseId: phase.id, stepId: step.id }, trip);
-      } else
-        await hold(d, {
-          reason: 'tripwire-pause',
-          message,
-          phaseId: phase.id,
-          stepId: step.id,
-          resumable: true,
-          rolledBack: false,
-          tripwires: trip,
-        });
+      await tripStop(d, d.position, fired, message, {
+        phase,
+        step,
+        prev,
+        body: { policy: policyBody, autonomy: autonomyBody },
+      });
       return false;
     }
     if (approval) {
@@ -1265,6 +1515,8 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         principal: d.principal,
         ...(run.dryRun ? { unappliedWrites: writes } : {}),
         ...(firstStartedAt !== undefined && Number.isFinite(firstStartedAt) ? { firstStartedAt } : {}),
+        // A read or a wait ends at once when analysis stops the run; a write finishes (then rolls back).
+        ...(f.readOnly ? { stop: d.analysisStop.signal } : {}),
       });
     let tries = 1;
     let res: ActionResult = skipped
@@ -1272,10 +1524,26 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       : await once();
     // Retries (idempotent steps only, checked when the plan was stored), with exponential backoff. A crash during
     // the backoff resumes the step as a whole, which an idempotent step allows.
-    while (!skipped && !res.ok && step.retry && tries < step.retry.attempts) {
+    while (!skipped && !res.ok && step.retry && tries < step.retry.attempts && !d.analysis?.stopped) {
       await new Promise((r) => setTimeout(r, Math.min(step.retry!.backoffMs * 2 ** (tries - 1), 600_000)));
       tries++;
       res = await once();
+    }
+    const stoppedDuring = d.analysis?.stopped;
+    if (stoppedDuring && f.readOnly && !res.ok) {
+      await tripStop(
+        d,
+        d.position,
+        firedOf(stoppedDuring),
+        `continuous analysis stopped the run during step ${step.id}: ${stoppedDuring.reason}`,
+        {
+          phase,
+          step,
+          prev: { version: v, attempt: attempt - 1 },
+          body: { policy: policyBody, autonomy: autonomyBody },
+        },
+      );
+      return false;
     }
     let status: StepStatus = skipped ? 'skipped' : res.ok ? 'succeeded' : 'failed';
     // A dry-run applies no write, so a read after this plan's own writes may look for what they would create.
@@ -1374,6 +1642,16 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       return false;
     }
     if (status === 'succeeded') d.completed.push({ phase, step, receipt });
+    const stoppedAfter = d.analysis?.stopped;
+    if (stoppedAfter) {
+      await tripStop(
+        d,
+        d.position,
+        firedOf(stoppedAfter),
+        `continuous analysis stopped the run during step ${step.id}: ${stoppedAfter.reason}`,
+      );
+      return false;
+    }
     return true;
   }
 
@@ -1431,6 +1709,40 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       resumed,
       at: iso(),
     });
+    let stopped = false;
+    try {
+      stopped = await driveSteps(d);
+      if (!stopped && d.analysis) stopped = !(await bake(d));
+      await endAnalysis(d);
+    } finally {
+      await d.analysis?.end();
+    }
+    if (!stopped) {
+      await saveRun(d, { state: 'succeeded', hold: undefined, finishedAt: iso() });
+      await setPlanState(d.run.planId, d.run.runId, 'succeeded', false);
+    }
+    emit({
+      type: 'run-finished',
+      runId: d.run.runId,
+      planId: d.run.planId,
+      dryRun: d.run.dryRun,
+      state: d.run.state,
+      ...(d.run.hold ? { hold: d.run.hold } : {}),
+      at: iso(),
+    });
+    return {
+      runId: d.run.runId,
+      planId: d.run.planId,
+      planHash: d.run.planHash,
+      dryRun: d.run.dryRun,
+      state: d.run.state,
+      ...(d.run.hold ? { hold: d.run.hold } : {}),
+      steps: d.outcomes,
+    };
+  }
+
+  /** The run's phases from the journal's point on (or the rollback a crash interrupted); true when it stopped. */
+  async function driveSteps(d: Drive): Promise<boolean> {
     const plan = d.stored.plan;
     let stopped = false;
     if (d.run.rollingBack) {
@@ -1456,6 +1768,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       });
       stopped = true;
     } else {
+      startAnalysis(d);
       outer: for (const phaseId of d.run.phases) {
         const phase = plan.phases.find((p) => p.id === phaseId)!;
         if (!(await passGates(d, phase))) {
@@ -1478,28 +1791,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           });
       }
     }
-    if (!stopped) {
-      await saveRun(d, { state: 'succeeded', hold: undefined, finishedAt: iso() });
-      await setPlanState(d.run.planId, d.run.runId, 'succeeded', false);
-    }
-    emit({
-      type: 'run-finished',
-      runId: d.run.runId,
-      planId: d.run.planId,
-      dryRun: d.run.dryRun,
-      state: d.run.state,
-      ...(d.run.hold ? { hold: d.run.hold } : {}),
-      at: iso(),
-    });
-    return {
-      runId: d.run.runId,
-      planId: d.run.planId,
-      planHash: d.run.planHash,
-      dryRun: d.run.dryRun,
-      state: d.run.state,
-      ...(d.run.hold ? { hold: d.run.hold } : {}),
-      steps: d.outcomes,
-    };
+    return stopped;
   }
 
   /** Claims the plan for a run: no other run may be running or on a resumable hold. */
@@ -1611,6 +1903,8 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           rerunStarted: false,
           outcomes: [],
           completed: [],
+          position: { phaseId: phaseIds[0]!, stepId: '@start' },
+          analysisStop: new AbortController(),
         },
         false,
       );
@@ -1643,6 +1937,8 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         rerunStarted: req.rerunStarted === true,
         outcomes: [],
         completed: [],
+        position: { phaseId: r.phases[0]!, stepId: '@start' },
+        analysisStop: new AbortController(),
       };
       // Take the run over first: an executor still driving it loses its next compare-and-swap.
       await saveRun(d, {
@@ -1691,6 +1987,8 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         rerunStarted: false,
         outcomes: [],
         completed: [],
+        position: { phaseId: r.phases[0]!, stepId: '@cancel' },
+        analysisStop: new AbortController(),
       };
       await saveRun(d, { owner: newId() });
       if (req.rollback && !r.hold?.rolledBack) {

@@ -1,9 +1,11 @@
-// @vaultmesh/control: plans, strategist, executor, auditor, gates, autonomy, tripwires, readiness (one export line each).
+// @vaultmesh/control: plans, strategist, executor, auditor, gates, autonomy, tripwires, analysis, readiness (one export line each).
 export * from './errors.ts';
 export * from './ports.ts';
 export * from './memory-store.ts';
 export * from './autonomy.ts';
 export * from './tripwires.ts';
+export * from './analysis.ts';
+export * from './run-analysis.ts';
 export * from './prometheus-source.ts';
 export * from './counter-source.ts';
 export * from './counter-replay.ts';

@@ -68,10 +68,16 @@ function k8sError(e: unknown): string {
   return err.message ?? String(e);
 }
 
+// Each poll removes its abort listener, so a long wait does not pile them up on the step's signal.
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 
 /** kubectl's rollout-status rule: the controller saw the new spec, and every replica is updated and available. */

@@ -5,6 +5,7 @@ import { canonicalBytes } from '@vaultmesh/ledger';
 // zod/v4 (shipped inside zod 3.25) because it converts the schema to JSON Schema: the OpenAI strategist's
 // system prompt carries exactly the schema this file validates with, so the two cannot drift apart.
 import { z } from 'zod/v4';
+import { AnalysisSchema } from './analysis.ts';
 import { ControlError } from './errors.ts';
 
 /** The only plan format version. */
@@ -105,6 +106,8 @@ export const PlanSchema = z
     phases: z.array(PhaseSchema).min(1).max(50),
     preconditions: z.array(PreconditionSchema).max(50),
     gates: z.array(GateSchema).max(50),
+    /** Continuous analysis of live runs: may only tighten the node's settings (analysis.ts). */
+    analysis: AnalysisSchema.optional(),
     createdBy: Name,
     createdAt: z.iso.datetime(),
   })

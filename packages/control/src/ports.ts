@@ -118,6 +118,21 @@ export interface FiredTripwire {
 /** Port: evaluates the tripwires before each step; an evaluation error is reported as a fired `halt` (fail closed). */
 export interface TripwireCheck {
   check(step: StepFacts): Promise<readonly FiredTripwire[]>;
+  /**
+   * Every rule's evaluation (pass, fail or inconclusive), for continuous analysis during live runs; absent when
+   * there are no rules (then nothing is analysed). Never rejects.
+   */
+  evaluate?(step: StepFacts): Promise<readonly TripwireEvaluationResult[]>;
+}
+
+/** One rule's evaluation at an instant (tripwires.ts TripwireEvaluation satisfies it). */
+export interface TripwireEvaluationResult {
+  readonly id: string;
+  readonly fired: boolean;
+  readonly result: 'pass' | 'fail' | 'inconclusive';
+  readonly action: 'halt' | 'pause';
+  readonly reason: string;
+  readonly evidence: Readonly<Record<string, number | string>>;
 }
 
 /** Port: read-only ledger questions for `ledger` plan preconditions; resolves false when nothing matches. */

@@ -304,7 +304,10 @@ export function burnRateReaches(rate: number, threshold: number): boolean {
 export interface TripwireEvaluation {
   readonly id: string;
   readonly kind: TripwireRule['kind'];
+  /** Whether the rule acts: a measured breach, no data (unless noData is `ignore`), or an error (fail closed). */
   readonly fired: boolean;
+  /** pass or fail when measured; inconclusive when it could not be (no data, an error). */
+  readonly result: 'pass' | 'fail' | 'inconclusive';
   readonly action: 'halt' | 'pause';
   readonly reason: string;
   readonly evidence: Readonly<Record<string, number | string>>;
@@ -398,6 +401,7 @@ async function evaluateRule(
       return {
         ...base,
         fired,
+        result: fired ? 'fail' : 'pass',
         action: rule.action,
         reason: fired
           ? `${measured}: both windows reach ${rule.burnRate}x`
@@ -415,6 +419,7 @@ async function evaluateRule(
     return {
       ...base,
       fired,
+      result: fired ? 'fail' : 'pass',
       action: rule.action,
       reason: !enough
         ? `${steps} step(s) in the last ${rule.window}, fewer than the ${rule.minSteps} needed to judge`
@@ -433,6 +438,7 @@ async function evaluateRule(
       return {
         ...base,
         fired: !ignore,
+        result: 'inconclusive',
         action: ignore ? rule.action : rule.noData === 'pause' ? 'pause' : 'halt',
         reason: `${e.message} (noData: ${rule.noData})`,
         evidence: { noData: rule.noData },
@@ -442,6 +448,7 @@ async function evaluateRule(
     return {
       ...base,
       fired: true,
+      result: 'inconclusive',
       action: 'halt',
       reason: `could not evaluate (fail closed): ${(e as Error)?.message ?? String(e)}`,
       evidence: { error: String((e as Error)?.message ?? e).slice(0, 500) },
@@ -471,7 +478,28 @@ export function createTripwireCheck(opts: TripwireCheckOptions): TripwireCheck {
   const rules = normalizeAny(opts.rules);
   const now = opts.now ?? (() => new Date());
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TRIPWIRE_QUERY_TIMEOUT_MS;
+  const evaluate = async (step: StepFacts): Promise<TripwireEvaluation[]> => {
+    let at: Date;
+    try {
+      at = now();
+    } catch (e) {
+      return [
+        {
+          id: 'tripwires',
+          kind: 'burn-rate',
+          fired: true,
+          result: 'inconclusive',
+          action: 'halt',
+          reason: `clock failed: ${(e as Error).message}`,
+          evidence: {},
+        },
+      ];
+    }
+    return Promise.all(rules.map((r) => evaluateRule(r, opts.source, at, step.tenant, timeoutMs)));
+  };
   return {
+    // Continuous analysis measures only when there is something to measure.
+    ...(rules.length > 0 ? { evaluate } : {}),
     async check(step) {
       let at: Date;
       try {

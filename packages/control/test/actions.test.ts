@@ -176,10 +176,14 @@ describe('http, probe and wait against a local server', () => {
     healthyAfter = 0;
   });
 
-  it('wait: waits, also in a dry-run', async () => {
+  it('wait: waits live; a dry-run does not wait (nothing it changed needs to settle)', async () => {
     const t = Date.now();
-    expect(await runAction(registry, 'wait', { ms: 50 }, { dryRun: true })).toMatchObject({ ok: true });
+    expect(await runAction(registry, 'wait', { ms: 50 }, { dryRun: false })).toMatchObject({ ok: true });
     expect(Date.now() - t).toBeGreaterThanOrEqual(45);
+    expect(await runAction(registry, 'wait', { ms: 3_600_000 }, { dryRun: true })).toMatchObject({
+      ok: true,
+      output: { wouldWaitMs: 3_600_000 },
+    });
   });
 });
 

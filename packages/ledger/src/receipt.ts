@@ -24,13 +24,14 @@ export const RECEIPT_KINDS = [
   'spawn',
   'key',
   'tool',
+  'analysis',
 ] as const;
 export type ReceiptKind = (typeof RECEIPT_KINDS)[number];
 
 /**
  * The kinds a caller may write through a public path (REST, a plan's ledger.record step): records of its own
- * decisions, deploys, evidence and spawned services. Every other kind (plan, step, audit, route, policy, anchor,
- * federation, key, tool) is the node's own record of what it governed and is written only by the node.
+ * decisions, deploys, evidence and spawned services. Every other kind (plan, step, analysis, audit, route, policy,
+ * anchor, federation, key, tool) is the node's own record of what it governed and is written only by the node.
  */
 export const PUBLIC_RECEIPT_KINDS = [
   'decision',
@@ -163,6 +164,19 @@ export const BODY_SCHEMAS: Record<ReceiptKind, object> = {
       resultSha256: hex64,
       error: { type: 'string', maxLength: 1000 },
       durationMs: { type: 'integer', minimum: 0 },
+    },
+  },
+  // Continuous analysis of a live run (control/analysis.ts): a measurement that counted against it, or the summary.
+  analysis: {
+    type: 'object',
+    required: ['record', 'runId', 'planId', 'planHash', 'result'],
+    properties: {
+      record: { enum: ['measurement', 'summary'] },
+      runId: str(200),
+      planId: str(200),
+      planHash: hex64,
+      result: { enum: ['pass', 'fail', 'inconclusive'] },
+      rules: { type: 'array', maxItems: 1000 },
     },
   },
   key: {

@@ -58,6 +58,7 @@ describe('receipts', () => {
         'step',
         'key',
         'tool',
+        'analysis',
       ].sort(),
     );
   });

@@ -68,6 +68,13 @@ export function eventLine(e: RunEvent): string {
         return `  ⏸ ${e.phaseId}/${e.stepId} waits for an approval`;
       // A rollback that undid its step succeeded: it is not shown with the failure mark.
       return `  ${e.status === 'succeeded' || e.status === 'rolled-back' ? '✓' : e.status === 'skipped' ? '·' : e.status === 'unverifiable' ? '?' : '✗'} ${e.phaseId}/${e.stepId} ${e.status}${e.rollback ? ' (rollback)' : ''}${e.error ? `: ${e.error}` : ''}`;
+    case 'analysis': {
+      const t = e.tally;
+      const counts = `${t.pass} pass, ${t.fail} fail, ${t.inconclusive} inconclusive`;
+      if (e.record === 'summary')
+        return `  ≈ analysis ${e.result} (${t.measurements} measurement(s): ${counts})${e.stop ? `: ${e.stop.action} — ${e.stop.reason}` : ''}`;
+      return `  ${e.result === 'pass' ? '≈' : '!'} analysis at ${e.phaseId}/${e.stepId}: ${e.result} (${counts})${e.stop ? ` → ${e.stop.action}: ${e.stop.reason}` : ''}`;
+    }
     case 'run-finished':
       return `■ run ${e.runId} ${e.state}${e.hold ? ` (${e.hold.reason}: ${e.hold.message})` : ''}`;
   }
