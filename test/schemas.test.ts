@@ -1,6 +1,6 @@
 // The published plan format (issue 12): the node serves JSON Schemas of plans, strategist intents and action params,
 // generated from the validators themselves; docs/schemas/ holds the same files (a change to a validator that is not
-// reflected there fails here: regenerate with VM_WRITE_SCHEMAS=1 npx vitest run test/schemas.test.ts).
+// reflected there fails here: regenerate with VM_WRITE_SCHEMAS=1 npx vitest run test/schemas.test.ts, then npx prettier --write docs/schemas).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
