@@ -43,6 +43,12 @@ export interface ActionContext {
    * effect (a probe) tries once instead of waiting out its budget, since that effect cannot appear.
    */
   readonly unappliedWrites?: readonly string[];
+  /** In a dry-run: those earlier write steps themselves (e.g. a k8s.apply that creates the namespace of this one). */
+  readonly unappliedSteps?: readonly {
+    readonly id: string;
+    readonly action: string;
+    readonly params: unknown;
+  }[];
   /** When the step first started (ms), if a crash interrupted it: timers count from there, not from now. */
   readonly firstStartedAt?: number;
 }
@@ -54,6 +60,13 @@ export interface ActionResult {
   readonly exitCode?: number;
   /** Why it failed, one line (never a secret). */
   readonly error?: string;
+  /**
+   * A dry-run that could not check part of what it would do, and why (e.g. objects in a namespace an earlier step
+   * of the plan creates): the step is recorded `unverifiable` with this reason, never passed silently.
+   */
+  readonly unverifiable?: string;
+  /** One line on what it did or would do (a dry-run apply: what live would change), shown with the step. */
+  readonly summary?: string;
 }
 
 /** One registered action; its effect class (and aggregation, risk floor) is what governance sees (effects.ts). */

@@ -18,7 +18,14 @@
 // operator who checked the step's effect resumes with rerunStarted: true (or cancels).
 import { createHash, randomBytes } from 'node:crypto';
 import { canonicalize } from '@vaultmesh/ledger';
-import { actionTrait, governStep, type Action, type ActionRegistry, type ActionResult } from './actions.ts';
+import {
+  actionTrait,
+  governStep,
+  type Action,
+  type ActionContext,
+  type ActionRegistry,
+  type ActionResult,
+} from './actions.ts';
 import {
   DEFAULT_ANALYSIS_SETTINGS,
   tightenAnalysis,
@@ -153,6 +160,8 @@ export interface JournalEntry {
   readonly reason?: string;
   readonly error?: string;
   readonly exitCode?: number;
+  /** The action's one line on what it did or, in a dry-run, would do (e.g. what a k8s.apply would change). */
+  readonly summary?: string;
   readonly outputDigest?: string;
   readonly output?: unknown;
 }
@@ -192,6 +201,8 @@ export type RunEvent =
       error?: string;
       /** Why a step did not run or was excused: approval-required, policy-denied, a tripwire, unverifiable ... */
       reason?: string;
+      /** The action's one line on what it did or would do (a dry-run k8s.apply: what live would change). */
+      summary?: string;
       at: string;
     }
   | {
@@ -466,6 +477,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       plan: Plan;
       principal: Principal;
       unappliedWrites?: readonly string[];
+      unappliedSteps?: ActionContext['unappliedSteps'];
       firstStartedAt?: number;
       /** Aborts the action early (continuous analysis stopping the run during a read or a wait). */
       stop?: AbortSignal;
@@ -500,6 +512,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           receipts,
           now,
           ...(ctx.unappliedWrites ? { unappliedWrites: ctx.unappliedWrites } : {}),
+          ...(ctx.unappliedSteps ? { unappliedSteps: ctx.unappliedSteps } : {}),
           ...(ctx.firstStartedAt !== undefined ? { firstStartedAt: ctx.firstStartedAt } : {}),
         }),
         timedOut,
@@ -1513,7 +1526,12 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         facts: f,
         plan: d.stored.plan,
         principal: d.principal,
-        ...(run.dryRun ? { unappliedWrites: writes } : {}),
+        ...(run.dryRun
+          ? {
+              unappliedWrites: writes.map((w) => w.id),
+              unappliedSteps: writes.map((w) => ({ id: w.id, action: w.action, params: w.params })),
+            }
+          : {}),
         ...(firstStartedAt !== undefined && Number.isFinite(firstStartedAt) ? { firstStartedAt } : {}),
         // A read or a wait ends at once when analysis stops the run; a write finishes (then rolls back).
         ...(f.readOnly ? { stop: d.analysisStop.signal } : {}),
@@ -1548,11 +1566,16 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     let status: StepStatus = skipped ? 'skipped' : res.ok ? 'succeeded' : 'failed';
     // A dry-run applies no write, so a read after this plan's own writes may look for what they would create.
     let unverifiable: string | undefined;
+    // A dry-run that could not check part of what it would do says so itself (a k8s.apply into a planned namespace).
+    if (status === 'succeeded' && run.dryRun && res.unverifiable) {
+      status = 'unverifiable';
+      unverifiable = oneLine(res.unverifiable);
+    }
     if (status === 'failed' && run.dryRun && f.readOnly) {
       if (writes.length > 0) {
         status = 'unverifiable';
         unverifiable = oneLine(
-          `not checkable in a dry-run: it reads what earlier writes of this plan (${writes.join(', ')}) would create, and a dry-run applies none; the live run checks it`,
+          `not checkable in a dry-run: it reads what earlier writes of this plan (${writes.map((w) => w.id).join(', ')}) would create, and a dry-run applies none; the live run checks it`,
         );
       }
     } else if (status === 'failed' && run.dryRun) {
@@ -1605,6 +1628,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         output: boundedOutput(res.output),
         ...(approvalId ? { approvalId } : {}),
         ...(unverifiable ? { reason: unverifiable } : {}),
+        ...(res.summary ? { summary: oneLine(res.summary, 2000) } : {}),
         ...(res.error ? { error: oneLine(res.error) } : {}),
         ...(res.exitCode !== undefined ? { exitCode: res.exitCode } : {}),
       },
@@ -1629,6 +1653,8 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       rollback: false,
       status,
       ...(res.error ? { error: res.error } : {}),
+      ...(unverifiable ? { reason: unverifiable } : {}),
+      ...(res.summary ? { summary: oneLine(res.summary, 2000) } : {}),
       at: iso(),
     });
     if (status === 'failed') {
@@ -1687,12 +1713,12 @@ export function createExecutor(opts: ExecutorOptions): Executor {
    * Ids of the plan's steps before `step` (in plan order: a phase dry-run alone did not apply its predecessors
    * either) whose action writes, by the governed facts, not the declarations.
    */
-  function earlierWrites(d: Drive, phase: PlanPhase, step: PlanStep): string[] {
-    const out: string[] = [];
+  function earlierWrites(d: Drive, phase: PlanPhase, step: PlanStep): PlanStep[] {
+    const out: PlanStep[] = [];
     for (const ph of d.stored.plan.phases) {
       for (const s of ph.steps) {
         if (ph.id === phase.id && s.id === step.id) return out;
-        if (governStep(actions.get(s.action), s, s.params).effect === 'write') out.push(s.id);
+        if (governStep(actions.get(s.action), s, s.params).effect === 'write') out.push(s);
       }
     }
     return out;

@@ -9,6 +9,9 @@ type K8sModule = typeof K8s;
 import { z } from 'zod/v4';
 import type { Action, ActionContext, ActionResult } from './actions.ts';
 import { ControlError } from './errors.ts';
+import { changeSummary, describeChange, type ObjectChange } from './k8s-diff.ts';
+
+type Obj = { kind?: unknown; metadata?: { name?: unknown } };
 
 /** Where the cluster is: a kubeconfig file and optionally one of its contexts. */
 export interface K8sOptions {
@@ -164,35 +167,138 @@ export function createK8sActions(o: K8sOptions | undefined): Action[] {
     availableReplicas: d.status?.availableReplicas ?? 0,
   });
 
+  /** Namespaces that the plan's unapplied earlier steps, or earlier manifests of this one, would create. */
+  const plannedNamespaces = (manifests: readonly Obj[], ctx: ActionContext): Set<string> => {
+    const out = new Set<string>();
+    const add = (ms: unknown) => {
+      if (!Array.isArray(ms)) return;
+      for (const m of ms as Obj[])
+        if (m?.kind === 'Namespace' && typeof m.metadata?.name === 'string') out.add(m.metadata.name);
+    };
+    for (const s of ctx.unappliedSteps ?? [])
+      if (s.action === 'k8s.apply') add((s.params as { manifests?: unknown } | undefined)?.manifests);
+    add(manifests);
+    return out;
+  };
+
+  /** The live object, or undefined when the server has none (404). */
+  const readLive = async (objects: KubernetesObjectApi, spec: KubernetesObject) => {
+    try {
+      return await objects.read({
+        apiVersion: spec.apiVersion!,
+        kind: spec.kind!,
+        metadata: {
+          name: spec.metadata!.name!,
+          ...(spec.metadata?.namespace ? { namespace: spec.metadata.namespace } : {}),
+        },
+      });
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 404) return undefined;
+      throw e;
+    }
+  };
+
+  /**
+   * A dry-run of the whole apply set: every manifest is read live and applied with dryRun=All, and the answer is
+   * compared with the live object (what live would change, as kubectl diff shows it). Every manifest is tried; an
+   * object in a namespace this plan creates is "not checkable in a dry-run" (the namespace's apply persisted
+   * nothing), any other refusal fails the step.
+   */
+  async function dryRunApply(
+    p: z.output<typeof ApplyParams>,
+    ctx: ActionContext,
+    c: Clients,
+  ): Promise<ActionResult> {
+    const changes: ObjectChange[] = [];
+    const notCheckable: { kind: string; name: string; namespace?: string; reason: string }[] = [];
+    const failures: string[] = [];
+    const planned = plannedNamespaces(p.manifests as Obj[], ctx);
+    for (const m of p.manifests) {
+      const spec = specOf(m, ctx);
+      const id = {
+        kind: m.kind,
+        name: m.metadata.name,
+        ...(spec.metadata?.namespace ? { namespace: spec.metadata.namespace } : {}),
+      };
+      try {
+        const live = await readLive(c.objects, spec);
+        const r = await c.objects.patch(
+          spec,
+          undefined,
+          'All',
+          fieldManager,
+          true,
+          c.k8s.PatchStrategy.ServerSideApply,
+        );
+        changes.push(describeChange(id, live, r));
+      } catch (e) {
+        const why = k8sError(e);
+        const ns = id.namespace;
+        if (ns && planned.has(ns) && new RegExp(`namespaces? "${ns}" not found`).test(why))
+          notCheckable.push({
+            ...id,
+            reason: `namespace ${ns} is created by this plan, and a dry-run creates nothing`,
+          });
+        else failures.push(`apply ${m.kind}/${m.metadata.name}: ${why}`);
+      }
+    }
+    const summary = [
+      changeSummary(changes),
+      ...notCheckable.map((n) => `${n.kind} ${n.namespace}/${n.name}: not checkable`),
+    ]
+      .filter(Boolean)
+      .join(', ');
+    const output = { dryRun: true, changes, ...(notCheckable.length ? { notCheckable } : {}) };
+    if (failures.length)
+      return { ok: false, output: { ...output, failures }, error: failures.join('; '), summary };
+    return {
+      ok: true,
+      output,
+      summary,
+      ...(notCheckable.length
+        ? {
+            unverifiable: `not checkable in a dry-run: ${notCheckable.map((n) => `${n.kind} ${n.namespace}/${n.name}`).join(', ')} (${notCheckable[0]!.reason}); the live run applies it`,
+          }
+        : {}),
+    };
+  }
+
+  const specOf = (m: z.output<typeof Manifest>, ctx: ActionContext) =>
+    ({
+      ...m,
+      metadata: {
+        ...m.metadata,
+        namespace: m.kind === 'Namespace' ? undefined : ns(m.metadata.namespace, ctx),
+      },
+    }) as KubernetesObject;
+
   const apply: Action<z.output<typeof ApplyParams>> = {
     name: 'k8s.apply',
     description:
-      'server-side apply of manifests (force, field manager "vaultmesh"); dry-run sends dryRun=All',
+      'server-side apply of manifests (force, field manager "vaultmesh"); a dry-run sends dryRun=All for every manifest and reports what live would change',
     params: ApplyParams,
     dryRun: true,
     effect: 'write',
     idempotent: true,
     async run(p, ctx): Promise<ActionResult> {
-      const { objects, k8s } = await connect();
+      const c = await connect();
+      if (ctx.dryRun) return dryRunApply(p, ctx, c);
       const applied: Record<string, unknown>[] = [];
       for (const m of p.manifests) {
-        const spec = {
-          ...m,
-          metadata: { ...m.metadata, namespace: ns(m.metadata.namespace, ctx) },
-        } as KubernetesObject;
+        const spec = specOf(m, ctx);
         try {
-          const r = await objects.patch(
+          const r = await c.objects.patch(
             spec,
             undefined,
-            ctx.dryRun ? 'All' : undefined,
+            undefined,
             fieldManager,
             true,
-            k8s.PatchStrategy.ServerSideApply,
+            c.k8s.PatchStrategy.ServerSideApply,
           );
           applied.push({
             kind: m.kind,
             name: m.metadata.name,
-            namespace: spec.metadata?.namespace,
+            namespace: spec.metadata?.namespace ?? null,
             uid: r.metadata?.uid ?? null,
             resourceVersion: r.metadata?.resourceVersion ?? null,
             generation: r.metadata?.generation ?? null,
@@ -200,12 +306,19 @@ export function createK8sActions(o: K8sOptions | undefined): Action[] {
         } catch (e) {
           return {
             ok: false,
-            output: { applied, dryRun: ctx.dryRun },
+            output: { applied, dryRun: false },
             error: `apply ${m.kind}/${m.metadata.name}: ${k8sError(e)}`,
           };
         }
       }
-      return { ok: true, output: { applied, dryRun: ctx.dryRun } };
+      return {
+        ok: true,
+        output: { applied, dryRun: false },
+        summary:
+          applied
+            .map((a) => `${String(a.kind)} ${a.namespace ? `${String(a.namespace)}/` : ''}${String(a.name)}`)
+            .join(', ') + ' applied',
+      };
     },
   };
 

@@ -173,4 +173,66 @@ describe('dry-run semantics: a Kubernetes plan that creates what it then rolls o
       'canary-probe:succeeded',
     ]);
   }, 60_000);
+
+  it('a namespace created by an earlier step: the later apply into it is unverifiable in the dry-run, then lands live', async () => {
+    const f = await executorFixture({
+      actions: createActionRegistry({
+        kube: { kubeconfigPath: k8s.kubeconfigPath, context: 'fake', pollMs: 10 },
+      }),
+    });
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'ledger-api', namespace: 'ledger' },
+      spec: { replicas: 1, template: { spec: { containers: [{ name: 'api', image: 'ledger:1' }] } } },
+    };
+    const plan: Plan = {
+      v: 1,
+      id: 'first-namespace',
+      goal: 'first deploy into a new namespace',
+      target: { environment: 'staging', tenant: 'acme', namespace: 'ledger' },
+      phases: [
+        {
+          id: 'main',
+          steps: [
+            {
+              id: 'namespace',
+              action: 'k8s.apply',
+              params: { manifests: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ledger' } }] },
+              risk: 'medium',
+              reversible: false,
+            },
+            {
+              id: 'workload',
+              action: 'k8s.apply',
+              params: { manifests: [deployment] },
+              risk: 'medium',
+              reversible: false,
+            },
+          ],
+        },
+      ],
+      preconditions: [],
+      gates: [],
+      createdBy: 'ops@acme',
+      createdAt: '2026-12-01T00:00:00.000Z',
+    };
+    const stored = await f.executor.storePlan(plan, operator);
+    const base = { plan: plan.id, planHash: stored.planHash, principal: operator };
+    const dry = await f.executor.run({ ...base, dryRun: true });
+    expect(dry.state).toBe('succeeded');
+    expect(dry.steps.map((s) => `${s.stepId}:${s.status}`)).toEqual([
+      'namespace:succeeded',
+      'workload:unverifiable',
+    ]);
+    const receipt = (await f.ledger.all()).find((r) => r.body.stepId === 'workload');
+    expect(String(receipt?.body.reason)).toMatch(
+      /Deployment ledger\/ledger-api \(namespace ledger is created by this plan/,
+    );
+    const finished = f.events.find((e) => e.type === 'step-finished' && e.stepId === 'namespace');
+    expect(finished).toMatchObject({ summary: 'Namespace ledger: create' });
+    const live = await f.executor.run({ ...base, dryRun: false });
+    expect(live.state).toBe('succeeded');
+    expect(k8s.deployments.has('ledger/ledger-api')).toBe(true);
+  });
 });

@@ -18,6 +18,7 @@ beforeAll(async () => {
 afterAll(() => k8s.close());
 beforeEach(() => {
   k8s.deployments.clear();
+  k8s.objects.clear();
   k8s.requests.length = 0;
   k8s.brokenImages.clear();
   k8s.deadlineImages.clear();
@@ -47,8 +48,13 @@ describe('k8s.apply (server-side apply)', () => {
     );
     expect(r).toMatchObject({
       ok: true,
-      output: { dryRun: true, applied: [{ kind: 'Deployment', name: 'api-canary', namespace: 'shop' }] },
+      output: {
+        dryRun: true,
+        changes: [{ kind: 'Deployment', name: 'api-canary', namespace: 'shop', action: 'create' }],
+      },
+      summary: 'Deployment shop/api-canary: create',
     });
+    expect(r.unverifiable).toBeUndefined();
     const patch = k8s.requests.find((q) => q.method === 'PATCH')!;
     expect(patch).toMatchObject({
       path: '/apis/apps/v1/namespaces/shop/deployments/api-canary',
@@ -72,6 +78,147 @@ describe('k8s.apply (server-side apply)', () => {
     });
     expect(k8s.deployments.get('shop/api-canary')!.spec.template.spec.containers[0]!.image).toBe('api:v2');
     expect(k8s.requests.find((q) => q.method === 'PATCH')!.query.dryRun).toBeUndefined();
+  });
+});
+
+describe('k8s.apply dry-run: the whole apply set, and what live would change', () => {
+  const ns = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  const service = (namespace?: string) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'api', ...(namespace ? { namespace } : {}) },
+    spec: { selector: { app: 'api' }, ports: [{ port: 80, targetPort: 8080 }] },
+  });
+
+  it("compares the server's dry-run answer with the live object, field by field, and changes nothing", async () => {
+    k8s.seed('shop', 'api-canary', 'api:v1', 2);
+    const before = JSON.stringify(k8s.deployments.get('shop/api-canary')!.spec);
+    const r = await runAction(
+      registry,
+      'k8s.apply',
+      { manifests: [manifest('api:v2')] },
+      { dryRun: true, namespace: 'shop' },
+    );
+    expect(r.ok).toBe(true);
+    const [change] = r.output.changes as {
+      action: string;
+      changes: { path: string; op: string; from?: unknown; to?: unknown }[];
+    }[];
+    expect(change!.action).toBe('update');
+    expect(change!.changes).toContainEqual({
+      path: '/spec/template/spec/containers/0/image',
+      op: 'replace',
+      from: 'api:v1',
+      to: 'api:v2',
+    });
+    // Server-owned fields (status, resourceVersion, generation, managedFields) are never reported as changes.
+    expect(
+      change!.changes.some((c) =>
+        /^\/(status|metadata\/(resourceVersion|generation|managedFields))/.test(c.path),
+      ),
+    ).toBe(false);
+    expect(r.summary).toMatch(/^Deployment shop\/api-canary: update \(\d+ fields?\)$/);
+    // (The fake's controller advances status on each GET; the spec is what an apply would change.)
+    expect(JSON.stringify(k8s.deployments.get('shop/api-canary')!.spec)).toBe(before);
+    // A GET of the live object, then the dry-run apply; nothing else touches it.
+    const onPath = k8s.requests.filter(
+      (q) => q.path === '/apis/apps/v1/namespaces/shop/deployments/api-canary',
+    );
+    expect(onPath.map((q) => `${q.method}${q.query.dryRun ? ` dryRun=${q.query.dryRun}` : ''}`)).toEqual([
+      'GET',
+      'PATCH dryRun=All',
+    ]);
+  });
+
+  it('reports "unchanged" when live already matches', async () => {
+    await runAction(
+      registry,
+      'k8s.apply',
+      { manifests: [manifest('api:v2'), service()] },
+      { namespace: 'shop' },
+    );
+    const r = await runAction(
+      registry,
+      'k8s.apply',
+      { manifests: [manifest('api:v2'), service()] },
+      { dryRun: true, namespace: 'shop' },
+    );
+    expect((r.output.changes as { action: string }[]).map((c) => c.action)).toEqual([
+      'unchanged',
+      'unchanged',
+    ]);
+    expect(r.summary).toBe('Deployment shop/api-canary: unchanged, Service shop/api: unchanged');
+  });
+
+  it('objects in a namespace the plan creates are "not checkable in a dry-run", never passed silently', async () => {
+    const r = await runAction(
+      registry,
+      'k8s.apply',
+      { manifests: [ns('payments'), manifest('api:v2'), service()] },
+      { dryRun: true, namespace: 'payments' },
+    );
+    expect(r.ok).toBe(true);
+    expect(
+      (r.output.changes as { kind: string; action: string }[]).map((c) => `${c.kind}:${c.action}`),
+    ).toEqual(['Namespace:create']);
+    expect((r.output.notCheckable as { kind: string }[]).map((c) => c.kind)).toEqual([
+      'Deployment',
+      'Service',
+    ]);
+    expect(r.unverifiable).toMatch(
+      /Deployment payments\/api-canary, Service payments\/api \(namespace payments is created by this plan/,
+    );
+    expect(k8s.objects.size + k8s.deployments.size).toBe(0);
+    // Live, the namespace comes first and the rest lands in it.
+    const live = await runAction(
+      registry,
+      'k8s.apply',
+      { manifests: [ns('payments'), manifest('api:v2'), service()] },
+      { namespace: 'payments' },
+    );
+    expect(live.ok).toBe(true);
+    expect(k8s.deployments.has('payments/api-canary')).toBe(true);
+    expect(k8s.objects.has('services/payments/api')).toBe(true);
+  });
+
+  it('a missing namespace the plan does not create fails the dry-run, naming every manifest it refuses', async () => {
+    const r = await runAction(
+      registry,
+      'k8s.apply',
+      { manifests: [manifest('api:v2'), service()] },
+      { dryRun: true, namespace: 'nowhere' },
+    );
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatch(
+      /apply Deployment\/api-canary: .*namespaces "nowhere" not found; apply Service\/api: .*namespaces "nowhere" not found/,
+    );
+  });
+
+  it("never shows a Secret's values, old or new", async () => {
+    const secret = (v: string) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db' },
+      data: { password: v },
+    });
+    await runAction(
+      registry,
+      'k8s.apply',
+      { manifests: [secret('b2xkLXNlY3JldA==')] },
+      { namespace: 'shop' },
+    );
+    const r = await runAction(
+      registry,
+      'k8s.apply',
+      { manifests: [secret('bmV3LXNlY3JldA==')] },
+      { dryRun: true, namespace: 'shop' },
+    );
+    const text = JSON.stringify(r);
+    expect(text).not.toContain('b2xkLXNlY3JldA==');
+    expect(text).not.toContain('bmV3LXNlY3JldA==');
+    expect((r.output.changes as { changes: unknown[] }[])[0]!.changes).toEqual([
+      { path: '/data/password', op: 'replace', from: '(redacted)', to: '(redacted)' },
+    ]);
   });
 });
 

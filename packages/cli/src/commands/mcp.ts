@@ -67,7 +67,7 @@ export function eventLine(e: RunEvent): string {
       if (e.status === 'denied' && e.reason === 'approval-required')
         return `  ⏸ ${e.phaseId}/${e.stepId} waits for an approval`;
       // A rollback that undid its step succeeded: it is not shown with the failure mark.
-      return `  ${e.status === 'succeeded' || e.status === 'rolled-back' ? '✓' : e.status === 'skipped' ? '·' : e.status === 'unverifiable' ? '?' : '✗'} ${e.phaseId}/${e.stepId} ${e.status}${e.rollback ? ' (rollback)' : ''}${e.error ? `: ${e.error}` : ''}`;
+      return `  ${e.status === 'succeeded' || e.status === 'rolled-back' ? '✓' : e.status === 'skipped' ? '·' : e.status === 'unverifiable' ? '?' : '✗'} ${e.phaseId}/${e.stepId} ${e.status}${e.rollback ? ' (rollback)' : ''}${e.error ? `: ${e.error}` : ''}${e.summary ? `\n      ${e.summary}` : ''}${e.status === 'unverifiable' && e.reason ? `\n      ${e.reason}` : ''}`;
     case 'analysis': {
       const t = e.tally;
       const counts = `${t.pass} pass, ${t.fail} fail, ${t.inconclusive} inconclusive`;

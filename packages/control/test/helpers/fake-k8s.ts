@@ -1,8 +1,10 @@
-// A fake Kubernetes API server (node:http on 127.0.0.1) for apps/v1 Deployments, answering the real paths and
-// shapes that @kubernetes/client-node uses: API discovery (GET /apis/apps/v1), GET and PATCH
-// /apis/apps/v1/namespaces/{ns}/deployments/{name} with server-side apply (application/apply-patch+yaml, which
-// needs fieldManager), strategic merge and JSON merge patches, the dryRun=All query (nothing persisted), bearer
-// token authentication and Status bodies for errors. It speaks HTTPS with a throwaway self-signed certificate
+// A fake Kubernetes API server (node:http on 127.0.0.1) for apps/v1 Deployments and core v1 Namespaces, Services,
+// ConfigMaps and Secrets, answering the real paths and shapes that @kubernetes/client-node uses: API discovery
+// (GET /api/v1, /apis/apps/v1), GET and PATCH /apis/apps/v1/namespaces/{ns}/deployments/{name} with server-side
+// apply (application/apply-patch+yaml, which needs fieldManager), strategic merge and JSON merge patches, GET and
+// apply of /api/v1/namespaces/{name} and /api/v1/namespaces/{ns}/{services|configmaps|secrets}/{name}, the
+// dryRun=All query (nothing persisted), `namespaces "x" not found` for an object in a namespace that does not exist
+// (default, shop and kube-system do), bearer token authentication and Status bodies for errors. It speaks HTTPS with a throwaway self-signed certificate
 // (openssl CLI) that the kubeconfig trusts as certificate-authority-data, as client-node refuses plain HTTP. A tiny "controller" advances a rollout one stage per GET.
 // It is not Kubernetes: no admission, no defaulting beyond the fields the actions read, no watch.
 import { execFileSync } from 'node:child_process';
@@ -121,6 +123,16 @@ export async function startFakeK8s() {
     cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
   };
   const deployments = new Map<string, Deployment>();
+  /** Core v1 objects by `${plural}/${namespace}/${name}` (namespaces: `namespaces//${name}`). */
+  const objects = new Map<string, Obj>();
+  const DEFAULT_NAMESPACES = ['default', 'kube-system', 'shop'];
+  const namespaceExists = (ns: string) => DEFAULT_NAMESPACES.includes(ns) || objects.has(`namespaces//${ns}`);
+  const CORE = {
+    namespaces: { kind: 'Namespace', namespaced: false },
+    services: { kind: 'Service', namespaced: true },
+    configmaps: { kind: 'ConfigMap', namespaced: true },
+    secrets: { kind: 'Secret', namespaced: true },
+  } as const;
   const requests: FakeK8sRequest[] = [];
   /** Images whose pods never become available (a broken release). */
   const brokenImages = new Set<string>();
@@ -184,6 +196,62 @@ export async function startFakeK8s() {
     };
     if (req.headers.authorization !== `Bearer ${TOKEN}`)
       return send(401, status(401, 'Unauthorized', 'Unauthorized'));
+    if (req.method === 'GET' && url.pathname === '/api/v1')
+      return send(200, {
+        kind: 'APIResourceList',
+        groupVersion: 'v1',
+        resources: Object.entries(CORE).map(([name, r]) => ({
+          name,
+          singularName: r.kind.toLowerCase(),
+          namespaced: r.namespaced,
+          kind: r.kind,
+          verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'],
+        })),
+      });
+    const core =
+      /^\/api\/v1\/namespaces\/([^/]+)$/.exec(url.pathname) ??
+      /^\/api\/v1\/namespaces\/([^/]+)\/(services|configmaps|secrets)\/([^/]+)$/.exec(url.pathname);
+    if (core) {
+      const [plural, ns, name] =
+        core.length === 2 ? ['namespaces', '', core[1]!] : [core[2]!, core[1]!, core[3]!];
+      const r = CORE[plural as keyof typeof CORE];
+      const key = `${plural}/${ns}/${name}`;
+      const cur =
+        plural === 'namespaces' && DEFAULT_NAMESPACES.includes(name)
+          ? { kind: 'Namespace', apiVersion: 'v1', metadata: { name } }
+          : objects.get(key);
+      if (req.method === 'GET')
+        return cur ? send(200, cur) : send(404, status(404, 'NotFound', `${plural} "${name}" not found`));
+      if (req.method !== 'PATCH' || contentType !== 'application/apply-patch+yaml')
+        return send(405, status(405, 'MethodNotAllowed', 'the fake applies core objects only'));
+      if (!query.fieldManager)
+        return send(422, status(422, 'Invalid', 'fieldManager: Required value: is required for apply patch'));
+      const applied = body as Obj & { kind?: string; metadata?: Obj };
+      if (applied.kind !== r.kind || applied.metadata?.name !== name)
+        return send(
+          400,
+          status(400, 'BadRequest', 'the name of the object does not match the name on the URL'),
+        );
+      if (r.namespaced && !namespaceExists(ns))
+        return send(404, status(404, 'NotFound', `namespaces "${ns}" not found`));
+      const { metadata: m, status: _s, ...rest } = applied;
+      const base: Obj = (cur as Obj | undefined) ?? {
+        apiVersion: 'v1',
+        kind: r.kind,
+        metadata: { name, ...(r.namespaced ? { namespace: ns } : {}), uid: `uid-${++uid}` },
+      };
+      const next = mergePatch(base, {
+        ...rest,
+        metadata: { labels: m?.labels ?? null, annotations: m?.annotations ?? null },
+      }) as Obj & { metadata: Obj };
+      next.metadata = {
+        ...next.metadata,
+        resourceVersion: String(++rv),
+        managedFields: [{ manager: query.fieldManager, operation: 'Apply' }],
+      };
+      if (query.dryRun !== 'All') objects.set(key, next);
+      return send(cur ? 200 : 201, next);
+    }
     if (req.method === 'GET' && url.pathname === '/apis/apps/v1')
       return send(200, {
         kind: 'APIResourceList',
@@ -246,6 +314,7 @@ export async function startFakeK8s() {
           400,
           status(400, 'BadRequest', 'the name of the object does not match the name on the URL'),
         );
+      if (!namespaceExists(ns)) return send(404, status(404, 'NotFound', `namespaces "${ns}" not found`));
       const base: Deployment = cur ?? {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
@@ -333,6 +402,7 @@ export async function startFakeK8s() {
     url: srv.url,
     kubeconfigPath,
     deployments,
+    objects,
     requests,
     brokenImages,
     deadlineImages,
