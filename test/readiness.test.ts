@@ -117,8 +117,62 @@ describe('vm readiness assess', () => {
     };
     expect(report.status).toBe('NOT_READY');
     expect(report.findings.filter((f) => !f.ok)).toEqual([
-      expect.objectContaining({ item: 'rpo', detail: 'no data for metric backup_age_seconds (fail closed)' }),
+      expect.objectContaining({
+        item: 'rpo',
+        detail: `no data for metric backup_age_seconds (prometheus ${url}: backup_age_seconds; not in file ${join(work, 'observed.json')}) (fail closed)`,
+      }),
     ]);
     expect(nr.stderr).toBe('vm: tenant acme is NOT_READY: 1 finding(s) failed\n');
+  });
+
+  it('--record writes the report as an audit receipt; a file value never beats a measurement', async () => {
+    const data = join(work, 'data');
+    expect((await runVm(['init', '-d', data])).code).toBe(0);
+    // The file claims a traffic figure Prometheus measured otherwise: the measurement is used, the file named.
+    writeFileSync(
+      join(work, 'observed.json'),
+      JSON.stringify({
+        metrics: { backup_age_seconds: 300, 'sum(rate(http_requests_total{tenant="acme"}[5m]))': 5000 },
+        regions: ['eu-west-1'],
+      }),
+    );
+    const r = await runVm([
+      'readiness',
+      'assess',
+      '--tenant',
+      'acme',
+      '--checklist',
+      join(work, 'checklist.yaml'),
+      '--prometheus',
+      url,
+      '--observed',
+      join(work, 'observed.json'),
+      '--record',
+      '-d',
+      data,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as {
+      receipt: number;
+      findings: { item: string; observed: unknown; source?: string; detail: string }[];
+    };
+    const traffic = report.findings.find((f) => f.item === 'sustained-rps')!;
+    expect(traffic.observed).toBe(1300);
+    expect(traffic.source).toBe(`prometheus ${url}: sum(rate(http_requests_total{tenant="acme"}[5m]))`);
+    expect(traffic.detail).toMatch(/observed\.json says 5000; the measurement is used/);
+    expect(report.findings.find((f) => f.item === 'rpo')!.source).toBe(`file ${join(work, 'observed.json')}`);
+    const shown = await runVm(['memory', 'show', String(report.receipt), '-d', data, '--json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    const rec = (JSON.parse(shown.stdout) as { receipt: { kind: string; body: Record<string, unknown> } })
+      .receipt;
+    expect(rec.kind).toBe('audit');
+    expect(rec.body).toMatchObject({
+      subject: 'readiness:acme',
+      result: 'pass',
+      status: 'READY',
+      via: 'cli',
+    });
+    expect(rec.body.checklistSha256).toMatch(/^[0-9a-f]{64}$/);
   });
 });

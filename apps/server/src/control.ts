@@ -217,7 +217,11 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
   });
   const executor = createExecutor({
     store,
-    gates: createPlanGates({ store, readiness: (tenant) => tenantReadiness(tenant, opts) }),
+    gates: createPlanGates({
+      store,
+      readiness: (tenant) => tenantReadiness(tenant, opts),
+      receipts: node.log,
+    }),
     liveGate: (run) => liveRunAllowed(store, run),
     receipts: node.log,
     policy,
@@ -414,7 +418,11 @@ async function tenantReadiness(
   } catch (e) {
     return failed('observations', `cannot read ${opts.readiness?.observedFile}: ${(e as Error).message}`);
   }
-  return assessReadiness({ tenant, checklist, ...readinessSources(observed, opts.prometheusUrl) });
+  return assessReadiness({
+    tenant,
+    checklist,
+    ...readinessSources(observed, opts.prometheusUrl, opts.readiness?.observedFile),
+  });
 }
 
 /** The control-plane principal of an API token holder. */

@@ -38,7 +38,7 @@ export const GoliveCheckSchemas = {
     kubeconfig: z.string().min(1).optional(),
     /** Context to check instead of current-context. */
     context: z.string().min(1).max(253).optional(),
-    /** Also ask the cluster's API server for its version (off by default: the check reads the file only). */
+    /** Ask the cluster's API server for its version (default true); false only reads the file, and says so. */
     contact: z.boolean().optional(),
     timeoutMs: TimeoutMs,
   }),
@@ -278,13 +278,13 @@ async function checkKubernetes(
   const facts = kubeconfigFacts(parseConfigText(text, `kubeconfig ${path}`), c.context);
   if (typeof facts === 'string') return { ok: false, evidence, detail: facts };
   Object.assign(evidence, facts);
-  if (!c.contact)
+  if (c.contact === false)
     return {
       ok: true,
-      evidence,
-      detail: `context "${facts.context}" names cluster "${facts.cluster}" at ${facts.server} (not contacted)`,
+      evidence: { ...evidence, contacted: false },
+      detail: `context "${facts.context}" names cluster "${facts.cluster}" at ${facts.server} (not contacted: contact is false)`,
     };
-  // Only when asked: the cluster's /version through client-node, with the context's credentials.
+  // By default the cluster must answer: its /version through client-node, with the context's credentials.
   try {
     const k8s = await import('@kubernetes/client-node');
     const kc = new k8s.KubeConfig();

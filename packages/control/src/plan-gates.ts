@@ -2,8 +2,8 @@
 // on a go/no-go poll bound to the run's exact plan hash whose recorded outcome is go; a `readiness` gate only when
 // the tenant's configured readiness checklist is READY. Anything missing fails the gate, saying what is missing.
 import { latestClosedPoll } from './golive.ts';
-import type { ControlStore, GateCheck } from './ports.ts';
-import type { ReadinessReport } from './readiness.ts';
+import type { ControlStore, GateCheck, ReceiptWriter } from './ports.ts';
+import { readinessReceiptBody, type ReadinessReport } from './readiness.ts';
 
 /** What the gate check needs. */
 export interface PlanGatesOptions {
@@ -14,6 +14,8 @@ export interface PlanGatesOptions {
    * checklist is configured for it.
    */
   readonly readiness?: (tenant: string) => Promise<ReadinessReport | undefined>;
+  /** Where each readiness report a gate relied on is recorded (an `audit` receipt); without it none is. */
+  readonly receipts?: ReceiptWriter;
 }
 
 const oneLine = (s: string, max = 500) => s.replace(/\s+/g, ' ').slice(0, max);
@@ -53,12 +55,36 @@ export function createPlanGates(opts: PlanGatesOptions): GateCheck {
             pass: false,
             reason: `no readiness checklist is configured for tenant ${run.tenant} (control.readiness.checklists)`,
           };
-        if (report.status === 'READY') return { pass: true, reason: `tenant ${run.tenant} is READY` };
+        let recorded = '';
+        if (opts.receipts) {
+          // The report the gate decides on is on the record, whatever it says; unrecorded, the gate fails closed.
+          try {
+            const r = await opts.receipts.append({
+              kind: 'audit',
+              actor: 'vaultmesh/readiness-gate',
+              tenant: run.tenant,
+              body: {
+                ...readinessReceiptBody(report, { via: 'gate' }),
+                planId: run.planId,
+                runId: run.runId,
+                gateId: gate.id,
+              },
+            });
+            recorded = ` (receipt ${r.index})`;
+          } catch (e) {
+            return {
+              pass: false,
+              reason: oneLine(`the readiness report could not be recorded: ${(e as Error).message}`),
+            };
+          }
+        }
+        if (report.status === 'READY')
+          return { pass: true, reason: `tenant ${run.tenant} is READY${recorded}` };
         const failed = report.findings.filter((f) => !f.ok);
         return {
           pass: false,
           reason: oneLine(
-            `tenant ${run.tenant} is NOT_READY: ${failed
+            `tenant ${run.tenant} is NOT_READY${recorded}: ${failed
               .slice(0, 5)
               .map(
                 (f) =>

@@ -92,6 +92,16 @@ export function createPrometheusSource(opts: PrometheusSourceOptions): MetricSou
   }
   if (base.protocol !== 'http:' && base.protocol !== 'https:')
     throw new ControlError('INVALID_ARGUMENT', `Prometheus URL must be http or https, got ${base.protocol}`);
+  // Credentials in the URL (http://user:pass@host) become a Basic Authorization header: fetch refuses them in the
+  // URL, and nothing shown (errors, sources) may carry them.
+  const auth: Record<string, string> = {};
+  if (base.username || base.password) {
+    const user = decodeURIComponent(base.username);
+    const pass = decodeURIComponent(base.password);
+    auth.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    base.username = '';
+    base.password = '';
+  }
   const timeoutMs = opts.timeoutMs ?? DEFAULT_PROMETHEUS_TIMEOUT_MS;
   return {
     async query(promql, at) {
@@ -103,7 +113,7 @@ export function createPrometheusSource(opts: PrometheusSourceOptions): MetricSou
       let status: number;
       try {
         const res = await fetch(u, {
-          headers: { accept: 'application/json', ...opts.headers },
+          headers: { accept: 'application/json', ...auth, ...opts.headers },
           signal,
           redirect: 'error',
         });

@@ -11,8 +11,21 @@ import { parseConfigText, parseWith } from './config-text.ts';
 import { ControlError } from './errors.ts';
 import { createPrometheusSource, type PrometheusSourceOptions } from './prometheus-source.ts';
 
-/** Observed metric by name; undefined (or NaN) means no data. It may throw or reject: that item is then NOT_READY. */
-export type MetricLookup = (name: string) => number | undefined | Promise<number | undefined>;
+/** A value and where it came from ("prometheus http://…: <query>", "file observed.json"), with any note on it. */
+export interface Observation {
+  readonly value: number | undefined;
+  readonly source: string;
+  /** e.g. the file's value for the same metric, which a measurement overrode. */
+  readonly note?: string;
+}
+
+/**
+ * Observed metric by name: a number, or an Observation saying where it came from; undefined (or NaN) means no data.
+ * It may throw or reject: that item is then NOT_READY.
+ */
+export type MetricLookup = (
+  name: string,
+) => number | undefined | Observation | Promise<number | undefined | Observation>;
 
 /** Observed facts about the tenant's deployment that are not numbers (residency). */
 export interface ReadinessFacts {
@@ -20,6 +33,8 @@ export interface ReadinessFacts {
   readonly tags?: Readonly<Record<string, string>>;
   /** Regions the tenant's resources run in. */
   readonly regions?: readonly string[];
+  /** Where the tags and regions came from (e.g. "file observed.json"). */
+  readonly source?: string;
 }
 
 const Name = z.string().min(1).max(200);
@@ -149,6 +164,8 @@ export interface ReadinessFinding {
   readonly expected: string;
   /** What was observed; null when nothing was. */
   readonly observed: number | string | null;
+  /** Where the observed value came from (a Prometheus query, a file), when the lookup says. */
+  readonly source?: string;
   readonly detail: string;
 }
 
@@ -205,14 +222,22 @@ export async function assessReadiness(input: AssessReadinessInput): Promise<Read
   const assessedAt = new Date((input.now ?? Date.now)()).toISOString();
   const findings: ReadinessFinding[] = [];
 
-  /** Reads one metric: a number, or a string saying why there is none. */
-  const read = async (ref: string): Promise<number | string> => {
+  /** Reads one metric: a number with where it came from, or a string saying why there is none. */
+  const read = async (ref: string): Promise<{ v: number; source?: string; note?: string } | string> => {
     const name = ref.replaceAll('$tenant', tenant);
     try {
-      const v = await input.metrics(name);
-      if (v === undefined || v === null || Number.isNaN(v)) return `no data for metric ${name}`;
-      if (typeof v !== 'number') return `metric ${name} is not a number`;
-      return v;
+      const got = await input.metrics(name);
+      const o: Observation | undefined =
+        typeof got === 'object' && got !== null
+          ? got
+          : got === undefined
+            ? undefined
+            : { value: got, source: '' };
+      const v = o?.value;
+      const from = o?.source ? ` (${o.source})` : '';
+      if (v === undefined || v === null || Number.isNaN(v)) return `no data for metric ${name}${from}`;
+      if (typeof v !== 'number') return `metric ${name} is not a number${from}`;
+      return { v, ...(o?.source ? { source: o.source } : {}), ...(o?.note ? { note: o.note } : {}) };
     } catch (e) {
       return `metric ${name} could not be read: ${(e as Error).message ?? String(e)}`;
     }
@@ -229,11 +254,12 @@ export async function assessReadiness(input: AssessReadinessInput): Promise<Read
     expectedNote = '',
   ) => {
     const expected = `${op} ${fmt(target)}${unit ? ' ' + unit : ''}${expectedNote}`;
-    const v = await read(ref);
-    if (typeof v === 'string') {
-      findings.push({ section, item, ok: false, expected, observed: null, detail: `${v} (fail closed)` });
+    const r = await read(ref);
+    if (typeof r === 'string') {
+      findings.push({ section, item, ok: false, expected, observed: null, detail: `${r} (fail closed)` });
       return;
     }
+    const { v } = r;
     const ok = op === '>=' ? v >= target : v <= target;
     findings.push({
       section,
@@ -241,7 +267,8 @@ export async function assessReadiness(input: AssessReadinessInput): Promise<Read
       ok,
       expected,
       observed: v,
-      detail: `observed ${fmt(v)}${unit ? ' ' + unit : ''} ${ok ? 'meets' : 'misses'} the target ${expected}`,
+      ...(r.source ? { source: r.source } : {}),
+      detail: `observed ${fmt(v)}${unit ? ' ' + unit : ''}${r.source ? ` from ${r.source}` : ''} ${ok ? 'meets' : 'misses'} the target ${expected}${r.note ? `; ${r.note}` : ''}`,
     });
   };
 
@@ -288,6 +315,7 @@ export async function assessReadiness(input: AssessReadinessInput): Promise<Read
           ok,
           expected,
           observed: seen ?? null,
+          ...(input.facts?.source ? { source: input.facts.source } : {}),
           detail:
             seen === undefined
               ? `tag ${name} is missing`
@@ -317,6 +345,7 @@ export async function assessReadiness(input: AssessReadinessInput): Promise<Read
           ok: outside.length === 0,
           expected,
           observed: regions.join(', '),
+          ...(input.facts?.source ? { source: input.facts.source } : {}),
           detail: outside.length === 0 ? 'every region is allowed' : `not allowed: ${outside.join(', ')}`,
         });
       }
@@ -376,35 +405,55 @@ export function readReadinessObservations(text: string): ReadinessObservations {
 }
 
 /**
- * What assessReadiness reads for a tenant: the observations' measurements first, then (when given) Prometheus for
- * the rest, and the observations' residency facts.
+ * What assessReadiness reads for a tenant: a measurement (Prometheus, when given) first; the observations file only
+ * for what Prometheus has no data on. A file never silently beats a measurement: where both have a value, the
+ * measurement is used and the finding notes the file's. Each value says where it came from.
  */
 export function readinessSources(
   observed: ReadinessObservations,
   prometheusUrl?: string,
+  observedFile = 'the observations file',
 ): { metrics: MetricLookup; facts: ReadinessFacts } {
-  const sources: MetricLookup[] = [metricsFromRecord(observed.metrics ?? {})];
-  if (prometheusUrl) sources.push(createPrometheusMetrics({ url: prometheusUrl }));
+  const file = metricsFromRecord(observed.metrics ?? {}, `file ${observedFile}`);
+  const prom = prometheusUrl ? createPrometheusMetrics({ url: prometheusUrl }) : undefined;
+  const metrics: MetricLookup = async (name) => {
+    const fromFile = (await file(name)) as Observation;
+    if (!prom) return fromFile;
+    const measured = (await prom(name)) as Observation;
+    if (measured.value === undefined)
+      return fromFile.value === undefined
+        ? { value: undefined, source: `${measured.source}; not in ${fromFile.source}` }
+        : fromFile;
+    const differs = fromFile.value !== undefined && fromFile.value !== measured.value;
+    return differs
+      ? { ...measured, note: `${fromFile.source} says ${fromFile.value}; the measurement is used` }
+      : measured;
+  };
   return {
-    metrics: firstMetric(...sources),
+    metrics,
     facts: {
       ...(observed.tags ? { tags: observed.tags } : {}),
       ...(observed.regions ? { regions: observed.regions } : {}),
+      ...(observed.tags || observed.regions ? { source: `file ${observedFile}` } : {}),
     },
   };
 }
 
-/** A MetricLookup over a plain record of measurements (e.g. a load test's report). */
-export function metricsFromRecord(values: Readonly<Record<string, number>>): MetricLookup {
-  return (name) => (Object.prototype.hasOwnProperty.call(values, name) ? values[name] : undefined);
+/** A MetricLookup over a plain record of measurements (e.g. a load test's report), naming `source` when given. */
+export function metricsFromRecord(values: Readonly<Record<string, number>>, source?: string): MetricLookup {
+  return (name) => {
+    const v = Object.prototype.hasOwnProperty.call(values, name) ? values[name] : undefined;
+    return source === undefined ? v : { value: v, source };
+  };
 }
 
 /** A MetricLookup asking each lookup in turn and taking the first value it has (errors are passed on). */
 export function firstMetric(...lookups: readonly MetricLookup[]): MetricLookup {
   return async (name) => {
     for (const l of lookups) {
-      const v = await l(name);
-      if (v !== undefined && !Number.isNaN(v)) return v;
+      const got = await l(name);
+      const v = typeof got === 'object' && got !== null ? got.value : got;
+      if (v !== undefined && !Number.isNaN(v)) return got;
     }
     return undefined;
   };
@@ -428,6 +477,51 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions): MetricL
     const promql =
       opts.queries && Object.prototype.hasOwnProperty.call(opts.queries, name) ? opts.queries[name]! : name;
     const v = await source.query(promql, opts.at ? opts.at() : new Date());
-    return Number.isNaN(v) ? undefined : v;
+    return {
+      value: Number.isNaN(v) ? undefined : v,
+      source: `prometheus ${withoutCredentials(opts.url)}: ${promql}`,
+    };
+  };
+}
+
+/** A URL as it may be shown: without user name and password. */
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/** The most findings a readiness receipt lists (the audit body's limit). */
+const MAX_RECEIPT_FINDINGS = 1000;
+
+/**
+ * The body of the `audit` receipt that records a readiness report: subject `readiness:<tenant>`, pass when READY,
+ * and every finding with what was observed and where it came from (the checklist by its SHA-256 when given).
+ */
+export function readinessReceiptBody(
+  report: ReadinessReport,
+  o: { checklistSha256?: string; via?: string } = {},
+): Record<string, unknown> {
+  return {
+    subject: `readiness:${report.tenant}`,
+    result: report.status === 'READY' ? 'pass' : 'fail',
+    status: report.status,
+    assessedAt: report.assessedAt,
+    ...(o.checklistSha256 ? { checklistSha256: o.checklistSha256 } : {}),
+    ...(o.via ? { via: o.via } : {}),
+    checks: report.findings.slice(0, MAX_RECEIPT_FINDINGS).map((f) => ({
+      section: f.section,
+      item: f.item,
+      ok: f.ok,
+      expected: f.expected,
+      observed: f.observed,
+      ...(f.source ? { source: f.source } : {}),
+      detail: f.detail.slice(0, 1000),
+    })),
   };
 }

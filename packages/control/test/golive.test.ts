@@ -283,10 +283,10 @@ describe('prerequisite checks', () => {
       return p;
     };
 
-    it('passes when current-context names a cluster with a server, without contacting it', async () => {
+    it('with contact: false reads the file only, and says it did not contact the cluster', async () => {
       // 192.0.2.1 is TEST-NET-1 (RFC 5737): nothing answers there, so a contact attempt would fail.
       const path = kubeconfig('prod', 'https://192.0.2.1:6443');
-      const r = await runGoliveChecks([{ id: 'kubernetes', kubeconfig: path }], {});
+      const r = await runGoliveChecks([{ id: 'kubernetes', kubeconfig: path, contact: false }], {});
       expect(r.checks[0]).toMatchObject({
         ok: true,
         evidence: {
@@ -295,19 +295,34 @@ describe('prerequisite checks', () => {
           cluster: 'prod-cluster',
           server: 'https://192.0.2.1:6443',
           namespace: 'shop',
+          contacted: false,
         },
-        detail: 'context "prod" names cluster "prod-cluster" at https://192.0.2.1:6443 (not contacted)',
+        detail:
+          'context "prod" names cluster "prod-cluster" at https://192.0.2.1:6443 (not contacted: contact is false)',
       });
       // The default path comes from the entry point (GoliveDeps.kubeconfigPath), never from the environment.
-      const viaDeps = await runGoliveChecks([{ id: 'kubernetes' }], { kubeconfigPath: path });
+      const viaDeps = await runGoliveChecks([{ id: 'kubernetes', contact: false }], { kubeconfigPath: path });
       expect(viaDeps.ok).toBe(true);
+    });
+
+    it('contacts the cluster by default: a cluster that does not answer fails the check', async () => {
+      const dead = createServer();
+      await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+      const port = (dead.address() as AddressInfo).port;
+      await new Promise((r) => dead.close(r));
+      const path = kubeconfig('prod', `http://127.0.0.1:${port}`);
+      const r = await runGoliveChecks([{ id: 'kubernetes', kubeconfig: path, timeoutMs: 5000 }], {});
+      expect(r.ok).toBe(false);
+      expect(r.checks[0]!.detail).toMatch(
+        new RegExp(`^cluster "prod-cluster" at http://127\\.0\\.0\\.1:${port} did not answer`),
+      );
     });
 
     it('fails without a current-context, for a context naming an undefined cluster, or without a file', async () => {
       const server = 'https://192.0.2.1:6443';
       const details = [];
       for (const c of [
-        { id: 'kubernetes' as const, kubeconfig: kubeconfig('', server) },
+        { id: 'kubernetes' as const, kubeconfig: kubeconfig('', server), contact: false },
         { id: 'kubernetes' as const, kubeconfig: kubeconfig('prod', server), context: 'orphan' },
         { id: 'kubernetes' as const, kubeconfig: kubeconfig('staging', server) },
         { id: 'kubernetes' as const, kubeconfig: join(dir, 'missing.yaml') },
@@ -326,16 +341,13 @@ describe('prerequisite checks', () => {
       expect(details[4]).toBe('no kubeconfig file is configured');
     });
 
-    it('with contact: true asks the API server for /version with the context credentials', async () => {
+    it('asks the API server for /version with the context credentials', async () => {
       let auth: string | undefined;
       routes.set('/version', (q, res) => {
         auth = q.headers.authorization;
         json(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.2', platform: 'linux/amd64' });
       });
-      const r = await runGoliveChecks(
-        [{ id: 'kubernetes', kubeconfig: kubeconfig('prod', base), contact: true }],
-        {},
-      );
+      const r = await runGoliveChecks([{ id: 'kubernetes', kubeconfig: kubeconfig('prod', base) }], {});
       expect(r.checks[0]).toMatchObject({
         ok: true,
         evidence: { gitVersion: 'v1.31.2' },

@@ -10,6 +10,7 @@ import {
   firstMetric,
   metricsFromRecord,
   readReadinessChecklist,
+  readinessSources,
   type ReadinessFinding,
 } from '../src/index.ts';
 
@@ -215,7 +216,7 @@ describe('assessReadiness', () => {
 describe('createPrometheusMetrics (fake Prometheus on 127.0.0.1)', () => {
   let server: Server;
   let url = '';
-  const queries: { query: string; time: string | null }[] = [];
+  const queries: { query: string; time: string | null; authorization?: string | undefined }[] = [];
   // Documented instant-query answers keyed by PromQL.
   const answers: Record<string, [number, unknown]> = {
     load_test_sustained_rps: [
@@ -267,7 +268,7 @@ describe('createPrometheusMetrics (fake Prometheus on 127.0.0.1)', () => {
         return;
       }
       const query = u.searchParams.get('query') ?? '';
-      queries.push({ query, time: u.searchParams.get('time') });
+      queries.push({ query, time: u.searchParams.get('time'), authorization: req.headers.authorization });
       const [status, body] = answers[query] ?? [
         200,
         { status: 'success', data: { resultType: 'vector', result: [] } },
@@ -293,11 +294,16 @@ describe('createPrometheusMetrics (fake Prometheus on 127.0.0.1)', () => {
     const f = byItem(r.findings);
     expect(f['traffic/sustained-rps']).toMatchObject({ ok: true, observed: 1500 });
     expect(f['cache/hit-ratio']).toMatchObject({ ok: true, observed: 0.93 });
-    expect(f['queryBudgets/search:p95']).toMatchObject({ ok: true, observed: 120 });
+    // Each value says where it came from: the query that measured it.
+    expect(f['queryBudgets/search:p95']).toMatchObject({
+      ok: true,
+      observed: 120,
+      source: `prometheus ${url}: histogram_quantile(0.95, sum by (le) (rate(search_duration_seconds_bucket[5m]))) * 1000`,
+    });
     expect(f['queryBudgets/search:p99']).toMatchObject({
       ok: false,
       observed: null,
-      detail: 'no data for metric search_p99_ms (fail closed)',
+      detail: `no data for metric search_p99_ms (prometheus ${url}: search_p99_ms) (fail closed)`,
     });
     expect(f['compliance/provenance-coverage']).toMatchObject({ ok: false, observed: null });
     expect(f['compliance/provenance-coverage']!.detail).toMatch(
@@ -306,6 +312,35 @@ describe('createPrometheusMetrics (fake Prometheus on 127.0.0.1)', () => {
     expect(f['dr/rto']).toMatchObject({ ok: true, observed: 1800 });
     expect(r.status).toBe('NOT_READY');
     expect(queries.find((q) => q.query === 'load_test_sustained_rps')!.time).toBe(String(T0 / 1000) + '.000');
+  });
+
+  it('a file never silently beats a measurement: Prometheus wins, the file fills gaps, each value names its source', async () => {
+    const { metrics, facts } = readinessSources(
+      { metrics: { load_test_sustained_rps: 99_999, search_p99_ms: 150 }, regions: ['eu-west-1'] },
+      `http://user:s3cr3t@${url.slice('http://'.length)}`,
+      'observed.yaml',
+    );
+    const r = await assessReadiness({
+      tenant: 'acme',
+      checklist: CHECKLIST,
+      metrics,
+      facts: { ...FACTS, ...facts },
+    });
+    const f = byItem(r.findings);
+    // Measured 1500 by Prometheus; the file's 99999 is named, not used.
+    expect(f['traffic/sustained-rps']).toMatchObject({ observed: 1500 });
+    expect(f['traffic/sustained-rps']!.source).toMatch(
+      /^prometheus http:\/\/127\.0\.0\.1:\d+: load_test_sustained_rps$/,
+    );
+    expect(f['traffic/sustained-rps']!.detail).toMatch(
+      /file observed\.yaml says 99999; the measurement is used/,
+    );
+    // No data in Prometheus: the file's value, labelled as such.
+    expect(f['queryBudgets/search:p99']).toMatchObject({ observed: 150, source: 'file observed.yaml' });
+    expect(f['residency/regions']).toMatchObject({ source: 'file observed.yaml' });
+    // The Prometheus URL's credentials go as a Basic header, and are never shown.
+    expect(JSON.stringify(r)).not.toContain('s3cr3t');
+    expect(queries.at(-1)!.authorization).toBe(`Basic ${Buffer.from('user:s3cr3t').toString('base64')}`);
   });
 
   it('an unreachable Prometheus makes every metric item NOT_READY', async () => {

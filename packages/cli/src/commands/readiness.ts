@@ -1,8 +1,11 @@
 // vm readiness: evaluate a tenant's readiness checklist (JSON or YAML) against observed metrics — a Prometheus
 // server's instant queries and/or an observations file — and write the report; exit 1 when NOT_READY.
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ReadinessReport } from '@vaultmesh/control';
+import { openNode } from '@vaultmesh/server';
+import { dataDir, keyOptions, localActor } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson, printTable } from '../output.ts';
 
@@ -30,8 +33,15 @@ const show = (v: number | string | null) => (v === null ? '-' : String(v));
 
 function printReport(r: ReadinessReport): void {
   printTable(
-    r.findings.map((f) => [f.section, f.item, f.ok ? 'ok' : 'FAIL', f.expected, show(f.observed)]),
-    ['SECTION', 'ITEM', 'RESULT', 'EXPECTED', 'OBSERVED'],
+    r.findings.map((f) => [
+      f.section,
+      f.item,
+      f.ok ? 'ok' : 'FAIL',
+      f.expected,
+      show(f.observed),
+      f.source ?? '-',
+    ]),
+    ['SECTION', 'ITEM', 'RESULT', 'EXPECTED', 'OBSERVED', 'SOURCE'],
   );
   const failed = r.findings.filter((f) => !f.ok);
   for (const f of failed) print(`  ${f.section}/${f.item}: ${f.detail}`);
@@ -55,6 +65,12 @@ function registerAssess(readiness: Command): void {
       'observed values, JSON or YAML: { metrics: { name: number }, tags: {...}, regions: [...] }',
     )
     .option('-o, --out <file>', 'also write the report (JSON) to this file')
+    .option('--record', 'record the report as an audit receipt in the node ledger at --data')
+    .option(
+      '-d, --data <dir>',
+      'data directory for --record (env VM_DATA_DIR)',
+      process.env.VM_DATA_DIR ?? './data',
+    )
     .option('--json', 'machine-readable output')
     .action(
       async (o: {
@@ -63,22 +79,45 @@ function registerAssess(readiness: Command): void {
         prometheus?: string;
         observed?: string;
         out?: string;
+        record?: boolean;
+        data?: string;
         json?: boolean;
       }) => {
         const m = await lib();
-        const checklist = m.readReadinessChecklist(readText(o.checklist, 'checklist'));
+        const checklistText = readText(o.checklist, 'checklist');
+        const checklist = m.readReadinessChecklist(checklistText);
         const observed = o.observed
           ? m.readReadinessObservations(readText(o.observed, 'observations file'))
           : {};
-        // Measurements in the observations file win; Prometheus answers the rest.
+        // Prometheus measures; the observations file only fills what it has no data on, and says so.
         const report = await m.assessReadiness({
           tenant: o.tenant,
           checklist,
-          ...m.readinessSources(observed, o.prometheus),
+          ...m.readinessSources(observed, o.prometheus, o.observed),
         });
         if (o.out) writeFileSync(o.out, JSON.stringify(report, null, 2) + '\n');
-        if (o.json) printJson(report);
-        else printReport(report);
+        let receipt: number | undefined;
+        if (o.record) {
+          const node = await openNode(dataDir(o), keyOptions());
+          try {
+            const checklistSha256 = createHash('sha256').update(checklistText).digest('hex');
+            receipt = (
+              await node.log.append({
+                kind: 'audit',
+                actor: localActor(),
+                tenant: report.tenant,
+                body: m.readinessReceiptBody(report, { checklistSha256, via: 'cli' }),
+              })
+            ).index;
+          } finally {
+            await node.close();
+          }
+        }
+        if (o.json) printJson(receipt === undefined ? report : { ...report, receipt });
+        else {
+          printReport(report);
+          if (receipt !== undefined) print(`recorded as receipt ${receipt}`);
+        }
         if (report.status !== 'READY')
           throw new CliError(
             EXIT.FAILED,
