@@ -25,6 +25,7 @@ import { createOutboundGuard, type OutboundGuard } from './outbound.ts';
 import { createK8sActions, type K8sOptions } from './k8s-actions.ts';
 import type { PlanTarget } from './plan.ts';
 import type { Principal, ReceiptWriter, StepFacts } from './ports.ts';
+import { describeStepProcess, type StepProcess } from './process-fence.ts';
 
 /** What an action is given besides its params. */
 export interface ActionContext {
@@ -51,6 +52,11 @@ export interface ActionContext {
   }[];
   /** When the step first started (ms), if a crash interrupted it: timers count from there, not from now. */
   readonly firstStartedAt?: number;
+  /**
+   * Told of each process group the action starts (the executor journals it, so a resume after a crash can find and
+   * fence a group that outlived it). The action waits for it before it goes on.
+   */
+  readonly onProcess?: (p: StepProcess) => Promise<void>;
 }
 
 /** What an action did. `output` is JSON: the journal keeps it (bounded) and the step receipt its SHA-256. */
@@ -273,25 +279,42 @@ function shellAction(o: ActionsOptions['shell'] = {}): Action {
       const started = ctx.now();
       const out = new Capture(max);
       const err = new Capture(max);
+      let journaled: Promise<void> = Promise.resolve();
       const res = await new Promise<{ code: number | null; signal: string | null; error?: Error }>(
         (resolve) => {
+          // Its own process group (detached): a timeout stops the command and everything it started, and a
+          // resume after a crash can find the group and fence it (process-fence.ts).
           const child = spawn(resolved, p.args, {
             shell: false,
             cwd: p.cwd ?? o.cwd,
             env,
             stdio: ['ignore', 'pipe', 'pipe'],
-            signal: ctx.signal,
-            killSignal: 'SIGKILL',
+            detached: true,
           });
+          const stopGroup = () => {
+            try {
+              if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+            } catch {
+              // gone already
+            }
+          };
+          if (ctx.signal.aborted) stopGroup();
+          else ctx.signal.addEventListener('abort', stopGroup, { once: true });
+          if (child.pid !== undefined && ctx.onProcess)
+            journaled = ctx
+              .onProcess(describeStepProcess(child.pid, [p.command, ...p.args], ctx.now()))
+              .catch(() => undefined);
           let spawnError: Error | undefined;
           child.stdout.on('data', (b: Buffer) => out.push(b));
           child.stderr.on('data', (b: Buffer) => err.push(b));
           child.on('error', (e) => (spawnError = e));
-          child.on('close', (code, signal) =>
-            resolve({ code, signal, ...(spawnError ? { error: spawnError } : {}) }),
-          );
+          child.on('close', (code, signal) => {
+            ctx.signal.removeEventListener('abort', stopGroup);
+            resolve({ code, signal, ...(spawnError ? { error: spawnError } : {}) });
+          });
         },
       );
+      await journaled;
       const timedOut = ctx.signal.aborted;
       const expect = p.expectExit ?? [0];
       const ok = !timedOut && res.code !== null && expect.includes(res.code);

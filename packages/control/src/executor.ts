@@ -15,7 +15,8 @@
 // Resume after a crash: a step whose journal says 'done' is never run again. A step left 'started' (the process
 // died while it ran) is run again only if its action is idempotent for its params (k8s.*, probe, wait, http GET/
 // PUT/DELETE, shell with idempotent: true); otherwise the run goes to hold ('interrupted-step') and says so, and an
-// operator who checked the step's effect resumes with rerunStarted: true (or cancels).
+// operator who checked the step's effect resumes with rerunStarted: true (or cancels). A step's process group that
+// outlived the crash (journaled as `process`) is fenced before the step runs again (process-fence.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { canonicalize } from '@vaultmesh/ledger';
 import {
@@ -38,6 +39,7 @@ import { ControlError } from './errors.ts';
 import { COMPENSATIONS_COUNTER, STEP_ERRORS_COUNTER, STEPS_COUNTER } from './tripwires.ts';
 import { describeIssues, type Plan, type PlanPhase, type PlanStep } from './plan.ts';
 import { BAKE_STEP_ID, startRunAnalysis, summaryBody } from './run-analysis.ts';
+import { fenceStepProcess, stepProcessRunning, type StepProcess } from './process-fence.ts';
 import {
   assertAllowed,
   loadFreshPlan,
@@ -162,6 +164,10 @@ export interface JournalEntry {
   readonly exitCode?: number;
   /** The action's one line on what it did or, in a dry-run, would do (e.g. what a k8s.apply would change). */
   readonly summary?: string;
+  /** The process group the step started (shell), so a resume after a crash can find and fence it. */
+  readonly process?: StepProcess;
+  /** What a resume found of an earlier attempt's process group and did about it. */
+  readonly fenced?: string;
   readonly outputDigest?: string;
   readonly output?: unknown;
 }
@@ -481,6 +487,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       firstStartedAt?: number;
       /** Aborts the action early (continuous analysis stopping the run during a read or a wait). */
       stop?: AbortSignal;
+      onProcess?: ActionContext['onProcess'];
     },
   ): Promise<ActionResult> {
     const ac = new AbortController();
@@ -514,6 +521,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           ...(ctx.unappliedWrites ? { unappliedWrites: ctx.unappliedWrites } : {}),
           ...(ctx.unappliedSteps ? { unappliedSteps: ctx.unappliedSteps } : {}),
           ...(ctx.firstStartedAt !== undefined ? { firstStartedAt: ctx.firstStartedAt } : {}),
+          ...(ctx.onProcess ? { onProcess: ctx.onProcess } : {}),
         }),
         timedOut,
       ]);
@@ -1360,8 +1368,17 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       );
       return false;
     }
+    // An earlier attempt's process group (a crash left the step 'started'): it may still be running.
+    const orphan = j?.doc.state === 'started' ? j.doc.process : undefined;
+    const orphanRunning = orphan ? stepProcessRunning(orphan) : false;
     if (j?.doc.state === 'started' && !actionTrait(action, 'idempotent', step.params) && !d.rerunStarted) {
-      const message = `step ${step.id} (${step.action}) was started before the executor stopped and did not finish; its action is not idempotent, so it is not run again: check its effect, then resume with rerunStarted, or cancel`;
+      const still =
+        orphan && orphanRunning !== false
+          ? orphanRunning
+            ? `; its process group ${orphan.pgid} (${orphan.command.join(' ').slice(0, 200)}) is still running: wait for it, cancel (which stops it), or resume with rerunStarted (which stops it and runs the step again)`
+            : `; its process group ${orphan.pgid} ran on host ${orphan.host}: check it there`
+          : '';
+      const message = `step ${step.id} (${step.action}) was started before the executor stopped and did not finish; its action is not idempotent, so it is not run again: check its effect, then resume with rerunStarted, or cancel${still}`;
       await recordStopped(d, phase, step, 'halted', prev, { reason: 'interrupted-step' }, true);
       await hold(d, {
         reason: 'interrupted-step',
@@ -1486,25 +1503,54 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       }
     }
 
+    // Never two runs of a step at once: an earlier attempt's group still running is stopped before this one starts.
+    let fenced: string | undefined;
+    if (orphan && orphanRunning !== false) {
+      const f2 = orphanRunning
+        ? await fenceStepProcess(orphan)
+        : {
+            wasRunning: true,
+            stopped: d.rerunStarted,
+            detail: `process group ${orphan.pgid} ran on host ${orphan.host}`,
+          };
+      if (!f2.stopped) {
+        const message = `step ${step.id} (${step.action}) cannot run again yet: ${f2.detail}; stop it, then resume${orphanRunning ? '' : ' with rerunStarted'}, or cancel`;
+        await recordStopped(d, phase, step, 'halted', prev, { reason: 'interrupted-step' }, true);
+        await hold(d, {
+          reason: 'interrupted-step',
+          message,
+          phaseId: phase.id,
+          stepId: step.id,
+          resumable: true,
+          rolledBack: false,
+        });
+        return false;
+      }
+      if (f2.wasRunning) fenced = oneLine(f2.detail);
+    }
     const attempt = (prev?.attempt ?? 0) + 1;
     // A step the process died in keeps its first start, so a timer (wait, bake) counts from there on resume.
     const firstStartedAt = j?.doc.state === 'started' ? Date.parse(j.doc.startedAt) : undefined;
     const startedAt = iso();
-    const v = await journal(
-      key,
-      {
-        runId: run.runId,
-        phaseId: phase.id,
-        stepId: step.id,
-        kind: 'step',
-        action: step.action,
-        state: 'started',
-        attempt,
-        startedAt,
-        ...(approvalId ? { approvalId } : {}),
-      },
-      prev?.version ?? 0,
-    );
+    const startedEntry: JournalEntry = {
+      runId: run.runId,
+      phaseId: phase.id,
+      stepId: step.id,
+      kind: 'step',
+      action: step.action,
+      state: 'started',
+      attempt,
+      startedAt,
+      ...(approvalId ? { approvalId } : {}),
+      ...(fenced ? { fenced } : {}),
+    };
+    let v = await journal(key, startedEntry, prev?.version ?? 0);
+    // Each process group the step starts is journaled before the step goes on (see process-fence.ts).
+    let processWrites: Promise<void> = Promise.resolve();
+    const onProcess = (p: StepProcess): Promise<void> =>
+      (processWrites = processWrites.then(async () => {
+        v = await journal(key, { ...startedEntry, process: p }, v);
+      }));
     emit({
       type: 'step-started',
       runId: run.runId,
@@ -1535,6 +1581,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         ...(firstStartedAt !== undefined && Number.isFinite(firstStartedAt) ? { firstStartedAt } : {}),
         // A read or a wait ends at once when analysis stops the run; a write finishes (then rolls back).
         ...(f.readOnly ? { stop: d.analysisStop.signal } : {}),
+        ...(run.dryRun ? {} : { onProcess }),
       });
     let tries = 1;
     let res: ActionResult = skipped
@@ -1547,6 +1594,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       tries++;
       res = await once();
     }
+    await processWrites.catch(() => undefined);
     const stoppedDuring = d.analysis?.stopped;
     if (stoppedDuring && f.readOnly && !res.ok) {
       await tripStop(
@@ -1604,6 +1652,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       ...(approvalId ? { approvalId } : {}),
       ...(unverifiable ? { reason: unverifiable } : {}),
       ...(tries > 1 ? { tries } : {}),
+      ...(fenced ? { fenced } : {}),
       outputDigest,
       ...(res.exitCode !== undefined ? { exitCode: res.exitCode } : {}),
       ...(res.error ? { error: oneLine(res.error) } : {}),
@@ -1629,6 +1678,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         ...(approvalId ? { approvalId } : {}),
         ...(unverifiable ? { reason: unverifiable } : {}),
         ...(res.summary ? { summary: oneLine(res.summary, 2000) } : {}),
+        ...(fenced ? { fenced } : {}),
         ...(res.error ? { error: oneLine(res.error) } : {}),
         ...(res.exitCode !== undefined ? { exitCode: res.exitCode } : {}),
       },
@@ -1818,6 +1868,19 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       }
     }
     return stopped;
+  }
+
+  /** Stops every process group that steps of the run left running (journal 'started' with a process). */
+  async function fenceRunProcesses(plan: Plan, r: RunRecord): Promise<string[]> {
+    const out: string[] = [];
+    for (const phaseId of r.phases)
+      for (const step of plan.phases.find((p) => p.id === phaseId)?.steps ?? []) {
+        const j = await store.get<JournalEntry>(JOURNAL, `${r.runId}/${phaseId}/${step.id}`);
+        if (j?.doc.state !== 'started' || !j.doc.process) continue;
+        const f = await fenceStepProcess(j.doc.process);
+        if (f.wasRunning) out.push(oneLine(`${phaseId}/${step.id}: ${f.detail}`));
+      }
+    return out;
   }
 
   /** Claims the plan for a run: no other run may be running or on a resumable hold. */
@@ -2017,6 +2080,8 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         analysisStop: new AbortController(),
       };
       await saveRun(d, { owner: newId() });
+      // A step a crash left running is stopped first: a cancelled run leaves nothing of itself running.
+      const stopped = await fenceRunProcesses(stored.plan, r);
       if (req.rollback && !r.hold?.rolledBack) {
         for (const phaseId of r.phases) {
           const phase = stored.plan.phases.find((p) => p.id === phaseId);
@@ -2043,6 +2108,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           runId,
           planHash: r.planHash,
           rolledBack: d.run.hold?.rolledBack === true,
+          ...(stopped.length ? { stoppedProcesses: stopped } : {}),
           ...(req.reason ? { rationale: req.reason.slice(0, 10_000) } : {}),
         },
         parents: [stored.receipt, ...(d.run.lastReceipt ? [d.run.lastReceipt] : [])],

@@ -20,6 +20,7 @@ export * from './k8s-actions.ts';
 export * from './strategist.ts';
 export * from './openai-strategist.ts';
 export * from './executor.ts';
+export * from './process-fence.ts';
 export * from './http-get.ts';
 export * from './golive.ts';
 export * from './plan-gates.ts';

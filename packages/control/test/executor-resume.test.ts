@@ -2,7 +2,7 @@
 // 'started' and 'done'), and a fresh executor over the same store resumes. Real process: a child process runs the
 // executor over a SQLite database and is killed with SIGKILL mid-step; the test reopens the same file and resumes.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSqliteControlStore, openSqliteStorage } from '@vaultmesh/store-sqlite';
@@ -257,4 +257,111 @@ describe('resume after SIGKILL (real process, SQLite)', () => {
     await ledger.log.close();
     await storage.close();
   });
+});
+
+/** Whether a pid runs (a zombie, killed but not yet reaped, does not). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!);
+  } catch {
+    return true; // no /proc: the signal said it exists
+  }
+}
+
+/** Runs orphan-child.ts and SIGKILLs it while its step sleeps; the step's shell (pid) is left running. */
+async function orphanedStep(idempotent: boolean) {
+  const { dir } = traceDir();
+  const db = join(dir, 'node.db');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(here, 'helpers', 'orphan-child.ts'), db, dir, idempotent ? 'yes' : 'no'],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(join(dir, 'pid'))) {
+    if (Date.now() > deadline || child.exitCode !== null)
+      throw new Error(`child never started its step: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // The journal holds the process group before the step goes on; give the write a moment to land.
+  const storage = openSqliteStorage({ path: db });
+  const store = createSqliteControlStore(storage.db);
+  for (
+    let i = 0;
+    i < 200 && !(await store.get<JournalEntry>('journal', 'orphan-run/main/long'))?.doc.process;
+    i++
+  )
+    await new Promise((r) => setTimeout(r, 20));
+  child.kill('SIGKILL');
+  await exited;
+  const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+  const ledger = await openLedger(storage);
+  const executor = createExecutor({
+    store,
+    receipts: ledger.receipts,
+    policy: testPolicy(),
+    autonomy: testAutonomy(),
+    tripwires: testTripwires(),
+    actions: createActionRegistry(),
+  });
+  const close = async () => {
+    if (alive(pid)) process.kill(-pid, 'SIGKILL');
+    await ledger.log.close();
+    await storage.close();
+  };
+  return { dir, pid, store, ledger, executor, close };
+}
+
+describe('a step process that outlives its executor (real processes)', () => {
+  it('is journaled with its process group, and fenced before an idempotent step runs again', async () => {
+    const o = await orphanedStep(true);
+    try {
+      expect(alive(o.pid)).toBe(true); // the orphan: its executor is gone, the step's shell still sleeps
+      const j = (await o.store.get<JournalEntry>('journal', 'orphan-run/main/long'))!.doc;
+      expect(j).toMatchObject({ state: 'started', process: { pid: o.pid, pgid: o.pid } });
+      const r = await o.executor.resume('orphan-run', { principal: operator });
+      expect(r.state).toBe('succeeded');
+      expect(alive(o.pid)).toBe(false);
+      expect(existsSync(join(o.dir, 'trace'))).toBe(false); // the old attempt never finished its work
+      const receipt = (await o.ledger.all()).find(
+        (x) => x.kind === 'step' && x.body.runId === 'orphan-run' && x.body.status === 'succeeded',
+      );
+      expect(String(receipt?.body.fenced)).toMatch(
+        new RegExp(`process group ${o.pid} \\(sh -c .*\\) was still running and was stopped`),
+      );
+    } finally {
+      await o.close();
+    }
+  }, 60_000);
+
+  it('a non-idempotent step holds, naming the running group; cancel stops it', async () => {
+    const o = await orphanedStep(false);
+    try {
+      const r = await o.executor.resume('orphan-run', { principal: operator });
+      expect(r.hold?.reason).toBe('interrupted-step');
+      expect(r.hold?.message).toMatch(
+        new RegExp(`its process group ${o.pid} \\(sh -c .*\\) is still running`),
+      );
+      expect(alive(o.pid)).toBe(true); // not stopped behind the operator's back
+      await o.executor.cancel('orphan-run', { principal: operator, rollback: false });
+      expect(alive(o.pid)).toBe(false);
+      const cancelled = (await o.ledger.all()).find(
+        (x) => x.kind === 'decision' && x.body.runId === 'orphan-run',
+      );
+      expect((cancelled?.body.stoppedProcesses as string[])[0]).toMatch(
+        /^main\/long: process group \d+ .* was stopped$/,
+      );
+    } finally {
+      await o.close();
+    }
+  }, 60_000);
 });
