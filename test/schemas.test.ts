@@ -5,6 +5,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { createToken } from '@vaultmesh/auth';
 import { loadConfig, startNode, type RunningNode } from '@vaultmesh/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/vm.ts';
@@ -88,5 +92,119 @@ describe('the published plan format', () => {
     const shell = ajv().compile(actions.properties.shell!);
     expect(shell({ command: 'true' })).toBe(true);
     expect(shell({ command: 'true', sudo: true })).toBe(false);
+  });
+});
+
+/** Follows a "#/..." pointer into a schema. */
+function at(schema: unknown, pointer: string): unknown {
+  let cur = schema;
+  for (const part of pointer.replace(/^#\/?/, '').split('/').filter(Boolean))
+    cur = (cur as Record<string, unknown>)[part.replaceAll('~1', '/').replaceAll('~0', '~')];
+  return cur;
+}
+
+describe('validation errors point into the published schemas', () => {
+  let token = '';
+  beforeAll(async () => {
+    token = (await createToken(node.node.storage, { name: 'ops', role: 'operator', tenant: 'acme' })).token;
+  });
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(node.url + path, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const plan = (steps: unknown[]) => ({
+    v: 1,
+    id: 'bad-plan',
+    goal: 'restart',
+    target: { environment: 'staging', tenant: 'acme' },
+    phases: [{ id: 'main', steps }],
+    preconditions: [],
+    gates: [],
+    createdBy: 'ops',
+    createdAt: '2026-12-01T00:00:00.000Z',
+  });
+
+  it('a plan that breaks the plan schema: each problem has a pointer into the plan and into plan.schema.json', async () => {
+    const r = await post('/api/plans', {
+      plan: plan([{ id: 's', action: 'wait', params: { ms: 1 }, risk: 'extreme', reversible: true }]),
+    });
+    expect(r.status).toBe(400);
+    const errors = r.body.errors as { pointer: string; detail: string; schema: string }[];
+    expect(errors).toEqual([
+      {
+        pointer: '/phases/0/steps/0/risk',
+        detail: expect.stringMatching(/low|medium|high|critical/),
+        schema:
+          '/api/schemas/plan.schema.json#/properties/phases/items/properties/steps/items/properties/risk',
+      },
+    ]);
+    // The pointer names the rule that was broken: the risk enum.
+    const schema = (await get('/api/schemas/plan.schema.json')).body;
+    expect(at(schema, errors[0]!.schema.split('#')[1]!)).toMatchObject({
+      enum: ['low', 'medium', 'high', 'critical'],
+    });
+  });
+
+  it("a step's params that break its action's schema point into actions.schema.json under the action", async () => {
+    const r = await post('/api/plans', {
+      plan: plan([{ id: 's', action: 'wait', params: { ms: -5 }, risk: 'low', reversible: true }]),
+    });
+    expect(r.status).toBe(400);
+    const errors = r.body.errors as { pointer: string; schema: string }[];
+    expect(errors).toEqual([
+      expect.objectContaining({
+        pointer: '/phases/0/steps/0/params/ms',
+        schema: '/api/schemas/actions.schema.json#/properties/wait/properties/ms',
+      }),
+    ]);
+    const actions = (await get('/api/schemas/actions.schema.json')).body;
+    expect(at(actions, '/properties/wait/properties/ms')).toMatchObject({ type: 'integer', minimum: 0 });
+  });
+
+  it('MCP create_plan publishes the real intent schema, and a bad intent is refused naming the schema', async () => {
+    const client = new Client({ name: 'schema-test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${node.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+    );
+    try {
+      const tools = await client.listTools();
+      const create = tools.tools.find((t) => t.name === 'create_plan')!;
+      const intent = (create.inputSchema.properties as Record<string, Record<string, unknown>>).intent!;
+      const union = (intent.oneOf ?? intent.anyOf) as { properties: { kind: { const: string } } }[];
+      expect(union.map((b) => b.properties.kind.const).sort()).toEqual(
+        ['deploy', 'rollback', 'rotate-key', 'route-gpu-job', 'scale'].sort(),
+      );
+      // A typo in a known field is refused (not dropped), and the message says where.
+      const r = (await client.callTool({
+        name: 'create_plan',
+        arguments: {
+          intent: { kind: 'scale', tenant: 'acme', environment: 'staging', service: 'api', replicas: -1 },
+        },
+      })) as CallToolResult;
+      expect(r.isError).toBe(true);
+      const text = r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+      expect(text).toMatch(/replicas/);
+      // Over REST the same intent is refused with the problem located in intent.schema.json.
+      const rest = await post('/api/agent/mcp/strategist/plan', {
+        intent: { kind: 'scale', tenant: 'acme', environment: 'staging', service: 'api', replicas: -1 },
+      });
+      expect(rest.status).toBe(400);
+      expect(rest.body.errors).toEqual([
+        expect.objectContaining({
+          pointer: '/replicas',
+          schema: expect.stringMatching(
+            /^\/api\/schemas\/intent\.schema\.json#\/(oneOf|anyOf)\/\d\/properties\/replicas$/,
+          ),
+        }),
+      ]);
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -79,6 +79,32 @@ export interface Problem {
   status: number;
   detail: string;
   code: string;
+  /**
+   * Validation problems, each pointing into the request (RFC 6901 `pointer`, as RFC 9457's example extension) and
+   * into the published schema it broke (`schema`: GET /api/schemas/<file>#<pointer>).
+   */
+  errors?: { pointer: string; detail: string; schema: string }[];
+}
+
+/** The schema-located problems a ControlError carries (details.errors), as problem-document errors. */
+function schemaErrors(details: Record<string, unknown> | undefined): Problem['errors'] {
+  const list = details?.errors;
+  if (!Array.isArray(list)) return undefined;
+  const out = list
+    .filter(
+      (e): e is { pointer: string; message: string; schema: string; schemaPointer: string } =>
+        typeof e === 'object' &&
+        e !== null &&
+        typeof (e as { pointer?: unknown }).pointer === 'string' &&
+        typeof (e as { schema?: unknown }).schema === 'string',
+    )
+    .slice(0, 100)
+    .map((e) => ({
+      pointer: e.pointer,
+      detail: String(e.message).slice(0, 500),
+      schema: `/api/schemas/${e.schema}${e.schemaPointer ?? ''}`,
+    }));
+  return out.length ? out : undefined;
 }
 
 /** Raised by route handlers for request-shape problems. */
@@ -115,7 +141,10 @@ export function toProblem(err: unknown): Problem {
     return make(status, err.code, status >= 500 ? 'storage failure; see the server log' : err.message);
   }
   if (err instanceof AuthError) return make(AUTH_STATUS[err.code], err.code, err.message);
-  if (err instanceof ControlError) return make(CONTROL_STATUS[err.code], err.code, err.message);
+  if (err instanceof ControlError) {
+    const errors = schemaErrors(err.details);
+    return { ...make(CONTROL_STATUS[err.code], err.code, err.message), ...(errors ? { errors } : {}) };
+  }
   if (err instanceof AuroraError) return make(AURORA_STATUS[err.code], err.code, err.message);
   const fe = err as FastifyLikeError;
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {

@@ -38,6 +38,7 @@ import { consumeApproval, findApproval } from './approvals.ts';
 import { ControlError } from './errors.ts';
 import { COMPENSATIONS_COUNTER, STEP_ERRORS_COUNTER, STEPS_COUNTER } from './tripwires.ts';
 import { describeIssues, type Plan, type PlanPhase, type PlanStep } from './plan.ts';
+import { locatePlanProblems } from './schemas.ts';
 import { BAKE_STEP_ID, startRunAnalysis, summaryBody } from './run-analysis.ts';
 import { fenceStepProcess, stepProcessRunning, type StepProcess } from './process-fence.ts';
 import {
@@ -430,8 +431,14 @@ export function checkPlanActions(
         problems.push(
           `/phases/${i}/steps/${j}/retry: a ${s.action} step with these params is not idempotent, so it is never retried`,
         );
-      // A write declared reversible must say how to undo it (the tiers trust `reversible` only then).
-      if (s.reversible && !s.rollback && governStep(action, s, s.params).effect === 'write')
+      // A write declared reversible must say how to undo it (the tiers trust `reversible` only then). Params that
+      // do not parse are reported above; their effect cannot be judged, so this is not piled on top.
+      if (
+        s.reversible &&
+        !s.rollback &&
+        action?.params.safeParse(s.params).success !== false &&
+        governStep(action, s, s.params).effect === 'write'
+      )
         problems.push(
           `/phases/${i}/steps/${j}/reversible: a ${s.action} step that changes something is reversible only with a rollback`,
         );
@@ -469,7 +476,10 @@ export function createExecutor(opts: ExecutorOptions): Executor {
   const assertActions = (plan: Plan, phaseIds?: readonly string[]) => {
     const problems = checkPlanActions(plan, actions, phaseIds);
     if (problems.length)
-      throw new ControlError('PLAN_INVALID', `plan steps are invalid: ${problems.join('; ')}`, { problems });
+      throw new ControlError('PLAN_INVALID', `plan steps are invalid: ${problems.join('; ')}`, {
+        problems,
+        errors: locatePlanProblems(problems, plan, actions),
+      });
   };
 
   /** Runs one action under its time budget; a throw or a timeout is a failed result, never an exception. */

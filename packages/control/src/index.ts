@@ -11,6 +11,7 @@ export * from './counter-source.ts';
 export * from './counter-replay.ts';
 export * from './plan.ts';
 export * from './schemas.ts';
+export * from './schema-pointer.ts';
 export * from './plan-store.ts';
 export * from './approvals.ts';
 export * from './effects.ts';

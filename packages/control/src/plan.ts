@@ -7,6 +7,7 @@ import { canonicalBytes } from '@vaultmesh/ledger';
 import { z } from 'zod/v4';
 import { AnalysisSchema } from './analysis.ts';
 import { ControlError } from './errors.ts';
+import { schemaProblems } from './schema-pointer.ts';
 
 /** The only plan format version. */
 export const PLAN_VERSION = 1;
@@ -140,9 +141,11 @@ export type PlanPrecondition = Plan['preconditions'][number];
 export type PlanGate = Plan['gates'][number];
 export type StepRisk = (typeof RISKS)[number];
 
+let planSchemaJson: Record<string, unknown> | undefined;
 /** The plan schema as JSON Schema (draft 2020-12), for prompts and API documentation. */
 export function planJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(PlanSchema) as Record<string, unknown>;
+  planSchemaJson ??= z.toJSONSchema(PlanSchema) as Record<string, unknown>;
+  return structuredClone(planSchemaJson);
 }
 
 /** One line per problem, each naming where it is (a JSON pointer) and what is wrong. */
@@ -155,7 +158,9 @@ export function parsePlan(value: unknown): Plan {
   const r = PlanSchema.safeParse(value);
   if (!r.success) {
     const problems = describeIssues(r.error.issues);
-    throw new ControlError('PLAN_INVALID', `plan is invalid: ${problems.join('; ')}`, { problems });
+    // Each problem also points into the published plan schema (details.errors).
+    const errors = schemaProblems(r.error.issues, 'plan.schema.json', planJsonSchema(), value);
+    throw new ControlError('PLAN_INVALID', `plan is invalid: ${problems.join('; ')}`, { problems, errors });
   }
   let size: number;
   try {

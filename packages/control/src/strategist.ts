@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { canonicalize } from '@vaultmesh/ledger';
 import { z } from 'zod/v4';
 import { ControlError } from './errors.ts';
+import { schemaProblems } from './schema-pointer.ts';
 import {
   describeIssues,
   parsePlan,
@@ -122,12 +123,23 @@ export interface BuiltinStrategistOptions {
   readonly createdBy?: string;
 }
 
-/** Validates an untrusted intent; INVALID_ARGUMENT naming each problem. */
+let intentSchemaJson: Record<string, unknown> | undefined;
+/** The intent schema as JSON Schema (draft 2020-12), as published (intent.schema.json). */
+export function intentJsonSchema(): Record<string, unknown> {
+  intentSchemaJson ??= z.toJSONSchema(IntentSchema, { io: 'input' }) as Record<string, unknown>;
+  return structuredClone(intentSchemaJson);
+}
+
+/** Validates an untrusted intent; INVALID_ARGUMENT naming each problem (and where in intent.schema.json). */
 export function parseIntent(value: unknown): Intent {
   const r = IntentSchema.safeParse(value);
   if (!r.success) {
     const problems = describeIssues(r.error.issues);
-    throw new ControlError('INVALID_ARGUMENT', `intent is invalid: ${problems.join('; ')}`, { problems });
+    const errors = schemaProblems(r.error.issues, 'intent.schema.json', intentJsonSchema(), value);
+    throw new ControlError('INVALID_ARGUMENT', `intent is invalid: ${problems.join('; ')}`, {
+      problems,
+      errors,
+    });
   }
   return r.data;
 }

@@ -14,6 +14,7 @@ import type {
   ReceiptWriter,
 } from '@vaultmesh/control';
 import { z } from 'zod';
+import { z as z4 } from 'zod/v4';
 import { InteropError, type InteropErrorCode } from './errors.ts';
 
 /** Who calls, for what, and through which edge. */
@@ -72,6 +73,12 @@ export interface ToolSpec<
   readonly title: string;
   readonly description: string;
   readonly input: I;
+  /**
+   * The arguments' exact schema (zod v4), where `input` can only say "an object" (e.g. create_plan's intent: the
+   * strategist's discriminated union). The gateway checks it after `input` on every edge; MCP publishes it as the
+   * tool's inputSchema, so agents see the real shape.
+   */
+  readonly publishedInput?: z4.ZodObject;
   readonly output: O;
   readonly annotations: ToolAnnotations;
   /** Time limit of one call; the gateway's default when absent. */
@@ -166,7 +173,22 @@ export function toInteropError(tool: string, err: unknown): InteropError {
   const code = (err as { code?: unknown })?.code;
   const mapped = typeof code === 'string' ? FOREIGN_CODES[code] : undefined;
   const message = (err as Error)?.message ?? String(err);
-  return new InteropError(mapped ?? 'FAILED', `${tool}: ${message}`);
+  // Validation problems located in a published schema (control's details.errors) name where to look.
+  const located = (err as { details?: { errors?: unknown } })?.details?.errors;
+  const where = Array.isArray(located)
+    ? located
+        .slice(0, 5)
+        .map((e: { pointer?: unknown; schema?: unknown; schemaPointer?: unknown }) =>
+          typeof e?.schema === 'string'
+            ? `${String(e.pointer) || '(root)'}: see ${e.schema}${String(e.schemaPointer ?? '')}`
+            : '',
+        )
+        .filter(Boolean)
+    : [];
+  return new InteropError(
+    mapped ?? 'FAILED',
+    `${tool}: ${message}${where.length ? ` (schema: ${where.join('; ')})` : ''}`,
+  );
 }
 
 /** Builds a gateway over the node's services. */
@@ -222,6 +244,17 @@ export function createToolGateway<S>(opts: ToolGatewayOptions<S>): ToolGateway<S
           'INVALID_INPUT',
           `invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}`,
         );
+      if (tool.publishedInput) {
+        const exact = tool.publishedInput.safeParse(args ?? {});
+        if (!exact.success)
+          throw new InteropError(
+            'INVALID_INPUT',
+            `invalid arguments for ${tool.name}: ${exact.error.issues
+              .slice(0, 10)
+              .map((i) => `${i.path.length ? '/' + i.path.join('/') : '(arguments)'}: ${i.message}`)
+              .join('; ')}`,
+          );
+      }
       const input = parsed.data as Record<string, unknown>;
       const tenant = callTenant(input, caller);
       const extra = tool.authorize?.(input as never, caller) ?? {};

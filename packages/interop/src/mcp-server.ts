@@ -49,7 +49,8 @@ export function createVaultMeshMcpServer(opts: McpServerOptions): McpServer {
       {
         title: tool.title,
         description: tool.description,
-        inputSchema: tool.input,
+        // The union of both kinds of schema is too wide for the SDK's overloads; each alone is what it takes.
+        inputSchema: (tool.publishedInput ?? tool.input) as typeof tool.input,
         outputSchema: tool.output,
         annotations: { title: tool.title, ...tool.annotations },
       },

@@ -2,7 +2,8 @@
 // go/no-go, readiness and persisted queries. Each declares its schemas and annotations; none decides anything
 // about authorization itself (the gateway asks policy first, and the control plane asks again for what it runs).
 import { z } from 'zod';
-import type { Principal, RunResult } from '@vaultmesh/control';
+import { z as z4 } from 'zod/v4';
+import { IntentSchema, TargetSchema, type Principal, type RunResult } from '@vaultmesh/control';
 import { InteropError } from './errors.ts';
 import type { Caller, ToolContext, ToolGateway, ToolSpec } from './gateway.ts';
 import type { QueryRegistry, QueryScope } from './queries.ts';
@@ -302,6 +303,19 @@ export function builtinTools(queries: QueryRegistry): ToolSpec<InteropServices>[
         .describe('With goal: {tenant, environment, namespace?, region?}'),
       tenant: Tenant,
     },
+    // What agents see and every edge checks: the strategist's real intent union and the plan target.
+    publishedInput: z4.strictObject({
+      intent: IntentSchema.optional().describe(
+        'A typed intent (deploy, rollback, scale, rotate-key, route-gpu-job); see GET /api/schemas/intent.schema.json',
+      ),
+      goal: z4.string().min(1).max(2000).optional().describe('Free-text goal (needs an AI strategist)'),
+      target: TargetSchema.optional().describe('With goal: {tenant, environment, namespace?, region?}'),
+      tenant: z4
+        .string()
+        .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/)
+        .optional()
+        .describe('Tenant to act in (a token covering every tenant must name one)'),
+    }),
     output: {
       planId: z.string(),
       planHash: z.string(),
