@@ -10,7 +10,7 @@ import { intentJsonSchema } from './strategist.ts';
 /** The published schemas by file name: plan.schema.json, intent.schema.json, actions.schema.json. */
 export function controlSchemas(actions: ActionRegistry): Record<string, Record<string, unknown>> {
   const params: Record<string, unknown> = {};
-  for (const [name, action] of [...actions].sort(([a], [b]) => a.localeCompare(b)))
+  for (const [name] of [...actions].sort(([a], [b]) => a.localeCompare(b)))
     params[name] = actionParamsJsonSchema(actions, name);
   return {
     'plan.schema.json': { title: 'VaultMesh plan, version 1', ...planJsonSchema() },

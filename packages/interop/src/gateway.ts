@@ -14,7 +14,7 @@ import type {
   ReceiptWriter,
 } from '@vaultmesh/control';
 import { z } from 'zod';
-import { z as z4 } from 'zod/v4';
+import type { z as z4 } from 'zod/v4';
 import { InteropError, type InteropErrorCode } from './errors.ts';
 
 /** Who calls, for what, and through which edge. */
