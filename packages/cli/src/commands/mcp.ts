@@ -107,26 +107,61 @@ export function register(program: Command): void {
     mcp
       .command('strategist')
       .description(
-        'make and store a plan from an intent file (deploy, rollback, scale, rotate-key, route-gpu-job) or a plan file',
+        'make and store a plan from an intent file (deploy, rollback, scale, rotate-key, route-gpu-job), a plan file, or a free-text goal (the model-backed strategist: control.openai)',
       )
       .option('--intent <file>', 'intent JSON, e.g. {"kind":"deploy","service":"api",...}')
-      .option('--plan <file>', 'a complete plan JSON to validate and store instead'),
-  ).action(async (o: Common & { intent?: string; plan?: string }) => {
-    if (!o.intent === !o.plan) throw new CliError(EXIT.USAGE, 'give exactly one of --intent or --plan');
-    await withControl(o, async (c) => {
-      const plan = o.intent
-        ? await c.strategist.plan({ intent: readJson(o.intent, 'intent file') })
-        : readJson(o.plan!, 'plan file');
-      const stored = await c.executor.storePlan(plan, localPrincipal());
-      if (o.json) return printJson(stored);
-      print(`plan ${stored.plan.id} stored: ${stored.plan.goal}`);
-      print(`  hash ${stored.planHash}`);
-      for (const ph of stored.plan.phases)
-        print(
-          `  phase ${ph.id}${ph.gate?.approval ? ' (approval gate)' : ''}: ${ph.steps.map((s) => `${s.id}[${s.action}]`).join(' → ')}`,
-        );
-    });
-  });
+      .option('--plan <file>', 'a complete plan JSON to validate and store instead')
+      .option(
+        '--goal <text>',
+        'a free-text goal for the model-backed strategist (needs --tenant and --environment)',
+      )
+      .option('--tenant <tenant>', 'with --goal: the target tenant')
+      .option('--environment <name>', 'with --goal: the target environment')
+      .option('--namespace <name>', 'with --goal: the target namespace')
+      .option('--region <name>', 'with --goal: the target region'),
+  ).action(
+    async (
+      o: Common & {
+        intent?: string;
+        plan?: string;
+        goal?: string;
+        tenant?: string;
+        environment?: string;
+        namespace?: string;
+        region?: string;
+      },
+    ) => {
+      if ([o.intent, o.plan, o.goal].filter((x) => x !== undefined).length !== 1)
+        throw new CliError(EXIT.USAGE, 'give exactly one of --intent, --plan or --goal');
+      if (o.goal !== undefined && (!o.tenant || !o.environment))
+        throw new CliError(EXIT.USAGE, "--goal needs --tenant and --environment (the plan's target)");
+      if (o.goal === undefined && (o.tenant || o.environment || o.namespace || o.region))
+        throw new CliError(EXIT.USAGE, '--tenant, --environment, --namespace and --region go with --goal');
+      await withControl(o, async (c) => {
+        const plan = o.intent
+          ? await c.strategist.plan({ intent: readJson(o.intent, 'intent file') })
+          : o.goal !== undefined
+            ? await c.strategist.plan({
+                goal: o.goal,
+                target: {
+                  tenant: o.tenant!,
+                  environment: o.environment!,
+                  ...(o.namespace ? { namespace: o.namespace } : {}),
+                  ...(o.region ? { region: o.region } : {}),
+                },
+              })
+            : readJson(o.plan!, 'plan file');
+        const stored = await c.executor.storePlan(plan, localPrincipal());
+        if (o.json) return printJson(stored);
+        print(`plan ${stored.plan.id} stored: ${stored.plan.goal}`);
+        print(`  hash ${stored.planHash}`);
+        for (const ph of stored.plan.phases)
+          print(
+            `  phase ${ph.id}${ph.gate?.approval ? ' (approval gate)' : ''}: ${ph.steps.map((s) => `${s.id}[${s.action}]`).join(' → ')}`,
+          );
+      });
+    },
+  );
 
   withCfg(
     mcp
