@@ -46,6 +46,10 @@ async function held(id: string): Promise<string> {
     planHash: string;
   };
   planHash = stored.planHash;
+  // Live before a dry-run of this hash conflicts with the recorded state: exit 5, as docs/cli.md says.
+  const early = await vm('mcp', 'executor', id, '--plan-hash', planHash, '--live');
+  expect(early.code).toBe(5);
+  expect(early.stderr).toMatch(/need a successful dry-run/);
   expect((await vm('mcp', 'executor', id, '--plan-hash', planHash)).code).toBe(0);
   const live = await vm('mcp', 'executor', id, '--plan-hash', planHash, '--live', '--json');
   expect(live.code).toBe(1);

@@ -67,7 +67,8 @@ const CONTROL_EXIT: Record<ControlErrorCode, number> = {
   PLAN_STALE: EXIT.CONFLICT,
   POLICY_DENIED: EXIT.AUTH,
   APPROVAL_INVALID: EXIT.AUTH,
-  DRY_RUN_REQUIRED: EXIT.FAILED,
+  // A live run before its dry-run conflicts with the recorded state (the API answers 409), as a stale hash does.
+  DRY_RUN_REQUIRED: EXIT.CONFLICT,
   PRECONDITION_FAILED: EXIT.FAILED,
   NO_GO: EXIT.FAILED,
   UPSTREAM_FAILED: EXIT.FAILED,
@@ -95,6 +96,14 @@ const AURORA_EXIT: Record<AuroraErrorCode, number> = {
   PROVIDER_TIMEOUT: EXIT.FAILED,
   NOT_FOUND: EXIT.NOT_FOUND,
 };
+
+/** The per-package code → exit tables, as docs/cli.md documents them (a test compares the two). */
+export const EXIT_TABLES = {
+  ControlError: CONTROL_EXIT,
+  PolicyError: POLICY_EXIT,
+  InteropError: INTEROP_EXIT,
+  AuroraError: AURORA_EXIT,
+} as const;
 
 /** Maps an error to [exit code, one-line message]. */
 export function exitFor(err: unknown): [number, string] {

@@ -974,6 +974,8 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     if (!loop || !d.analysisSettings) return;
     d.analysis = undefined;
     await loop.end();
+    // Nothing was measured (the run stopped before the first measurement): there is nothing to sum up.
+    if (loop.tally.measurements === 0) return;
     const body = summaryBody(loop, d.analysisSettings);
     try {
       await record(d, { ...body, ...d.position }, [], 'analysis');

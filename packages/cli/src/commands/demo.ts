@@ -166,9 +166,13 @@ export function register(program: Command): void {
       const control = createControlPlane(node, { tripwiresFile: rules });
       const svc = await startService(stateDir, (name) => control.counters.add(name));
       let traffic: ReturnType<typeof setInterval> | undefined;
-      const summary: Record<string, unknown> = { dataDir };
+      // Paths are printed only where they outlive the demo: a temporary directory is removed at the end.
+      const kept = Boolean(o.data || o.keep);
+      const summary: Record<string, unknown> = kept ? { dataDir } : { dataDir: null, removed: true };
       try {
-        say(`1. demo service v1 on ${svc.url}; node data in ${dataDir}`);
+        say(
+          `1. demo service v1 on ${svc.url}; node data ${kept ? `in ${dataDir}` : 'in a temporary directory, removed at the end (--keep keeps it)'}`,
+        );
         traffic = setInterval(() => void fetch(`${svc.url}/api`).catch(() => undefined), 20);
         const principal = localPrincipal();
         await setAutonomy({
@@ -257,11 +261,11 @@ export function register(program: Command): void {
           logKeys: [node.key.verifierKeyText],
           requireTimestamp: false,
         });
-        summary.evidence = { index: halted.index, file: bundlePath, ok: check.ok };
+        summary.evidence = { index: halted.index, ...(kept ? { file: bundlePath } : {}), ok: check.ok };
         say(
-          `8. evidence of step receipt #${halted.index} written to ${bundlePath}; verified offline: ${check.ok ? 'OK' : 'FAILED'} (no TSA configured, so untimestamped)`,
+          `8. evidence of step receipt #${halted.index} ${kept ? `written to ${bundlePath}` : 'exported'}; verified offline: ${check.ok ? 'OK' : 'FAILED'} (no TSA configured, so untimestamped)`,
         );
-        if (o.data || o.keep)
+        if (kept)
           say(
             `   check it yourself: vm verify ${bundlePath} --trust-key ${join(dataDir, 'keys', 'node.key.pub')} --allow-untimestamped`,
           );
@@ -279,7 +283,7 @@ export function register(program: Command): void {
         await new Promise((r) => svc.server.close(r));
         await control.close().catch(() => undefined);
         await node.close();
-        if (!o.data && !o.keep) rmSync(root, { recursive: true, force: true });
+        if (!kept) rmSync(root, { recursive: true, force: true });
         else say(`data kept in ${root}`);
       }
     });
