@@ -29,7 +29,9 @@ const SAMPLE_ARGS: Record<string, Record<string, unknown>> = {
   get_receipt: { index: 0 },
   prove_receipt: { index: 0 },
   verify_ledger: {},
-  create_plan: { intent: { kind: 'scale' } },
+  create_plan: {
+    intent: { kind: 'scale', tenant: 'acme', environment: 'staging', service: 'api', replicas: 3 },
+  },
   dry_run_plan: { planId: 'p', planHash: HASH },
   execute_plan: { planId: 'p', planHash: HASH },
   audit_plan: { planId: 'p' },
@@ -146,6 +148,17 @@ describe('the tool gateway', () => {
       expect(appended).toEqual([]);
     },
   );
+
+  it('create_plan checks the real intent schema on every edge: a bad intent is refused before policy, nothing recorded', async () => {
+    const { gateway, events, appended } = builtinGateway('allow');
+    const err = (await gateway
+      .call('create_plan', { intent: { kind: 'scale', service: 'api', replicas: -1, typo: true } }, caller)
+      .catch((e: unknown) => e)) as InteropError;
+    expect(err.code).toBe('INVALID_INPUT');
+    expect(err.message).toMatch(/\/intent/);
+    expect(events).toEqual([]);
+    expect(appended).toEqual([]);
+  });
 
   it('every tool asks policy once, as tool:<name> with the caller’s identity, before it touches anything', async () => {
     const { gateway, events } = builtinGateway('allow');
