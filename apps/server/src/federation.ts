@@ -104,6 +104,7 @@ export interface Federation {
     lagEntries: number;
     lastSyncAt?: number;
     failuresTotal: number;
+    cosignatureDeliveryFailuresTotal: number;
     consecutiveFailures: number;
   }[];
   start(): void;
@@ -114,6 +115,8 @@ interface Runtime {
   lastSyncAt?: number;
   lastError?: string;
   failuresTotal: number;
+  /** Cosignatures the peer did not accept when sent (each is sent again until it does). */
+  deliveryFailuresTotal: number;
   consecutiveFailures: number;
   nextAttemptAt: number;
   peerSize?: number;
@@ -139,7 +142,14 @@ export function createFederation(node: OpenedNode, opts: FederationOptions = {})
     if (!r)
       runtime.set(
         name,
-        (r = { failuresTotal: 0, consecutiveFailures: 0, nextAttemptAt: 0, mirroredSize: 0, trusted: true }),
+        (r = {
+          failuresTotal: 0,
+          deliveryFailuresTotal: 0,
+          consecutiveFailures: 0,
+          nextAttemptAt: 0,
+          mirroredSize: 0,
+          trusted: true,
+        }),
       );
     return r;
   };
@@ -165,6 +175,14 @@ export function createFederation(node: OpenedNode, opts: FederationOptions = {})
       const client = clientFor(peer);
       const witness = await witnessPeer(peer, client, deps);
       r.peerSize = witness.size;
+      if (witness.delivered === false) {
+        r.deliveryFailuresTotal++;
+        opts.onEvent?.({
+          type: 'failed',
+          peer: name,
+          detail: `the peer did not take our cosignature of size ${witness.size} (${witness.deliveryFailures ?? 1} failed deliveries); it is sent again next round`,
+        });
+      }
       const mirror = await mirrorPeer(peer, client, {
         ...deps,
         chunkEntries: opts.chunkEntries,
@@ -441,6 +459,7 @@ export function createFederation(node: OpenedNode, opts: FederationOptions = {})
         lagEntries: Math.max(0, (r.peerSize ?? 0) - r.mirroredSize),
         ...(r.lastSyncAt ? { lastSyncAt: r.lastSyncAt } : {}),
         failuresTotal: r.failuresTotal,
+        cosignatureDeliveryFailuresTotal: r.deliveryFailuresTotal,
         consecutiveFailures: r.consecutiveFailures,
       })),
     start() {

@@ -42,6 +42,8 @@ export interface FederationPeerStatus {
   /** Unix ms of the last successful sync (witness + mirror), undefined before the first. */
   readonly lastSyncAt?: number;
   readonly failuresTotal: number;
+  /** Our cosignatures the peer did not accept when sent (each is sent again until it does). */
+  readonly cosignatureDeliveryFailuresTotal?: number;
   readonly consecutiveFailures: number;
 }
 
@@ -209,6 +211,21 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
         if (prev === undefined || p.failuresTotal > prev)
           this.inc({ peer: p.peer }, p.failuresTotal - (prev ?? 0));
         peerFailures.set(p.peer, p.failuresTotal);
+      }
+    },
+  });
+  const deliveryFailures = new Map<string, number>();
+  new Counter({
+    name: 'vaultmesh_federation_cosignature_delivery_failures_total',
+    help: 'Cosignatures of the peer’s checkpoints it did not accept when sent (each is sent again until it does).',
+    labelNames: ['peer'],
+    registers: [registry],
+    collect() {
+      for (const p of federationStatus?.() ?? []) {
+        const now = p.cosignatureDeliveryFailuresTotal ?? 0;
+        const prev = deliveryFailures.get(p.peer);
+        if (prev === undefined || now > prev) this.inc({ peer: p.peer }, now - (prev ?? 0));
+        deliveryFailures.set(p.peer, now);
       }
     },
   });

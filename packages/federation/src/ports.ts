@@ -28,6 +28,12 @@ export interface WitnessState {
   /** The peer's signed note of that checkpoint. */
   readonly note: string;
   readonly cosignedAt: string;
+  /** Our cosignature line of it, kept until the peer has it. */
+  readonly line?: string;
+  /** Whether the peer accepted the cosignature; false: it is sent again on every round until it does. */
+  readonly delivered?: boolean;
+  /** Failed deliveries of this cosignature so far. */
+  readonly deliveryFailures?: number;
 }
 
 /** A mirror's resumable progress: entries [0, size) are stored and verified; `range` is their compact range. */

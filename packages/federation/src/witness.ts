@@ -1,8 +1,14 @@
 // Witnessing a peer (C2SP tlog-witness semantics, pull model): fetch its latest signed checkpoint, check the
 // signature against the peer's trust anchor, prove it consistent with the last checkpoint this node cosigned, then
-// cosign it (C2SP tlog-cosignature v1) and hand the cosignature back to the peer. A peer that shows two different
-// checkpoints for one size, or a history that is not append-only, is flagged: an equivocation receipt carrying
-// both signed notes is recorded and the peer is marked untrusted (nothing of it is cosigned or mirrored again).
+// cosign it (C2SP tlog-cosignature v1) and hand the cosignature back to the peer, again on every round until the
+// peer has it.
+//
+// Only cryptographic evidence flags a peer: two valid signed checkpoints of one size with different roots (a fork:
+// `equivocation`), or two valid signed checkpoints and a well-formed consistency proof between them that fails,
+// twice (`inconsistent-history`). The peer is marked untrusted first, then the evidence is recorded: each note cut
+// to its signed body and the peer's own signature line (so padding cannot push the receipt over its size limit).
+// A transport or parse failure (an HTML page from a proxy, a timeout, a truncated body) is a failure with backoff,
+// never evidence.
 import {
   fromHex,
   openNote,
@@ -16,7 +22,7 @@ import {
 } from '@vaultmesh/ledger';
 import { signCosignature } from './cosignature.ts';
 import { FederationError } from './errors.ts';
-import type { FederationStore, PeerClient, PeerRecord } from './ports.ts';
+import type { FederationStore, PeerClient, PeerRecord, WitnessState } from './ports.ts';
 
 /** Appends a receipt (the node's log); resolves once it is durable. */
 export interface FederationReceipts {
@@ -53,8 +59,28 @@ export interface WitnessOutcome {
   readonly rootHash: string;
   /** The cosignature line (status cosigned). */
   readonly line?: string;
-  /** Whether the peer accepted the cosignature (false: it was unreachable; the witness state advanced anyway). */
+  /**
+   * Whether the peer has our cosignature of this checkpoint (false: it was unreachable; the witness state advanced
+   * anyway, and the cosignature is sent again on every round until the peer accepts it).
+   */
   readonly delivered?: boolean;
+  /** Failed deliveries of this cosignature so far (counted until one succeeds). */
+  readonly deliveryFailures?: number;
+}
+
+/** Sends a cosignature the peer does not have yet; records whether it now does. */
+async function deliver(
+  client: PeerClient,
+  deps: WitnessDeps,
+  state: WitnessState & { line: string },
+): Promise<{ delivered: boolean; deliveryFailures: number }> {
+  const delivered = await client.postCosignature(state.note, state.line).then(
+    () => true,
+    () => false,
+  );
+  const deliveryFailures = (state.deliveryFailures ?? 0) + (delivered ? 0 : 1);
+  await deps.store.putWitnessState({ ...state, delivered, deliveryFailures });
+  return { delivered, deliveryFailures };
 }
 
 /** A peer's signed checkpoint, verified against its trust anchor. */
@@ -91,37 +117,93 @@ export async function fetchPeerCheckpoint(
   return { note, body: opened.text, checkpoint, rootHash: toHex(checkpoint.root) };
 }
 
-/** Records the evidence of a misbehaving peer and marks it untrusted; returns the error to throw. */
+/**
+ * A signed note cut to what proves it: the body and the signature line by `peer`'s own key (other lines, such as
+ * cosignatures or padding, are dropped). A note without a verifying line of the peer is returned bounded.
+ */
+export function peerSignedNote(note: string, peer: PeerRecord, verify: Ed25519Verify): string {
+  const split = note.indexOf('\n\n');
+  if (split < 0) return note.slice(0, 4096);
+  const body = note.slice(0, split + 1);
+  const key = parseVerifierKey(peer.verifierKey);
+  for (const line of note.slice(split + 2).split('\n')) {
+    if (!line.startsWith(`— ${peer.origin} `)) continue;
+    const candidate = `${body}\n${line}\n`;
+    try {
+      openNote(candidate, [key], verify);
+      return candidate;
+    } catch {
+      // not the peer's own signature
+    }
+  }
+  return note.slice(0, 4096);
+}
+
+/** What proves a peer misbehaved: a same-size fork, or a history a consistency proof does not bridge. */
+export type PeerMisbehaviour =
+  | { code: 'EQUIVOCATION'; reason: string; checkpoints: readonly string[] }
+  | {
+      code: 'INCONSISTENT';
+      reason: string;
+      checkpoints: readonly string[];
+      /** The consistency proof that failed, when that is the evidence (the mirror's is the entries themselves). */
+      proof?: { readonly from: number; readonly to: number; readonly hashes: readonly string[] };
+    };
+
+/**
+ * Marks a misbehaving peer untrusted, then records the evidence (the notes cut to the peer's own signature, the
+ * failing proof); returns the error to throw. Untrusting comes first: a receipt that cannot be written leaves the
+ * peer untrusted all the same.
+ */
 export async function flagPeer(
   peer: PeerRecord,
-  deps: Pick<WitnessDeps, 'store' | 'receipts' | 'cosigner' | 'tenant'>,
-  why: { code: 'EQUIVOCATION' | 'INCONSISTENT'; reason: string; checkpoints: readonly string[] },
+  deps: Pick<WitnessDeps, 'store' | 'receipts' | 'cosigner' | 'tenant' | 'ed25519Verify'>,
+  why: PeerMisbehaviour,
 ): Promise<FederationError> {
-  const r = await deps.receipts.append({
-    kind: 'federation',
-    actor: `federation:${deps.cosigner.name}`,
-    tenant: deps.tenant ?? 'federation',
-    body: {
-      peer: peer.name,
-      operation: why.code === 'EQUIVOCATION' ? 'equivocation' : 'inconsistent-history',
-      origin: peer.origin,
-      reason: why.reason.slice(0, 1000),
-      checkpoints: [...why.checkpoints],
-    },
-  });
-  await deps.store.putPeer({
-    ...peer,
-    trusted: false,
-    untrustedReason: `${why.reason} (receipt ${r.index})`,
-  });
+  await deps.store.putPeer({ ...peer, trusted: false, untrustedReason: why.reason });
+  const checkpoints = why.checkpoints.map((n) => peerSignedNote(n, peer, deps.ed25519Verify));
+  let receipt: { index: number; leafHash: string } | undefined;
+  let recordError: string | undefined;
+  try {
+    receipt = await deps.receipts.append({
+      kind: 'federation',
+      actor: `federation:${deps.cosigner.name}`,
+      tenant: deps.tenant ?? 'federation',
+      body: {
+        peer: peer.name,
+        operation: why.code === 'EQUIVOCATION' ? 'equivocation' : 'inconsistent-history',
+        origin: peer.origin,
+        reason: why.reason.slice(0, 1000),
+        checkpoints,
+        ...(why.code === 'INCONSISTENT' && why.proof ? { proof: why.proof } : {}),
+      },
+    });
+    await deps.store.putPeer({
+      ...peer,
+      trusted: false,
+      untrustedReason: `${why.reason} (receipt ${receipt.index})`,
+    });
+  } catch (err) {
+    recordError = (err as Error).message;
+  }
   return new FederationError(
     why.code,
-    `peer ${peer.name}: ${why.reason}; marked untrusted (receipt ${r.index})`,
-    {
-      receipt: r,
-      checkpoints: why.checkpoints,
-    },
+    `peer ${peer.name}: ${why.reason}; marked untrusted${receipt ? ` (receipt ${receipt.index})` : ` (the evidence could not be recorded: ${recordError})`}`,
+    { ...(receipt ? { receipt } : {}), checkpoints },
   );
+}
+
+/** A consistency proof from the peer: a transport or shape failure is a failure (never evidence). */
+async function fetchProof(client: PeerClient, peer: PeerRecord, from: number, to: number): Promise<string[]> {
+  try {
+    return await client.consistencyProof(from, to);
+  } catch (err) {
+    if (err instanceof FederationError) throw err;
+    throw new FederationError(
+      'PEER_UNREACHABLE',
+      `peer ${peer.name}: no usable consistency proof ${from}→${to}: ${(err as Error).message}`,
+    );
+  }
 }
 
 /** Witnesses one peer once. Throws PEER_UNTRUSTED, CHECKPOINT_INVALID, PEER_UNREACHABLE, EQUIVOCATION, INCONSISTENT. */
@@ -141,21 +223,25 @@ export async function witnessPeer(
   const size = cp.checkpoint.size;
   if (last) {
     if (size === last.size) {
-      if (cp.rootHash === last.rootHash)
+      if (cp.rootHash === last.rootHash) {
+        // A cosignature the peer never got is sent again, until it has it.
+        if (last.delivered === false && last.line) {
+          const d = await deliver(client, deps, { ...last, line: last.line });
+          return { peer: peer.name, status: 'unchanged', size, rootHash: cp.rootHash, ...d };
+        }
         return { peer: peer.name, status: 'unchanged', size, rootHash: cp.rootHash };
+      }
       throw await flagPeer(peer, deps, {
         code: 'EQUIVOCATION',
-        reason: `two different signed checkpoints for size ${size}`,
+        reason: `two different signed checkpoints for size ${size} (a fork)`,
         checkpoints: [last.note, cp.note],
       });
     }
     const [small, large] = size < last.size ? [cp, last] : [last, cp];
     const smallSize = size < last.size ? size : last.size;
     const largeSize = size < last.size ? last.size : size;
-    let ok = false;
-    try {
-      const proof = await client.consistencyProof(smallSize, largeSize);
-      ok = verifyConsistency(
+    const verifies = (proof: readonly string[]) =>
+      verifyConsistency(
         deps.hasher,
         smallSize,
         largeSize,
@@ -163,16 +249,18 @@ export async function witnessPeer(
         fromHex(small.rootHash),
         fromHex(large.rootHash),
       );
-    } catch (err) {
-      if (err instanceof FederationError && err.code === 'PEER_UNREACHABLE') throw err;
-      ok = false;
+    let proof = await fetchProof(client, peer, smallSize, largeSize);
+    // A proof that does not verify is asked for once more before it counts: evidence, not a glitch.
+    if (!verifies(proof)) {
+      proof = await fetchProof(client, peer, smallSize, largeSize);
+      if (!verifies(proof))
+        throw await flagPeer(peer, deps, {
+          code: 'INCONSISTENT',
+          reason: `checkpoint of size ${size} is not consistent with the cosigned one of size ${last.size}: the peer's consistency proof does not verify`,
+          checkpoints: [last.note, cp.note],
+          proof: { from: smallSize, to: largeSize, hashes: proof },
+        });
     }
-    if (!ok)
-      throw await flagPeer(peer, deps, {
-        code: 'EQUIVOCATION',
-        reason: `checkpoint of size ${size} is not consistent with the cosigned one of size ${last.size}`,
-        checkpoints: [last.note, cp.note],
-      });
     // An older checkpoint that is a prefix of what we cosigned: a stale answer, not a fork. Nothing to cosign.
     if (size < last.size) return { peer: peer.name, status: 'stale', size, rootHash: cp.rootHash };
   }
@@ -184,16 +272,18 @@ export async function witnessPeer(
     sign: (m) => deps.cosigner.sign(m),
     timestamp,
   });
-  await deps.store.putWitnessState({
+  const state = {
     peer: peer.name,
     size,
     rootHash: cp.rootHash,
     note: cp.note,
     cosignedAt: new Date(timestamp * 1000).toISOString(),
-  });
-  const delivered = await client.postCosignature(cp.note, line).then(
-    () => true,
-    () => false,
-  );
-  return { peer: peer.name, status: 'cosigned', size, rootHash: cp.rootHash, line, delivered };
+    line,
+    delivered: false,
+    deliveryFailures: 0,
+  };
+  // The state (with the line) is durable before the peer is told, so a crash in between still delivers it later.
+  await deps.store.putWitnessState(state);
+  const d = await deliver(client, deps, state);
+  return { peer: peer.name, status: 'cosigned', size, rootHash: cp.rootHash, line, ...d };
 }

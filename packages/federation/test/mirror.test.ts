@@ -201,3 +201,175 @@ describe('witnessing a peer', () => {
     expect(d.recorded).toEqual([]);
   });
 });
+
+describe('witnessing a peer: only cryptographic evidence flags it (issue 13)', () => {
+  /** A peer cosigned at size 8 that has grown to 12, whose client `override` changes. */
+  async function grown(override: Partial<PeerClient> = {}) {
+    const { key, log } = await peerLog(8);
+    const d = deps();
+    await d.store.putPeer(peerRecord(key));
+    await witnessPeer(peerRecord(key), clientOf(log), d);
+    for (let i = 0; i < 4; i++)
+      void log.append({ kind: 'decision', actor: 't', tenant: 'acme', body: { title: `g${i}` } });
+    await log.idle();
+    await log.checkpoint();
+    const client = { ...clientOf(log), ...override };
+    return { key, log, d, client };
+  }
+
+  it.each([
+    ['a 200 HTML page from a proxy', new SyntaxError('Unexpected token < in JSON at position 0')],
+    ['a proof that arrives after the timeout', new DOMException('The operation timed out.', 'TimeoutError')],
+    ['a malformed proof', new FederationError('CHECKPOINT_INVALID', 'malformed consistency proof')],
+  ])(
+    '%s is a failure with backoff, not evidence: nothing is recorded, the peer stays trusted',
+    async (_, err) => {
+      const { key, d, client } = await grown({
+        async consistencyProof() {
+          throw err;
+        },
+      });
+      const e = (await witnessPeer(peerRecord(key), client, d).catch((x: unknown) => x)) as FederationError;
+      expect(e).toBeInstanceOf(FederationError);
+      expect(['PEER_UNREACHABLE', 'CHECKPOINT_INVALID']).toContain(e.code);
+      expect(d.recorded).toEqual([]);
+      expect((await d.store.getPeer('p'))!.trusted).toBe(true);
+    },
+  );
+
+  it('a proof that fails once and then verifies is a glitch; one that fails twice is an inconsistent history', async () => {
+    let calls = 0;
+    const once = await grown();
+    const real = once.client.consistencyProof.bind(once.client);
+    const flaky = {
+      ...once.client,
+      async consistencyProof(a: number, b: number) {
+        calls++;
+        const p = await real(a, b);
+        return calls === 1 ? p.map(() => 'ab'.repeat(32)) : p;
+      },
+    };
+    expect((await witnessPeer(peerRecord(once.key), flaky, once.d)).status).toBe('cosigned');
+    expect(once.d.recorded).toEqual([]);
+
+    const bad = await grown();
+    const lying = {
+      ...bad.client,
+      async consistencyProof() {
+        return ['cd'.repeat(32), 'ef'.repeat(32)];
+      },
+    };
+    const e = (await witnessPeer(peerRecord(bad.key), lying, bad.d).catch(
+      (x: unknown) => x,
+    )) as FederationError;
+    expect(e.code).toBe('INCONSISTENT');
+    expect(bad.d.recorded[0]!.body).toMatchObject({
+      operation: 'inconsistent-history',
+      proof: { from: 8, to: 12, hashes: ['cd'.repeat(32), 'ef'.repeat(32)] },
+    });
+    expect((bad.d.recorded[0]!.body.checkpoints as string[]).length).toBe(2);
+    expect((await bad.d.store.getPeer('p'))!.trusted).toBe(false);
+  });
+
+  it('a same-size fork padded with junk signature lines is recorded within the receipt limit, the peer untrusted', async () => {
+    const honest = await peerLog(8, 'h');
+    const d = deps();
+    await d.store.putPeer(peerRecord(honest.key));
+    await witnessPeer(peerRecord(honest.key), clientOf(honest.log), d);
+    const forked = await peerLog(0);
+    const fork = await Log.open({
+      storage: createMemoryStorage(),
+      origin: honest.key.name,
+      signer: honest.key.signer,
+      hasher: nodeHasher,
+    });
+    for (let i = 0; i < 8; i++)
+      void fork.append({ kind: 'decision', actor: 't', tenant: 'acme', body: { title: `f${i}` } });
+    await fork.idle();
+    await fork.checkpoint();
+    void forked;
+    const note = (await fork.latestCheckpoint())!.note;
+    // 99 well-formed signature lines of keys nobody configured (ignored by note verification), ~94 KB in all.
+    const junk = Array.from(
+      { length: 99 },
+      (_, i) => `— junk${i}.example/log ${Buffer.alloc(700, i).toString('base64')}`,
+    ).join('\n');
+    const padded = `${note}${junk}\n`;
+    const e = (await witnessPeer(peerRecord(honest.key), clientOf(fork, { note: () => padded }), d).catch(
+      (x: unknown) => x,
+    )) as FederationError;
+    expect(e.code).toBe('EQUIVOCATION');
+    const body = d.recorded[0]!.body;
+    expect(body.operation).toBe('equivocation');
+    // Each note is its signed body and the peer's own signature line: verifiable, and far below 64 KiB.
+    expect(body.checkpoints).toEqual([(await honest.log.latestCheckpoint())!.note, note]);
+    expect(Buffer.byteLength(JSON.stringify(body))).toBeLessThan(8 * 1024);
+    expect((await d.store.getPeer('p'))!.trusted).toBe(false);
+  });
+
+  it('untrusts the peer first: a receipt that cannot be written leaves it untrusted all the same', async () => {
+    const honest = await peerLog(5, 'h');
+    const d = deps();
+    await d.store.putPeer(peerRecord(honest.key));
+    await witnessPeer(peerRecord(honest.key), clientOf(honest.log), d);
+    const fork = await peerLog(0);
+    void fork;
+    const other = await Log.open({
+      storage: createMemoryStorage(),
+      origin: honest.key.name,
+      signer: honest.key.signer,
+      hasher: nodeHasher,
+    });
+    for (let i = 0; i < 5; i++)
+      void other.append({ kind: 'decision', actor: 't', tenant: 'acme', body: { title: `x${i}` } });
+    await other.idle();
+    await other.checkpoint();
+    const failing = {
+      ...d,
+      receipts: {
+        async append(): Promise<{ index: number; leafHash: string }> {
+          throw new Error('receipt is 99747 bytes; the limit is 65535');
+        },
+      },
+    };
+    const e = (await witnessPeer(peerRecord(honest.key), clientOf(other), failing).catch(
+      (x: unknown) => x,
+    )) as FederationError;
+    expect(e.code).toBe('EQUIVOCATION');
+    expect(e.message).toMatch(
+      /marked untrusted \(the evidence could not be recorded: receipt is 99747 bytes/,
+    );
+    expect((await d.store.getPeer('p'))!.trusted).toBe(false);
+  });
+
+  it('a cosignature whose delivery failed is sent again on every round until the peer has it', async () => {
+    const { key, log } = await peerLog(6);
+    const d = deps();
+    await d.store.putPeer(peerRecord(key));
+    const client = clientOf(log);
+    let fail = 2;
+    const resetting = {
+      ...client,
+      async postCosignature(note: string, line: string) {
+        if (fail-- > 0) throw new Error('read ECONNRESET');
+        await client.postCosignature(note, line);
+      },
+    };
+    expect(await witnessPeer(peerRecord(key), resetting, d)).toMatchObject({
+      status: 'cosigned',
+      delivered: false,
+      deliveryFailures: 1,
+    });
+    expect(await witnessPeer(peerRecord(key), resetting, d)).toMatchObject({
+      status: 'unchanged',
+      delivered: false,
+      deliveryFailures: 2,
+    });
+    const third = await witnessPeer(peerRecord(key), resetting, d);
+    expect(third).toMatchObject({ status: 'unchanged', delivered: true });
+    expect(client.cosignatures).toHaveLength(1);
+    // Delivered: not sent again.
+    expect((await witnessPeer(peerRecord(key), resetting, d)).delivered).toBeUndefined();
+    expect(client.cosignatures).toHaveLength(1);
+  });
+});
