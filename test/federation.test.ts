@@ -218,6 +218,37 @@ describe('federation between node processes', () => {
     expect(bad.code).toBe(1);
   }, 120_000);
 
+  it('vm audit verify --full checks a mirror as the own log: a changed byte in a mirrored receipt is reported', async () => {
+    const { a } = nodes as Record<'a', TestNode>;
+    // A consistent copy of A's data directory (A keeps running): the keys, and an online backup of the database.
+    const copy = join(dir, 'a-copy');
+    cpSync(join(a.data, 'keys'), join(copy, 'keys'), { recursive: true });
+    const live = new Database(join(a.data, 'ledger.db'), { readonly: true });
+    await live.backup(join(copy, 'ledger.db'));
+    live.close();
+    const clean = await runVm(['audit', 'verify', '--full', '-d', copy], { timeoutMs: 120_000 });
+    expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+    const db = new Database(join(copy, 'ledger.db'));
+    const row = db
+      .prepare('SELECT peer, idx, bytes FROM fed_mirror_entries ORDER BY idx LIMIT 1 OFFSET 7')
+      .get() as { peer: string; idx: number; bytes: Buffer };
+    const changed = Buffer.from(row.bytes.toString('utf8').replace('decision', 'decisioN'));
+    db.prepare('UPDATE fed_mirror_entries SET bytes = ? WHERE peer = ? AND idx = ?').run(
+      changed,
+      row.peer,
+      row.idx,
+    );
+    db.close();
+    const bad = await runVm(['audit', 'verify', '--full', '-d', copy], { timeoutMs: 120_000 });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(
+      new RegExp(
+        `mirror.*peer ${row.peer}: mirrored entry ${row.idx}: its bytes do not hash to the stored leaf hash`,
+      ),
+    );
+    expect(bad.stdout).toMatch(/the mirrored entries do not form the verified root/);
+  }, 120_000);
+
   it('B’s checkpoint carries A’s cosignature once A witnessed it', async () => {
     const { a, b } = nodes as Record<'a' | 'b', TestNode>;
     // Witness B's current checkpoint without appending anything in between.

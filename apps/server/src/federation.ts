@@ -4,7 +4,6 @@
 import Database from 'better-sqlite3';
 import { nodeEd25519Verify, nodeHasher } from '@vaultmesh/attest';
 import {
-  CompactRange,
   FederationError,
   computeMerge,
   mergeStatement,
@@ -16,6 +15,7 @@ import {
   type MergeSignature,
   mirrorPeer,
   witnessPeer,
+  verifyMirror,
   type Cosigner,
   type FederationStore,
   type MirrorOutcome,
@@ -24,7 +24,7 @@ import {
   type WitnessOutcome,
 } from '@vaultmesh/federation';
 import { createSqliteFederationStore } from '@vaultmesh/store-sqlite';
-import { fromHex, parseVerifierKey, toHex } from '@vaultmesh/ledger';
+import { parseVerifierKey, toHex } from '@vaultmesh/ledger';
 import type { OpenedNode } from './node.ts';
 
 export interface FederationOptions {
@@ -236,27 +236,29 @@ export function createFederation(node: OpenedNode, opts: FederationOptions = {})
     }
     return out;
   }
+  /** A peer's mirrored leaves [0, size), each entry's bytes hashed again (a stored leaf hash is not trusted). */
   async function mirrorLeaves(
     peer: string,
     size: number,
   ): Promise<{ leaves: MergeLeaf[]; rootHash: string }> {
+    const record = await store.getPeer(peer);
+    if (!record) throw new FederationError('NOT_FOUND', `no peer named ${peer}`);
     const out: MergeLeaf[] = [];
-    const range = new CompactRange(nodeHasher);
-    for (let start = 0; start < size; start += 4096) {
-      const batch = await store.mirrorEntries(peer, start, Math.min(4096, size - start));
-      if (batch.length === 0) break;
-      for (const e of batch) {
-        const leafHash = fromHex(e.leafHash);
-        range.append(leafHash);
-        out.push({ leafHash, time: receiptTime(e.bytes) });
-      }
-    }
-    if (out.length !== size)
+    const check = await verifyMirror(store, record, {
+      hasher: nodeHasher,
+      ed25519Verify: nodeEd25519Verify,
+      size,
+      onEntry: (e, leafHash) => out.push({ leafHash, time: receiptTime(e.bytes) }),
+    });
+    if (check.problems.length)
       throw new FederationError(
         'MERGE_MISMATCH',
-        `the mirror of ${peer} holds ${out.length} entries, not ${size}`,
+        `the mirror of ${peer} does not verify: ${check.problems
+          .slice(0, 3)
+          .map((p) => p.message)
+          .join('; ')}`,
       );
-    return { leaves: out, rootHash: toHex(range.root()) };
+    return { leaves: out, rootHash: check.rootHash };
   }
   const signStatement = (statement: string) =>
     signMergeStatement(statement, {

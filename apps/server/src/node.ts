@@ -24,7 +24,12 @@ import {
   type VerifyProblem,
   type VerifyReport,
 } from '@vaultmesh/log';
-import { openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
+import {
+  createSqliteFederationStore,
+  openSqliteStorage,
+  type SqliteStorage,
+} from '@vaultmesh/store-sqlite';
+import { verifyMirror } from '@vaultmesh/federation';
 
 /** verifyLog's report plus the anchors checked, and authorities whose tokens had no configured trust anchor. */
 export interface NodeVerifyReport extends VerifyReport {
@@ -164,6 +169,29 @@ export async function openNode(
  * `trustedKeyFile` kept elsewhere), never anything in the database, so an auditor needs no private key. The
  * log's rotation receipts extend it to a chain of keys, each trusted for the checkpoint sizes it signs.
  */
+/** Every peer mirror in the database, rehashed and rebuilt (see verifyMirror); nothing when none was mirrored. */
+async function verifyMirrors(storage: SqliteStorage): Promise<VerifyProblem[]> {
+  const exists = storage.db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fed_mirror_state'")
+    .get();
+  if (!exists) return [];
+  const store = createSqliteFederationStore(storage.db);
+  const out: VerifyProblem[] = [];
+  for (const peer of await store.listPeers()) {
+    const check = await verifyMirror(store, peer, { hasher: nodeHasher, ed25519Verify: nodeEd25519Verify });
+    for (const p of check.problems)
+      out.push({
+        where: 'mirror',
+        ...(p.index !== undefined ? { index: p.index } : {}),
+        field: `${p.peer}/${p.field}`,
+        ...(p.expected !== undefined ? { expected: p.expected } : {}),
+        ...(p.found !== undefined ? { found: p.found } : {}),
+        message: `peer ${p.peer}: ${p.message}`,
+      });
+  }
+  return out;
+}
+
 export async function verifyNode(
   dataDir: string,
   opts: {
@@ -299,6 +327,8 @@ export async function verifyNode(
     );
     for (const a of anchors.problems)
       extra.push({ where: 'anchor', index: a.size, field: a.authority, message: a.message });
+    // --full: mirrored peer logs are verified as the own log is (every entry rehashed, the verified root rebuilt).
+    if (opts.full) extra.push(...(await verifyMirrors(storage)));
     for (const problem of extra) {
       report.ok = false;
       report.problemCount++;

@@ -8,3 +8,4 @@ export * from './memory-store.ts';
 export * from './peer-client.ts';
 export * from './witness.ts';
 export * from './mirror.ts';
+export * from './mirror-verify.ts';

@@ -9,6 +9,8 @@ import {
   FederationError,
   createMemoryFederationStore,
   mirrorPeer,
+  verifyMirror,
+  type MirrorEntry,
   verifyCosignature,
   witnessPeer,
   type PeerClient,
@@ -371,5 +373,40 @@ describe('witnessing a peer: only cryptographic evidence flags it (issue 13)', (
     // Delivered: not sent again.
     expect((await witnessPeer(peerRecord(key), resetting, d)).delivered).toBeUndefined();
     expect(client.cosignatures).toHaveLength(1);
+  });
+});
+
+describe('verifying a stored mirror (vm audit verify --full, merges)', () => {
+  it('rehashes every entry: changed bytes or a changed stored leaf hash are reported, a clean mirror passes', async () => {
+    const { key, log } = await peerLog(600);
+    const d = deps();
+    await d.store.putPeer(peerRecord(key));
+    await mirrorPeer(peerRecord(key), clientOf(log), d);
+    const ok = await verifyMirror(d.store, peerRecord(key), d);
+    expect(ok).toMatchObject({ size: 600, problems: [] });
+    expect(ok.rootHash).toBe(toHex((await log.latestCheckpoint())!.root));
+    const tampered = (change: (e: MirrorEntry) => MirrorEntry) => ({
+      ...d.store,
+      mirrorEntries: async (peer: string, start: number, limit: number) =>
+        (await d.store.mirrorEntries(peer, start, limit)).map((e) => (e.index === 300 ? change(e) : e)),
+    });
+    const bytes = await verifyMirror(
+      tampered((e) => ({ ...e, bytes: new TextEncoder().encode(new TextDecoder().decode(e.bytes) + ' ') })),
+      peerRecord(key),
+      d,
+    );
+    expect(bytes.problems.map((p) => `${p.index ?? '-'}:${p.field}`)).toEqual([
+      '300:leaf_hash',
+      '-:root',
+      '-:checkpoint',
+    ]);
+    // A stored leaf hash that was changed is never believed: the bytes are hashed again.
+    const hash = await verifyMirror(
+      tampered((e) => ({ ...e, leafHash: 'ab'.repeat(32) })),
+      peerRecord(key),
+      d,
+    );
+    expect(hash.problems.map((p) => `${p.index ?? '-'}:${p.field}`)).toEqual(['300:leaf_hash']);
+    expect(hash.rootHash).toBe(ok.rootHash);
   });
 });

@@ -28,7 +28,7 @@ import { checkpointKeyProblem, epochFor, type KeyEpoch } from './key-chain.ts';
 
 /** One thing found wrong, with where it is and what was expected. */
 export interface VerifyProblem {
-  readonly where: 'entry' | 'tile' | 'checkpoint' | 'anchor' | 'log';
+  readonly where: 'entry' | 'tile' | 'checkpoint' | 'anchor' | 'log' | 'mirror';
   readonly index?: number;
   readonly level?: number;
   readonly field?: string;
