@@ -24,11 +24,7 @@ import {
   type VerifyProblem,
   type VerifyReport,
 } from '@vaultmesh/log';
-import {
-  createSqliteFederationStore,
-  openSqliteStorage,
-  type SqliteStorage,
-} from '@vaultmesh/store-sqlite';
+import { createSqliteFederationStore, openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
 import { verifyMirror } from '@vaultmesh/federation';
 
 /** verifyLog's report plus the anchors checked, and authorities whose tokens had no configured trust anchor. */
