@@ -261,6 +261,8 @@ let silent: Server;
 const silentSockets = new Set<Socket>();
 let evil: FastifyInstance;
 let evilRpcHits = 0;
+let echo: FastifyInstance;
+const ECHO_TOKEN = 'vm_secret_the_echo_agent_repeats';
 let localAgent: string;
 let remoteAgentToken: string;
 
@@ -284,6 +286,19 @@ beforeAll(async () => {
   });
   const evilUrl = await evil.listen({ port: 0, host: '127.0.0.1' });
 
+  // An agent that answers every call with an error echoing the bearer token it was sent.
+  echo = Fastify({ logger: false });
+  let echoUrl = '';
+  echo.get('/.well-known/agent-card.json', async () =>
+    agentCardToJson(buildAgentCard({ baseUrl: echoUrl, version: '1.0.0' })),
+  );
+  echo.post('/a2a/jsonrpc', async (req) => ({
+    jsonrpc: '2.0',
+    id: (req.body as { id?: unknown }).id ?? null,
+    error: { code: -32001, message: `token ${String(req.headers.authorization)} is not welcome here` },
+  }));
+  echoUrl = await echo.listen({ port: 0, host: '127.0.0.1' });
+
   remote = await startTestNode('remote');
   remoteAgentToken = await remote.token('peer-caller', 'agent', 'acme');
   local = await startTestNode('local', [
@@ -291,6 +306,7 @@ beforeAll(async () => {
     { name: 'far', url: remote.url, region: 'us-east-1', token: remoteAgentToken, timeoutMs: 10_000 },
     { name: 'silent', url: `http://127.0.0.1:${silentPort}`, timeoutMs: 300 },
     { name: 'evil', url: evilUrl, token: 'vm_secret_for_evil', timeoutMs: 2_000 },
+    { name: 'echo', url: echoUrl, token: ECHO_TOKEN, timeoutMs: 5_000 },
   ]);
   localAgent = await local.token('bot', 'agent', 'acme');
 }, 60_000);
@@ -299,6 +315,7 @@ afterAll(async () => {
   for (const s of silentSockets) s.destroy();
   await new Promise((resolve) => silent?.close(resolve));
   await evil?.close();
+  await echo?.close();
   await stopTestNode(local);
   await stopTestNode(remote);
 });
@@ -552,6 +569,21 @@ describe('POST /a2a/perform', () => {
     expect(remote.hits).toBe(hits);
     // The same agent is fine without the residency requirement.
     expect((await post(local, '/a2a/perform', localAgent, { ...perform, agent: 'far' })).status).toBe(200);
+  });
+
+  it('a remote agent that echoes our bearer token gets it nowhere: not in the answer, not in the receipt', async () => {
+    const before = await ledgerSize(local);
+    const r = await post(local, '/a2a/perform', localAgent, { ...perform, agent: 'echo' });
+    expect(r.status).toBe(502);
+    expect(JSON.stringify(r.body)).not.toContain(ECHO_TOKEN);
+    expect(r.body.detail).toMatch(/\[redacted\]/);
+    const { decodeReceipt } = await import('@vaultmesh/ledger');
+    const after = await ledgerSize(local);
+    const texts: string[] = [];
+    for (let i = before; i < after; i++)
+      texts.push(JSON.stringify(decodeReceipt((await local.node.log.getEntry(i)).bytes)));
+    expect(texts.some((t) => t.includes('"a2a_perform"'))).toBe(true);
+    expect(texts.join('\n')).not.toContain(ECHO_TOKEN);
   });
 
   it('answers 504 within the configured timeout when the remote agent never answers', async () => {

@@ -182,6 +182,16 @@ export const InteropConfigSchema = z
     agents: A2aAgentsConfigSchema.default([]),
     /** External MCP servers whose tools agents may call through call_external_tool (policy and receipts apply). */
     mcpServers: McpServersConfigSchema.default([]),
+    /** Limits of /mcp sessions: in all, per token (its oldest is closed), per tenant (429), idle expiry. */
+    mcpSessions: z
+      .object({
+        maxSessions: z.number().int().min(1).max(100_000).optional(),
+        maxSessionsPerToken: z.number().int().min(1).max(10_000).optional(),
+        maxSessionsPerTenant: z.number().int().min(1).max(100_000).optional(),
+        idleMs: z.number().int().min(1000).max(86_400_000).optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -168,6 +168,7 @@ export async function startNode(
     mcp: {
       createServer: async (caller) =>
         (await interopSdk()).createVaultMeshMcpServer({ gateway: interop.gateway, caller, version: VERSION }),
+      sessions: config.interop.mcpSessions,
     },
     a2a: {
       card: async () => (await a2aFace()).card,

@@ -37,7 +37,7 @@ import {
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Caller } from '@vaultmesh/interop/core';
 import { registerControlRoutes, type ControlApi } from './control-routes.ts';
-import { registerMcpRoutes } from './mcp-routes.ts';
+import { registerMcpRoutes, type McpRoutesOptions } from './mcp-routes.ts';
 import { registerFederationRoutes, type FederationApi } from './federation-routes.ts';
 import { registerAuroraRoutes, type AuroraApi } from './aurora-routes.ts';
 import { registerA2aRoutes, type A2aRoutesOptions } from './a2a-routes.ts';
@@ -72,7 +72,14 @@ export interface AppOptions {
   /** The Aurora router (POST /agent/route, /api/aurora/*); absent: not served. */
   readonly aurora?: AuroraApi;
   /** MCP over Streamable HTTP at /mcp: a server per authenticated session; absent: not served. */
-  readonly mcp?: { createServer(caller: Caller): McpServer | Promise<McpServer> };
+  readonly mcp?: {
+    createServer(caller: Caller): McpServer | Promise<McpServer>;
+    /** Session limits (defaults: MCP_SESSION_DEFAULTS). */
+    readonly sessions?: Pick<
+      McpRoutesOptions,
+      'maxSessions' | 'maxSessionsPerToken' | 'maxSessionsPerTenant' | 'idleMs'
+    >;
+  };
   /** Federation: cosignatures from peers, merges, peer status; with it /checkpoint carries cosignatures. */
   readonly federation?: FederationApi;
   /** A2A: the agent card, the JSON-RPC endpoint and /a2a/perform over the gateway; absent: not served. */
@@ -473,7 +480,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   if (opts.control) registerControlRoutes(app, opts.control, principal);
   if (opts.mcp) {
-    const mcp = registerMcpRoutes(app, { tokens, createServer: opts.mcp.createServer });
+    const mcp = registerMcpRoutes(app, {
+      tokens,
+      createServer: opts.mcp.createServer,
+      ...opts.mcp.sessions,
+    });
     // preClose: open SSE streams are in-flight requests, which onClose would wait for forever.
     app.addHook('preClose', async () => mcp.close());
   }

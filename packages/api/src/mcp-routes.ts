@@ -2,7 +2,8 @@
 // the API token that opened it (audience "mcp"): a request with another token, or none, is refused with 401/403 as
 // the MCP authorization spec says, with a WWW-Authenticate header naming the protected-resource metadata (RFC 9728).
 // The caller's purpose and residency come from the VaultMesh-Purpose / VaultMesh-Residency headers of the
-// initialize request and hold for the session. Sessions are bounded in number and expire when idle.
+// initialize request and hold for the session. Sessions are bounded in number (in all, per token, per tenant) and
+// expire when idle.
 // Attacker-controlled input: headers and bodies; the SDK transport validates JSON-RPC, the gateway validates tools.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -21,14 +22,30 @@ export interface McpRoutesOptions {
   createServer(caller: Caller): McpServer | Promise<McpServer>;
   /** Most open sessions; an initialize beyond it is refused with 503. Default 1000. */
   readonly maxSessions?: number;
-  /** A session unused this long is closed. Default 30 min. */
+  /**
+   * Most open sessions of one token (default 16): its initialize beyond it closes that token's least recently used
+   * session, so one token can never crowd out the others (and a client that forgets DELETE is not stuck).
+   */
+  readonly maxSessionsPerToken?: number;
+  /** Most open sessions of one tenant (default 64): an initialize beyond it is refused with 429 and Retry-After. */
+  readonly maxSessionsPerTenant?: number;
+  /** A session unused this long is closed. Default 10 min. */
   readonly idleMs?: number;
 }
+
+/** Defaults of the /mcp session limits. */
+export const MCP_SESSION_DEFAULTS = {
+  maxSessions: 1000,
+  maxSessionsPerToken: 16,
+  maxSessionsPerTenant: 64,
+  idleMs: 10 * 60_000,
+} as const;
 
 interface Session {
   readonly transport: StreamableHTTPServerTransport;
   readonly server: McpServer;
   readonly tokenId: string;
+  readonly tenant: string;
   lastUsed: number;
 }
 
@@ -55,8 +72,33 @@ const loadTransport = () =>
 /** Registers POST/GET/DELETE /mcp and GET /.well-known/oauth-protected-resource; returns a closer for shutdown. */
 export function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): { close(): Promise<void> } {
   const sessions = new Map<string, Session>();
-  const maxSessions = opts.maxSessions ?? 1000;
-  const idleMs = opts.idleMs ?? 30 * 60_000;
+  const maxSessions = opts.maxSessions ?? MCP_SESSION_DEFAULTS.maxSessions;
+  const perToken = opts.maxSessionsPerToken ?? MCP_SESSION_DEFAULTS.maxSessionsPerToken;
+  const perTenant = opts.maxSessionsPerTenant ?? MCP_SESSION_DEFAULTS.maxSessionsPerTenant;
+  const idleMs = opts.idleMs ?? MCP_SESSION_DEFAULTS.idleMs;
+  const sessionsWhere = (pred: (s: Session) => boolean) => [...sessions].filter(([, s]) => pred(s));
+  /** Room for one more session of this token and tenant: the token's oldest goes, a full tenant is refused. */
+  const makeRoom = async (p: Principal, reply: FastifyReply): Promise<boolean> => {
+    const own = sessionsWhere((s) => s.tokenId === p.tokenId).sort(([, a], [, b]) => a.lastUsed - b.lastUsed);
+    for (const [id] of own.slice(0, Math.max(0, own.length - perToken + 1))) await closeSession(id);
+    if (sessionsWhere((s) => s.tenant === p.tenant).length >= perTenant) {
+      void reply
+        .code(429)
+        .header('retry-after', String(Math.ceil(Math.min(idleMs, 60_000) / 1000)))
+        .type('application/problem+json')
+        .send({
+          type: 'https://vaultmesh.dev/problems/too-many-sessions',
+          title: 'Too Many Requests',
+          status: 429,
+          code: 'TOO_MANY_SESSIONS',
+          detail: `tenant ${p.tenant} holds ${perTenant} open MCP sessions, the most it may; close one (DELETE /mcp) or retry later`,
+        });
+      return false;
+    }
+    if (sessions.size >= maxSessions)
+      throw new HttpError(503, 'UNAVAILABLE', 'too many open MCP sessions; close one or retry later');
+    return true;
+  };
   const base = (req: FastifyRequest) => `${req.protocol}://${req.headers.host ?? 'localhost'}`;
   const metadataUrl = (req: FastifyRequest) => `${base(req)}/.well-known/oauth-protected-resource`;
 
@@ -147,8 +189,7 @@ export function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOptions):
     else {
       if (!isInitialize(req.body))
         throw new HttpError(400, 'INVALID_REQUEST', 'without mcp-session-id the request must be initialize');
-      if (sessions.size >= maxSessions)
-        throw new HttpError(503, 'UNAVAILABLE', 'too many open MCP sessions; close one or retry later');
+      if (!(await makeRoom(p, reply))) return reply;
       const caller: Caller = {
         principal: toControlPrincipal(p),
         purpose: optionalHeader(req, 'vaultmesh-purpose', PURPOSE_PATTERN),
@@ -166,7 +207,7 @@ export function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOptions):
           void closeSession(id);
         },
       });
-      session = { transport, server, tokenId: p.tokenId, lastUsed: Date.now() };
+      session = { transport, server, tokenId: p.tokenId, tenant: p.tenant, lastUsed: Date.now() };
       transport.onclose = () => {
         if (transport.sessionId) sessions.delete(transport.sessionId);
       };

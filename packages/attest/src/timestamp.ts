@@ -2,6 +2,7 @@
 // (RFC 5652 SignedData, ESS signingCertificate RFC 2634/5035 and signingCertificateV2 RFC 5816) and an HTTP
 // client for one TSA. Responses and tokens are attacker-controlled input: they are parsed by the strict DER
 // reader in der.ts (token structure in timestamp-token.ts), and every failure is an AttestError with a TSA_* code.
+import { BodyTooLargeError, readBounded } from '@vaultmesh/net';
 import { randomBytes, constants, verify as verifySignatureBytes, type KeyObject } from 'node:crypto';
 import {
   DerFields,
@@ -501,26 +502,18 @@ function describeFetchError(err: unknown): string {
 }
 
 async function readLimited(res: Response, max: number, where: string): Promise<Uint8Array> {
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel().catch(() => undefined);
-    fail('TSA_MALFORMED', `${where}: answer of ${declared} bytes exceeds the ${max}-byte limit`);
+  try {
+    return (await readBounded(res, { limit: max, what: `${where}: the answer` })).bytes;
+  } catch (err) {
+    if (err instanceof BodyTooLargeError)
+      fail(
+        'TSA_MALFORMED',
+        err.declared !== undefined
+          ? `${where}: answer of ${err.declared} bytes exceeds the ${max}-byte limit`
+          : `${where}: answer exceeds the ${max}-byte limit`,
+      );
+    throw err;
   }
-  if (!res.body) return new Uint8Array(await res.arrayBuffer());
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      fail('TSA_MALFORMED', `${where}: answer exceeds the ${max}-byte limit`);
-    }
-    chunks.push(value);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
 }
 
 /** Settles with `p`, or rejects when `signal` aborts first (a `fetch` option may ignore the signal). */

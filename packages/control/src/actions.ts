@@ -3,6 +3,7 @@
 // safe (decides what resume does after a crash mid-step).
 // Built in: shell, http, probe, wait, ledger.record, k8s.apply, k8s.rollout, k8s.scale (k8s-actions.ts), and
 // route.submit (a GPU job through the Aurora router, bound by apps/server).
+import { readBounded } from '@vaultmesh/net';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
@@ -364,24 +365,13 @@ const HttpParams = z.strictObject({
   captureBody: z.boolean().optional(),
 });
 
-async function readBounded(
+async function readBody(
   res: Response,
   max: number,
 ): Promise<{ text: string; bytes: number; truncated: boolean }> {
-  const cap = new Capture(max);
-  if (res.body) {
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      cap.push(Buffer.from(value));
-      if (cap.truncated) {
-        await reader.cancel();
-        break;
-      }
-    }
-  }
-  return { text: cap.text(), bytes: cap.total, truncated: cap.truncated };
+  // Cut at `max` (a step keeps a bounded body; reading stops there and the transfer is cancelled).
+  const got = await readBounded(res, { limit: max, onLimit: 'truncate' });
+  return { text: new TextDecoder().decode(got.bytes), bytes: got.seen, truncated: got.truncated };
 }
 
 /** The fetch a step of `tenant` uses: the outbound guard checks the URL, then (unless injected) every address. */
@@ -446,7 +436,7 @@ function httpAction(o: ActionsOptions['http'] = {}): Action {
           signal: ctx.signal,
           redirect: 'manual',
         });
-        const got = await readBounded(res, max);
+        const got = await readBody(res, max);
         const ok = statusOk(res.status, p.expectStatus);
         // The body stays out of the journal and run views unless the step asks for it (captureBody).
         return {
@@ -502,7 +492,7 @@ function probeAction(o: ActionsOptions['http'] = {}): Action {
         attempts++;
         try {
           const res = await f(p.url, { method: 'GET', signal: ctx.signal, redirect: 'manual' });
-          const got = await readBounded(res, 16 * 1024);
+          const got = await readBody(res, 16 * 1024);
           last = { status: res.status };
           if (
             statusOk(res.status, p.expectStatus ?? 200) &&

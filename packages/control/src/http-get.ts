@@ -1,6 +1,7 @@
 // One bounded HTTP GET for probes (go/no-go checks, auditor health probes, readiness): a time limit that covers
 // the body, a size cap, no redirects, and the body parsed as JSON when it is JSON. Never throws for an HTTP status;
 // rejects only when no answer came (network, timeout, oversize), with a one-line message.
+import { BodyTooLargeError, readBoundedText } from '@vaultmesh/net';
 
 /** Default time limit of one probe, body included. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 5_000;
@@ -75,19 +76,10 @@ export async function httpGet(url: URL | string, opts: HttpGetOptions = {}): Pro
 }
 
 async function readCapped(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`response larger than ${max} bytes`);
-    }
-    chunks.push(value);
+  try {
+    return await readBoundedText(res, { limit: max });
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) throw new Error(`response larger than ${max} bytes`);
+    throw e;
   }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -3,6 +3,7 @@
 // our own createdBy/createdAt and validated with the plan schema; anything else is PLAN_INVALID. Off by default:
 // the composition root creates it only when configured. The API key goes in the Authorization header only and is
 // redacted from every error message.
+import { BodyTooLargeError, readBoundedText } from '@vaultmesh/net';
 import { ControlError } from './errors.ts';
 import { parsePlan, planJsonSchema, type Plan } from './plan.ts';
 import type { Strategist, StrategistRequest } from './strategist.ts';
@@ -36,21 +37,13 @@ export function strategistSystemPrompt(): string {
 
 /** Reads at most `max` bytes of a response body as text. */
 async function readText(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > max) {
-      await reader.cancel();
+  try {
+    return await readBoundedText(res, { limit: max, what: 'strategist response' });
+  } catch (e) {
+    if (e instanceof BodyTooLargeError)
       throw new ControlError('UPSTREAM_FAILED', `strategist response is larger than ${max} bytes`);
-    }
-    chunks.push(value);
+    throw e;
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Creates the strategist. */
@@ -91,7 +84,8 @@ export function createOpenAiStrategist(opts: OpenAiStrategistOptions): Strategis
           body: JSON.stringify(body),
           signal,
         });
-        text = await readText(res, max);
+        // Whatever the model API sends back is scrubbed of our key before anything else sees it (a plan, a receipt).
+        text = redact(await readText(res, max));
       } catch (e) {
         if (e instanceof ControlError) throw new ControlError(e.code, redact(e.message));
         return signal.aborted

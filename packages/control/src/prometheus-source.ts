@@ -2,6 +2,7 @@
 // query), parsing its documented response { status, data: { resultType, result } } (prometheus.io/docs/prometheus/
 // latest/querying/api/#instant-queries). Any failure rejects with UPSTREAM_FAILED, which a TripwireCheck turns into
 // a fired halt (fail closed).
+import { BodyTooLargeError, readBoundedText } from '@vaultmesh/net';
 import { ControlError } from './errors.ts';
 import type { MetricSource } from './tripwires.ts';
 
@@ -65,21 +66,12 @@ export function parsePrometheusResponse(body: unknown): number {
 }
 
 async function readCapped(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      fail(`response larger than ${max} bytes`);
-    }
-    chunks.push(value);
+  try {
+    return await readBoundedText(res, { limit: max });
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) fail(`response larger than ${max} bytes`);
+    throw e;
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A MetricSource querying a Prometheus server; every failure (network, timeout, HTTP, shape) rejects UPSTREAM_FAILED. */

@@ -21,7 +21,7 @@ function completion(content: string) {
   };
 }
 
-let mode: 'valid' | 'invalid' | 'not-json' | 'http-500' | 'hang' | 'other-tenant' = 'valid';
+let mode: 'valid' | 'invalid' | 'not-json' | 'http-500' | 'hang' | 'other-tenant' | 'echo-key' = 'valid';
 const requests: { headers: Record<string, unknown>; body: Record<string, unknown>; url: string }[] = [];
 let srv: Awaited<ReturnType<typeof localServer>>;
 
@@ -38,6 +38,11 @@ beforeAll(async () => {
     };
     const { createdAt: _a, createdBy: _b, ...proposal } = samplePlan({ target });
     if (mode === 'valid') return send(200, completion(JSON.stringify(proposal)));
+    if (mode === 'echo-key')
+      return send(
+        200,
+        completion(JSON.stringify({ ...proposal, goal: `restart (called with key ${API_KEY})` })),
+      );
     if (mode === 'other-tenant')
       return send(200, completion(JSON.stringify({ ...proposal, target: { ...target, tenant: 'evil' } })));
     if (mode === 'invalid') {
@@ -129,6 +134,13 @@ describe('OpenAI-compatible strategist', () => {
     const e = await failure(strategist().plan({ goal: 'restart', target }));
     expect(e.code).toBe('UPSTREAM_FAILED');
     expect(e.details).toEqual({ status: 500 });
+  });
+
+  it('scrubs the API key from what the model sends back: an echo never reaches the plan', async () => {
+    mode = 'echo-key';
+    const plan = await strategist().plan({ goal: 'restart', target });
+    expect(plan.goal).toBe('restart (called with key [redacted])');
+    expect(JSON.stringify(plan)).not.toContain(API_KEY);
   });
 
   it('gives up after timeoutMs with UPSTREAM_FAILED', async () => {

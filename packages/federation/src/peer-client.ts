@@ -2,6 +2,7 @@
 // peer issued us), and the federation endpoints. Every request has a time limit; no token ever appears in an error.
 // Attacker-controlled input: everything a peer answers; sizes are bounded and shapes checked here.
 import { TILE_WIDTH, formatTilePath } from '@vaultmesh/ledger';
+import { BodyTooLargeError, readBounded, readBoundedJson, readBoundedText, scrubText } from '@vaultmesh/net';
 import { FederationError } from './errors.ts';
 import type { PeerClient } from './ports.ts';
 
@@ -14,7 +15,15 @@ export interface HttpPeerClientOptions {
   readonly fetch?: typeof fetch;
 }
 
-const MAX_BODY = 32 * 1024 * 1024;
+/** Limits of what a peer may send, per answer (read streamed; reading stops at the limit). */
+export const PEER_LIMITS = {
+  checkpoint: 64 * 1024,
+  proof: 64 * 1024,
+  /** A full bundle: 256 entries of at most 64 KiB each, with their length prefixes. */
+  entryBundle: TILE_WIDTH * (65_535 + 2),
+  merge: 1024 * 1024,
+  error: 4 * 1024,
+} as const;
 
 /** Parses a C2SP tlog-tiles entry bundle: a sequence of big-endian uint16 lengths, each followed by an entry. */
 export function parseEntryBundle(bytes: Uint8Array): Uint8Array[] {
@@ -65,34 +74,55 @@ export function createHttpPeerClient(opts: HttpPeerClientOptions): PeerClient {
       );
     }
     if (!res.ok) {
-      const text = (await res.text().catch(() => '')).slice(0, 300);
+      const text = (
+        await readBoundedText(res, { limit: PEER_LIMITS.error, onLimit: 'truncate' }).catch(() => '')
+      ).slice(0, 300);
       let detail = text;
       try {
         detail = (JSON.parse(text) as { detail?: string }).detail ?? text;
       } catch {
         /* not JSON */
       }
+      // A peer that echoes the token we sent does not get it into our errors, logs or receipts.
+      detail = scrubText(detail, [opts.token]);
       throw new FederationError(
         'PEER_UNREACHABLE',
         `peer ${base}: ${path.split('?')[0]} answered ${res.status}${detail ? `: ${detail}` : ''}`,
       );
     }
-    const len = Number(res.headers.get('content-length') ?? '0');
-    if (len > MAX_BODY) throw new FederationError('PEER_UNREACHABLE', `peer ${base}: answer too large`);
     return res;
   }
-  const json = async (path: string, init?: RequestInit) =>
-    (await request(path, init)).json() as Promise<unknown>;
+  /** A bounded read of an answer: too large, cut short or timed out is a failure of this peer (never evidence). */
+  async function body<T>(path: string, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      if (err instanceof FederationError) throw err;
+      const why =
+        err instanceof BodyTooLargeError
+          ? err.message
+          : (err as Error)?.name === 'TimeoutError'
+            ? `timed out after ${timeout} ms`
+            : `could not be read: ${(err as Error)?.message ?? String(err)}`;
+      throw new FederationError('PEER_UNREACHABLE', `peer ${base}: ${path.split('?')[0]}: ${why}`);
+    }
+  }
+  const json = async (path: string, limit: number, init?: RequestInit) => {
+    const res = await request(path, init);
+    return body(path, () => readBoundedJson(res, { limit, what: 'the answer' }));
+  };
 
   return {
     async checkpoint() {
-      const text = await (await request('/checkpoint')).text();
-      if (text.length > 64 * 1024)
-        throw new FederationError('CHECKPOINT_INVALID', `peer ${base}: checkpoint too large`);
-      return text;
+      const res = await request('/checkpoint');
+      return body('/checkpoint', () =>
+        readBoundedText(res, { limit: PEER_LIMITS.checkpoint, what: 'the checkpoint' }),
+      );
     },
     async consistencyProof(from, to) {
-      const r = (await json(`/api/ledger/proof/consistency?from=${from}&to=${to}`)) as { proof?: unknown };
+      const r = (await json(`/api/ledger/proof/consistency?from=${from}&to=${to}`, PEER_LIMITS.proof)) as {
+        proof?: unknown;
+      };
       if (
         !Array.isArray(r.proof) ||
         r.proof.length > 128 ||
@@ -102,18 +132,23 @@ export function createHttpPeerClient(opts: HttpPeerClientOptions): PeerClient {
       return r.proof as string[];
     },
     async entryBundle(n, treeSize) {
-      const res = await request(entryBundlePath(n, treeSize), {}, true);
-      return parseEntryBundle(new Uint8Array(await res.arrayBuffer()));
+      const path = entryBundlePath(n, treeSize);
+      const res = await request(path, {}, true);
+      const got = await body(path, () =>
+        readBounded(res, { limit: PEER_LIMITS.entryBundle, what: `entry bundle ${n}` }),
+      );
+      return parseEntryBundle(got.bytes);
     },
     async postCosignature(note, line) {
-      await request('/federation/cosignatures', {
+      const res = await request('/federation/cosignatures', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ note, line }),
       });
+      await res.body?.cancel().catch(() => undefined); // the answer's body is not needed
     },
     async requestMerge(req) {
-      return json('/federation/merge', {
+      return json('/federation/merge', PEER_LIMITS.merge, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(req),

@@ -7,6 +7,7 @@
 // approval → input-required; anything else (tripwire halts included) → failed.
 // Attacker-controlled input: JSON-RPC bodies and message parts (validated here and again by the gateway), and every
 // byte a remote agent answers (agent cards, responses: bounded, shape-checked, same-origin only).
+import { BodyTooLargeError, readBounded, scrubBytes } from '@vaultmesh/net';
 import { randomUUID } from 'node:crypto';
 import {
   A2A_PROTOCOL_VERSION,
@@ -635,7 +636,10 @@ export function createA2aAgentsClient(
   const baseFetch = opts.fetch ?? fetch;
   const maxBytes = opts.maxResponseBytes ?? 4 * 1024 * 1024;
 
-  /** fetch bound to one agent: its origin only (the token never leaves it), its signal, a bounded body. */
+  /**
+   * fetch bound to one agent: its origin only (the token never leaves it), its signal, a bounded body, and the
+   * token scrubbed from everything the agent answers (an echo of it never reaches an error, a log or a receipt).
+   */
   const agentFetch = (agent: A2aAgentEndpoint, signal: AbortSignal): typeof fetch => {
     const origin = new URL(agent.url).origin;
     return async (input, init) => {
@@ -648,25 +652,24 @@ export function createA2aAgentsClient(
       const headers = new Headers(init?.headers);
       if (agent.token) headers.set('authorization', `Bearer ${agent.token}`);
       const res = await baseFetch(url, { ...init, headers, signal, redirect: 'error' });
-      const reader = res.body?.getReader();
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      if (reader)
-        for (let r = await reader.read(); !r.done; r = await reader.read()) {
-          size += r.value.byteLength;
-          if (size > maxBytes) {
-            await reader.cancel().catch(() => undefined);
-            throw new InteropError(
-              'UPSTREAM_FAILED',
-              `agent ${agent.name} answered more than ${maxBytes} bytes`,
-            );
-          }
-          chunks.push(r.value);
-        }
-      return new Response(res.status === 204 || res.status === 304 ? null : Buffer.concat(chunks), {
+      let bytes: Uint8Array;
+      try {
+        bytes = (await readBounded(res, { limit: maxBytes, what: `agent ${agent.name}'s answer` })).bytes;
+      } catch (err) {
+        if (err instanceof BodyTooLargeError)
+          throw new InteropError(
+            'UPSTREAM_FAILED',
+            `agent ${agent.name} answered more than ${maxBytes} bytes`,
+          );
+        throw err;
+      }
+      const clean = Buffer.from(agent.token ? scrubBytes(bytes, [agent.token]) : bytes);
+      const out = new Headers(res.headers);
+      out.delete('content-length');
+      return new Response(res.status === 204 || res.status === 304 ? null : clean, {
         status: res.status,
         statusText: res.statusText,
-        headers: res.headers,
+        headers: out,
       });
     };
   };

@@ -2,6 +2,7 @@
 // only through the gateway (policy + `tool` receipt, fail closed) and always with a time limit. The pool connects
 // lazily, reuses one connection per server, reconnects once after a dropped connection, and never puts a bearer
 // token or header value into an error.
+import { boundedFetch } from '@vaultmesh/net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import {
@@ -18,7 +19,12 @@ export interface McpClientPoolOptions {
   readonly clientVersion?: string;
   /** How long a server's tool list is reused. Default 30 s. */
   readonly toolListTtlMs?: number;
+  /** Most bytes of one answer from a server over HTTP. Default DEFAULT_MCP_RESPONSE_BYTES. */
+  readonly maxResponseBytes?: number;
 }
+
+/** Default limit of one answer from an external MCP server over HTTP (a tool result, a list). */
+export const DEFAULT_MCP_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 interface ToolInfo {
   name: string;
@@ -76,6 +82,12 @@ export function createMcpClientPool(
       });
       const transport = s.url
         ? new StreamableHTTPClientTransport(new URL(s.url), {
+            // Bounded answers, and every credential we send scrubbed from what the server sends back.
+            fetch: boundedFetch(fetch, {
+              limit: opts.maxResponseBytes ?? DEFAULT_MCP_RESPONSE_BYTES,
+              what: `external MCP server ${s.name}'s answer`,
+              secrets: [s.bearerToken, ...Object.values(s.headers ?? {})],
+            }),
             requestInit: {
               headers: {
                 ...(s.headers ?? {}),

@@ -4,6 +4,7 @@
 // status and a short, bounded excerpt of the body (404 may be mapped to NOT_FOUND per call); response bodies are read
 // up to a bound (4 MiB by default) and validated with zod (a wrong shape is PROVIDER_FAILED naming the field).
 // The secret (API key / bearer token) is redacted from every message and never placed in `details`.
+import { BodyTooLargeError, readBoundedText } from '@vaultmesh/net';
 import type { z } from 'zod';
 import { AuroraError } from '../errors.ts';
 
@@ -130,9 +131,18 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     let text: string;
     try {
       res = await doFetch(url.href, { method, headers, body, signal, redirect: 'error' });
-      text = await readBounded(res, res.ok ? maxBytes : MAX_ERROR_BODY_BYTES, res.ok);
+      // Strict for answers (over the limit fails); an error body is only quoted, so it is cut.
+      // Scrubbed of our secret before anything reads it: an echo never reaches an offer, a job or a receipt.
+      text = redact(
+        await readBoundedText(
+          res,
+          res.ok
+            ? { limit: maxBytes, what: `${what}'s answer` }
+            : { limit: MAX_ERROR_BODY_BYTES, onLimit: 'truncate' },
+        ),
+      );
     } catch (err) {
-      if (err instanceof TooLarge)
+      if (err instanceof BodyTooLargeError)
         throw fail('PROVIDER_FAILED', `${what} returned a body larger than ${maxBytes} bytes`, {
           limit: maxBytes,
         });
@@ -168,34 +178,6 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   }
 
   return { request, redact };
-}
-
-class TooLarge extends Error {}
-
-/** Reads a body up to `max` bytes; beyond it throws TooLarge (strict) or truncates (error bodies). */
-async function readBounded(res: Response, max: number, strict: boolean): Promise<string> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (strict && Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new TooLarge();
-  }
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      if (strict) throw new TooLarge();
-      chunks.push(value.subarray(0, value.byteLength - (total - max)));
-      break;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A short, single-line excerpt of untrusted text (control characters removed). */

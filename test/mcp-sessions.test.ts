@@ -1,0 +1,113 @@
+// /mcp session limits (issue 13): one token once opened 996 sessions and locked every other tenant out. Now a token
+// holds at most maxSessionsPerToken (its oldest is closed to make room), a tenant at most maxSessionsPerTenant (429
+// with Retry-After), and other tenants are never crowded out.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createToken } from '@vaultmesh/auth';
+import { loadConfig, startNode, type RunningNode } from '@vaultmesh/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let dir: string;
+let node: RunningNode;
+const tokens: Record<string, string> = {};
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vm-mcp-sessions-'));
+  const cfg = join(dir, 'vaultmesh.json');
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      port: 0,
+      dataDir: join(dir, 'data'),
+      logLevel: 'silent',
+      interop: { mcpSessions: { maxSessionsPerToken: 3, maxSessionsPerTenant: 5 } },
+    }),
+  );
+  node = await startNode(loadConfig({ configFile: cfg }));
+  for (const [name, tenant] of [
+    ['acme-1', 'acme'],
+    ['acme-2', 'acme'],
+    ['beta-1', 'beta'],
+  ] as const)
+    tokens[name] = (
+      await createToken(node.node.storage, { name, role: 'agent', tenant, audience: ['mcp'] })
+    ).token;
+}, 60_000);
+afterAll(async () => {
+  await node?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const headers = (token: string, session?: string) => ({
+  authorization: `Bearer ${token}`,
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  ...(session ? { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' } : {}),
+});
+
+/** Opens a session (initialize); its id, or the refusal. */
+async function open(
+  token: string,
+): Promise<{ status: number; id?: string; retryAfter?: string | null; body: string }> {
+  const res = await fetch(`${node.url}/mcp`, {
+    method: 'POST',
+    headers: headers(token),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'q', version: '1' } },
+    }),
+  });
+  const body = await res.text();
+  return {
+    status: res.status,
+    ...(res.headers.get('mcp-session-id') ? { id: res.headers.get('mcp-session-id')! } : {}),
+    retryAfter: res.headers.get('retry-after'),
+    body,
+  };
+}
+
+/** Whether a session still answers (a ping). */
+async function alive(token: string, id: string): Promise<boolean> {
+  const res = await fetch(`${node.url}/mcp`, {
+    method: 'POST',
+    headers: headers(token, id),
+    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+  });
+  await res.text();
+  return res.status === 200;
+}
+
+describe('/mcp session limits', () => {
+  it('a token holds at most its quota: its least recently used session is closed to make room', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const s = await open(tokens['acme-1']!);
+      expect(s.status, s.body).toBe(200);
+      ids.push(s.id!);
+    }
+    const states = [];
+    for (const id of ids) states.push(await alive(tokens['acme-1']!, id));
+    expect(states).toEqual([false, false, true, true, true]);
+  });
+
+  it('a tenant at its quota is refused with 429 and Retry-After; other tenants are not crowded out', async () => {
+    // acme-1 holds 3; acme-2 may add 2 more before the tenant is full.
+    expect((await open(tokens['acme-2']!)).status).toBe(200);
+    expect((await open(tokens['acme-2']!)).status).toBe(200);
+    const full = await open(tokens['acme-2']!);
+    expect(full.status).toBe(429);
+    expect(Number(full.retryAfter)).toBeGreaterThan(0);
+    expect(JSON.parse(full.body)).toMatchObject({ code: 'TOO_MANY_SESSIONS' });
+    expect(JSON.parse(full.body).detail).toMatch(/tenant acme holds 5 open MCP sessions/);
+    const other = await open(tokens['beta-1']!);
+    expect(other.status).toBe(200);
+    // A session closed by its client (DELETE) frees its place.
+    const { 'content-type': _json, ...noBody } = headers(tokens['beta-1']!, other.id);
+    const del = await fetch(`${node.url}/mcp`, { method: 'DELETE', headers: noBody });
+    expect(del.status).toBe(200);
+    expect(await alive(tokens['beta-1']!, other.id!)).toBe(false);
+  });
+});
