@@ -2,6 +2,7 @@
 // holds at most maxSessionsPerToken (its oldest is closed to make room), a tenant at most maxSessionsPerTenant (429
 // with Retry-After), and other tenants are never crowded out.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createToken } from '@vaultmesh/auth';
@@ -109,5 +110,52 @@ describe('/mcp session limits', () => {
     const del = await fetch(`${node.url}/mcp`, { method: 'DELETE', headers: noBody });
     expect(del.status).toBe(200);
     expect(await alive(tokens['beta-1']!, other.id!)).toBe(false);
+  });
+});
+
+/** A raw initialize with chosen Host and Origin headers (fetch will not send a foreign Host). */
+function initializeAs(host: string, origin?: string): Promise<number> {
+  const u = new URL(node.url);
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'r', version: '1' } },
+  });
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: '/mcp',
+        method: 'POST',
+        headers: {
+          ...headers(tokens['beta-1']!),
+          host,
+          ...(origin ? { origin } : {}),
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('/mcp DNS-rebinding protection', () => {
+  it('refuses a Host the node does not answer to, even with a matching Origin', async () => {
+    expect(await initializeAs('rebind.evil.example', 'http://rebind.evil.example')).toBe(403);
+    expect(await initializeAs('rebind.evil.example')).toBe(403);
+  });
+
+  it('serves the loopback names, with an Origin on another loopback name or port', async () => {
+    const port = new URL(node.url).port;
+    expect(await initializeAs(`127.0.0.1:${port}`, `http://localhost:${port}`)).toBe(200);
+    expect(await initializeAs(`localhost:${port}`, 'http://127.0.0.1:3000')).toBe(200);
+    expect(await initializeAs(`127.0.0.1:${port}`, 'https://evil.example')).toBe(403);
   });
 });

@@ -202,6 +202,12 @@ describe('MCP over Streamable HTTP', () => {
     const bad = (await c.callTool({ name: 'get_receipt', arguments: { index: -1 } })) as CallToolResult;
     expect(bad.isError).toBe(true);
     expect(text(bad)).toMatch(/index/);
+    // An unknown key is refused, as the published schema (additionalProperties: false) says, not silently dropped.
+    const typo = (await c.callTool({ name: 'get_receipt', arguments: { index: 0, indx: 1 } })) as CallToolResult;
+    expect(typo.isError).toBe(true);
+    expect(text(typo)).toMatch(/indx|unrecognized/i);
+    const listed = (await c.listTools()).tools.find((t) => t.name === 'get_receipt')!;
+    expect(listed.inputSchema).toMatchObject({ additionalProperties: false });
     const q = (await c.callTool({
       name: 'run_query',
       arguments: { pqid: 'select * from receipts' },

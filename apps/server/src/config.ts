@@ -182,6 +182,11 @@ export const InteropConfigSchema = z
     agents: A2aAgentsConfigSchema.default([]),
     /** External MCP servers whose tools agents may call through call_external_tool (policy and receipts apply). */
     mcpServers: McpServersConfigSchema.default([]),
+    /**
+     * Host names /mcp answers to besides the loopback names, the listen host and publicUrl's host (DNS-rebinding
+     * protection: the Host header, and a browser's Origin, must name one of them).
+     */
+    allowedHosts: z.array(z.string().min(1).max(253)).max(100).default([]),
     /** Limits of /mcp sessions: in all, per token (its oldest is closed), per tenant (429), idle expiry. */
     mcpSessions: z
       .object({

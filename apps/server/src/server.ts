@@ -168,7 +168,15 @@ export async function startNode(
     mcp: {
       createServer: async (caller) =>
         (await interopSdk()).createVaultMeshMcpServer({ gateway: interop.gateway, caller, version: VERSION }),
-      sessions: config.interop.mcpSessions,
+      sessions: {
+        ...config.interop.mcpSessions,
+        allowedHosts: [
+          ...config.interop.allowedHosts,
+          // The names it is configured to answer to: the listen host (unless a wildcard) and the public URL's.
+          ...(['0.0.0.0', '::'].includes(config.host) ? [] : [config.host]),
+          ...(config.interop.publicUrl ? [new URL(config.interop.publicUrl).hostname] : []),
+        ],
+      },
     },
     a2a: {
       card: async () => (await a2aFace()).card,

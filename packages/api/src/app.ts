@@ -77,7 +77,7 @@ export interface AppOptions {
     /** Session limits (defaults: MCP_SESSION_DEFAULTS). */
     readonly sessions?: Pick<
       McpRoutesOptions,
-      'maxSessions' | 'maxSessionsPerToken' | 'maxSessionsPerTenant' | 'idleMs'
+      'maxSessions' | 'maxSessionsPerToken' | 'maxSessionsPerTenant' | 'idleMs' | 'allowedHosts'
     >;
   };
   /** Federation: cosignatures from peers, merges, peer status; with it /checkpoint carries cosignatures. */

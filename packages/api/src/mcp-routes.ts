@@ -31,6 +31,23 @@ export interface McpRoutesOptions {
   readonly maxSessionsPerTenant?: number;
   /** A session unused this long is closed. Default 10 min. */
   readonly idleMs?: number;
+  /**
+   * Host names this node answers to at /mcp (DNS-rebinding protection): the Host header, and an Origin when a
+   * browser sends one, must name one of them (any port). Default: the loopback names.
+   */
+  readonly allowedHosts?: readonly string[];
+}
+
+/** The loopback names every node answers to. */
+export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
+
+/** The host name of a Host header or URL authority, lowercased, without port or IPv6 brackets. */
+export function hostName(authority: string): string | undefined {
+  try {
+    return new URL(`http://${authority}`).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Defaults of the /mcp session limits. */
@@ -135,17 +152,28 @@ export function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOptions):
         detail: message,
       });
 
+  const allowed = new Set(
+    [...LOOPBACK_HOSTS, ...(opts.allowedHosts ?? [])].map((h) => hostName(h) ?? h.toLowerCase()),
+  );
   const authed = async (req: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> => {
-    // Browsers send Origin: a page on another origin must not drive a local node (DNS rebinding, CSRF).
+    // DNS rebinding: a page whose name now resolves to this node sends its own name as Host. Only the names this
+    // node answers to are served; a browser's Origin must name one of them too (a page elsewhere is refused).
+    const host = hostName(req.headers.host ?? '');
+    if (!host || !allowed.has(host))
+      throw new HttpError(
+        403,
+        'FORBIDDEN',
+        `MCP requests for host "${String(req.headers.host ?? '').slice(0, 100)}" are refused: this node answers to ${[...allowed].join(', ')} (interop.allowedHosts)`,
+      );
     const origin = req.headers.origin;
     if (origin !== undefined && origin !== 'null') {
-      let host: string | undefined;
+      let originHost: string | undefined;
       try {
-        host = new URL(origin).host;
+        originHost = hostName(new URL(origin).host);
       } catch {
-        host = undefined;
+        originHost = undefined;
       }
-      if (host !== req.headers.host)
+      if (!originHost || !allowed.has(originHost))
         throw new HttpError(403, 'FORBIDDEN', 'cross-origin MCP requests are refused');
     }
     try {

@@ -49,8 +49,10 @@ export function createVaultMeshMcpServer(opts: McpServerOptions): McpServer {
       {
         title: tool.title,
         description: tool.description,
-        // The union of both kinds of schema is too wide for the SDK's overloads; each alone is what it takes.
-        inputSchema: (tool.publishedInput ?? tool.input) as typeof tool.input,
+        // Strict, as published (additionalProperties: false) and as every other edge checks: the SDK would strip
+        // unknown keys from a raw shape, so an agent's typo would pass unnoticed. (The union of both kinds of
+        // schema is too wide for the SDK's overloads; each alone is what it takes.)
+        inputSchema: (tool.publishedInput ?? z.object(tool.input).strict()) as unknown as typeof tool.input,
         outputSchema: tool.output,
         annotations: { title: tool.title, ...tool.annotations },
       },
