@@ -203,7 +203,10 @@ describe('MCP over Streamable HTTP', () => {
     expect(bad.isError).toBe(true);
     expect(text(bad)).toMatch(/index/);
     // An unknown key is refused, as the published schema (additionalProperties: false) says, not silently dropped.
-    const typo = (await c.callTool({ name: 'get_receipt', arguments: { index: 0, indx: 1 } })) as CallToolResult;
+    const typo = (await c.callTool({
+      name: 'get_receipt',
+      arguments: { index: 0, indx: 1 },
+    })) as CallToolResult;
     expect(typo.isError).toBe(true);
     expect(text(typo)).toMatch(/indx|unrecognized/i);
     const listed = (await c.listTools()).tools.find((t) => t.name === 'get_receipt')!;
