@@ -420,6 +420,13 @@ describe('A2A agent card and JSON-RPC endpoint', () => {
       state: 'hold',
       hold: { reason: 'approval-required' },
     });
+    // The message says what works: resume_run with the approval (execute_plan again would be refused).
+    const runId = (artifactData(live)?.output as { runId: string }).runId;
+    expect(statusText(live)).toContain(`{"tool": "resume_run", "arguments": {"runId": "${runId}"`);
+    // Canceling the waiting task cancels the held run too: nothing stays held behind it.
+    const canceled = await operator.cancelTask({ id: live.id, tenant: '' } as never);
+    expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    expect((await local.control.executor.getRun(runId))?.run.state).toBe('cancelled');
 
     // Errors reported for tenant "trip" burn its error budget: the tripwire halts the run before its first step.
     const tripped = await local.control.executor.storePlan(plan('tripped', 'trip'), {
@@ -472,6 +479,18 @@ describe('A2A agent card and JSON-RPC endpoint', () => {
     expect((await call(rpc)).body.error?.code).toBe(-32001); // task not found
     // Without A2A-Version the request is v0.3, which this node does not serve.
     expect((await call(rpc, {})).body.error?.code).toBe(-32009);
+    // A patch number is ignored (spec 3.6.1), and the version may come as a query parameter (spec 3.6).
+    expect((await call(rpc, { 'a2a-version': '1.0.7' })).body.error?.code).toBe(-32001);
+    const viaQuery = await fetch(`${local.url}/a2a/jsonrpc?A2A-Version=1.0`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${localAgent}`, 'content-type': 'application/json' },
+      body: JSON.stringify(rpc),
+    });
+    expect(((await viaQuery.json()) as { error?: { code: number } }).error?.code).toBe(-32001);
+    // JSON-RPC 2.0: a request without "jsonrpc", or a batch, is an Invalid Request (-32600).
+    const { jsonrpc: _j, ...noVersion } = rpc;
+    expect((await call(noVersion)).body).toMatchObject({ id: 1, error: { code: -32600 } });
+    expect((await call([rpc, rpc])).body).toMatchObject({ id: null, error: { code: -32600 } });
     expect(
       (
         await call({

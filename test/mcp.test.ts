@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { nodeEd25519Verify, nodeHasher } from '@vaultmesh/attest';
 import { createToken } from '@vaultmesh/auth';
 import {
@@ -192,6 +192,16 @@ describe('MCP over Streamable HTTP', () => {
     // The same viewer may call read-only tools.
     const ok = (await c.callTool({ name: 'readiness', arguments: {} })) as CallToolResult;
     expect(ok.isError).toBeFalsy();
+    await c.close();
+  });
+
+  it('answers with the specs’ JSON-RPC codes: a missing resource is -32002, a call without a name -32602', async () => {
+    const c = await connect(tokens.bot!);
+    for (const uri of ['vaultmesh://receipts/99999999', 'vaultmesh://no-such-thing'])
+      await expect(c.readResource({ uri })).rejects.toMatchObject({ code: -32002 });
+    await expect(
+      c.request({ method: 'tools/call', params: { arguments: {} } } as never, CallToolResultSchema),
+    ).rejects.toMatchObject({ code: -32602 });
     await c.close();
   });
 

@@ -83,6 +83,11 @@ const header = (req: FastifyRequest, name: string): string | undefined => {
   return typeof v === 'string' ? v : undefined;
 };
 
+const queryParam = (req: FastifyRequest, name: string): string | undefined => {
+  const v = (req.query as Record<string, unknown> | undefined)?.[name];
+  return typeof v === 'string' ? v : undefined;
+};
+
 /** Registers GET /.well-known/agent-card.json, POST /a2a/jsonrpc and POST /a2a/perform. */
 export function registerA2aRoutes(app: FastifyInstance, opts: A2aRoutesOptions): void {
   /** 401 per RFC 6750 §3: the token is missing or invalid. */
@@ -134,7 +139,8 @@ export function registerA2aRoutes(app: FastifyInstance, opts: A2aRoutesOptions):
         body: req.body,
         caller,
         owner: p.tokenId,
-        version: header(req, 'a2a-version'),
+        // A2A 3.6: the version may come as a header or as the A2A-Version query parameter.
+        version: header(req, 'a2a-version') ?? queryParam(req, 'A2A-Version'),
         extensions: header(req, 'a2a-extensions'),
       });
       if (out.kind === 'json') return reply.code(out.status).type('application/json').send(out.body);

@@ -263,8 +263,9 @@ function finalState(output: Record<string, unknown>): { state: TaskState; text: 
       return {
         state: TaskState.TASK_STATE_INPUT_REQUIRED,
         text:
-          `${why}. An approver must issue an approval bound to the plan hash (vm approve); then send ` +
-          'execute_plan again with "approvals": [<token>].',
+          `${why}. An approver must issue an approval bound to the plan hash (vm approve; request_approval asks ` +
+          `for one); then resume this run with it: {"tool": "resume_run", "arguments": {"runId": ` +
+          `"${String(output.runId ?? '')}", "approvals": ["<token>"]}}. Canceling this task cancels the run.`,
       };
     return { state: TaskState.TASK_STATE_FAILED, text: why };
   }
@@ -279,11 +280,31 @@ export interface A2aExecutorOptions {
 }
 
 /** The VaultMesh AgentExecutor: one message → one governed gateway call → one final task state. */
-export function createVaultMeshAgentExecutor(opts: A2aExecutorOptions): AgentExecutor {
+export function createVaultMeshAgentExecutor(
+  opts: A2aExecutorOptions,
+): AgentExecutor & { cancelHeldRun(taskId: string, owner: string): Promise<void> } {
   const now = opts.now ?? (() => new Date());
   const running = new Map<string, AbortController>();
+  /** Tasks waiting for input (a run held for an approval): canceling the task cancels its run, as its caller. */
+  const held = new Map<string, { runId: string; caller: Caller; owner: string }>();
 
   return {
+    /**
+     * A task waiting for an approval holds a run: canceling the task cancels the run (as its caller, so policy
+     * decides as for any cancel_run), so nothing stays held behind a canceled task. Refused (policy, a run that
+     * finished meanwhile): it rejects, and the task is not canceled.
+     */
+    async cancelHeldRun(taskId: string, owner: string) {
+      const h = held.get(taskId);
+      if (!h || h.owner !== owner) return;
+      await opts.gateway.call(
+        'cancel_run',
+        { runId: h.runId, reason: `A2A task ${taskId} was canceled` },
+        h.caller,
+      );
+      held.delete(taskId);
+    },
+
     async execute(rc: RequestContext, bus: ExecutionEventBus) {
       const { taskId, contextId } = rc;
       const at = () => now().toISOString();
@@ -372,7 +393,16 @@ export function createVaultMeshAgentExecutor(opts: A2aExecutorOptions): AgentExe
           }),
         );
         const end = finalState(r.output);
-        status(end.state, end.text, { provenance });
+        if (end.state === TaskState.TASK_STATE_INPUT_REQUIRED && typeof r.output.runId === 'string') {
+          held.set(taskId, { runId: r.output.runId, caller, owner: user.owner });
+          if (held.size > 1000) held.delete(held.keys().next().value!);
+        } else held.delete(taskId);
+        status(end.state, end.text, {
+          provenance,
+          ...(end.state === TaskState.TASK_STATE_INPUT_REQUIRED
+            ? { next: { tool: 'resume_run', arguments: { runId: r.output.runId, approvals: ['<token>'] } } }
+            : {}),
+        });
       } catch (err) {
         const e =
           err instanceof InteropError
@@ -395,7 +425,7 @@ export function createVaultMeshAgentExecutor(opts: A2aExecutorOptions): AgentExe
       // A running call is aborted (the gateway records it as failed); the execution then ends the task canceled.
       const ac = running.get(taskId);
       if (ac) ac.abort(new InteropError('FAILED', 'the task was canceled'));
-      else
+      else {
         bus.publish(
           AgentEvent.statusUpdate({
             taskId,
@@ -408,6 +438,7 @@ export function createVaultMeshAgentExecutor(opts: A2aExecutorOptions): AgentExe
             metadata: undefined,
           }),
         );
+      }
     },
   };
 }
@@ -505,12 +536,20 @@ export interface A2aJsonRpcOptions {
 
 const INTERNAL_ERROR = -32603;
 
+/** A requested A2A version as major.minor: a patch number is ignored (A2A spec 3.6.1); absent stays absent. */
+export function majorMinor(version: string | undefined): string | undefined {
+  if (!version) return undefined;
+  const m = /^\s*(\d+)\.(\d+)(?:\.\d+)?\s*$/.exec(version);
+  return m ? `${m[1]}.${m[2]}` : version;
+}
+
 /** Builds the JSON-RPC endpoint over the gateway: DefaultRequestHandler + VaultMesh executor. */
 export function createA2aJsonRpc(opts: A2aJsonRpcOptions): A2aJsonRpc {
+  const executor = createVaultMeshAgentExecutor({ gateway: opts.gateway, now: opts.now });
   const handler = new DefaultRequestHandler(
     opts.card,
     opts.taskStore ?? createBoundedTaskStore(),
-    createVaultMeshAgentExecutor({ gateway: opts.gateway, now: opts.now }),
+    executor,
     undefined,
     undefined,
     undefined,
@@ -545,10 +584,23 @@ export function createA2aJsonRpc(opts: A2aJsonRpcOptions): A2aJsonRpc {
           };
         }
       }
-      const id = typeof body === 'object' && body !== null ? (body as { id?: unknown }).id : undefined;
+      // JSON-RPC 2.0 §4, §6: a request must say "jsonrpc": "2.0"; A2A serves no batches. Both are -32600.
+      const invalid = (message: string, id: unknown = null) => ({
+        kind: 'json' as const,
+        status: 200,
+        body: {
+          jsonrpc: '2.0',
+          id: typeof id === 'string' || typeof id === 'number' ? id : null,
+          error: { code: -32600, message: `Invalid Request: ${message}` },
+        },
+      });
+      if (Array.isArray(body)) return invalid('batch requests are not supported');
+      if (typeof body !== 'object' || body === null) return invalid('the request must be a JSON object');
+      const id = (body as { id?: unknown }).id;
+      if ((body as { jsonrpc?: unknown }).jsonrpc !== '2.0') return invalid('"jsonrpc" must be "2.0"', id);
       const context = new ServerCallContext({
         user: new A2aCaller(req.caller, req.owner),
-        requestedVersion: req.version || undefined,
+        requestedVersion: majorMinor(req.version),
         requestedExtensions: Extensions.parseServiceParameter(req.extensions),
       });
       try {
@@ -556,6 +608,26 @@ export function createA2aJsonRpc(opts: A2aJsonRpcOptions): A2aJsonRpc {
       } catch (err) {
         return { kind: 'json', status: 200, body: rpcError(id, err) };
       }
+      // The SDK marks a task without a live execution canceled by itself; a held run behind it is canceled first.
+      const rpc = body as { method?: unknown; params?: { id?: unknown } };
+      if (rpc.method === 'CancelTask' && typeof rpc.params?.id === 'string')
+        try {
+          await executor.cancelHeldRun(rpc.params.id, req.owner);
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          return {
+            kind: 'json',
+            status: 200,
+            body: {
+              jsonrpc: '2.0',
+              id: typeof id === 'string' || typeof id === 'number' ? id : null,
+              error: {
+                code: -32002,
+                message: `Task not cancelable: its run could not be canceled: ${message}`,
+              },
+            },
+          };
+        }
       const out = await transport.handle(
         (typeof body === 'object' && body !== null ? body : String(body)) as Record<string, unknown>,
         context,

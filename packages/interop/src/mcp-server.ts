@@ -3,7 +3,12 @@
 // bound to one authenticated caller; every tool call and resource read goes through the gateway (policy + receipt).
 // Gateway errors become isError tool results (DESIGN.md: MCP edge), never protocol errors, so agents see the reason.
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult, ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  type CallToolResult,
+  type ReadResourceResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { InteropError } from './errors.ts';
 import type { Caller, ToolGateway } from './gateway.ts';
@@ -219,5 +224,46 @@ export function createVaultMeshMcpServer(opts: McpServerOptions): McpServer {
       ],
     }),
   );
+  standardRpcErrors(server);
   return server;
 }
+
+type RequestHandler = (request: { method: string; params?: unknown }, extra: unknown) => Promise<unknown>;
+
+/**
+ * JSON-RPC error codes as the specs say: a request whose params do not parse is -32602 Invalid params (JSON-RPC
+ * 2.0 §5.1; the SDK answers -32603 for them), and a resource that does not exist is -32002 (MCP, resources). The
+ * SDK keeps its request handlers in a private map; each is wrapped once, after every tool and resource is
+ * registered.
+ */
+function standardRpcErrors(server: McpServer): void {
+  const handlers = (server.server as unknown as { _requestHandlers?: Map<string, RequestHandler> })
+    ._requestHandlers;
+  if (!(handlers instanceof Map)) return; // an SDK without the map: its own codes stand
+  for (const [method, handler] of handlers)
+    handlers.set(method, async (request, extra) => {
+      try {
+        return await handler(request, extra);
+      } catch (err) {
+        if ((err as Error)?.name === 'ZodError' || Array.isArray((err as { issues?: unknown })?.issues))
+          throw new McpError(ErrorCode.InvalidParams, `Invalid params for ${method}: ${describeZod(err)}`);
+        if (method === 'resources/read' && isMissingResource(err)) {
+          const uri = (request.params as { uri?: unknown } | undefined)?.uri;
+          throw new McpError(-32002, 'Resource not found', { uri });
+        }
+        throw err;
+      }
+    });
+}
+
+function describeZod(err: unknown): string {
+  const issues = (err as { issues?: { path?: unknown[]; message?: string }[] }).issues ?? [];
+  return issues
+    .slice(0, 5)
+    .map((i) => `${(i.path ?? []).join('.') || '(params)'}: ${i.message ?? 'invalid'}`)
+    .join('; ');
+}
+
+const isMissingResource = (err: unknown): boolean =>
+  (err instanceof McpError && err.code === ErrorCode.InvalidParams && /not found/i.test(err.message)) ||
+  /^NOT_FOUND: /.test((err as Error)?.message ?? '');
