@@ -1,6 +1,7 @@
 // VaultMesh as an MCP client: tools of external MCP servers (a real SDK server over Streamable HTTP on loopback that
 // demands a bearer token, and a real stdio server child process) called only through the gateway: policy per
 // server and tool, residency, allow-lists, time limits, failures that keep secrets out, and a `tool` receipt.
+import { createServer as createNetServer } from 'node:net';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -293,4 +294,44 @@ describe('vm mcp tools|call', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/not a configured MCP server/);
   }, 60_000);
+
+  it('lists every server on its own: a dead or silent one is named, the others are listed, and the command exits', async () => {
+    const data = join(dir, 'cli-many');
+    expect((await runVm(['init', '-d', data])).code).toBe(0);
+    const silent = createNetServer((sock) => void sock); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const silentPort = (silent.address() as AddressInfo).port;
+    const cfg = join(dir, 'cli-many.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        interop: {
+          mcpServers: [
+            { name: 'fixture', url: `${url}/mcp`, bearerTokenEnv: 'FIXTURE_TOKEN' },
+            { name: 'down', url: 'http://127.0.0.1:9/mcp', timeoutMs: 2000 },
+            { name: 'silent', url: `http://127.0.0.1:${silentPort}/mcp`, timeoutMs: 2000 },
+            {
+              name: 'stdio',
+              command: process.execPath,
+              args: [join(ROOT, 'test/fixtures/mcp-echo-server.mjs')],
+            },
+          ],
+        },
+      }),
+    );
+    try {
+      const r = await runVm(['mcp', 'tools', '-d', data, '-c', cfg], {
+        env: { FIXTURE_TOKEN: SECRET },
+        timeoutMs: 60_000,
+      });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/^fixture: 4 tools$/m);
+      expect(r.stdout).toMatch(/^stdio: \d+ tools?$/m);
+      expect(r.stdout).toMatch(/^down: could not list its tools: /m);
+      expect(r.stdout).toMatch(/^silent: could not list its tools: /m);
+      expect(r.stderr).toMatch(/2 of 4 servers could not be listed: down, silent/);
+    } finally {
+      silent.close();
+    }
+  }, 90_000);
 });

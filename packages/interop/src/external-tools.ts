@@ -34,6 +34,8 @@ export function externalMcpTools(servers: readonly McpServerEndpoint[]): ToolSpe
           name: z.string(),
           region: z.string().nullable(),
           tools: z.array(z.object({ name: z.string(), description: z.string().nullable() })),
+          /** Why this server's tools could not be listed (the others are listed all the same). */
+          error: z.string().nullable(),
         }),
       ),
     },
@@ -57,18 +59,27 @@ export function externalMcpTools(servers: readonly McpServerEndpoint[]): ToolSpe
           'with a residency set, name the server to list (policy checks its region)',
         );
       const chosen = p.servers().filter((s) => a.server === undefined || s.name === a.server);
-      return {
-        servers: await Promise.all(
-          chosen.map(async (s) => ({
-            name: s.name,
-            region: s.region ?? null,
-            tools: (await p.listTools(s.name, { signal: ctx.signal })).map((t) => ({
-              name: t.name,
-              description: t.description ?? null,
-            })),
-          })),
-        ),
-      };
+      // Each server on its own: one that is down (or slow to fail) hides no other server's tools.
+      const results = await Promise.allSettled(
+        chosen.map((s) => p.listTools(s.name, { signal: ctx.signal })),
+      );
+      const servers = chosen.map((s, i) => {
+        const r = results[i]!;
+        return {
+          name: s.name,
+          region: s.region ?? null,
+          tools:
+            r.status === 'fulfilled'
+              ? r.value.map((t) => ({ name: t.name, description: t.description ?? null }))
+              : [],
+          error:
+            r.status === 'rejected' ? String((r.reason as Error)?.message ?? r.reason).slice(0, 500) : null,
+        };
+      });
+      // Naming one server that failed is a failure of the call; a listing of several reports each.
+      if (a.server !== undefined && servers[0]?.error)
+        throw results[0]!.status === 'rejected' ? results[0]!.reason : new Error(servers[0].error);
+      return { servers };
     },
   };
   const call: ToolSpec<InteropServices, z.ZodRawShape, z.ZodRawShape> = {

@@ -72,6 +72,8 @@ export function createMcpClientPool(
     return new InteropError('UPSTREAM_FAILED', `external MCP server ${s.name}: ${what} failed: ${message}`);
   };
 
+  /** Every transport opened, until the pool closes (a connect in progress included). */
+  const transports = new Set<{ close(): Promise<void> }>();
   const connect = (s: McpServerEndpoint): Promise<Client> => {
     let pending = clients.get(s.name);
     if (pending) return pending;
@@ -100,7 +102,15 @@ export function createMcpClientPool(
       client.onclose = () => {
         if (clients.get(s.name) === pending) clients.delete(s.name);
       };
-      await client.connect(transport, { timeout: s.timeoutMs ?? 30_000 });
+      transports.add(transport);
+      try {
+        await client.connect(transport, { timeout: s.timeoutMs ?? 30_000 });
+      } catch (err) {
+        // A failed connect leaves nothing behind (a stdio child is stopped, an HTTP stream aborted).
+        transports.delete(transport);
+        await transport.close().catch(() => undefined);
+        throw err;
+      }
       return client;
     })();
     clients.set(s.name, pending);
@@ -204,7 +214,11 @@ export function createMcpClientPool(
     async close() {
       const all = [...clients.values()];
       clients.clear();
-      await Promise.allSettled(all.map(async (p) => (await p).close()));
+      // Every transport is closed at once, connected or still connecting (a server that never answers does not
+      // hold the pool, or the CLI, open until its connect times out).
+      const open = [...transports];
+      transports.clear();
+      await Promise.allSettled([...open.map((t) => t.close()), ...all.map(async (p) => (await p).close())]);
     },
   };
 }

@@ -67,17 +67,29 @@ export function registerMcpClientCommands(mcp: Command): void {
     const out = await withGateway(o, (call) =>
       call('list_external_tools', o.server ? { server: o.server } : {}),
     );
-    if (o.json) return printJson(out);
-    for (const s of out.servers as {
+    const servers = out.servers as {
       name: string;
       region: string | null;
       tools: { name: string; description: string | null }[];
-    }[]) {
-      print(
-        `${s.name}${s.region ? ` (${s.region})` : ''}: ${s.tools.length} tool${s.tools.length === 1 ? '' : 's'}`,
+      error: string | null;
+    }[];
+    if (o.json) printJson(out);
+    else
+      for (const s of servers) {
+        const where = `${s.name}${s.region ? ` (${s.region})` : ''}`;
+        if (s.error) {
+          print(`${where}: could not list its tools: ${s.error}`);
+          continue;
+        }
+        print(`${where}: ${s.tools.length} tool${s.tools.length === 1 ? '' : 's'}`);
+        for (const t of s.tools) print(`  ${t.name}${t.description ? `  ${t.description}` : ''}`);
+      }
+    const failed = servers.filter((s) => s.error).map((s) => s.name);
+    if (failed.length)
+      throw new CliError(
+        EXIT.FAILED,
+        `${failed.length} of ${servers.length} server${servers.length === 1 ? '' : 's'} could not be listed: ${failed.join(', ')}`,
       );
-      for (const t of s.tools) print(`  ${t.name}${t.description ? `  ${t.description}` : ''}`);
-    }
   });
   common(
     mcp
