@@ -18,6 +18,7 @@ import {
 import {
   decodeReceipt,
   isPublicReceiptKind,
+  parseStrictJson,
   parseTilePath,
   PUBLIC_RECEIPT_KINDS,
   RECEIPT_KINDS,
@@ -159,6 +160,22 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   // The API takes JSON only: drop Fastify's default text/plain parser so other bodies get 415.
   app.removeContentTypeParser('text/plain');
+  // I-JSON (RFC 7493): a body with a duplicate key or a lone surrogate is refused (400), never silently resolved
+  // (JSON.parse keeps the last of two keys; a verifier's parser may keep the first).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '')
+      return done(new HttpError(400, 'INVALID_REQUEST', 'the JSON body cannot be empty'), undefined);
+    try {
+      done(
+        null,
+        parseStrictJson(text, (m) => new HttpError(400, 'INVALID_REQUEST', `body: ${m}`)),
+      );
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   const started = Date.now();
   // Every route as registered, so guards (the tenancy test) enumerate them instead of a list someone must update.
   const routeTable: RouteEntry[] = [];

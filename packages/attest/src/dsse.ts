@@ -4,7 +4,7 @@ import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { toHex, type NoteVerifierKey } from '@vaultmesh/ledger';
 import { AttestError } from './errors.ts';
 import { publicKeyFromRaw, type NodeKey } from './keys.ts';
-import { parseStrictJson } from './strict-json.ts';
+import { parseStrictJson } from '@vaultmesh/ledger';
 
 /** The in-toto payload type (in-toto attestation framework, envelope layer). */
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';

@@ -28,7 +28,7 @@ import {
 } from './dsse.ts';
 import { AttestError } from './errors.ts';
 import type { NodeKey } from './keys.ts';
-import { parseStrictJson } from './strict-json.ts';
+import { parseStrictJson } from '@vaultmesh/ledger';
 
 /** in-toto Statement v1 `_type`. */
 export const IN_TOTO_STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';

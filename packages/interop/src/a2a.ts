@@ -7,6 +7,7 @@
 // approval → input-required; anything else (tripwire halts included) → failed.
 // Attacker-controlled input: JSON-RPC bodies and message parts (validated here and again by the gateway), and every
 // byte a remote agent answers (agent cards, responses: bounded, shape-checked, same-origin only).
+import { parseStrictJson } from '@vaultmesh/ledger';
 import { BodyTooLargeError, readBounded, scrubBytes } from '@vaultmesh/net';
 import { randomUUID } from 'node:crypto';
 import {
@@ -569,8 +570,9 @@ export function createA2aJsonRpc(opts: A2aJsonRpcOptions): A2aJsonRpc {
     async handle(req) {
       let body: unknown = req.body;
       if (typeof body === 'string' || Buffer.isBuffer(body)) {
+        const text = String(body);
         try {
-          body = JSON.parse(String(body));
+          JSON.parse(text);
         } catch {
           // JSON-RPC 2.0 §5.1: an unparsable request gets -32700 and a null id.
           return {
@@ -580,6 +582,20 @@ export function createA2aJsonRpc(opts: A2aJsonRpcOptions): A2aJsonRpc {
               jsonrpc: '2.0',
               id: null,
               error: { code: -32700, message: 'Parse error: the body is not JSON' },
+            },
+          };
+        }
+        // Valid JSON but not I-JSON (a duplicate key, a lone surrogate): an Invalid Request, never guessed at.
+        try {
+          body = parseStrictJson(text, (m) => new Error(m));
+        } catch (err) {
+          return {
+            kind: 'json',
+            status: 200,
+            body: {
+              jsonrpc: '2.0',
+              id: null,
+              error: { code: -32600, message: `Invalid Request: ${(err as Error).message}` },
             },
           };
         }

@@ -4,6 +4,7 @@ export * from './bytes.ts';
 export * from './hash.ts';
 export * from './merkle.ts';
 export * from './jcs.ts';
+export * from './strict-json.ts';
 export * from './receipt.ts';
 export * from './note.ts';
 export * from './key-rotation.ts';

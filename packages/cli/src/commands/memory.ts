@@ -7,6 +7,7 @@ import {
   encodeReceipt,
   openNote,
   parseCheckpoint,
+  parseStrictJson,
   toHex,
   verifyInclusion,
   type Receipt,
@@ -259,12 +260,8 @@ export function register(program: Command): void {
     const inputs: AppendInput[] = [];
     const check = createProgress('validate', { quiet: o.json });
     lines.forEach((line, n) => {
-      let v: unknown;
-      try {
-        v = JSON.parse(line);
-      } catch {
-        throw new CliError(EXIT.USAGE, `${file}:${n + 1}: not valid JSON`);
-      }
+      // I-JSON (RFC 7493): a duplicate key or a lone surrogate is refused, never silently resolved.
+      const v = parseStrictJson(line, (m) => new CliError(EXIT.USAGE, `${file}:${n + 1}: ${m}`));
       if (typeof v !== 'object' || v === null || Array.isArray(v))
         throw new CliError(EXIT.USAGE, `${file}:${n + 1}: not a JSON object`);
       const x = v as Partial<AppendInput>;
