@@ -188,7 +188,48 @@ async function verifyMirrors(storage: SqliteStorage): Promise<VerifyProblem[]> {
   return out;
 }
 
-export async function verifyNode(
+/**
+ * A database SQLite cannot read (a corrupt schema page, a file that is not a database): bad data is a report,
+ * never a crash.
+ */
+function isUnreadableDatabase(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '');
+  return (
+    code.startsWith('SQLITE_CORRUPT') ||
+    code.startsWith('SQLITE_NOTADB') ||
+    /malformed|not a database|file is encrypted/i.test((err as Error)?.message ?? '')
+  );
+}
+
+/** The report of a database that could not be read at all. */
+function unreadableReport(full: boolean, err: unknown, started: number): NodeVerifyReport {
+  const code = (err as { code?: unknown })?.code;
+  return {
+    ok: false,
+    full,
+    size: 0,
+    root: '',
+    entriesChecked: 0,
+    nodesChecked: 0,
+    tilesChecked: 0,
+    checkpointsChecked: 0,
+    problems: [
+      {
+        where: 'log',
+        field: 'database',
+        expected: 'a readable SQLite database',
+        found: `${(err as Error)?.message ?? String(err)}${code ? ` (${String(code)})` : ''}`,
+        message: 'SQLite cannot read the database: it is damaged (restore it from a backup or a peer mirror)',
+      },
+    ],
+    problemCount: 1,
+    durationMs: Date.now() - started,
+    anchorsChecked: 0,
+    anchorsUnpinned: [],
+  };
+}
+
+async function verifyNodeData(
   dataDir: string,
   opts: {
     full?: boolean;
@@ -333,5 +374,30 @@ export async function verifyNode(
     return { ...report, anchorsChecked: anchors.checked, anchorsUnpinned: anchors.unpinned };
   } finally {
     await storage.close();
+  }
+}
+
+/**
+ * Verifies a node's data directory (see verifyNodeData). Bad data always yields a report: a database SQLite cannot
+ * read is a failed check with what SQLite said, not an internal error.
+ */
+export async function verifyNode(
+  dataDir: string,
+  opts: {
+    full?: boolean;
+    schemas?: boolean;
+    onProgress?: (done: number, total: number) => void;
+    /** Trust anchors per TSA name (from the node's configuration) for checking stored RFC 3161 tokens. */
+    tsaTrust?: Map<string, string[]>;
+    /** A verifier key file to trust instead of keys/node.key.pub: any key of the node's rotation chain. */
+    trustedKeyFile?: string;
+  } = {},
+): Promise<NodeVerifyReport> {
+  const started = Date.now();
+  try {
+    return await verifyNodeData(dataDir, opts);
+  } catch (err) {
+    if (isUnreadableDatabase(err)) return unreadableReport(opts.full === true, err, started);
+    throw err;
   }
 }

@@ -195,6 +195,19 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const p = toProblem(new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
     void reply.code(404).type('application/problem+json').send(p);
   });
+  // A response to an authenticated request is that caller's: no shared cache (a reverse proxy, a CDN) may keep it
+  // for anyone else (RFC 9111 §5.2.2.7 private; Vary on the credentials).
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.headers.authorization === undefined) return payload;
+    const cc = reply.getHeader('cache-control');
+    if (cc === undefined) reply.header('cache-control', 'private, no-store');
+    else if (/\bpublic\b/.test(String(cc)))
+      reply.header('cache-control', String(cc).replace(/\bpublic\b/, 'private'));
+    const vary = reply.getHeader('vary');
+    if (!vary) reply.header('vary', 'Authorization');
+    else if (!/\bauthorization\b/i.test(String(vary))) reply.header('vary', `${String(vary)}, Authorization`);
+    return payload;
+  });
   app.addHook('onResponse', async (req, reply) => {
     metrics.observeRequest(
       req.method,
@@ -270,9 +283,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         throw new AuthError('FORBIDDEN', 'entry bundles need a token scoped to every tenant');
     }
     const bytes = await log.readTileResource(addr);
+    // Hash tiles are public; an entry bundle was served to one token, so no shared cache may keep it.
+    const scope = addr.level < 0 ? 'private' : 'public';
     return reply
       .type('application/octet-stream')
-      .header('cache-control', addr.width === 256 ? 'public, max-age=31536000, immutable' : 'no-cache')
+      .header('cache-control', addr.width === 256 ? `${scope}, max-age=31536000, immutable` : 'no-cache')
       .send(Buffer.from(bytes));
   });
   app.get('/api/ledger/proof/inclusion', async (req) => {

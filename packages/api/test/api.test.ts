@@ -865,9 +865,14 @@ describe('tlog-tiles', () => {
     expect(up.statusCode).toBe(200);
     expect(toHex(up.rawPayload)).toBe(toHex(await node.log.rootAt(256)));
 
+    // An entry bundle needs a token: no shared cache may keep it for anyone else.
     const bundle = await get('/tile/entries/000', (await node.mint('viewer', '*')).auth);
     expect(bundle.statusCode).toBe(200);
-    expect(bundle.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(bundle.headers['cache-control']).toBe('private, max-age=31536000, immutable');
+    expect(bundle.headers.vary).toMatch(/Authorization/);
+    // Any answer to an authenticated request is private too.
+    const listed = await get('/api/ledger/receipts?limit=1', (await node.mint('viewer', '*')).auth);
+    expect(listed.headers['cache-control']).toBe('private, no-store');
   });
 });
 
