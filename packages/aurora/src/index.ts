@@ -11,3 +11,4 @@ export * from './slo.ts';
 export * from './train.ts';
 export * from './simulator.ts';
 export * from './charts.ts';
+export * from './matching.ts';

@@ -104,6 +104,11 @@ export interface AuroraJob {
   detail?: string;
   attempts: PlacementAttempt[];
   updatedAt: string;
+  /**
+   * The placement the model has not learned from yet: a submit the provider answered pending or running is learned
+   * from when the job ends (succeeded, or failed), not counted a success before it ran.
+   */
+  pendingOutcome?: Omit<RouteOutcome, 'seq' | 'reward' | 'success'> & { priceFeature: number };
 }
 
 /** One placement attempt's outcome, what the model learns from (stored in order: id o-<seq>). */
@@ -271,6 +276,8 @@ export function createRouter(opts: RouterOptions): Router {
     throw new AuroraError('INVALID_ARGUMENT', 'provider names must be unique');
   const treaties = [...(opts.treaties ?? [])];
   const treatyByProvider = new Map(treaties.map((t) => [t.provider, t]));
+  if (treatyByProvider.size !== treaties.length)
+    throw new AuroraError('INVALID_ARGUMENT', 'two treaties cover one provider: merge them into one');
   let model = opts.model ?? new LinUcb({ features: FEATURES, alpha: opts.alpha ?? 0.25 });
   if (model.features.join() !== FEATURES.join())
     throw new AuroraError(
@@ -308,6 +315,13 @@ export function createRouter(opts: RouterOptions): Router {
     const { priceFeature: _p, ...rest } = o;
     return { ...rest, seq: nextSeq++, reward };
   };
+  /** Learns from one placement outcome and stores it (what `vm aurora train` replays). */
+  const recordOutcome = async (
+    o: Omit<RouteOutcome, 'seq' | 'reward'> & { priceFeature: number },
+  ): Promise<void> => {
+    const outcome = learn(o);
+    await opts.store.put(AURORA_OUTCOMES, seqId(outcome.seq), outcome);
+  };
 
   async function gather(workload: Workload, signal?: AbortSignal) {
     const errors: { provider: string; error: string }[] = [];
@@ -343,9 +357,11 @@ export function createRouter(opts: RouterOptions): Router {
     const verdict = new Map<string, { allow: boolean; reasons: readonly string[] }>();
     let policySetHash = opts.decider.policySetHash;
     let cached = 0;
-    const residency = caller.residency ?? workload.residency;
+    // The stricter of the two applies: the workload's residency and the caller's each must allow a location (a
+    // caller naming another residency never loosens what the workload requires).
+    const residencies = [...new Set([workload.residency, caller.residency].filter((r) => r !== undefined))];
     const p = caller.principal;
-    const who = `${p.type}\u0000${p.id}\u0000${p.role}\u0000${p.tenant}\u0000${workload.tenant}\u0000${residency ?? ''}\u0000${caller.purpose ?? ''}`;
+    const who = `${p.type}\u0000${p.id}\u0000${p.role}\u0000${p.tenant}\u0000${workload.tenant}\u0000${residencies.join(',')}\u0000${caller.purpose ?? ''}`;
     const at = now();
     if (policyCache.size > 10_000) policyCache.clear();
     for (const o of offers) {
@@ -358,23 +374,27 @@ export function createRouter(opts: RouterOptions): Router {
         cached++;
         continue;
       }
-      const d = await opts.decider.decide({
-        principal: p,
-        action: 'route',
-        resource: { type: 'provider', id: o.provider, tenant: workload.tenant, region: o.region },
-        context: {
-          ...(residency ? { residency } : {}),
-          ...(caller.purpose ? { purpose: caller.purpose } : {}),
-          dryRun: false,
-        },
-      });
-      policySetHash = d.policySetHash;
-      const v = {
-        allow: d.decision === 'allow',
-        reasons: d.decision === 'allow' ? d.reasons : [...d.reasons, ...d.errors].slice(0, 5),
-      };
+      let v: { allow: boolean; reasons: readonly string[] } = { allow: true, reasons: [] };
+      for (const residency of residencies.length ? residencies : [undefined]) {
+        const d = await opts.decider.decide({
+          principal: p,
+          action: 'route',
+          resource: { type: 'provider', id: o.provider, tenant: workload.tenant, region: o.region },
+          context: {
+            ...(residency ? { residency } : {}),
+            ...(caller.purpose ? { purpose: caller.purpose } : {}),
+            dryRun: false,
+          },
+        });
+        policySetHash = d.policySetHash;
+        if (d.decision !== 'allow') {
+          v = { allow: false, reasons: [...d.reasons, ...d.errors].slice(0, 5) };
+          break;
+        }
+        v = { allow: true, reasons: d.reasons };
+      }
       verdict.set(loc, v);
-      if (policyCacheMs > 0) policyCache.set(key, { at, ...v, hash: d.policySetHash });
+      if (policyCacheMs > 0) policyCache.set(key, { at, ...v, hash: policySetHash });
     }
     const allowed = offers.filter((o) => verdict.get(locationOf(o))!.allow);
     const denied: DeniedLocation[] = [...verdict]
@@ -582,88 +602,99 @@ export function createRouter(opts: RouterOptions): Router {
       let parent: { index: number; leafHash: string } | undefined;
       let previousFailure: string | undefined;
       let placed = false;
-      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        const d = await decide(workload, caller, {
-          kind: 'place',
-          jobId: job.id,
-          blocked,
-          attempt,
-          parent,
-          previousFailure,
-          top,
-        });
-        parent = d.receipt;
-        const choice = d.ranked[0];
-        if (!choice) {
-          job.detail = d.reason;
-          break;
-        }
-        const offer = choice.offer;
-        const provider = byName.get(offer.provider)!;
-        // The context the decision ranked with: what the model learns from is what it scored.
-        const features = Array.from(offerFeatures(offer, d.ctx));
-        const t0 = tick();
-        const tl = withTimeout(providerTimeoutMs);
-        let result: ProviderJob | undefined;
-        let error: string | undefined;
-        try {
-          result = await provider.submit(workload, offer, { signal: tl.signal });
-          if (result.state === 'failed' || result.state === 'cancelled')
-            error = `provider reports ${result.state}${result.detail ? `: ${clip(result.detail, 200)}` : ''}`;
-        } catch (err) {
-          error = errText(err);
-        } finally {
-          tl.done();
-        }
-        const latencyMs = tick() - t0;
-        const ok = error === undefined;
-        emit({
-          type: 'attempt',
-          provider: offer.provider,
-          ok,
-          latencyMs,
-          pricePerHour: offer.pricePerHour,
-          hours: workload.hours,
-        });
-        const outcome = learn({
-          at: new Date(now()).toISOString(),
-          jobId: job.id,
-          receiptIndex: d.receipt.index,
-          provider: offer.provider,
-          region: offer.region,
-          features,
-          success: ok,
-          latencyMs: round(latencyMs, 3),
-          pricePerHour: offer.pricePerHour,
-          priceFeature: features[1]!,
-        });
-        await opts.store.put(AURORA_OUTCOMES, seqId(outcome.seq), outcome);
-        job.attempts.push({
-          provider: offer.provider,
-          region: offer.region,
-          offerId: offer.offerId,
-          ok,
-          ...(error ? { error } : {}),
-          latencyMs: round(latencyMs, 3),
-          receipt: d.receipt,
-        });
-        if (ok && result) {
-          Object.assign(job, {
-            state: result.state,
+      // Whatever goes wrong in a decision or a submit, the job ends unplaced, saying why: never left 'placing'.
+      try {
+        for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+          const d = await decide(workload, caller, {
+            kind: 'place',
+            jobId: job.id,
+            blocked,
+            attempt,
+            parent,
+            previousFailure,
+            top,
+          });
+          parent = d.receipt;
+          const choice = d.ranked[0];
+          if (!choice) {
+            job.detail = d.reason;
+            break;
+          }
+          const offer = choice.offer;
+          const provider = byName.get(offer.provider)!;
+          // The context the decision ranked with: what the model learns from is what it scored.
+          const features = Array.from(offerFeatures(offer, d.ctx));
+          const t0 = tick();
+          const tl = withTimeout(providerTimeoutMs);
+          let result: ProviderJob | undefined;
+          let error: string | undefined;
+          try {
+            result = await provider.submit(workload, offer, { signal: tl.signal });
+            if (result.state === 'failed' || result.state === 'cancelled')
+              error = `provider reports ${result.state}${result.detail ? `: ${clip(result.detail, 200)}` : ''}`;
+          } catch (err) {
+            error = errText(err);
+          } finally {
+            tl.done();
+          }
+          const latencyMs = tick() - t0;
+          const ok = error === undefined;
+          emit({
+            type: 'attempt',
+            provider: offer.provider,
+            ok,
+            latencyMs,
+            pricePerHour: offer.pricePerHour,
+            hours: workload.hours,
+          });
+          const attemptOutcome = {
+            at: new Date(now()).toISOString(),
+            jobId: job.id,
+            receiptIndex: d.receipt.index,
+            provider: offer.provider,
+            region: offer.region,
+            features,
+            latencyMs: round(latencyMs, 3),
+            pricePerHour: offer.pricePerHour,
+            priceFeature: features[1]!,
+          };
+          // A failure is known now; a job the provider has only accepted (pending, running) is learned from when it
+          // ends (getJob), so an accepted job that then fails is never counted a success.
+          if (ok && result && (result.state === 'pending' || result.state === 'running'))
+            job.pendingOutcome = attemptOutcome;
+          else await recordOutcome({ ...attemptOutcome, success: ok });
+          job.attempts.push({
             provider: offer.provider,
             region: offer.region,
             offerId: offer.offerId,
-            providerJobId: result.jobId,
-            pricePerHour: result.pricePerHour ?? offer.pricePerHour,
-            detail: d.reason,
+            ok,
+            ...(error ? { error } : {}),
+            latencyMs: round(latencyMs, 3),
+            receipt: d.receipt,
           });
-          placed = true;
-          break;
+          if (ok && result) {
+            Object.assign(job, {
+              state: result.state,
+              provider: offer.provider,
+              region: offer.region,
+              offerId: offer.offerId,
+              providerJobId: result.jobId,
+              pricePerHour: result.pricePerHour ?? offer.pricePerHour,
+              detail: d.reason,
+            });
+            placed = true;
+            break;
+          }
+          blocked.add(locationOf(offer));
+          previousFailure = `${locationOf(offer)} failed (${error})`;
+          job.detail = previousFailure;
+          await saveJob(job);
         }
-        blocked.add(locationOf(offer));
-        previousFailure = `${locationOf(offer)} failed (${error})`;
-        job.detail = previousFailure;
-        await saveJob(job);
+      } catch (err) {
+        job.state = 'unplaced';
+        job.detail = clip(`placement stopped: ${errText(err)}`, 500);
+        await saveJob(job).catch(() => undefined);
+        throw err;
       }
       if (!placed) {
         job.state = 'unplaced';
@@ -719,6 +750,11 @@ export function createRouter(opts: RouterOptions): Router {
             if (s.state !== job.state || s.detail !== job.detail) {
               job.state = s.state;
               if (s.detail) job.detail = clip(s.detail, 500);
+              // The job ended: now the model learns whether the placement worked.
+              if (job.pendingOutcome && ['succeeded', 'failed', 'cancelled'].includes(s.state)) {
+                await recordOutcome({ ...job.pendingOutcome, success: s.state === 'succeeded' });
+                delete job.pendingOutcome;
+              }
               await saveJob(job);
             }
           } catch (err) {
@@ -755,6 +791,8 @@ export function createRouter(opts: RouterOptions): Router {
       try {
         const s = await p.cancel(job.providerJobId, { signal: tl.signal });
         job.state = s.state === 'running' || s.state === 'pending' ? 'cancelled' : s.state;
+        // Cancelled by its owner: says nothing about the provider, so the model does not learn from it.
+        delete job.pendingOutcome;
       } finally {
         tl.done();
       }

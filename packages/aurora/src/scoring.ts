@@ -5,6 +5,14 @@
 import type { LinUcb } from './bandit.ts';
 import type { Treaty } from './treaty.ts';
 import type { Offer, Workload } from './workload.ts';
+import {
+  MEMORY_TOLERANCE,
+  UNKNOWN_START_LATENCY_MS,
+  gpuModelMatches,
+  malformedOffer,
+  memoryFits,
+  startLatencyMs,
+} from './matching.ts';
 
 /** The context vector's features, in order (the model records them; a model over other features is refused). */
 export const FEATURES = [
@@ -66,19 +74,20 @@ export function hardFilter(
 ): { kept: Offer[]; dropped: Dropped[] } {
   const kept: Offer[] = [];
   const dropped: Dropped[] = [];
-  const model = workload.gpu.model?.toLowerCase();
   const deadline =
     workload.deadline !== undefined && opts.nowMs !== undefined ? Date.parse(workload.deadline) : undefined;
   for (const o of offers) {
     const treaty = opts.treaties?.get(o.provider);
     let reason: string | undefined;
-    if (opts.blocked?.has(o.provider) || opts.blocked?.has(locationOf(o)))
+    const malformed = malformedOffer(o);
+    if (malformed !== undefined) reason = `malformed offer: ${malformed}`;
+    else if (opts.blocked?.has(o.provider) || opts.blocked?.has(locationOf(o)))
       reason = 'blocked after a failed placement';
     else if (o.gpuCount < workload.gpu.count) reason = `${o.gpuCount} GPUs < ${workload.gpu.count} requested`;
-    else if (model !== undefined && !o.gpuModel.toLowerCase().includes(model))
+    else if (workload.gpu.model !== undefined && !gpuModelMatches(o.gpuModel, workload.gpu.model))
       reason = `GPU ${o.gpuModel} is not ${workload.gpu.model}`;
-    else if (workload.memoryGiB !== undefined && o.memoryGiB < workload.memoryGiB)
-      reason = `${o.memoryGiB} GiB per GPU < ${workload.memoryGiB} GiB`;
+    else if (!memoryFits(o.memoryGiB, workload.memoryGiB))
+      reason = `${o.memoryGiB} GiB per GPU < ${workload.memoryGiB} GiB (with ${Math.round((1 - MEMORY_TOLERANCE) * 100)}% tolerance)`;
     else if (workload.maxPricePerHour !== undefined && o.pricePerHour > workload.maxPricePerHour)
       reason = `price ${o.pricePerHour}/h above the workload's cap ${workload.maxPricePerHour}/h`;
     else if (workload.regions !== undefined && !workload.regions.includes(o.region))
@@ -87,8 +96,11 @@ export function hardFilter(
       reason = `price ${o.pricePerHour}/h above treaty ${treaty.id}'s cap ${treaty.priceCapPerHour}/h`;
     else if (treaty?.allowedRegions !== undefined && !treaty.allowedRegions.includes(o.region))
       reason = `region ${o.region} not allowed by treaty ${treaty.id}`;
-    else if (deadline !== undefined && opts.nowMs! + (o.latencyMs ?? 0) > deadline)
-      reason = `would start after the deadline ${workload.deadline}`;
+    else if (deadline !== undefined && opts.nowMs! + startLatencyMs(o) > deadline)
+      reason =
+        o.latencyMs === undefined
+          ? `its start latency is unknown (counted as ${UNKNOWN_START_LATENCY_MS / 60_000} min): it might start after the deadline ${workload.deadline}`
+          : `would start after the deadline ${workload.deadline}`;
     if (reason === undefined) kept.push(o);
     else dropped.push({ offer: o, reason });
   }

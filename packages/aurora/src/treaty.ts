@@ -56,9 +56,18 @@ export function parseTreaties(text: string, what = 'treaty file'): Treaty[] {
     out.push(r.data);
   });
   const ids = new Set<string>();
+  const providers = new Map<string, string>();
   for (const t of out) {
     if (ids.has(t.id)) throw new AuroraError('INVALID_ARGUMENT', `${what}: treaty ${t.id} is defined twice`);
     ids.add(t.id);
+    // One treaty per provider: with two, only one could apply, and which one would be a silent accident.
+    const other = providers.get(t.provider);
+    if (other !== undefined)
+      throw new AuroraError(
+        'INVALID_ARGUMENT',
+        `${what}: treaties ${other} and ${t.id} both cover provider ${t.provider}; merge them into one`,
+      );
+    providers.set(t.provider, t.id);
   }
   return out;
 }

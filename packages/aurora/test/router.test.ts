@@ -30,10 +30,14 @@ interface FakeOpts {
   listDelayMs?: number;
 }
 
-function fakeProvider(name: string, o: FakeOpts): ComputeProvider & { submits: number; cancels: string[] } {
+function fakeProvider(
+  name: string,
+  o: FakeOpts,
+): ComputeProvider & { submits: number; cancels: string[]; jobs: Map<string, ProviderJob> } {
   const jobs = new Map<string, ProviderJob>();
   const p = {
     name,
+    jobs,
     submits: 0,
     cancels: [] as string[],
     async listOffers(_w: unknown, opts?: { signal?: AbortSignal }) {
@@ -222,13 +226,65 @@ describe('Aurora router', () => {
     expect(rs[1]!.body.reason).toMatch(/failover \(attempt 2\) after vast\/eu-west-1 failed/);
     expect(rs[1]!.parents?.[0]?.index).toBe(0);
     expect(rs[2]!.parents?.[0]?.index).toBe(1);
-    expect((await store.list(AURORA_OUTCOMES)).length).toBe(2);
-    expect(router.model().updates).toBe(2);
+    // The failure is learned at once; the accepted (running) job only when it ends.
+    expect((await store.list(AURORA_OUTCOMES)).length).toBe(1);
+    expect(router.model().updates).toBe(1);
     expect((await router.getJob(job.id, { refresh: true }))?.state).toBe('running');
+    expect(router.model().updates).toBe(1);
     const cancelled = await router.cancel(job.id, { principal: operator });
     expect(cancelled.state).toBe('cancelled');
     expect(akash.cancels).toEqual(['akash-1']);
     expect((await receipts()).at(-1)!.body.phase).toBe('cancelled');
+  });
+
+  it('a malformed offer (NaN price) is dropped with its reason; the decision and the placement go on', async () => {
+    const vast = fakeProvider('vast', {
+      offers: [offer('nan', 'eu-west-1', Number.NaN), offer('ok', 'eu-west-1', 12)],
+    });
+    const { router, store } = await setup([vast]);
+    const job = await router.place(workload(), { principal: agent });
+    expect(job).toMatchObject({ state: 'running', offerId: 'ok' });
+    const all = (await store.list<{ state: string }>('aurora-jobs')).map((d) => d.doc.state);
+    expect(all).not.toContain('placing');
+  });
+
+  it('the stricter residency applies: a caller naming another residency cannot loosen the workload’s', async () => {
+    const vast = fakeProvider('vast', {
+      offers: [offer('us', 'us-east-1', 10), offer('eu', 'eu-west-1', 20)],
+    });
+    const { router } = await setup([vast]);
+    const d = await router.recommend(workload({ residency: 'eu' }), { principal: operator, residency: 'us' });
+    // eu-west-1 fails the caller's "us", us-east-1 fails the workload's "eu": nothing may be placed.
+    expect(d.candidates).toEqual([]);
+    expect(d.denied.map((x) => x.location).sort()).toEqual(['vast/eu-west-1', 'vast/us-east-1']);
+    const same = await router.recommend(workload({ residency: 'eu' }), {
+      principal: operator,
+      residency: 'eu',
+    });
+    expect(same.candidates.map((c) => c.offerId)).toEqual(['eu']);
+  });
+
+  it('learns from an accepted job when it ends: a running job that then fails is a failure, not a success', async () => {
+    const akash = fakeProvider('akash', { offers: [offer('a1', 'eu-central-1', 14)] });
+    const { router, store } = await setup([akash]);
+    const failing = await router.place(workload(), { principal: agent });
+    const ok = await router.place(workload(), { principal: agent });
+    expect(router.model().updates).toBe(0);
+    akash.jobs.set(failing.providerJobId!, { ...akash.jobs.get(failing.providerJobId!)!, state: 'failed' });
+    akash.jobs.set(ok.providerJobId!, { ...akash.jobs.get(ok.providerJobId!)!, state: 'succeeded' });
+    await router.getJob(failing.id, { refresh: true });
+    await router.getJob(ok.id, { refresh: true });
+    const outcomes = (await store.list<{ jobId: string; success: boolean }>(AURORA_OUTCOMES)).map(
+      (d) => d.doc,
+    );
+    expect(outcomes.map((o) => [o.jobId, o.success])).toEqual([
+      [failing.id, false],
+      [ok.id, true],
+    ]);
+    expect(router.model().updates).toBe(2);
+    // Learned once: a later refresh does not count it again.
+    await router.getJob(ok.id, { refresh: true });
+    expect(router.model().updates).toBe(2);
   });
 
   it('gives up after maxAttempts and records the job as unplaced; a slow provider is skipped, not waited for', async () => {
