@@ -151,13 +151,44 @@ declare module 'fastify' {
   }
 }
 
+/** Time a client has to send a whole request (headers and body). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** Time a client has to send the request headers. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+
+/** Query parameters whose values may be credentials; their values are never logged. */
+const SECRET_PARAM = /token|key|secret|passw|sig|auth|code|cred|session/i;
+
+/** A URL as it may be logged: the values of query parameters that may carry secrets replaced. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const k of new Set(params.keys())) if (SECRET_PARAM.test(k)) params.set(k, '[redacted]');
+  return `${url.slice(0, q)}?${params.toString()}`;
+}
+
+/** The request as the logger sees it: method, redacted URL, remote address. */
+function redactedRequest(req: { method?: string; url?: string; ip?: string; id?: unknown }) {
+  return { id: req.id, method: req.method, url: redactUrl(req.url ?? ''), remoteAddress: req.ip };
+}
+
 /** Builds the node's HTTP app (call .listen or .inject on the result). */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { log, storage, tokens, metrics } = opts;
   const app = Fastify({
-    logger: opts.logger ?? false,
+    // Request logs never carry a secret a client put in a query string (token=, key=, signature= ...).
+    logger:
+      opts.logger === true || typeof opts.logger === 'object'
+        ? { ...(typeof opts.logger === 'object' ? opts.logger : {}), serializers: { req: redactedRequest } }
+        : false,
     bodyLimit: opts.bodyLimit ?? 128 * 1024,
+    // A client gets this long to send a whole request (not to read the answer: event streams stay open), so a
+    // slow connection cannot hold a socket for Node's 300 s default.
+    requestTimeout: REQUEST_TIMEOUT_MS,
   });
+  // ... and this long to send its headers.
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
   // The API takes JSON only: drop Fastify's default text/plain parser so other bodies get 415.
   app.removeContentTypeParser('text/plain');
   // I-JSON (RFC 7493): a body with a duplicate key or a lone surrogate is refused (400), never silently resolved

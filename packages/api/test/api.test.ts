@@ -1114,3 +1114,23 @@ describe('secrets', () => {
     expect(() => assertNoSecret(secrets, fake('', { etag: hash }), 'hash in header')).toThrow(/token secret/);
   });
 });
+
+describe('request logs and slow clients', () => {
+  it('never logs a secret a client put in a query string', async () => {
+    const { redactUrl } = await import('../src/app.ts');
+    expect(redactUrl('/api/x?token=vm_abc&limit=5&api_key=k1&signature=s')).toBe(
+      '/api/x?token=%5Bredacted%5D&limit=5&api_key=%5Bredacted%5D&signature=%5Bredacted%5D',
+    );
+    expect(redactUrl('/api/x?limit=5')).toBe('/api/x?limit=5');
+    expect(redactUrl('/health')).toBe('/health');
+  });
+
+  it('sets request and header time limits, so a slow client cannot hold a socket for Node’s 300 s', async () => {
+    const { HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS } = await import('../src/app.ts');
+    const n = await startNode();
+    expect(n.app.server.requestTimeout).toBe(REQUEST_TIMEOUT_MS);
+    expect(n.app.server.headersTimeout).toBe(HEADERS_TIMEOUT_MS);
+    expect(REQUEST_TIMEOUT_MS).toBeLessThan(300_000);
+    await n.app.close();
+  });
+});

@@ -627,8 +627,9 @@ export class Log {
       if (!this.flushing && this.pending.length === 0 && (await this.storage.size()) !== this.committed) {
         await this.reload();
       }
-      // Publishes when the log grew; otherwise refreshes the gauges from the latest stored checkpoint.
-      if (Math.max(this.committed, await this.storage.size()) > 0) await this.checkpoint();
+      // Publishes when the log grew (an empty log publishes its size-0 checkpoint on the first tick, so peers and
+      // monitors find a signed checkpoint from the start); otherwise refreshes the gauges from the latest one.
+      await this.checkpoint();
     } catch (err) {
       this.opts.onError?.(err);
     }

@@ -128,6 +128,18 @@ export function logContract(name: string, create: () => Promise<LogStorage>): vo
       await log.close();
     });
 
+    it('an empty log publishes its size-0 checkpoint on the first tick (peers find one from the start)', async () => {
+      const log = await open(await create(), { checkpointIntervalMs: 20 });
+      let cp = await log.latestCheckpoint();
+      for (let i = 0; i < 200 && !cp; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        cp = await log.latestCheckpoint();
+      }
+      expect(cp?.size).toBe(0);
+      expect(cp?.note).toMatch(/\n0\n/);
+      await log.close();
+    });
+
     it('rejects invalid receipts with a clear error and writes nothing', async () => {
       const log = await open(await create());
       await log.append(decision(0));
