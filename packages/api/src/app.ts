@@ -216,9 +216,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       if (method !== 'HEAD') routeTable.push({ method, url: r.url });
   });
 
+  // A full disk fails every write until space is freed: it is logged once when it starts and once when writes work
+  // again, not once per refused request.
+  let diskFull = false;
   app.setErrorHandler((err, req, reply) => {
     const p = toProblem(err);
-    if (p.status >= 500) req.log.error({ err }, 'request failed');
+    if (p.status === 507) {
+      if (!diskFull)
+        req.log.error({ err }, "the node's disk is full: writes are refused (507) until space is freed");
+      diskFull = true;
+    } else if (p.status >= 500) req.log.error({ err }, 'request failed');
     if (p.status === 401) reply.header('www-authenticate', 'Bearer realm="vaultmesh"');
     void reply.code(p.status).type('application/problem+json').send(p);
   });
@@ -240,6 +247,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return payload;
   });
   app.addHook('onResponse', async (req, reply) => {
+    if (diskFull && req.method !== 'GET' && reply.statusCode < 300) {
+      diskFull = false;
+      req.log.info('writes succeed again: the disk has space');
+    }
     metrics.observeRequest(
       req.method,
       req.routeOptions.url ?? 'unmatched',

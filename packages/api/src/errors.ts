@@ -70,6 +70,7 @@ const TITLES: Record<number, string> = {
   500: 'Internal Server Error',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
+  507: 'Insufficient Storage',
 };
 
 /** An RFC 9457 problem document. */
@@ -107,6 +108,19 @@ function schemaErrors(details: Record<string, unknown> | undefined): Problem['er
   return out.length ? out : undefined;
 }
 
+/** Whether a storage failure is a full disk (SQLite's SQLITE_FULL, or ENOSPC from the file system). */
+export function isDiskFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = String((e as { code?: unknown }).code ?? '');
+    if (code === 'SQLITE_FULL' || code === 'ENOSPC') return true;
+    if (
+      /database or disk is full|no space left on device|SQLITE_FULL|ENOSPC/i.test((e as Error).message ?? '')
+    )
+      return true;
+  }
+  return false;
+}
+
 /** Raised by route handlers for request-shape problems. */
 export class HttpError extends Error {
   constructor(
@@ -136,6 +150,13 @@ export function toProblem(err: unknown): Problem {
   });
   if (err instanceof HttpError) return make(err.status, err.code, err.message);
   if (err instanceof LedgerError) return make(LEDGER_STATUS[err.code], err.code, err.message);
+  if (err instanceof LogError && isDiskFull(err))
+    // RFC 4918 §11.5: the server cannot store what the request needs; a clear message instead of a bare 500.
+    return make(
+      507,
+      'INSUFFICIENT_STORAGE',
+      "the node's disk is full: nothing can be recorded until space is freed (nothing of this request was stored)",
+    );
   if (err instanceof LogError) {
     const status = LOG_STATUS[err.code];
     return make(status, err.code, status >= 500 ? 'storage failure; see the server log' : err.message);

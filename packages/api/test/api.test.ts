@@ -16,7 +16,7 @@ import {
   verifyInclusion,
   type Checkpoint,
 } from '@vaultmesh/ledger';
-import { Log, createMemoryStorage, type LogStorage } from '@vaultmesh/log';
+import { Log, LogError, createMemoryStorage, type LogStorage } from '@vaultmesh/log';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, createNodeMetrics } from '../src/index.ts';
@@ -63,8 +63,20 @@ function assertNoSecret(secrets: Set<string>, res: LightMyRequestResponse, where
   }
 }
 
-async function startNode(opts: { bodyLimit?: number } = {}): Promise<TestNode> {
-  const storage = createMemoryStorage();
+async function startNode(opts: { bodyLimit?: number; full?: { on: boolean } } = {}): Promise<TestNode> {
+  const base = createMemoryStorage();
+  // `full` makes every commit fail as SQLite does on a full disk (the message its writer reports).
+  const storage: LogStorage = opts.full
+    ? Object.assign(Object.create(base) as LogStorage, {
+        commit: async (batch: Parameters<LogStorage['commit']>[0]) => {
+          if (opts.full!.on)
+            throw new LogError('STORAGE', 'database error: database or disk is full', {
+              cause: Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }),
+            });
+          return base.commit(batch);
+        },
+      })
+    : base;
   const clock = { t: T0 };
   const log = await Log.open({
     storage,
@@ -1131,6 +1143,29 @@ describe('request logs and slow clients', () => {
     expect(n.app.server.requestTimeout).toBe(REQUEST_TIMEOUT_MS);
     expect(n.app.server.headersTimeout).toBe(HEADERS_TIMEOUT_MS);
     expect(REQUEST_TIMEOUT_MS).toBeLessThan(300_000);
+    await n.app.close();
+  });
+});
+
+describe('a full disk', () => {
+  it('answers 507 with a clear message, stores nothing, and writes work again once there is space', async () => {
+    const full = { on: true };
+    const n = await startNode({ full });
+    const { auth } = await n.mint('operator', 'acme');
+    const post = () =>
+      n.app.inject({
+        method: 'POST',
+        url: '/api/ledger/receipts',
+        headers: { ...auth, 'content-type': 'application/json' },
+        payload: { kind: 'decision', tenant: 'acme', body: { title: 'while full' } },
+      });
+    const r = await post();
+    expect(r.statusCode).toBe(507);
+    expect(r.json()).toMatchObject({ code: 'INSUFFICIENT_STORAGE', title: 'Insufficient Storage' });
+    expect(r.json().detail).toMatch(/disk is full/);
+    full.on = false;
+    const ok = await post();
+    expect(ok.statusCode).toBe(201);
     await n.app.close();
   });
 });
