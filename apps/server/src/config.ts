@@ -248,6 +248,18 @@ export const ConfigSchema = z
       .optional(),
     checkpointIntervalMs: z.number().int().min(0).max(86_400_000).default(5_000),
     maxBatch: z.number().int().min(1).max(65_536).default(2048),
+    /**
+     * Per-token limits of the REST API: sustained writes per second and their burst, and denied requests per minute
+     * before a token is refused (429 with Retry-After) until the minute has passed.
+     */
+    rateLimits: z
+      .object({
+        writesPerSecond: z.number().positive().max(100_000).optional(),
+        writeBurst: z.number().int().min(1).max(1_000_000).optional(),
+        deniesPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+      })
+      .strict()
+      .default({}),
     bodyLimitBytes: z
       .number()
       .int()

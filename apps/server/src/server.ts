@@ -151,6 +151,7 @@ export async function startNode(
     metrics,
     status: { mode: config.mode, storage: 'sqlite', keySealed: node.keySealed, version: VERSION },
     bodyLimit: config.bodyLimitBytes,
+    rateLimits: config.rateLimits,
     dashboardDir: DASHBOARD_DIR,
     logger,
     anchorStatus: () => scheduler.status(),

@@ -39,6 +39,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Caller } from '@vaultmesh/interop/core';
 import { registerControlRoutes, type ControlApi } from './control-routes.ts';
 import { registerMcpRoutes, type McpRoutesOptions } from './mcp-routes.ts';
+import { createRateLimiter, type RateLimits } from './rate-limit.ts';
 import { registerFederationRoutes, type FederationApi } from './federation-routes.ts';
 import { registerAuroraRoutes, type AuroraApi } from './aurora-routes.ts';
 import { registerA2aRoutes, type A2aRoutesOptions } from './a2a-routes.ts';
@@ -58,6 +59,8 @@ export interface AppOptions {
   readonly status: { mode: 'dry-run' | 'live'; storage: string; keySealed: boolean; version: string };
   /** Largest accepted request body. Default 128 KiB. */
   readonly bodyLimit?: number;
+  /** Per-token limits on writes and denied requests (defaults: DEFAULT_RATE_LIMITS). */
+  readonly rateLimits?: Partial<RateLimits>;
   /** Folder with the dashboard's static files (served at /). */
   readonly dashboardDir?: string;
   /** pino logger options, or false for silence. */
@@ -151,6 +154,8 @@ declare module 'fastify' {
   }
 }
 
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /** Time a client has to send a whole request (headers and body). */
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** Time a client has to send the request headers. */
@@ -227,6 +232,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       diskFull = true;
     } else if (p.status >= 500) req.log.error({ err }, 'request failed');
     if (p.status === 401) reply.header('www-authenticate', 'Bearer realm="vaultmesh"');
+    if (err instanceof HttpError && err.retryAfterS !== undefined)
+      reply.header('retry-after', String(err.retryAfterS));
     void reply.code(p.status).type('application/problem+json').send(p);
   });
   app.setNotFoundHandler((req, reply) => {
@@ -260,8 +267,26 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   // The REST API is audience "api": a token issued only for MCP or A2A is refused here.
-  const principal = async (req: FastifyRequest): Promise<Principal> =>
-    authenticate(tokens, bearerToken(req.headers.authorization), Date.now(), 'api');
+  // Per-token limits (rate-limit.ts): each request is authenticated once, then admitted or refused with 429.
+  const limiter = createRateLimiter(opts.rateLimits);
+  const authed = new WeakMap<FastifyRequest, Principal>();
+  const principal = async (req: FastifyRequest): Promise<Principal> => {
+    const known = authed.get(req);
+    if (known) return known;
+    const p = await authenticate(tokens, bearerToken(req.headers.authorization), Date.now(), 'api');
+    const refusal = limiter.admit(p.tokenId, WRITE_METHODS.has(req.method), Date.now());
+    if (refusal) {
+      metrics.observeRateLimited(refusal.reason);
+      throw new HttpError(429, 'RATE_LIMITED', refusal.message, refusal.retryAfterS);
+    }
+    authed.set(req, p);
+    return p;
+  };
+  // A denied request counts against its token's deny budget.
+  app.addHook('onResponse', async (req, reply) => {
+    const p = authed.get(req);
+    if (p && reply.statusCode === 403) limiter.denied(p.tokenId, Date.now());
+  });
 
   // --- system ---------------------------------------------------------------------------------------
   app.get('/api/system/health', async (_req, reply) => {

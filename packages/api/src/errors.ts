@@ -127,6 +127,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Seconds a client should wait before retrying (sent as Retry-After). */
+    readonly retryAfterS?: number,
   ) {
     super(message);
   }

@@ -7,3 +7,4 @@ export * from './mcp-routes.ts';
 export * from './a2a-routes.ts';
 export * from './federation-routes.ts';
 export * from './aurora-routes.ts';
+export * from './rate-limit.ts';

@@ -21,6 +21,8 @@ export interface NodeMetrics {
    * Exported without the tenant label: /metrics is public, and tenant names are the tenants' own business.
    */
   observeControl(name: string, value: number, labels: Readonly<Record<string, string>>): void;
+  /** One request refused by a per-token limit (reason: writes, denies). */
+  observeRateLimited(reason: string): void;
 }
 
 /** The control-plane counters /metrics exports, with their help text. */
@@ -229,6 +231,12 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
       }
     },
   });
+  const rateLimited = new Counter({
+    name: 'vaultmesh_rate_limited_total',
+    help: 'Requests refused (429) by a per-token limit: reason writes (write rate) or denies (too many denied requests).',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
   const auroraDecisions = new Counter({
     name: 'vaultmesh_aurora_decisions_total',
     help: 'Aurora routing decisions, by kind (recommend, place) and whether any offer was allowed.',
@@ -295,6 +303,7 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
     ]),
   );
   return {
+    observeRateLimited: (reason) => rateLimited.inc({ reason }),
     registry,
     observeControl(name, value, labels) {
       control

@@ -19,7 +19,7 @@ import {
 import { Log, LogError, createMemoryStorage, type LogStorage } from '@vaultmesh/log';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, createNodeMetrics } from '../src/index.ts';
+import { buildApp, createNodeMetrics, createRateLimiter, type RateLimits } from '../src/index.ts';
 
 const ORIGIN = 'api.test.vaultmesh/log';
 const KEY = generateNodeKey(ORIGIN);
@@ -63,7 +63,9 @@ function assertNoSecret(secrets: Set<string>, res: LightMyRequestResponse, where
   }
 }
 
-async function startNode(opts: { bodyLimit?: number; full?: { on: boolean } } = {}): Promise<TestNode> {
+async function startNode(
+  opts: { bodyLimit?: number; full?: { on: boolean }; rateLimits?: Partial<RateLimits> } = {},
+): Promise<TestNode> {
   const base = createMemoryStorage();
   // `full` makes every commit fail as SQLite does on a full disk (the message its writer reports).
   const storage: LogStorage = opts.full
@@ -98,6 +100,7 @@ async function startNode(opts: { bodyLimit?: number; full?: { on: boolean } } = 
     status: { mode: 'dry-run', storage: 'memory', keySealed: false, version: '0.0.0-test' },
     bodyLimit: opts.bodyLimit,
     maxWaitMs: 5_000,
+    ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
   });
   const secrets = new Set<string>();
   const seen: string[] = [];
@@ -1166,6 +1169,56 @@ describe('a full disk', () => {
     full.on = false;
     const ok = await post();
     expect(ok.statusCode).toBe(201);
+    await n.app.close();
+  });
+});
+
+describe('per-token limits', () => {
+  it('the limiter: a write bucket that refills, and a deny budget over a sliding minute', () => {
+    const l = createRateLimiter({ writesPerSecond: 2, writeBurst: 2, deniesPerMinute: 3 });
+    const t = 1_000_000;
+    expect(l.admit('a', true, t)).toBeUndefined();
+    expect(l.admit('a', true, t)).toBeUndefined();
+    expect(l.admit('a', true, t)).toMatchObject({ reason: 'writes', retryAfterS: 1 });
+    expect(l.admit('b', true, t)).toBeUndefined(); // another token has its own bucket
+    expect(l.admit('a', false, t)).toBeUndefined(); // reads are not writes
+    expect(l.admit('a', true, t + 500)).toBeUndefined(); // refilled by one
+    for (let i = 0; i < 3; i++) l.denied('c', t + i);
+    expect(l.admit('c', false, t + 10)).toMatchObject({ reason: 'denies', retryAfterS: 60 });
+    expect(l.admit('c', false, t + 60_001)).toBeUndefined(); // the first deny left the minute
+    expect(l.refused).toEqual({ writes: 1, denies: 1 });
+  });
+
+  it('over HTTP: 429 with Retry-After, counted on /metrics; a token that keeps being denied is stopped', async () => {
+    const n = await startNode({ rateLimits: { writesPerSecond: 0.01, writeBurst: 2, deniesPerMinute: 2 } });
+    const { auth } = await n.mint('operator', 'acme');
+    const post = (headers: Record<string, string>) =>
+      n.app.inject({
+        method: 'POST',
+        url: '/api/ledger/receipts',
+        headers: { ...headers, 'content-type': 'application/json' },
+        payload: { kind: 'decision', tenant: 'acme', body: { title: 'x' } },
+      });
+    expect((await post(auth)).statusCode).toBe(201);
+    expect((await post(auth)).statusCode).toBe(201);
+    const limited = await post(auth);
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.json()).toMatchObject({ code: 'RATE_LIMITED', title: 'Too Many Requests' });
+    // A viewer may not write: two denies, then even its reads wait until the minute has passed.
+    const viewer = (await n.mint('viewer', 'acme')).auth;
+    expect((await post(viewer)).statusCode).toBe(403);
+    expect((await post(viewer)).statusCode).toBe(403);
+    const stopped = await n.app.inject({
+      method: 'GET',
+      url: '/api/ledger/receipts?limit=1',
+      headers: viewer,
+    });
+    expect(stopped.statusCode).toBe(429);
+    expect(stopped.json().detail).toMatch(/2 requests denied in the last minute/);
+    const metrics = await n.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/vaultmesh_rate_limited_total\{reason="writes"\} 1/);
+    expect(metrics.body).toMatch(/vaultmesh_rate_limited_total\{reason="denies"\} 1/);
     await n.app.close();
   });
 });
