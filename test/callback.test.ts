@@ -279,6 +279,23 @@ describe('vm run and vm callback listen end to end', () => {
     expect(misdirected).toBe(401);
     listener.child.kill('SIGTERM');
     expect(await listener.exit).toBe(0);
+
+    // The listener restarts (on the same port, so the signed authority still matches): the captured callback
+    // is still within its signature's validity, and its nonce was kept on disk, so the replay is refused.
+    const again = await listen([
+      '-d',
+      data,
+      '--authority',
+      `127.0.0.1:${relayPort}`,
+      '--port',
+      String(listener.port),
+    ]);
+    children.push(again.child);
+    const afterRestart = await resend(again.port, captured!);
+    expect(afterRestart.status).toBe(401);
+    expect(JSON.parse(afterRestart.body)).toMatchObject({ code: 'SIGNATURE_REPLAY' });
+    again.child.kill('SIGTERM');
+    expect(await again.exit).toBe(0);
   });
 
   it('signs with an HMAC key file under keyid hmac:<file name>', async () => {

@@ -1,9 +1,20 @@
 // A bounded nonce cache for replay protection: remembers each key until its signature's validity window ends.
+import {
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
 
 /** What the cache says about a key: new, already seen while valid, or too old to judge after an eviction. */
 export type ReplayVerdict = 'fresh' | 'seen' | 'too-old';
 
-/** A bounded set of (key, expiry) pairs. In-memory and synchronous; one process, not shared between processes. */
+/** A bounded set of (key, expiry) pairs; synchronous. createReplayCache keeps it in memory, createFileReplayCache also on disk. */
 export interface ReplayCache {
   /**
    * Records `key` until `expiresAtMs` unless it is already recorded and unexpired ('seen'). When the cache had to
@@ -72,6 +83,50 @@ export function createReplayCache(opts: ReplayCacheOptions = {}): ReplayCache {
     },
     get size() {
       return entries.size;
+    },
+  };
+}
+
+/**
+ * A replay cache that survives a restart: every fresh key is appended (and fsynced) to `file` before it is
+ * accepted, and the unexpired ones are loaded back when the cache is created (the file is compacted then). So a
+ * callback replayed after the listener restarted is refused while its signature is still valid.
+ */
+export function createFileReplayCache(file: string, opts: ReplayCacheOptions = {}): ReplayCache {
+  const now = opts.now ?? Date.now;
+  const mem = createReplayCache(opts);
+  const kept: string[] = [];
+  if (existsSync(file)) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      let e: { k?: unknown; e?: unknown; i?: unknown };
+      try {
+        e = JSON.parse(line) as typeof e;
+      } catch {
+        continue; // a torn last line after a crash
+      }
+      if (typeof e.k !== 'string' || typeof e.e !== 'number' || typeof e.i !== 'number' || e.e <= now())
+        continue;
+      mem.remember(e.k, e.e, e.i);
+      kept.push(line);
+    }
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, kept.length ? kept.join('\n') + '\n' : '', { mode: 0o600 });
+  renameSync(tmp, file);
+  const fd = openSync(file, 'a', 0o600);
+  return {
+    remember(key, expiresAtMs, issuedAtMs) {
+      const verdict = mem.remember(key, expiresAtMs, issuedAtMs);
+      if (verdict === 'fresh' && expiresAtMs > now()) {
+        writeSync(fd, JSON.stringify({ k: key, e: expiresAtMs, i: issuedAtMs }) + '\n');
+        fsyncSync(fd);
+      }
+      return verdict;
+    },
+    get size() {
+      return mem.size;
     },
   };
 }

@@ -1,11 +1,12 @@
 // vm callback listen: a demo receiver on loopback that verifies RFC 9421-signed callbacks (as sent by `vm run`).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
   AttestError,
   createHttpSignatureKey,
-  createReplayCache,
+  createFileReplayCache,
   hmacKeyId,
   loadHmacKeyFile,
   loadVerifierKey,
@@ -74,6 +75,7 @@ interface Verdict {
 
 interface ListenOpts {
   data?: string;
+  nonceFile?: string;
   port: string;
   host: string;
   authority?: string;
@@ -102,12 +104,17 @@ export function register(program: Command): void {
       )
       .option('--hmac-key-file <file>', 'trust this shared secret instead (keyid hmac:<file name>)')
       .option('--once', 'exit 0 after the first valid callback')
+      .option(
+        '--nonce-file <file>',
+        'where accepted nonces are kept until their signatures expire (default: <data>/callback-nonces.jsonl)',
+      )
       .option('--json', 'one JSON object per line'),
   ).action(async (o: ListenOpts) => {
     const port = parseIndex(o.port, '--port');
     if (port > 65535) throw new CliError(EXIT.USAGE, '--port must be at most 65535');
     const trusted = trustedKey(o);
-    const replayCache = createReplayCache();
+    // Nonces survive a restart of the listener (a replay after it restarted is refused while still valid).
+    const replayCache = createFileReplayCache(o.nonceFile ?? join(dataDir(o), 'callback-nonces.jsonl'));
     const emit = (v: Verdict | Record<string, unknown>, line: string) =>
       o.json ? process.stdout.write(JSON.stringify(v) + '\n') : print(line);
 
