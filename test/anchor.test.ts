@@ -220,6 +220,17 @@ describe('anchoring inside a node, against a real openssl TSA', () => {
 
     const r5 = verifyEvidenceBundle({ ...bundle, format: 'x' });
     expect(r5.checks[0]).toMatchObject({ check: 'format', ok: false });
+
+    // anchoredAt is what the signed token states: a bundle that claims another time fails, by even 1 ms.
+    const at = new Date(Date.parse(bundle.timestamps[0]!.anchoredAt) + 1).toISOString();
+    const r6 = verifyEvidenceBundle(
+      { ...bundle, timestamps: [{ ...bundle.timestamps[0]!, anchoredAt: at }] },
+      pinned,
+    );
+    expect(r6.ok).toBe(false);
+    expect(r6.checks.find((c) => c.check === 'timestamp local')!.detail).toMatch(
+      /is not the token's genTime/,
+    );
   });
 
   it('vm evidence export writes a bundle that vm verify checks offline with pinned keys', async () => {
@@ -292,6 +303,23 @@ describe('anchoring inside a node, against a real openssl TSA', () => {
     expect(
       rep.problems.some((p) => p.where === 'anchor' && p.index === row.size && /token hash/.test(p.message)),
     ).toBe(true);
+
+    // The stored time of an anchor, changed by one millisecond, is found without the TSA pinned (no -c) too.
+    const db1 = new Database(join(dataDir, 'ledger.db'));
+    db1
+      .prepare('UPDATE anchors SET proof = ?, anchored_at = anchored_at + 1 WHERE size = ?')
+      .run(row.proof, row.size);
+    db1.close();
+    const moved = await runVm(['audit', 'verify', '-d', dataDir, '--json']);
+    expect(moved.code).toBe(1);
+    expect(
+      (JSON.parse(moved.stdout) as { problems: { message: string }[] }).problems.some((p) =>
+        /anchoredAt: expected .* \(the token's genTime\), found /.test(p.message),
+      ),
+    ).toBe(true);
+    const db1b = new Database(join(dataDir, 'ledger.db'));
+    db1b.prepare('UPDATE anchors SET anchored_at = anchored_at - 1 WHERE size = ?').run(row.size);
+    db1b.close();
 
     const db2 = new Database(join(dataDir, 'ledger.db'));
     db2.prepare('UPDATE anchors SET proof = ? WHERE size = ?').run(row.proof, row.size);

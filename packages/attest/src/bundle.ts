@@ -279,6 +279,11 @@ export function verifyEvidenceBundle(value: unknown, opts: VerifyBundleOptions =
   for (const t of b.timestamps) {
     try {
       const info = verifyTimestampToken(fromBase64(t.token), noteBytes, { trustAnchorsPem: anchors });
+      // The bundle's anchoredAt is not evidence by itself: it must be the time the signed token states.
+      if (Date.parse(t.anchoredAt) !== info.genTime.getTime())
+        throw new Error(
+          `anchoredAt ${t.anchoredAt} is not the token's genTime ${info.genTime.toISOString()}`,
+        );
       goodTimestamps++;
       add(
         `timestamp ${t.authority}`,

@@ -304,6 +304,14 @@ function verifySignature(signer: SignerInfo, cert: Certificate): boolean {
 }
 
 /**
+ * The time a token says it was made (TSTInfo.genTime), read without judging the token: what an anchor's stored
+ * time and an evidence bundle's `anchoredAt` must equal. TSA_MALFORMED when the bytes are not a token.
+ */
+export function timestampTokenGenTime(token: Uint8Array): Date {
+  return parseToken(token).tst.genTime;
+}
+
+/**
  * Verifies a TimeStampToken (DER ContentInfo, as `openssl ts -verify -token_in` reads it) over `data`; throws
  * AttestError on any failure. Checks: strict DER structure; one SignerInfo with contentType, messageDigest (hash of
  * the TSTInfo) and ESS signingCertificate(V2) pinning the signer certificate, which the SignerIdentifier also

@@ -95,7 +95,13 @@ export interface AnchorStatus {
 interface AuthorityState {
   readonly anchor: Anchor;
   readonly backoff: Required<BackoffOptions>;
+  /** The largest checkpoint size actually timestamped by this authority (what the metrics report). */
   anchoredSize: number;
+  /**
+   * Up to where nothing is left to attest: anchoredSize, or beyond it when only this scheduler's own anchor receipts
+   * were added since (such a checkpoint is not timestamped, so it is not counted as anchored).
+   */
+  coveredSize: number;
   lastSuccessAt?: number;
   lastAttemptAt?: number;
   lastError?: string;
@@ -144,6 +150,7 @@ export class AnchorScheduler {
       anchor,
       backoff: { ...DEFAULT_BACKOFF, ...opts.backoff, ...opts.backoffFor?.[anchor.name] },
       anchoredSize: 0,
+      coveredSize: 0,
       failuresTotal: 0,
       attemptsTotal: 0,
       consecutiveFailures: 0,
@@ -190,7 +197,7 @@ export class AnchorScheduler {
       await s.inFlight?.catch(() => undefined);
       s.nextAttemptAt = 0;
       await this.attempt(s, cp, true);
-      results.push({ authority: s.anchor.name, error: s.anchoredSize >= cp.size ? undefined : s.lastError });
+      results.push({ authority: s.anchor.name, error: s.coveredSize >= cp.size ? undefined : s.lastError });
     }
     return { checkpoint: cp, results };
   }
@@ -210,7 +217,7 @@ export class AnchorScheduler {
       attemptsTotal: s.attemptsTotal,
       consecutiveFailures: s.consecutiveFailures,
       nextAttemptAt: s.consecutiveFailures > 0 ? s.nextAttemptAt : undefined,
-      lagEntries: Math.max(0, size - s.anchoredSize),
+      lagEntries: Math.max(0, size - s.coveredSize),
       lagSeconds: s.pendingSince === undefined ? 0 : Math.max(0, (now - s.pendingSince) / 1000),
     }));
   }
@@ -227,12 +234,13 @@ export class AnchorScheduler {
         const a = bySize.get(s.anchor.name);
         if (a) {
           s.anchoredSize = a.size;
+          s.coveredSize = a.size;
           s.lastSuccessAt = a.createdAt;
         }
       }
       const cps = await this.opts.storage.listCheckpoints();
       for (const s of this.states) {
-        s.pendingSince = cps.find((c) => c.size > s.anchoredSize)?.createdAt;
+        s.pendingSince = cps.find((c) => c.size > s.coveredSize)?.createdAt;
       }
     })();
     return this.loaded;
@@ -258,8 +266,8 @@ export class AnchorScheduler {
       }
       if (!cp || this.stopped) return;
       for (const s of this.states) {
-        if (s.anchoredSize < cp.size && s.pendingSince === undefined) s.pendingSince = cp.createdAt;
-        if (!s.inFlight && this.now() >= s.nextAttemptAt && s.anchoredSize < cp.size) {
+        if (s.coveredSize < cp.size && s.pendingSince === undefined) s.pendingSince = cp.createdAt;
+        if (!s.inFlight && this.now() >= s.nextAttemptAt && s.coveredSize < cp.size) {
           const target = cp;
           s.inFlight = this.attempt(s, target, false).finally(() => (s.inFlight = undefined));
         }
@@ -285,8 +293,8 @@ export class AnchorScheduler {
   private async attempt(s: AuthorityState, cp: StoredCheckpoint, force: boolean): Promise<void> {
     const name = s.anchor.name;
     // Our own anchor receipts grow the log; attesting a checkpoint that adds only those would loop forever.
-    if (!force && (await this.onlyAnchorReceipts(s.anchoredSize, cp.size))) {
-      s.anchoredSize = cp.size;
+    if (!force && (await this.onlyAnchorReceipts(s.coveredSize, cp.size))) {
+      s.coveredSize = cp.size;
       s.pendingSince = undefined;
       this.emit({
         type: 'skipped',
@@ -325,6 +333,7 @@ export class AnchorScheduler {
         },
       });
       s.anchoredSize = Math.max(s.anchoredSize, cp.size);
+      s.coveredSize = Math.max(s.coveredSize, cp.size);
       s.lastSuccessAt = anchor.createdAt;
       s.lastError = undefined;
       s.consecutiveFailures = 0;

@@ -108,6 +108,9 @@ describe('AnchorScheduler', () => {
     }
     expect(tsa.seen).toEqual([3]);
     expect(events.some((e) => e.type === 'skipped' && e.size === 4)).toBe(true);
+    // The skipped checkpoint was never timestamped: the anchored size (vaultmesh_anchor_anchored_size) stays 3,
+    // while nothing is left to attest (no lag).
+    expect(sched.status()[0]).toMatchObject({ anchoredSize: 3, lagEntries: 0 });
     await log.close();
   });
 
