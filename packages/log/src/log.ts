@@ -35,6 +35,10 @@ import { TileReader } from './tile-reader.ts';
 
 /** Commits in flight at once (integrate batch k+1 while batch k is being made durable). */
 const PIPELINE_DEPTH = 4;
+/** Tries of a batch that another writer of the same storage keeps beating (with backoff between them). */
+const MAX_CONFLICT_RETRIES = 20;
+/** The longest wait between two such tries (ms). */
+const CONFLICT_BACKOFF_MAX_MS = 1000;
 
 /** Options of a log; only `storage`, `origin` and `signer` are required. */
 export interface LogOptions {
@@ -304,10 +308,25 @@ export class Log {
           this.opts.onError?.(new LogError('STORAGE', 'a batch committed after its predecessor failed'));
       });
       await this.reload().catch((e: unknown) => this.opts.onError?.(e));
-      const retry = err instanceof LogError && err.code === 'CONFLICT' && head.attempt < 10;
-      if (err instanceof LogError && err.code === 'CONFLICT') this.counters.conflicts++;
-      if (retry) requeue.unshift({ batch: head.batch, attempt: head.attempt + 1 });
-      else for (const p of head.batch) p.resolve(Promise.reject(err));
+      const conflict = err instanceof LogError && err.code === 'CONFLICT';
+      const retry = conflict && head.attempt < MAX_CONFLICT_RETRIES;
+      if (conflict) this.counters.conflicts++;
+      if (retry) {
+        // Another writer on the same storage won the race: back off (exponential, full jitter) before trying
+        // again from the new size, so two busy writers do not keep colliding.
+        await new Promise((r) =>
+          setTimeout(r, Math.random() * Math.min(CONFLICT_BACKOFF_MAX_MS, 10 * 2 ** head.attempt)),
+        );
+        requeue.unshift({ batch: head.batch, attempt: head.attempt + 1 });
+      } else {
+        const final = conflict
+          ? new LogError(
+              'CONFLICT',
+              `${(err as Error).message}: another process kept writing to this log (${head.attempt + 1} tries); stop it, or write through its API, and try again`,
+            )
+          : err;
+        for (const p of head.batch) p.resolve(Promise.reject(final));
+      }
       requeue.push(
         ...rest
           .filter((_, i) => restErrors[i] !== undefined)

@@ -196,5 +196,29 @@ export function logContract(name: string, create: () => Promise<LogStorage>): vo
       await a.close();
       await b.close();
     });
+
+    it('three busy writers on one storage: each backs off and retries, nothing is lost', async () => {
+      const storage = await create();
+      const writers = [await open(storage), await open(storage), await open(storage)];
+      // Each writer appends in many small waves, so their batches keep colliding (as an import beside two servers).
+      const results = await Promise.all(
+        writers.map(async (w, k) => {
+          const out = [];
+          for (let wave = 0; wave < 40; wave++)
+            out.push(
+              ...(await Promise.all(
+                Array.from({ length: 10 }, (_, i) => w.append(decision(k * 10_000 + wave * 10 + i))),
+              )),
+            );
+          return out;
+        }),
+      );
+      const all = results
+        .flat()
+        .map((r) => r.index)
+        .sort((x, y) => x - y);
+      expect(all).toEqual(Array.from({ length: 1200 }, (_, i) => i));
+      for (const w of writers) await w.close();
+    }, 120_000);
   });
 }
