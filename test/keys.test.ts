@@ -14,7 +14,8 @@ const PASSPHRASE = 'e2e passphrase: correct horse battery staple';
 const BASE_ENV = CLEAN_ENV;
 
 /** Runs `vm <args>` with extra environment variables (never rejects on a non-zero exit). */
-const vm = (args: string[], env: Record<string, string> = {}, timeoutMs = 60_000) =>
+// Sealed keys cost a scrypt each: on a loaded machine a command may take a while (a limit, not a speed check).
+const vm = (args: string[], env: Record<string, string> = {}, timeoutMs = 170_000) =>
   runVm(args, { env, timeoutMs });
 
 async function vmJson<T>(args: string[], env: Record<string, string> = {}): Promise<T> {
