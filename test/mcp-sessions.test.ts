@@ -159,3 +159,51 @@ describe('/mcp DNS-rebinding protection', () => {
     expect(await initializeAs(`127.0.0.1:${port}`, 'https://evil.example')).toBe(403);
   });
 });
+
+describe('/mcp and /a2a share the per-token limits', () => {
+  it('a token past its write rate gets 429 with Retry-After on /mcp and /a2a too', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'vm-mcp-limits-'));
+    const cfg = join(d, 'vaultmesh.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        port: 0,
+        dataDir: join(d, 'data'),
+        logLevel: 'silent',
+        rateLimits: { writesPerSecond: 0.01, writeBurst: 2 },
+      }),
+    );
+    const n = await startNode(loadConfig({ configFile: cfg }));
+    try {
+      const t = (await createToken(n.node.storage, { name: 'fast', role: 'agent', tenant: 'acme' })).token;
+      const h = {
+        authorization: `Bearer ${t}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      };
+      const init = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'q', version: '1' } },
+      });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(`${n.url}/mcp`, { method: 'POST', headers: h, body: init });
+        await r.text();
+        statuses.push(r.status);
+        if (r.status === 429) expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+      }
+      expect(statuses).toEqual([200, 200, 429]);
+      const a2a = await fetch(`${n.url}/a2a/jsonrpc`, {
+        method: 'POST',
+        headers: { ...h, 'a2a-version': '1.0' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'GetTask', params: { id: 'x' } }),
+      });
+      expect(a2a.status).toBe(429);
+    } finally {
+      await n.stop();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});

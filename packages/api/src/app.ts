@@ -270,15 +270,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Per-token limits (rate-limit.ts): each request is authenticated once, then admitted or refused with 429.
   const limiter = createRateLimiter(opts.rateLimits);
   const authed = new WeakMap<FastifyRequest, Principal>();
+  /** The same per-token limits on every edge (REST, /mcp, /a2a): a refusal is 429 with Retry-After. */
+  const admit = (p: Principal, req: FastifyRequest): void => {
+    const refusal = limiter.admit(p.tokenId, WRITE_METHODS.has(req.method), Date.now());
+    if (!refusal) return;
+    metrics.observeRateLimited(refusal.reason);
+    throw new HttpError(429, 'RATE_LIMITED', refusal.message, refusal.retryAfterS);
+  };
   const principal = async (req: FastifyRequest): Promise<Principal> => {
     const known = authed.get(req);
     if (known) return known;
     const p = await authenticate(tokens, bearerToken(req.headers.authorization), Date.now(), 'api');
-    const refusal = limiter.admit(p.tokenId, WRITE_METHODS.has(req.method), Date.now());
-    if (refusal) {
-      metrics.observeRateLimited(refusal.reason);
-      throw new HttpError(429, 'RATE_LIMITED', refusal.message, refusal.retryAfterS);
-    }
+    admit(p, req);
     authed.set(req, p);
     return p;
   };
@@ -581,6 +584,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (opts.mcp) {
     const mcp = registerMcpRoutes(app, {
       tokens,
+      admit,
       createServer: opts.mcp.createServer,
       ...opts.mcp.sessions,
     });
@@ -593,7 +597,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     registerA2aRoutes(app, {
       ...opts.a2a,
       // A2A is audience "a2a": a token issued only for the REST API or MCP is refused here.
-      principal: (req) => authenticate(tokens, bearerToken(req.headers.authorization), Date.now(), 'a2a'),
+      principal: async (req) => {
+        const p = await authenticate(tokens, bearerToken(req.headers.authorization), Date.now(), 'a2a');
+        admit(p, req);
+        return p;
+      },
     });
 
   // --- dashboard --------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ export interface McpRoutesOptions {
    * browser sends one, must name one of them (any port). Default: the loopback names.
    */
   readonly allowedHosts?: readonly string[];
+  /** Per-token limits (the app's rate limiter): throws a 429 HttpError when the token must wait. */
+  readonly admit?: (p: Principal, req: FastifyRequest) => void;
 }
 
 /** The loopback names every node answers to. */
@@ -177,7 +179,9 @@ export function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOptions):
         throw new HttpError(403, 'FORBIDDEN', 'cross-origin MCP requests are refused');
     }
     try {
-      return await authenticate(opts.tokens, bearerToken(req.headers.authorization), Date.now(), 'mcp');
+      const p = await authenticate(opts.tokens, bearerToken(req.headers.authorization), Date.now(), 'mcp');
+      opts.admit?.(p, req);
+      return p;
     } catch (err) {
       if (err instanceof AuthError && err.code === 'UNAUTHENTICATED') {
         await unauthorized(req, reply, err.message);
