@@ -117,25 +117,27 @@ async function stop(n: TestNode): Promise<void> {
   await exited;
 }
 
+/** Appends one receipt as a well-behaved client: a 429 (the node's per-token write limit) waits Retry-After. */
+async function appendOne(n: TestNode, title: string): Promise<void> {
+  for (;;) {
+    const r = await fetch(`${n.url}/api/ledger/receipts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${n.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'decision', body: { title }, tenant: 'acme' }),
+    });
+    await r.text();
+    if (r.status === 201) return;
+    if (r.status !== 429) throw new Error(`append to ${n.name} answered ${r.status}`);
+    await new Promise((res) => setTimeout(res, 1000 * Number(r.headers.get('retry-after') ?? 1)));
+  }
+}
+
 /** Appends `count` decision receipts to a running node over HTTP (batched in parallel), then a checkpoint. */
 async function append(n: TestNode, count: number, label = n.name): Promise<void> {
-  for (let i = 0; i < count; i += 200) {
+  for (let i = 0; i < count; i += 200)
     await Promise.all(
-      Array.from({ length: Math.min(200, count - i) }, (_, j) =>
-        fetch(`${n.url}/api/ledger/receipts`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${n.admin}`, 'content-type': 'application/json' },
-          body: JSON.stringify({
-            kind: 'decision',
-            body: { title: `${label} decision ${i + j}` },
-            tenant: 'acme',
-          }),
-        }).then((r) => {
-          if (r.status !== 201) throw new Error(`append to ${n.name} answered ${r.status}`);
-        }),
-      ),
+      Array.from({ length: Math.min(200, count - i) }, (_, j) => appendOne(n, `${label} decision ${i + j}`)),
     );
-  }
   const cp = await fetch(`${n.url}/api/ledger/checkpoint`, {
     method: 'POST',
     headers: { authorization: `Bearer ${n.admin}` },
