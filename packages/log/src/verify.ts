@@ -347,10 +347,12 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
         // The filter columns must say what the signed bytes say (a cheap suffix check, no parse).
         const column = columnMismatches ? columnMismatches.get(k) : envelopeMismatch(e.bytes, e);
         if (column) {
+          const expected = signedColumn(e.bytes, column);
           report({
             where: 'entry',
             index: e.index,
             field: column,
+            ...(expected !== undefined ? { expected } : {}),
             found: String(e[column]),
             message: `entry ${e.index}: ${column} column differs from the receipt`,
           });
@@ -485,4 +487,22 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     problemCount,
     durationMs: Math.round(performance.now() - started),
   };
+}
+
+/**
+ * What a filter column should hold, read from the receipt's own (hashed) bytes: its kind, its tenant, or its time in
+ * ms (as the column keeps it). Undefined when the bytes are not a receipt (their damage is reported on its own).
+ */
+function signedColumn(bytes: Uint8Array, column: 'kind' | 'tenant' | 'time'): string | undefined {
+  try {
+    const r = JSON.parse(new TextDecoder().decode(bytes)) as {
+      kind?: unknown;
+      tenant?: unknown;
+      time?: unknown;
+    };
+    const v = column === 'time' ? (typeof r.time === 'string' ? Date.parse(r.time) : undefined) : r[column];
+    return v === undefined || (typeof v === 'number' && Number.isNaN(v)) ? undefined : String(v);
+  } catch {
+    return undefined;
+  }
 }
