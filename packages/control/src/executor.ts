@@ -39,7 +39,7 @@ import { ControlError } from './errors.ts';
 import { COMPENSATIONS_COUNTER, STEP_ERRORS_COUNTER, STEPS_COUNTER } from './tripwires.ts';
 import { describeIssues, type Plan, type PlanPhase, type PlanStep } from './plan.ts';
 import { locatePlanProblems } from './schemas.ts';
-import { BAKE_STEP_ID, startRunAnalysis, summaryBody } from './run-analysis.ts';
+import { BAKE_STEP_ID, finiteEvidence, startRunAnalysis, summaryBody } from './run-analysis.ts';
 import { fenceStepProcess, stepProcessRunning, type StepProcess } from './process-fence.ts';
 import {
   assertAllowed,
@@ -362,14 +362,6 @@ function boundedOutput(output: unknown): unknown {
   const text = JSON.stringify(output) ?? 'null';
   if (Buffer.byteLength(text) <= MAX_JOURNAL_OUTPUT_BYTES) return JSON.parse(text) as unknown;
   return { truncated: true, bytes: Buffer.byteLength(text), sha256: sha256Hex(text) };
-}
-
-/** Tripwire evidence as receipt JSON: non-finite numbers (NaN = no data, Infinity) become text. */
-function finiteEvidence(e: Readonly<Record<string, number | string>>): Record<string, number | string> {
-  const out: Record<string, number | string> = {};
-  for (const [k, v] of Object.entries(e))
-    out[k] = typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
-  return out;
 }
 
 const oneLine = (s: string, max = 500) => s.replace(/\s+/g, ' ').slice(0, max);
@@ -851,6 +843,28 @@ export function createExecutor(opts: ExecutorOptions): Executor {
   async function hold(d: Drive, h: RunHold): Promise<void> {
     await saveRun(d, { state: 'hold', hold: h, rollingBack: undefined, finishedAt: iso() });
     await setPlanState(d.run.planId, d.run.runId, 'hold', h.resumable);
+  }
+
+  /**
+   * Holds the run at a step a crash interrupted (resumable): recorded 'halted', its journal left 'started' so every
+   * later resume asks again.
+   */
+  async function holdInterrupted(
+    d: Drive,
+    phase: PlanPhase,
+    step: PlanStep,
+    prev: { version: number; attempt: number } | undefined,
+    message: string,
+  ): Promise<void> {
+    await recordStopped(d, phase, step, 'halted', prev, { reason: 'interrupted-step' }, true);
+    await hold(d, {
+      reason: 'interrupted-step',
+      message,
+      phaseId: phase.id,
+      stepId: step.id,
+      resumable: true,
+      rolledBack: false,
+    });
   }
 
   /**
@@ -1391,15 +1405,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
             : `; its process group ${orphan.pgid} ran on host ${orphan.host}: check it there`
           : '';
       const message = `step ${step.id} (${step.action}) was started before the executor stopped and did not finish; its action is not idempotent, so it is not run again: check its effect, then resume with rerunStarted, or cancel${still}`;
-      await recordStopped(d, phase, step, 'halted', prev, { reason: 'interrupted-step' }, true);
-      await hold(d, {
-        reason: 'interrupted-step',
-        message,
-        phaseId: phase.id,
-        stepId: step.id,
-        resumable: true,
-        rolledBack: false,
-      });
+      await holdInterrupted(d, phase, step, prev, message);
       return false;
     }
     if (policy.policySetHash !== run.policySetHash) {
@@ -1527,15 +1533,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           };
       if (!f2.stopped) {
         const message = `step ${step.id} (${step.action}) cannot run again yet: ${f2.detail}; stop it, then resume${orphanRunning ? '' : ' with rerunStarted'}, or cancel`;
-        await recordStopped(d, phase, step, 'halted', prev, { reason: 'interrupted-step' }, true);
-        await hold(d, {
-          reason: 'interrupted-step',
-          message,
-          phaseId: phase.id,
-          stepId: step.id,
-          resumable: true,
-          rolledBack: false,
-        });
+        await holdInterrupted(d, phase, step, prev, message);
         return false;
       }
       if (f2.wasRunning) fenced = oneLine(f2.detail);

@@ -37,8 +37,10 @@ export interface RunAnalysisOptions {
 
 const clip = (s: string, max = 300) => s.replace(/\s+/g, ' ').slice(0, max);
 
-// Receipts are RFC 8785 JSON: non-finite numbers (NaN = no data) become text.
-function finite(e: Readonly<Record<string, number | string>>): Record<string, number | string> {
+/** Evidence as receipt JSON (RFC 8785 has no NaN or Infinity): non-finite numbers (NaN = no data) become text. */
+export function finiteEvidence(
+  e: Readonly<Record<string, number | string>>,
+): Record<string, number | string> {
   const out: Record<string, number | string> = {};
   for (const [k, v] of Object.entries(e))
     out[k] = typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
@@ -51,7 +53,7 @@ function rulesBody(m: Measurement) {
     result: r.result,
     ...(r.action ? { action: r.action } : {}),
     reason: clip(r.reason),
-    evidence: finite(r.evidence),
+    evidence: finiteEvidence(r.evidence),
   }));
 }
 
