@@ -26,6 +26,7 @@ import {
   type ActionContext,
   type ActionRegistry,
   type ActionResult,
+  sleepUnless,
 } from './actions.ts';
 import {
   DEFAULT_ANALYSIS_SETTINGS,
@@ -365,20 +366,6 @@ function boundedOutput(output: unknown): unknown {
 }
 
 const oneLine = (s: string, max = 500) => s.replace(/\s+/g, ' ').slice(0, max);
-
-/** Sleeps ms, or less when the signal aborts first (never rejects). */
-function sleepUnless(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 const isRunActive = (s: { state: RunState; resumable?: boolean }) =>
   s.state === 'running' || (s.state === 'hold' && s.resumable === true);

@@ -7,7 +7,7 @@ import type { AppsV1Api, KubernetesObject, KubernetesObjectApi, V1Deployment } f
 
 type K8sModule = typeof K8s;
 import { z } from 'zod/v4';
-import type { Action, ActionContext, ActionResult } from './actions.ts';
+import { sleepUnless, type Action, type ActionContext, type ActionResult } from './actions.ts';
 import { ControlError } from './errors.ts';
 import { changeSummary, describeChange, type ObjectChange } from './k8s-diff.ts';
 
@@ -70,18 +70,6 @@ function k8sError(e: unknown): string {
   }
   return err.message ?? String(e);
 }
-
-// Each poll removes its abort listener, so a long wait does not pile them up on the step's signal.
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 /** kubectl's rollout-status rule: the controller saw the new spec, and every replica is updated and available. */
 export function rolloutDone(d: V1Deployment): { done: boolean; why: string } {
@@ -154,7 +142,7 @@ export function createK8sActions(o: K8sOptions | undefined): Action[] {
       if (r.why.startsWith('progress deadline exceeded')) return { ok: false, dep, why: r.why, polls };
       if (ctx.signal.aborted)
         return { ok: false, dep, why: `timed out after ${ctx.timeoutMs} ms: ${r.why}`, polls };
-      await sleep(pollMs, ctx.signal);
+      await sleepUnless(pollMs, ctx.signal);
       if (ctx.signal.aborted)
         return { ok: false, dep, why: `timed out after ${ctx.timeoutMs} ms: ${r.why}`, polls };
     }
