@@ -1,6 +1,7 @@
 // /mcp session limits (issue 13): one token once opened 996 sessions and locked every other tenant out. Now a token
 // holds at most maxSessionsPerToken (its oldest is closed to make room), a tenant at most maxSessionsPerTenant (429
 // with Retry-After), and other tenants are never crowded out.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -201,6 +202,102 @@ describe('/mcp and /a2a share the per-token limits', () => {
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'GetTask', params: { id: 'x' } }),
       });
       expect(a2a.status).toBe(429);
+    } finally {
+      await n.stop();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('tool calls denied over /mcp and /a2a count against the token deny budget, as REST 403s do', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'vm-mcp-denies-'));
+    const cfg = join(d, 'vaultmesh.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        port: 0,
+        dataDir: join(d, 'data'),
+        logLevel: 'silent',
+        rateLimits: { deniesPerMinute: 2 },
+      }),
+    );
+    const n = await startNode(loadConfig({ configFile: cfg }));
+    try {
+      const viewer = async (name: string) =>
+        (await createToken(n.node.storage, { name, role: 'viewer', tenant: 'acme' })).token;
+      const h = headers;
+      // MCP: two denied tool calls in one session, then even a ping is refused.
+      const t1 = await viewer('reader-mcp');
+      const init = await fetch(`${n.url}/mcp`, {
+        method: 'POST',
+        headers: h(t1),
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: {
+            protocolVersion: '2025-06-18',
+            capabilities: {},
+            clientInfo: { name: 'q', version: '1' },
+          },
+        }),
+      });
+      await init.text();
+      const sid = init.headers.get('mcp-session-id')!;
+      const call = async (id: number) => {
+        const r = await fetch(`${n.url}/mcp`, {
+          method: 'POST',
+          headers: h(t1, sid),
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id,
+            method: 'tools/call',
+            params: { name: 'record_decision', arguments: { title: 'not mine to write' } },
+          }),
+        });
+        return { status: r.status, body: await r.text() };
+      };
+      for (const id of [2, 3]) {
+        const r = await call(id);
+        expect(r.status).toBe(200);
+        expect(r.body).toMatch(/DENIED/);
+      }
+      const stopped = await call(4);
+      expect(stopped.status).toBe(429);
+      expect(stopped.body).toMatch(/2 requests denied in the last minute/);
+      // A2A: the same budget for another token.
+      const t2 = await viewer('reader-a2a');
+      const send = async () => {
+        const r = await fetch(`${n.url}/a2a/jsonrpc`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${t2}`,
+            'content-type': 'application/json',
+            'a2a-version': '1.0',
+          },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'SendMessage',
+            params: {
+              message: {
+                messageId: randomUUID(),
+                role: 'ROLE_USER',
+                parts: [{ data: { tool: 'record_decision', arguments: { title: 'nope' } } }],
+              },
+            },
+          }),
+        });
+        return { status: r.status, body: await r.text() };
+      };
+      for (let i = 0; i < 2; i++) {
+        const r = await send();
+        expect(r.status).toBe(200);
+        expect(r.body).toMatch(/DENIED|rejected/i);
+      }
+      expect((await send()).status).toBe(429);
+      // Metrics name the reason.
+      const m = await (await fetch(`${n.url}/metrics`)).text();
+      expect(m).toMatch(/vaultmesh_rate_limited_total\{reason="denies"\} 2/);
     } finally {
       await n.stop();
       rmSync(d, { recursive: true, force: true });

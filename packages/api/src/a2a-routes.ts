@@ -30,6 +30,8 @@ export interface A2aRoutesOptions {
   readonly gateway: ToolGateway<InteropServices>;
   /** Authenticates a request's bearer token (audience "a2a"); rejects with AuthError UNAUTHENTICATED. */
   principal(req: FastifyRequest): Promise<TokenPrincipal>;
+  /** Counts a denied call against the token's deny budget (the app's rate limiter). */
+  denied?(p: TokenPrincipal): void;
 }
 
 /** InteropError → HTTP status, exhaustively. */
@@ -134,7 +136,11 @@ export function registerA2aRoutes(app: FastifyInstance, opts: A2aRoutesOptions):
     });
     scope.post('/a2a/jsonrpc', async (req, reply) => {
       const p = principals.get(req)!;
-      const caller: Caller = { principal: toControlPrincipal(p), via: 'a2a' };
+      const caller: Caller = {
+        principal: toControlPrincipal(p),
+        via: 'a2a',
+        onDenied: () => opts.denied?.(p),
+      };
       const out = await opts.rpc.handle({
         body: req.body,
         caller,
@@ -167,6 +173,7 @@ export function registerA2aRoutes(app: FastifyInstance, opts: A2aRoutesOptions):
       purpose: b.purpose,
       ...(b.residency !== undefined ? { residency: b.residency } : {}),
       via: 'a2a',
+      onDenied: () => opts.denied?.(p),
     };
     const args: Body = { agent: b.agent, pqid: b.pqid, tenant: b.tenantId };
     if (b.task !== undefined) args.task = b.task;

@@ -585,6 +585,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const mcp = registerMcpRoutes(app, {
       tokens,
       admit,
+      denied: (p) => limiter.denied(p.tokenId, Date.now()),
       createServer: opts.mcp.createServer,
       ...opts.mcp.sessions,
     });
@@ -602,6 +603,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         admit(p, req);
         return p;
       },
+      denied: (p) => limiter.denied(p.tokenId, Date.now()),
     });
 
   // --- dashboard --------------------------------------------------------------------------------------

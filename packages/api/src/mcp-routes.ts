@@ -38,6 +38,8 @@ export interface McpRoutesOptions {
   readonly allowedHosts?: readonly string[];
   /** Per-token limits (the app's rate limiter): throws a 429 HttpError when the token must wait. */
   readonly admit?: (p: Principal, req: FastifyRequest) => void;
+  /** Counts a denied tool call against the token's deny budget (the app's rate limiter). */
+  readonly denied?: (p: Principal) => void;
 }
 
 /** The loopback names every node answers to. */
@@ -227,6 +229,7 @@ export function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOptions):
         purpose: optionalHeader(req, 'vaultmesh-purpose', PURPOSE_PATTERN),
         residency: optionalHeader(req, 'vaultmesh-residency', RESIDENCY_PATTERN),
         via: 'mcp',
+        onDenied: () => opts.denied?.(p),
       };
       const server = await opts.createServer(caller);
       const { StreamableHTTPServerTransport } = await loadTransport();

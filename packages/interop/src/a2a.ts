@@ -361,6 +361,7 @@ export function createVaultMeshAgentExecutor(
       const caller: Caller = {
         principal: user.caller.principal,
         via: 'a2a',
+        ...(user.caller.onDenied ? { onDenied: user.caller.onDenied } : {}),
         ...(cmd.purpose !== undefined ? { purpose: cmd.purpose } : {}),
         ...(cmd.residency !== undefined ? { residency: cmd.residency } : {}),
       };

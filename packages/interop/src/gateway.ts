@@ -26,6 +26,8 @@ export interface Caller {
   readonly residency?: string;
   /** The edge the call came through. */
   readonly via: 'mcp' | 'a2a' | 'rest' | 'cli';
+  /** Told when a call of this caller is denied (the edge counts it against the token's deny budget). */
+  readonly onDenied?: () => void;
 }
 
 /** MCP tool annotations (hints for clients; policy decides what actually runs). */
@@ -221,6 +223,132 @@ export function createToolGateway<S>(opts: ToolGatewayOptions<S>): ToolGateway<S
     return { index: r.index, leafHash: r.leafHash };
   }
 
+  async function callTool(
+    name: string,
+    args: unknown,
+    caller: Caller,
+    callOpts: Parameters<ToolGateway<S>['call']>[3] = {},
+  ): Promise<ToolCallResult> {
+    const tool = typeof name === 'string' ? tools.get(name) : undefined;
+    if (!tool) throw new InteropError('INVALID_INPUT', `unknown tool "${String(name).slice(0, 64)}"`);
+    const parser = parsers.get(tool.name)!;
+    const parsed = parser.input.safeParse(args ?? {});
+    if (!parsed.success)
+      throw new InteropError(
+        'INVALID_INPUT',
+        `invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}`,
+      );
+    if (tool.publishedInput) {
+      const exact = tool.publishedInput.safeParse(args ?? {});
+      if (!exact.success)
+        throw new InteropError(
+          'INVALID_INPUT',
+          `invalid arguments for ${tool.name}: ${exact.error.issues
+            .slice(0, 10)
+            .map((i) => `${i.path.length ? '/' + i.path.join('/') : '(arguments)'}: ${i.message}`)
+            .join('; ')}`,
+        );
+    }
+    const input = parsed.data as Record<string, unknown>;
+    const tenant = callTenant(input, caller);
+    const extra = tool.authorize?.(input as never, caller) ?? {};
+    // The decider must never throw; if one does, that is a deny (fail closed), not a crash of the call.
+    const decision = await opts.decider
+      .decide({
+        principal: caller.principal,
+        action: `tool:${tool.name}`,
+        resource: { type: 'tool', id: tool.name, tenant, ...extra.resource },
+        context: {
+          readOnly: tool.annotations.readOnlyHint,
+          destructive: tool.annotations.destructiveHint,
+          transport: caller.via,
+          ...(caller.purpose !== undefined ? { purpose: caller.purpose } : {}),
+          ...(caller.residency !== undefined ? { residency: caller.residency } : {}),
+          ...extra.context,
+        },
+      })
+      .catch((err: unknown): PolicyDecision => ({
+        decision: 'deny',
+        reasons: [],
+        errors: [`policy evaluation failed: ${(err as Error)?.message ?? String(err)}`],
+        policySetHash: opts.decider.policySetHash,
+      }));
+    if (decision.decision !== 'allow') {
+      const why = [...decision.reasons, ...decision.errors];
+      throw new InteropError(
+        'DENIED',
+        `policy denied tool:${tool.name} for ${caller.principal.id} in tenant ${tenant}` +
+          (why.length ? `: ${why.join('; ')}` : ' (no policy permits it)'),
+        why,
+      );
+    }
+
+    const started = now();
+    const parents: ReceiptRef[] = [];
+    const ac = new AbortController();
+    const limit = tool.timeoutMs ?? opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const onOuterAbort = () => ac.abort(new InteropError('FAILED', 'the caller cancelled the call'));
+    callOpts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const e = new InteropError('TIMEOUT', `${tool.name} ran past its time limit of ${limit} ms`);
+        ac.abort(e);
+        reject(e);
+      }, limit);
+    });
+    const ctx: ToolContext<S> = {
+      services: opts.services,
+      caller,
+      tenant,
+      signal: ac.signal,
+      progress: (done, total, message) => callOpts.onProgress?.(done, total, message),
+      addParent: (ref) => parents.push(ref),
+    };
+    let output: Record<string, unknown>;
+    try {
+      const raw = await Promise.race([tool.run(input as never, ctx), timedOut]);
+      const checked = parser.output.safeParse(raw);
+      if (!checked.success)
+        throw new InteropError(
+          'FAILED',
+          `${tool.name} returned output outside its schema: ${describeIssues(checked.error)}`,
+        );
+      output = checked.data as Record<string, unknown>;
+    } catch (err) {
+      const e = toInteropError(tool.name, err);
+      await record(
+        tool,
+        caller,
+        tenant,
+        {
+          outcome: e.code === 'TIMEOUT' ? 'timeout' : 'failed',
+          argsSha256: digestOf(input),
+          error: e.message.slice(0, 1000),
+          durationMs: now() - started,
+        },
+        parents,
+      );
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      callOpts.signal?.removeEventListener('abort', onOuterAbort);
+    }
+    const receipt = await record(
+      tool,
+      caller,
+      tenant,
+      {
+        outcome: 'ok',
+        argsSha256: digestOf(input),
+        resultSha256: digestOf(output),
+        durationMs: now() - started,
+      },
+      parents,
+    );
+    return { output, receipt };
+  }
+
   return {
     register(tool) {
       if (!TOOL_NAME.test(tool.name)) throw new Error(`tool name "${tool.name}" is not allowed`);
@@ -235,124 +363,12 @@ export function createToolGateway<S>(opts: ToolGatewayOptions<S>): ToolGateway<S
     get: (name) => tools.get(name),
 
     async call(name, args, caller, callOpts = {}) {
-      const tool = typeof name === 'string' ? tools.get(name) : undefined;
-      if (!tool) throw new InteropError('INVALID_INPUT', `unknown tool "${String(name).slice(0, 64)}"`);
-      const parser = parsers.get(tool.name)!;
-      const parsed = parser.input.safeParse(args ?? {});
-      if (!parsed.success)
-        throw new InteropError(
-          'INVALID_INPUT',
-          `invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}`,
-        );
-      if (tool.publishedInput) {
-        const exact = tool.publishedInput.safeParse(args ?? {});
-        if (!exact.success)
-          throw new InteropError(
-            'INVALID_INPUT',
-            `invalid arguments for ${tool.name}: ${exact.error.issues
-              .slice(0, 10)
-              .map((i) => `${i.path.length ? '/' + i.path.join('/') : '(arguments)'}: ${i.message}`)
-              .join('; ')}`,
-          );
-      }
-      const input = parsed.data as Record<string, unknown>;
-      const tenant = callTenant(input, caller);
-      const extra = tool.authorize?.(input as never, caller) ?? {};
-      // The decider must never throw; if one does, that is a deny (fail closed), not a crash of the call.
-      const decision = await opts.decider
-        .decide({
-          principal: caller.principal,
-          action: `tool:${tool.name}`,
-          resource: { type: 'tool', id: tool.name, tenant, ...extra.resource },
-          context: {
-            readOnly: tool.annotations.readOnlyHint,
-            destructive: tool.annotations.destructiveHint,
-            transport: caller.via,
-            ...(caller.purpose !== undefined ? { purpose: caller.purpose } : {}),
-            ...(caller.residency !== undefined ? { residency: caller.residency } : {}),
-            ...extra.context,
-          },
-        })
-        .catch((err: unknown): PolicyDecision => ({
-          decision: 'deny',
-          reasons: [],
-          errors: [`policy evaluation failed: ${(err as Error)?.message ?? String(err)}`],
-          policySetHash: opts.decider.policySetHash,
-        }));
-      if (decision.decision !== 'allow') {
-        const why = [...decision.reasons, ...decision.errors];
-        throw new InteropError(
-          'DENIED',
-          `policy denied tool:${tool.name} for ${caller.principal.id} in tenant ${tenant}` +
-            (why.length ? `: ${why.join('; ')}` : ' (no policy permits it)'),
-          why,
-        );
-      }
-
-      const started = now();
-      const parents: ReceiptRef[] = [];
-      const ac = new AbortController();
-      const limit = tool.timeoutMs ?? opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-      const onOuterAbort = () => ac.abort(new InteropError('FAILED', 'the caller cancelled the call'));
-      callOpts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const e = new InteropError('TIMEOUT', `${tool.name} ran past its time limit of ${limit} ms`);
-          ac.abort(e);
-          reject(e);
-        }, limit);
-      });
-      const ctx: ToolContext<S> = {
-        services: opts.services,
-        caller,
-        tenant,
-        signal: ac.signal,
-        progress: (done, total, message) => callOpts.onProgress?.(done, total, message),
-        addParent: (ref) => parents.push(ref),
-      };
-      let output: Record<string, unknown>;
       try {
-        const raw = await Promise.race([tool.run(input as never, ctx), timedOut]);
-        const checked = parser.output.safeParse(raw);
-        if (!checked.success)
-          throw new InteropError(
-            'FAILED',
-            `${tool.name} returned output outside its schema: ${describeIssues(checked.error)}`,
-          );
-        output = checked.data as Record<string, unknown>;
+        return await callTool(name, args, caller, callOpts);
       } catch (err) {
-        const e = toInteropError(tool.name, err);
-        await record(
-          tool,
-          caller,
-          tenant,
-          {
-            outcome: e.code === 'TIMEOUT' ? 'timeout' : 'failed',
-            argsSha256: digestOf(input),
-            error: e.message.slice(0, 1000),
-            durationMs: now() - started,
-          },
-          parents,
-        );
-        throw e;
-      } finally {
-        clearTimeout(timer);
-        callOpts.signal?.removeEventListener('abort', onOuterAbort);
+        if (err instanceof InteropError && err.code === 'DENIED') caller.onDenied?.();
+        throw err;
       }
-      const receipt = await record(
-        tool,
-        caller,
-        tenant,
-        {
-          outcome: 'ok',
-          argsSha256: digestOf(input),
-          resultSha256: digestOf(output),
-          durationMs: now() - started,
-        },
-        parents,
-      );
-      return { output, receipt };
     },
   };
 }
