@@ -2,7 +2,11 @@
 // from --url or VM_URL, the bearer token from VM_TOKEN (never a flag: it would show in `ps` and shell history).
 // Problem documents become CliErrors with the exit code of their status; the token never appears in an error.
 import type { Command } from 'commander';
+import { readBoundedText, scrubText } from '@vaultmesh/net';
 import { CliError, EXIT } from './exit.ts';
+
+/** Most bytes of one API answer the CLI reads (a bound against a broken or hostile endpoint at --url). */
+export const MAX_API_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export interface ApiOpts {
   url?: string;
@@ -64,7 +68,18 @@ export async function apiCall<T>(
         : ((err as { cause?: Error }).cause?.message ?? (err as Error).message);
     throw new CliError(EXIT.FAILED, `cannot reach the node at ${url.origin}: ${why}`);
   }
-  const text = await res.text();
+  let text: string;
+  try {
+    text = scrubText(
+      await readBoundedText(res, { limit: MAX_API_RESPONSE_BYTES, what: 'the node’s answer' }),
+      [token],
+    );
+  } catch (err) {
+    throw new CliError(
+      EXIT.FAILED,
+      scrubText(`reading the node’s answer failed: ${(err as Error).message}`, [token]),
+    );
+  }
   let parsed: unknown;
   try {
     parsed = text === '' ? null : JSON.parse(text);
@@ -75,6 +90,6 @@ export async function apiCall<T>(
   const p = parsed as { code?: string; detail?: string } | null;
   throw new CliError(
     STATUS_EXIT(res.status),
-    `${res.status} ${p?.code ?? 'ERROR'}: ${p?.detail ?? 'request failed'}`.split(token).join('***'),
+    `${res.status} ${p?.code ?? 'ERROR'}: ${p?.detail ?? 'request failed'}`,
   );
 }

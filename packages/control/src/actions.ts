@@ -3,7 +3,7 @@
 // safe (decides what resume does after a crash mid-step).
 // Built in: shell, http, probe, wait, ledger.record, k8s.apply, k8s.rollout, k8s.scale (k8s-actions.ts), and
 // route.submit (a GPU job through the Aurora router, bound by apps/server).
-import { readBounded } from '@vaultmesh/net';
+import { readBounded, requestSecrets, scrubText } from '@vaultmesh/net';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
@@ -388,6 +388,10 @@ async function readBody(
   return { text: new TextDecoder().decode(got.bytes), bytes: got.seen, truncated: got.truncated };
 }
 
+function scrubbed<T extends { text: string }>(got: T, secrets: readonly string[]): T {
+  return secrets.length ? { ...got, text: scrubText(got.text, secrets) } : got;
+}
+
 /** The fetch a step of `tenant` uses: the outbound guard checks the URL, then (unless injected) every address. */
 function tenantFetch(o: ActionsOptions['http'], guard: OutboundGuard, tenant: string): typeof fetch {
   const injected = o?.fetch;
@@ -450,7 +454,8 @@ function httpAction(o: ActionsOptions['http'] = {}): Action {
           signal: ctx.signal,
           redirect: 'manual',
         });
-        const got = await readBody(res, max);
+        // A credential we sent (a header, URL user info) never comes back into the journal in an echo.
+        const got = scrubbed(await readBody(res, max), requestSecrets(headers, p.url));
         const ok = statusOk(res.status, p.expectStatus);
         // The body stays out of the journal and run views unless the step asks for it (captureBody).
         return {

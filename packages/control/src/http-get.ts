@@ -1,7 +1,7 @@
 // One bounded HTTP GET for probes (go/no-go checks, auditor health probes, readiness): a time limit that covers
 // the body, a size cap, no redirects, and the body parsed as JSON when it is JSON. Never throws for an HTTP status;
 // rejects only when no answer came (network, timeout, oversize), with a one-line message.
-import { BodyTooLargeError, readBoundedText } from '@vaultmesh/net';
+import { BodyTooLargeError, readBoundedText, requestSecrets, scrubText } from '@vaultmesh/net';
 
 /** Default time limit of one probe, body included. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 5_000;
@@ -58,7 +58,8 @@ export async function httpGet(url: URL | string, opts: HttpGetOptions = {}): Pro
       signal,
       redirect: 'error',
     });
-    const text = await readCapped(res, MAX_PROBE_RESPONSE_BYTES);
+    // A credential we sent never comes back in an echo (probe results reach receipts and run views).
+    const text = scrubText(await readCapped(res, MAX_PROBE_RESPONSE_BYTES), requestSecrets(opts.headers, u));
     let json: unknown;
     try {
       json = JSON.parse(text) as unknown;

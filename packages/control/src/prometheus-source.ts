@@ -2,7 +2,7 @@
 // query), parsing its documented response { status, data: { resultType, result } } (prometheus.io/docs/prometheus/
 // latest/querying/api/#instant-queries). Any failure rejects with UPSTREAM_FAILED, which a TripwireCheck turns into
 // a fired halt (fail closed).
-import { BodyTooLargeError, readBoundedText } from '@vaultmesh/net';
+import { BodyTooLargeError, readBoundedText, requestSecrets, scrubText } from '@vaultmesh/net';
 import { ControlError } from './errors.ts';
 import type { MetricSource } from './tripwires.ts';
 
@@ -95,6 +95,8 @@ export function createPrometheusSource(opts: PrometheusSourceOptions): MetricSou
     base.password = '';
   }
   const timeoutMs = opts.timeoutMs ?? DEFAULT_PROMETHEUS_TIMEOUT_MS;
+  // What we send that is secret; an answer that echoes it (an error body, a proxy page) is scrubbed before use.
+  const secrets = requestSecrets({ ...auth, ...opts.headers }, opts.url);
   return {
     async query(promql, at) {
       const u = new URL('api/v1/query', base);
@@ -110,12 +112,17 @@ export function createPrometheusSource(opts: PrometheusSourceOptions): MetricSou
           redirect: 'error',
         });
         status = res.status;
-        text = await readCapped(res, MAX_PROMETHEUS_RESPONSE_BYTES);
+        text = scrubText(await readCapped(res, MAX_PROMETHEUS_RESPONSE_BYTES), secrets);
       } catch (e) {
         if (e instanceof ControlError) throw e;
         if (signal.aborted) return fail(`no answer within ${timeoutMs} ms from ${base.origin}`);
         const cause = (e as { cause?: { message?: string } }).cause?.message;
-        return fail(`request to ${base.origin} failed: ${(e as Error).message}${cause ? ` (${cause})` : ''}`);
+        return fail(
+          scrubText(
+            `request to ${base.origin} failed: ${(e as Error).message}${cause ? ` (${cause})` : ''}`,
+            secrets,
+          ),
+        );
       }
       let body: unknown;
       try {

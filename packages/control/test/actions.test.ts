@@ -102,6 +102,10 @@ describe('http, probe and wait against a local server', () => {
         return;
       }
       if (req.url?.startsWith('/teapot')) return void res.writeHead(418).end('short and stout');
+      if (req.url === '/echo')
+        return void res
+          .writeHead(401)
+          .end(`bad credentials: ${req.headers.authorization} / ${req.headers['x-api-key']}`);
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ method: req.method }));
     });
   });
@@ -135,6 +139,17 @@ describe('http, probe and wait against a local server', () => {
     const withQuery = await runAction(registry, 'http', { url: `${srv.url}/teapot?token=s3cret` });
     expect(withQuery.error).toBe(`HTTP 418 from GET ${srv.url}/teapot?…`);
     expect(JSON.stringify(withQuery)).not.toContain('s3cret');
+  });
+
+  it('http: a server that echoes the credentials we sent gets none of them into the captured body', async () => {
+    const r = await runAction(registry, 'http', {
+      url: `${srv.url}/echo`,
+      headers: { authorization: 'Bearer s3cret-token', 'x-api-key': 'k3y-value' },
+      captureBody: true,
+    });
+    expect(r.ok).toBe(false);
+    expect(r.output.body).toBe('bad credentials: [redacted] / [redacted]');
+    expect(JSON.stringify(r)).not.toMatch(/s3cret-token|k3y-value/);
   });
 
   it('http in a dry-run: GET is sent, a POST only reported', async () => {

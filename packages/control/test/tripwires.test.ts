@@ -563,6 +563,28 @@ describe('Prometheus source against a fake Prometheus HTTP server', () => {
       'HTTP 400: bad_data: invalid parameter',
     ));
 
+  it('an error body that echoes our credentials (header, URL user info) is scrubbed before it reaches a reason', async () => {
+    handler = (req, res) =>
+      json(res, 401, {
+        status: 'error',
+        errorType: 'unauthorized',
+        error: `rejected ${req.headers.authorization} and ${req.headers['x-scope-orgid-token']} and ${Buffer.from(
+          (req.headers.authorization ?? '').replace(/^Basic /, ''),
+          'base64',
+        ).toString()}`,
+      });
+    const src = createPrometheusSource({
+      url: base.replace('http://', 'http://ops:pr0m-pass@'),
+      headers: { 'x-scope-orgid-token': 'tenant-s3cret' },
+    });
+    const err = await src.query('x', T0).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/HTTP 401: unauthorized: rejected \[redacted\]/);
+    expect(err?.message).not.toMatch(/pr0m-pass|tenant-s3cret|b3BzOnByMG0tcGFzcw/);
+  });
+
   it('malformed JSON fails closed', () =>
     firesHalt((_req, res) => json(res, 200, '{"status":"success","data":'), 'not JSON'));
 

@@ -2,7 +2,7 @@
 // only through the gateway (policy + `tool` receipt, fail closed) and always with a time limit. The pool connects
 // lazily, reuses one connection per server, reconnects once after a dropped connection, and never puts a bearer
 // token or header value into an error.
-import { boundedFetch } from '@vaultmesh/net';
+import { boundedFetch, requestSecrets } from '@vaultmesh/net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import {
@@ -88,7 +88,7 @@ export function createMcpClientPool(
             fetch: boundedFetch(fetch, {
               limit: opts.maxResponseBytes ?? DEFAULT_MCP_RESPONSE_BYTES,
               what: `external MCP server ${s.name}'s answer`,
-              secrets: [s.bearerToken, ...Object.values(s.headers ?? {})],
+              secrets: [s.bearerToken, ...requestSecrets(s.headers, s.url, { allHeaders: true })],
             }),
             requestInit: {
               headers: {

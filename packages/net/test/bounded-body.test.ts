@@ -10,6 +10,7 @@ import {
   readBounded,
   readBoundedJson,
   readBoundedText,
+  requestSecrets,
   scrubText,
 } from '../src/index.ts';
 
@@ -125,5 +126,45 @@ describe('scrubbing credentials from what is received', () => {
     expect(text).not.toContain(token.slice(7));
     expect(JSON.parse(text)).toEqual({ error: 'bad token [redacted]', again: '[redacted]' });
     expect(scrubText(`x ${token} y ${token}`, [token])).toBe('x [redacted] y [redacted]');
+  });
+});
+
+describe('requestSecrets', () => {
+  it('finds credential headers in every form an echo may take, and URL passwords', () => {
+    const basic = `Basic ${btoa('scraper:hunter2-pass')}`;
+    const s = requestSecrets(
+      {
+        Authorization: 'Bearer tok_abcdef123',
+        'X-Api-Key': 'k-123456',
+        'Proxy-Authorization': basic,
+        'content-type': 'application/json',
+        accept: 'text/plain',
+      },
+      'https://user:p%40ssw0rd@prom.example/',
+    );
+    expect(s).toEqual(
+      expect.arrayContaining([
+        'Bearer tok_abcdef123',
+        'tok_abcdef123',
+        'k-123456',
+        basic,
+        'scraper:hunter2-pass',
+        'hunter2-pass',
+        'p%40ssw0rd',
+        'p@ssw0rd',
+      ]),
+    );
+    expect(s).not.toContain('application/json');
+    expect(s).not.toContain('text/plain');
+    const echoed = scrubText('denied: Bearer tok_abcdef123 / hunter2-pass / p@ssw0rd', s);
+    expect(echoed).not.toMatch(/tok_abcdef123|hunter2|p@ssw0rd/);
+  });
+
+  it('takes every header with allHeaders, never strings under 4 characters', () => {
+    expect(
+      requestSecrets({ 'x-tenant-route': 'blue-42', x: 'abc' }, undefined, { allHeaders: true }),
+    ).toEqual(['blue-42']);
+    expect(requestSecrets(new Headers({ cookie: 'sid=s3cr3t' }))).toEqual(['sid=s3cr3t']);
+    expect(requestSecrets(undefined, 'not a url')).toEqual([]);
   });
 });

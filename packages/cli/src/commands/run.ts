@@ -1,5 +1,6 @@
 // vm run: execute a job file's steps in order (execFile, no shell), record plan and step receipts, and deliver an
 // RFC 9421-signed callback with the outcome.
+import { readBoundedText } from '@vaultmesh/net';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -260,7 +261,8 @@ export async function deliverCallback(
         signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
       });
       status = res.status;
-      const detail = (await res.text().catch(() => '')).slice(0, 300);
+      // Only the first bytes of the receiver's answer are read (they go into a message).
+      const detail = await readBoundedText(res, { limit: 300, onLimit: 'truncate' }).catch(() => '');
       if (res.ok) return { url, status, attempts: attempt, keyid: signer.keyid, alg: signer.key.alg };
       last = `HTTP ${res.status}${detail ? `: ${detail}` : ''}`;
       retryable = res.status === 408 || res.status === 425 || res.status === 429 || res.status >= 500;
