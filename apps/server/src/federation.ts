@@ -492,8 +492,8 @@ async function acceptCosignature(
   note: string,
   line: string,
 ): Promise<{ size: number; witness: string }> {
-  const { parseCheckpoint, openNote } = await import('@vaultmesh/ledger');
-  const { verifyCosignature, parseCosignatureLine } = await import('@vaultmesh/federation');
+  const { parseCheckpoint, openNote, parseCosignatureLine, verifyCosignature } =
+    await import('@vaultmesh/ledger');
   let body: string;
   try {
     body = openNote(note, [node.key.verifierKey], nodeEd25519Verify).text;
@@ -507,13 +507,24 @@ async function acceptCosignature(
       'NOT_FOUND',
       `this node published no checkpoint of size ${cp.size} with that root`,
     );
-  const witnessName = parseCosignatureLine(line).name;
+  const witnessName = asFederationError(() => parseCosignatureLine(line)).name;
   const peer = (await store.listPeers()).find((p) => p.origin === witnessName);
   if (!peer) throw new FederationError('PEER_UNTRUSTED', `${witnessName} is not a configured peer`);
   if (!peer.trusted) throw new FederationError('PEER_UNTRUSTED', `peer ${peer.name} is untrusted`);
-  const { timestamp } = verifyCosignature(body, line, cosignerKeyOf(peer));
+  const { timestamp } = asFederationError(() =>
+    verifyCosignature(body, line, cosignerKeyOf(peer), { ed25519Verify: nodeEd25519Verify }),
+  );
   await store.putCosignature({ size: cp.size, witness: witnessName, line, timestamp });
   return { size: cp.size, witness: witnessName };
+}
+
+/** A cosignature the core refused (LedgerError COSIGNATURE_INVALID) as this edge's FederationError, with its cause. */
+function asFederationError<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    throw new FederationError('COSIGNATURE_INVALID', (err as Error).message);
+  }
 }
 
 /** A peer's cosigner key: the same Ed25519 key as its note key, as C2SP cosignature (type 0x04) key. */

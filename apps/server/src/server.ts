@@ -6,8 +6,7 @@ import { promotionAllowed } from '@vaultmesh/control';
 import { ConfigError, type NodeConfig } from './config.ts';
 import type { AnchorScheduler } from '@vaultmesh/log';
 import { createAnchorScheduler, exportEvidence, loadTsaTrust, logKeyTexts } from './anchoring.ts';
-import { cosignerVerifierKey } from '@vaultmesh/federation';
-import { parseVerifierKey } from '@vaultmesh/ledger';
+import { cosignerVerifierKey, parseVerifierKey } from '@vaultmesh/ledger';
 import type { A2aJsonRpc } from '@vaultmesh/interop';
 import type * as InteropSdkModule from '@vaultmesh/interop';
 

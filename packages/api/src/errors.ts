@@ -14,6 +14,7 @@ const LEDGER_STATUS: Record<LedgerErrorCode, number> = {
   KEY_MALFORMED: 400,
   RECEIPT_INVALID: 400,
   CANONICAL_JSON: 400,
+  COSIGNATURE_INVALID: 400,
 };
 const LOG_STATUS: Record<LogErrorCode, number> = {
   INVALID_ARGUMENT: 400,

@@ -1,7 +1,6 @@
 // Evidence bundles: everything a third party needs to check one receipt offline, with no running node. The
 // bundle is attacker-controlled input when verified: every field is checked, nothing in it is trusted unless
 // the verifier pins the keys (otherwise the report says the keys came from the bundle itself).
-import { parseCosignatureLine, parseCosignerKey, verifyCosignature } from '@vaultmesh/federation';
 import {
   bytesEqual,
   decodeReceipt,
@@ -16,6 +15,9 @@ import {
   verifyInclusion,
   type MerkleHasher,
   type NoteVerifierKey,
+  parseCosignatureLine,
+  parseCosignerKey,
+  verifyCosignature,
 } from '@vaultmesh/ledger';
 import { AttestError } from './errors.ts';
 import { nodeEd25519Verify, nodeHasher } from './keys.ts';
@@ -316,7 +318,7 @@ export function verifyEvidenceBundle(value: unknown, opts: VerifyBundleOptions =
     const mine = b.cosignatures.filter((l) => l.startsWith(`\u2014 ${key.name} `));
     const ok = mine.find((l) => {
       try {
-        verifyCosignature(body, l, key);
+        verifyCosignature(body, l, key, { ed25519Verify: nodeEd25519Verify });
         return true;
       } catch {
         return false;

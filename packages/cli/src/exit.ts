@@ -4,7 +4,7 @@ import { AuthError } from '@vaultmesh/auth';
 import { AuroraError, type AuroraErrorCode } from '@vaultmesh/aurora/errors';
 import { ControlError, type ControlErrorCode } from '@vaultmesh/control/errors';
 import { InteropError, type InteropErrorCode } from '@vaultmesh/interop/errors';
-import { LedgerError } from '@vaultmesh/ledger';
+import { LedgerError, type LedgerErrorCode } from '@vaultmesh/ledger';
 import { LogError } from '@vaultmesh/log';
 // The errors entry only: it does not load the Cedar wasm, which only `vm policy` needs.
 import { PolicyError, type PolicyErrorCode } from '@vaultmesh/policy/errors';
@@ -27,6 +27,19 @@ export const EXIT = {
 } as const;
 
 /** A CLI-level failure with an exit code. */
+/** LedgerError → exit code: a proof, signature or cosignature that does not verify is a failed check, not bad usage. */
+const LEDGER_EXIT: Record<LedgerErrorCode, number> = {
+  INVALID_ARGUMENT: EXIT.USAGE,
+  PROOF_INVALID: EXIT.FAILED,
+  CHECKPOINT_MALFORMED: EXIT.USAGE,
+  NOTE_MALFORMED: EXIT.USAGE,
+  SIGNATURE_INVALID: EXIT.FAILED,
+  KEY_MALFORMED: EXIT.USAGE,
+  RECEIPT_INVALID: EXIT.USAGE,
+  CANONICAL_JSON: EXIT.USAGE,
+  COSIGNATURE_INVALID: EXIT.FAILED,
+};
+
 export class CliError extends Error {
   constructor(
     readonly exitCode: number,
@@ -109,11 +122,7 @@ export const EXIT_TABLES = {
 export function exitFor(err: unknown): [number, string] {
   if (err instanceof CliError) return [err.exitCode, err.message];
   if (err instanceof ConfigError) return [EXIT.USAGE, err.message];
-  if (err instanceof LedgerError) {
-    // A proof or signature that does not verify is a failed check, not bad usage.
-    const failed = err.code === 'PROOF_INVALID' || err.code === 'SIGNATURE_INVALID';
-    return [failed ? EXIT.FAILED : EXIT.USAGE, err.message];
-  }
+  if (err instanceof LedgerError) return [LEDGER_EXIT[err.code], err.message];
   if (err instanceof AttestError) {
     // Where a sealed key's passphrase comes from is the CLI's business, so the hint is added here.
     const hint =

@@ -1,6 +1,5 @@
 // @vaultmesh/federation: peers that witness (cosign), mirror and merge each other's ledgers (one export line each).
 export * from './errors.ts';
-export * from './cosignature.ts';
 export * from './compact-range.ts';
 export * from './merge.ts';
 export * from './ports.ts';

@@ -14,13 +14,13 @@ import {
   openNote,
   parseCheckpoint,
   parseVerifierKey,
+  signCosignature,
   toHex,
   verifyConsistency,
   type Checkpoint,
   type Ed25519Verify,
   type MerkleHasher,
 } from '@vaultmesh/ledger';
-import { signCosignature } from './cosignature.ts';
 import { FederationError } from './errors.ts';
 import type { FederationStore, PeerClient, PeerRecord, WitnessState } from './ports.ts';
 

@@ -2,7 +2,7 @@
 // verified mirroring, a changed entry caught before anything of its chunk is stored, equivocation caught with both
 // signed notes as evidence, and stale answers tolerated.
 import { generateNodeKey, nodeEd25519Verify, nodeHasher } from '@vaultmesh/attest';
-import { toHex } from '@vaultmesh/ledger';
+import { toHex, verifyCosignature } from '@vaultmesh/ledger';
 import { Log, createMemoryStorage } from '@vaultmesh/log';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,7 +11,6 @@ import {
   mirrorPeer,
   verifyMirror,
   type MirrorEntry,
-  verifyCosignature,
   witnessPeer,
   type PeerClient,
   type PeerRecord,

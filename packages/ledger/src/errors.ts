@@ -7,7 +7,8 @@ export type LedgerErrorCode =
   | 'SIGNATURE_INVALID'
   | 'KEY_MALFORMED'
   | 'RECEIPT_INVALID'
-  | 'CANONICAL_JSON';
+  | 'CANONICAL_JSON'
+  | 'COSIGNATURE_INVALID';
 
 /** The one error class of @vaultmesh/ledger; `details` carries the evidence of a security failure. */
 export class LedgerError extends Error {

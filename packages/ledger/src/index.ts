@@ -7,6 +7,7 @@ export * from './jcs.ts';
 export * from './strict-json.ts';
 export * from './receipt.ts';
 export * from './note.ts';
+export * from './cosignature.ts';
 export * from './key-rotation.ts';
 export * from './checkpoint.ts';
 export * from './tiles.ts';

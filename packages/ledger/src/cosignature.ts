@@ -1,15 +1,19 @@
 // C2SP tlog-cosignature v1 with Ed25519 (https://c2sp.org/tlog-cosignature): a witness's timestamped signature of
-// a checkpoint, carried as one more signature line of the checkpoint's signed note.
+// a checkpoint, carried as one more signature line of the checkpoint's signed note. Beside the note format (note.ts)
+// in the pure core: no I/O; SHA-256 and Ed25519 verification are the pure ones unless the edge injects faster ones.
 //   key ID  = SHA-256(<name> || "\n" || 0x04 || 32-byte public key)[:4]
 //   line    = "— <name> " || base64(key ID || u64 big-endian timestamp || Ed25519 signature)
 //   message = "cosignature/v1\n" || "time <timestamp>\n" || the note body (with its final newline)
-import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto';
-import { FederationError } from './errors.ts';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha256';
+import { bytesEqual, concatBytes, fromBase64, toBase64, toHex, utf8 } from './bytes.ts';
+import { LedgerError } from './errors.ts';
+import type { Sha256 } from './hash.ts';
+import { nobleEd25519Verify, type Ed25519Verify } from './note.ts';
 
 /** The C2SP signature-type byte of Ed25519 cosignatures. */
 export const COSIGNATURE_ALG = 0x04;
 const DASH = '\u2014';
-const MAX_TIMESTAMP = 2n ** 63n - 1n;
+const LINE = new RegExp(`^${DASH} (\\S+) ([A-Za-z0-9+/=]+)$`);
 
 /** A cosigner's public key and name. */
 export interface CosignerKey {
@@ -26,44 +30,46 @@ export interface CosignatureLine {
 }
 
 /** SHA-256(name || "\n" || 0x04 || key)[:4]. */
-export function cosignatureKeyId(name: string, publicKey: Uint8Array): Uint8Array {
-  return new Uint8Array(
-    createHash('sha256')
-      .update(Buffer.from(name + '\n', 'utf8'))
-      .update(Buffer.from([COSIGNATURE_ALG]))
-      .update(publicKey)
-      .digest()
-      .subarray(0, 4),
-  );
+export function cosignatureKeyId(
+  name: string,
+  publicKey: Uint8Array,
+  sha256: Sha256 = nobleSha256,
+): Uint8Array {
+  return sha256(concatBytes(utf8(name + '\n'), new Uint8Array([COSIGNATURE_ALG]), publicKey)).slice(0, 4);
 }
 
 /** The cosigner's verifier key text, as signed-note vkeys are written: `<name>+<hex key ID>+<base64(0x04 || key)>`. */
 export function cosignerVerifierKey(name: string, publicKey: Uint8Array): string {
-  const id = Buffer.from(cosignatureKeyId(name, publicKey)).toString('hex');
-  return `${name}+${id}+${Buffer.concat([Buffer.from([COSIGNATURE_ALG]), publicKey]).toString('base64')}`;
+  const id = toHex(cosignatureKeyId(name, publicKey));
+  return `${name}+${id}+${toBase64(concatBytes(new Uint8Array([COSIGNATURE_ALG]), publicKey))}`;
 }
+
+const decode = (text: string, code: 'INVALID_ARGUMENT' | 'COSIGNATURE_INVALID', what: string) => {
+  try {
+    return fromBase64(text);
+  } catch (err) {
+    throw new LedgerError(code, `${what}: ${(err as Error).message}`);
+  }
+};
 
 /** Parses a cosigner vkey (type 0x04 only); INVALID_ARGUMENT otherwise. */
 export function parseCosignerKey(text: string): CosignerKey {
   const m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/.exec(text.trim());
-  if (!m) throw new FederationError('INVALID_ARGUMENT', 'a cosigner key is <name>+<8 hex>+<base64>');
-  const raw = Buffer.from(m[3]!, 'base64');
+  if (!m) throw new LedgerError('INVALID_ARGUMENT', 'a cosigner key is <name>+<8 hex>+<base64>');
+  const raw = decode(m[3]!, 'INVALID_ARGUMENT', 'a cosigner key');
   if (raw.length !== 33 || raw[0] !== COSIGNATURE_ALG)
-    throw new FederationError(
-      'INVALID_ARGUMENT',
-      'a cosigner key must be type 0x04 with a 32-byte Ed25519 key',
-    );
-  const key = { name: m[1]!, publicKey: new Uint8Array(raw.subarray(1)) };
-  if (Buffer.from(cosignatureKeyId(key.name, key.publicKey)).toString('hex') !== m[2])
-    throw new FederationError('INVALID_ARGUMENT', 'the cosigner key ID does not match its name and key');
+    throw new LedgerError('INVALID_ARGUMENT', 'a cosigner key must be type 0x04 with a 32-byte Ed25519 key');
+  const key = { name: m[1]!, publicKey: raw.slice(1) };
+  if (toHex(cosignatureKeyId(key.name, key.publicKey)) !== m[2])
+    throw new LedgerError('INVALID_ARGUMENT', 'the cosigner key ID does not match its name and key');
   return key;
 }
 
 /** The exact bytes a cosigner signs. */
 export function cosignatureMessage(noteBody: string, timestamp: number): Uint8Array {
   if (!noteBody.endsWith('\n'))
-    throw new FederationError('INVALID_ARGUMENT', 'a checkpoint note body ends with a newline');
-  return new Uint8Array(Buffer.from(`cosignature/v1\ntime ${timestamp}\n${noteBody}`, 'utf8'));
+    throw new LedgerError('INVALID_ARGUMENT', 'a checkpoint note body ends with a newline');
+  return utf8(`cosignature/v1\ntime ${timestamp}\n${noteBody}`);
 }
 
 /** Signs a checkpoint body as a cosigner; returns the signature line (without newline). */
@@ -75,51 +81,36 @@ export function signCosignature(opts: {
   timestamp: number;
 }): string {
   if (!Number.isSafeInteger(opts.timestamp) || opts.timestamp < 0)
-    throw new FederationError(
+    throw new LedgerError(
       'INVALID_ARGUMENT',
       'a cosignature timestamp is a non-negative integer (POSIX seconds)',
     );
   const sig = opts.sign(cosignatureMessage(opts.noteBody, opts.timestamp));
-  if (sig.length !== 64) throw new FederationError('INVALID_ARGUMENT', 'an Ed25519 signature is 64 bytes');
-  const ts = Buffer.alloc(8);
-  ts.writeBigUInt64BE(BigInt(opts.timestamp));
-  const blob = Buffer.concat([
-    Buffer.from(cosignatureKeyId(opts.name, opts.publicKey)),
-    ts,
-    Buffer.from(sig),
-  ]);
-  return `${DASH} ${opts.name} ${blob.toString('base64')}`;
+  if (sig.length !== 64) throw new LedgerError('INVALID_ARGUMENT', 'an Ed25519 signature is 64 bytes');
+  const ts = new Uint8Array(8);
+  new DataView(ts.buffer).setBigUint64(0, BigInt(opts.timestamp));
+  const blob = concatBytes(cosignatureKeyId(opts.name, opts.publicKey), ts, sig);
+  return `${DASH} ${opts.name} ${toBase64(blob)}`;
 }
 
 /** Parses one signature line as a cosignature (76-byte payload); COSIGNATURE_INVALID if it cannot be one. */
 export function parseCosignatureLine(line: string): CosignatureLine {
-  const m = new RegExp(`^${DASH} (\\S+) ([A-Za-z0-9+/=]+)$`).exec(line.trim());
-  if (!m) throw new FederationError('COSIGNATURE_INVALID', 'not a signature line ("— <name> <base64>")');
-  const raw = Buffer.from(m[2]!, 'base64');
+  const m = LINE.exec(line.trim());
+  if (!m) throw new LedgerError('COSIGNATURE_INVALID', 'not a signature line ("— <name> <base64>")');
+  const raw = decode(m[2]!, 'COSIGNATURE_INVALID', 'a cosignature');
   if (raw.length !== 4 + 8 + 64)
-    throw new FederationError('COSIGNATURE_INVALID', `a cosignature is 76 bytes, this one ${raw.length}`);
-  const ts = raw.readBigUInt64BE(4);
-  if (ts > MAX_TIMESTAMP || ts > BigInt(Number.MAX_SAFE_INTEGER))
-    throw new FederationError('COSIGNATURE_INVALID', 'cosignature timestamp out of range');
-  return {
-    name: m[1]!,
-    keyId: new Uint8Array(raw.subarray(0, 4)),
-    timestamp: Number(ts),
-    signature: new Uint8Array(raw.subarray(12)),
-  };
+    throw new LedgerError('COSIGNATURE_INVALID', `a cosignature is 76 bytes, this one ${raw.length}`);
+  const ts = new DataView(raw.buffer, raw.byteOffset + 4, 8).getBigUint64(0);
+  if (ts > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new LedgerError('COSIGNATURE_INVALID', 'cosignature timestamp out of range');
+  return { name: m[1]!, keyId: raw.slice(0, 4), timestamp: Number(ts), signature: raw.slice(12) };
 }
 
-function ed25519Verify(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean {
-  try {
-    const key = createPublicKey({
-      key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(pub)]),
-      format: 'der',
-      type: 'spki',
-    });
-    return cryptoVerify(null, msg, key, sig);
-  } catch {
-    return false;
-  }
+/** Options of verifyCosignature: the clock, the allowed skew, and the Ed25519 primitive (edges pass node's). */
+export interface VerifyCosignatureOptions {
+  readonly now?: number;
+  readonly maxSkewSeconds?: number;
+  readonly ed25519Verify?: Ed25519Verify;
 }
 
 /**
@@ -130,25 +121,26 @@ export function verifyCosignature(
   noteBody: string,
   line: string,
   key: CosignerKey,
-  opts: { now?: number; maxSkewSeconds?: number } = {},
+  opts: VerifyCosignatureOptions = {},
 ): { timestamp: number } {
   const c = parseCosignatureLine(line);
   if (c.name !== key.name)
-    throw new FederationError('COSIGNATURE_INVALID', `cosignature is by ${c.name}, not ${key.name}`);
-  if (!Buffer.from(c.keyId).equals(Buffer.from(cosignatureKeyId(key.name, key.publicKey))))
-    throw new FederationError('COSIGNATURE_INVALID', `cosignature key ID does not match ${key.name}'s key`);
+    throw new LedgerError('COSIGNATURE_INVALID', `cosignature is by ${c.name}, not ${key.name}`);
+  if (!bytesEqual(c.keyId, cosignatureKeyId(key.name, key.publicKey)))
+    throw new LedgerError('COSIGNATURE_INVALID', `cosignature key ID does not match ${key.name}'s key`);
   const now = Math.floor((opts.now ?? Date.now()) / 1000);
   if (c.timestamp > now + (opts.maxSkewSeconds ?? 300))
-    throw new FederationError('COSIGNATURE_INVALID', `cosignature timestamp ${c.timestamp} is in the future`);
-  if (!ed25519Verify(c.signature, cosignatureMessage(noteBody, c.timestamp), key.publicKey))
-    throw new FederationError('COSIGNATURE_INVALID', `cosignature by ${key.name} does not verify`);
+    throw new LedgerError('COSIGNATURE_INVALID', `cosignature timestamp ${c.timestamp} is in the future`);
+  const verify = opts.ed25519Verify ?? nobleEd25519Verify;
+  if (!verify(c.signature, cosignatureMessage(noteBody, c.timestamp), key.publicKey))
+    throw new LedgerError('COSIGNATURE_INVALID', `cosignature by ${key.name} does not verify`);
   return { timestamp: c.timestamp };
 }
 
 /** The signature lines of a signed note (everything after the blank line). */
 export function noteSignatureLines(note: string): { body: string; lines: string[] } {
   const i = note.indexOf('\n\n');
-  if (i < 0) throw new FederationError('CHECKPOINT_INVALID', 'not a signed note (no blank line)');
+  if (i < 0) throw new LedgerError('NOTE_MALFORMED', 'not a signed note (no blank line)');
   return {
     body: note.slice(0, i + 1),
     lines: note
@@ -169,7 +161,7 @@ export function addCosignatures(note: string, lines: readonly string[]): string 
 export function verifyCosignedNote(
   note: string,
   cosigners: readonly CosignerKey[],
-  opts: { now?: number } = {},
+  opts: VerifyCosignatureOptions = {},
 ): { name: string; ok: boolean; timestamp?: number; error?: string }[] {
   const { body, lines } = noteSignatureLines(note);
   return cosigners.map((k) => {
