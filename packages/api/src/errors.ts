@@ -4,8 +4,9 @@ import { AuroraError, type AuroraErrorCode } from '@vaultmesh/aurora/errors';
 import { ControlError, type ControlErrorCode } from '@vaultmesh/control/errors';
 import { LedgerError, type LedgerErrorCode } from '@vaultmesh/ledger';
 import { LogError, type LogErrorCode } from '@vaultmesh/log';
+import { StoreError, type StoreErrorCode } from '@vaultmesh/types';
 
-const LEDGER_STATUS: Record<LedgerErrorCode, number> = {
+export const LEDGER_STATUS: Record<LedgerErrorCode, number> = {
   INVALID_ARGUMENT: 400,
   PROOF_INVALID: 400,
   CHECKPOINT_MALFORMED: 400,
@@ -16,7 +17,7 @@ const LEDGER_STATUS: Record<LedgerErrorCode, number> = {
   CANONICAL_JSON: 400,
   COSIGNATURE_INVALID: 400,
 };
-const LOG_STATUS: Record<LogErrorCode, number> = {
+export const LOG_STATUS: Record<LogErrorCode, number> = {
   INVALID_ARGUMENT: 400,
   NOT_FOUND: 404,
   CONFLICT: 409,
@@ -26,14 +27,14 @@ const LOG_STATUS: Record<LogErrorCode, number> = {
   ALREADY_INITIALIZED: 409,
   NOT_INITIALIZED: 503,
 };
-const AUTH_STATUS: Record<AuthErrorCode, number> = {
+export const AUTH_STATUS: Record<AuthErrorCode, number> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   INVALID_ARGUMENT: 400,
   NOT_FOUND: 404,
 };
 
-const AURORA_STATUS: Record<AuroraErrorCode, number> = {
+export const AURORA_STATUS: Record<AuroraErrorCode, number> = {
   INVALID_ARGUMENT: 400,
   NO_OFFER: 409,
   POLICY_DENIED: 403,
@@ -42,7 +43,7 @@ const AURORA_STATUS: Record<AuroraErrorCode, number> = {
   NOT_FOUND: 404,
 };
 
-const CONTROL_STATUS: Record<ControlErrorCode, number> = {
+export const CONTROL_STATUS: Record<ControlErrorCode, number> = {
   INVALID_ARGUMENT: 400,
   NOT_FOUND: 404,
   CONFLICT: 409,
@@ -56,6 +57,11 @@ const CONTROL_STATUS: Record<ControlErrorCode, number> = {
   UPSTREAM_FAILED: 502,
   SIMULATION_REJECTED: 400,
   UNAVAILABLE: 503,
+};
+
+export const STORE_STATUS: Record<StoreErrorCode, number> = {
+  CONFLICT: 409,
+  INVALID_ARGUMENT: 400,
 };
 
 const TITLES: Record<number, string> = {
@@ -170,6 +176,7 @@ export function toProblem(err: unknown): Problem {
     return { ...make(CONTROL_STATUS[err.code], err.code, err.message), ...(errors ? { errors } : {}) };
   }
   if (err instanceof AuroraError) return make(AURORA_STATUS[err.code], err.code, err.message);
+  if (err instanceof StoreError) return make(STORE_STATUS[err.code], err.code, err.message);
   const fe = err as FastifyLikeError;
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const code =

@@ -3,6 +3,7 @@
 // read the peers' status. FederationError codes map to HTTP in one table.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal as TokenPrincipal } from '@vaultmesh/auth';
+import type { FederationErrorCode } from '@vaultmesh/federation';
 import { HttpError } from './errors.ts';
 import { isObject } from './request.ts';
 
@@ -18,7 +19,7 @@ export interface FederationApi {
 }
 
 /** FederationError code → HTTP status. */
-export const FEDERATION_STATUS: Readonly<Record<string, number>> = {
+export const FEDERATION_STATUS: Readonly<Record<FederationErrorCode, number>> = {
   COSIGNATURE_INVALID: 400,
   CHECKPOINT_INVALID: 400,
   INVALID_ARGUMENT: 400,
@@ -36,8 +37,9 @@ async function mapped<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     const e = err as { name?: string; code?: string; message?: string };
-    if (e?.name === 'FederationError' && typeof e.code === 'string' && FEDERATION_STATUS[e.code])
-      throw new HttpError(FEDERATION_STATUS[e.code]!, e.code, e.message ?? e.code);
+    const status = FEDERATION_STATUS[e?.code as FederationErrorCode] as number | undefined;
+    if (e?.name === 'FederationError' && status !== undefined)
+      throw new HttpError(status, e.code!, e.message ?? e.code!);
     throw err;
   }
 }

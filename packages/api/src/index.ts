@@ -8,3 +8,4 @@ export * from './a2a-routes.ts';
 export * from './federation-routes.ts';
 export * from './aurora-routes.ts';
 export * from './rate-limit.ts';
+export * from './status-tables.ts';

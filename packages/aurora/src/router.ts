@@ -5,7 +5,7 @@
 // before the placement it decides, with the top candidates, their scores, the denied locations and the reason.
 // Every placement attempt is an outcome the model learns from online and that `vm aurora train` replays.
 import { randomUUID } from 'node:crypto';
-import type { ControlStore, PolicyDecider, Principal, ReceiptWriter } from '@vaultmesh/control';
+import type { ControlStore, PolicyDecider, Principal, ReceiptWriter } from '@vaultmesh/types';
 import { LinUcb } from './bandit.ts';
 import { AuroraError } from './errors.ts';
 import type { ComputeProvider, ProviderJob } from './provider.ts';

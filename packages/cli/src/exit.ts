@@ -9,6 +9,7 @@ import { LogError } from '@vaultmesh/log';
 // The errors entry only: it does not load the Cedar wasm, which only `vm policy` needs.
 import { PolicyError, type PolicyErrorCode } from '@vaultmesh/policy/errors';
 import { ConfigError } from '@vaultmesh/server';
+import { StoreError, type StoreErrorCode } from '@vaultmesh/types';
 
 export const EXIT = {
   OK: 0,
@@ -110,12 +111,20 @@ const AURORA_EXIT: Record<AuroraErrorCode, number> = {
   NOT_FOUND: EXIT.NOT_FOUND,
 };
 
+/** StoreError codes (the storage ports, @vaultmesh/types) → exit codes. */
+const STORE_EXIT: Record<StoreErrorCode, number> = {
+  CONFLICT: EXIT.CONFLICT,
+  INVALID_ARGUMENT: EXIT.USAGE,
+};
+
 /** The per-package code → exit tables, as docs/cli.md documents them (a test compares the two). */
 export const EXIT_TABLES = {
   ControlError: CONTROL_EXIT,
   PolicyError: POLICY_EXIT,
   InteropError: INTEROP_EXIT,
   AuroraError: AURORA_EXIT,
+  LedgerError: LEDGER_EXIT,
+  StoreError: STORE_EXIT,
 } as const;
 
 /** Maps an error to [exit code, one-line message]. */
@@ -133,6 +142,7 @@ export function exitFor(err: unknown): [number, string] {
   }
   if (err instanceof PolicyError) return [POLICY_EXIT[err.code], err.message];
   if (err instanceof ControlError) return [CONTROL_EXIT[err.code], err.message];
+  if (err instanceof StoreError) return [STORE_EXIT[err.code], err.message];
   if (err instanceof InteropError) return [INTEROP_EXIT[err.code], err.message];
   if (err instanceof AuroraError) return [AURORA_EXIT[err.code], err.message];
   if (err instanceof AuthError) {

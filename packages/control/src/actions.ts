@@ -25,7 +25,7 @@ import { ControlError } from './errors.ts';
 import { createOutboundGuard, type OutboundGuard } from './outbound.ts';
 import { createK8sActions, type K8sOptions } from './k8s-actions.ts';
 import type { PlanTarget } from './plan.ts';
-import type { Principal, ReceiptWriter, StepFacts } from './ports.ts';
+import type { Principal, ReceiptWriter, StepFacts } from '@vaultmesh/types';
 import { describeStepProcess, type StepProcess } from './process-fence.ts';
 
 /** What an action is given besides its params. */

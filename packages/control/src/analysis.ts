@@ -12,7 +12,7 @@
 // The node configures the defaults (control.analysis); a plan may only tighten them (a shorter interval, a longer
 // bake, lower limits), never loosen them.
 import { z } from 'zod/v4';
-import type { TripwireEvaluationResult } from './ports.ts';
+import type { TripwireEvaluationResult } from '@vaultmesh/types';
 
 /** How a run is analysed. */
 export interface AnalysisSettings {

@@ -6,9 +6,9 @@
 // 'approval', planId, planHash, scope, approver, approvalId, expiresAt } with the plan's receipt as parent. No new
 // receipt kind is needed, and consuming it is recorded by the step receipt that names its approvalId.
 import { createHash, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
-import { ControlError } from './errors.ts';
+import { ControlError, isConflict } from './errors.ts';
 import { assertAllowed, loadFreshPlan, planResource, type ReceiptRef } from './plan-store.ts';
-import type { ControlStore, PolicyDecider, Principal, ReceiptWriter } from './ports.ts';
+import type { ControlStore, PolicyDecider, Principal, ReceiptWriter } from '@vaultmesh/types';
 
 /** ControlStore collection of approvals (id = approval id; the token's secret is kept only as its SHA-256). */
 export const APPROVALS = 'approvals';
@@ -230,7 +230,7 @@ export async function consumeApproval(
   try {
     await store.put(APPROVALS, found.record.id, used, { expectedVersion: found.version });
   } catch (e) {
-    if (e instanceof ControlError && e.code === 'CONFLICT')
+    if (isConflict(e))
       throw new ControlError('APPROVAL_INVALID', `approval ${found.record.id} was used concurrently`);
     throw e;
   }

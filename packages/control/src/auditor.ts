@@ -33,7 +33,7 @@ import { ControlError } from './errors.ts';
 import type { JournalEntry } from './executor.ts';
 import { DEFAULT_PROBE_TIMEOUT_MS, httpGet } from './http-get.ts';
 import type { ReceiptRef } from './plan-store.ts';
-import type { ReceiptWriter } from './ports.ts';
+import type { ReceiptWriter } from '@vaultmesh/types';
 
 /** The checks an audit can run. */
 export const AUDIT_CHECKS = ['receipts', 'health', 'compliance'] as const;

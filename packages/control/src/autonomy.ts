@@ -17,7 +17,7 @@ import { createHash, randomBytes as nodeRandomBytes, timingSafeEqual } from 'nod
 import { canonicalBytes } from '@vaultmesh/ledger';
 import { z } from 'zod/v4';
 import { parseConfigText, parseWith } from './config-text.ts';
-import { ControlError } from './errors.ts';
+import { ControlError, isConflict } from './errors.ts';
 import type {
   AutonomyGate,
   ControlStore,
@@ -25,7 +25,7 @@ import type {
   Principal,
   ReceiptWriter,
   StepFacts,
-} from './ports.ts';
+} from '@vaultmesh/types';
 
 /** ControlStore collection of autonomy settings (id = tenant). */
 export const AUTONOMY_COLLECTION = 'autonomy';
@@ -822,8 +822,7 @@ export async function enactAutonomy(opts: EnactAutonomyOptions): Promise<Autonom
       },
     );
   } catch (e) {
-    if (e instanceof ControlError && e.code === 'CONFLICT')
-      throw new ControlError('APPROVAL_INVALID', `approval ${id} was used concurrently`);
+    if (isConflict(e)) throw new ControlError('APPROVAL_INVALID', `approval ${id} was used concurrently`);
     throw e;
   }
   const change = await writeSettings({

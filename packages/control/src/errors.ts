@@ -1,4 +1,5 @@
 // The one error class of @vaultmesh/control and its closed set of codes (one line each, grouped by area).
+import { StoreError, VaultMeshError } from '@vaultmesh/types';
 
 /** Closed set of control-plane failures. Policy denials are values (PolicyDecision), not errors. */
 export type ControlErrorCode =
@@ -16,14 +17,22 @@ export type ControlErrorCode =
   | 'SIMULATION_REJECTED' // an autonomy simulation result that does not re-run to its digest or did not pass
   | 'UNAVAILABLE'; // a capability that is not configured or not built yet (e.g. the Aurora router)
 
-/** The one error class of @vaultmesh/control. */
-export class ControlError extends Error {
-  readonly code: ControlErrorCode;
+/** The one error class of @vaultmesh/control; `details` is its evidence. */
+export class ControlError extends VaultMeshError<ControlErrorCode, Record<string, unknown>> {
   readonly details: Record<string, unknown> | undefined;
-  constructor(code: ControlErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+  constructor(
+    code: ControlErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+    opts: { cause?: unknown } = {},
+  ) {
+    super(code, message, { ...opts, ...(details !== undefined ? { evidence: details } : {}) });
     this.name = 'ControlError';
-    this.code = code;
     this.details = details;
   }
+}
+
+/** A lost compare-and-swap: a store's (StoreError) or the control plane's own (ControlError), both code CONFLICT. */
+export function isConflict(e: unknown): e is ControlError | StoreError {
+  return (e instanceof ControlError || e instanceof StoreError) && e.code === 'CONFLICT';
 }

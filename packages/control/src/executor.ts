@@ -36,7 +36,7 @@ import {
   type AnalysisStop,
 } from './analysis.ts';
 import { consumeApproval, findApproval } from './approvals.ts';
-import { ControlError } from './errors.ts';
+import { ControlError, isConflict } from './errors.ts';
 import { COMPENSATIONS_COUNTER, STEP_ERRORS_COUNTER, STEPS_COUNTER } from './tripwires.ts';
 import { describeIssues, type Plan, type PlanPhase, type PlanStep } from './plan.ts';
 import { locatePlanProblems } from './schemas.ts';
@@ -63,7 +63,7 @@ import type {
   ReceiptWriter,
   StepFacts,
   TripwireCheck,
-} from './ports.ts';
+} from '@vaultmesh/types';
 
 /** ControlStore collections the executor writes. */
 export const RUNS = 'runs';
@@ -642,7 +642,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       d.run = r.doc;
       d.version = r.version;
     } catch (e) {
-      if (e instanceof ControlError && e.code === 'CONFLICT')
+      if (isConflict(e))
         throw new ControlError('CONFLICT', `run ${d.run.runId} was taken over by another executor (resume)`, {
           runId: d.run.runId,
         });
@@ -763,7 +763,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     try {
       return (await store.put(JOURNAL, id, entry, { expectedVersion })).version;
     } catch (e) {
-      if (e instanceof ControlError && e.code === 'CONFLICT')
+      if (isConflict(e))
         throw new ControlError(
           'CONFLICT',
           `journal ${id} changed under this executor: another executor drives the run`,

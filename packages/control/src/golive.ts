@@ -10,10 +10,10 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { readFile as fsReadFile } from 'node:fs/promises';
 import { z } from 'zod/v4';
 import { parseConfigText, parseWith } from './config-text.ts';
-import { ControlError } from './errors.ts';
+import { ControlError, isConflict } from './errors.ts';
 import { DEFAULT_PROBE_TIMEOUT_MS, httpGet, joinUrl } from './http-get.ts';
 import { assertAllowed, type ReceiptRef } from './plan-store.ts';
-import type { ControlStore, PolicyDecider, Principal, ReceiptWriter } from './ports.ts';
+import type { ControlStore, PolicyDecider, Principal, ReceiptWriter } from '@vaultmesh/types';
 
 // ------------------------------------------------------------------------------------------------------------
 // Prerequisite checks
@@ -616,7 +616,7 @@ export function createGolivePolls(opts: GoliveOptions): GolivePolls {
       try {
         return (await store.put(GOLIVE, pollId, next, { expectedVersion: cur.version })).doc;
       } catch (e) {
-        if (!(e instanceof ControlError && e.code === 'CONFLICT') || i >= CAS_RETRIES) throw e;
+        if (!isConflict(e) || i >= CAS_RETRIES) throw e;
       }
     }
   }

@@ -1,6 +1,22 @@
 // @vaultmesh/control: plans, strategist, executor, auditor, gates, autonomy, tripwires, analysis, readiness (one export line each).
 export * from './errors.ts';
-export * from './ports.ts';
+export type {
+  AutonomyGate,
+  ControlDoc,
+  ControlStore,
+  FiredTripwire,
+  GateCheck,
+  LedgerQuery,
+  PolicyDecider,
+  PolicyDecision,
+  PolicyRequest,
+  Principal,
+  ReceiptWriter,
+  StepFacts,
+  TripwireCheck,
+  TripwireEvaluationResult,
+} from '@vaultmesh/types';
+export { StoreError, VaultMeshError } from '@vaultmesh/types';
 export * from './memory-store.ts';
 export * from './autonomy.ts';
 export * from './tripwires.ts';

@@ -1,6 +1,5 @@
 // In-memory ControlStore (tests, and nodes that need no persistence). Same semantics as the SQLite driver.
-import { ControlError } from './errors.ts';
-import type { ControlDoc, ControlStore } from './ports.ts';
+import { StoreError, type ControlDoc, type ControlStore } from '@vaultmesh/types';
 
 /** Creates an empty in-memory store; documents are deep-copied in and out. */
 export function createMemoryControlStore(now: () => number = Date.now): ControlStore {
@@ -17,9 +16,10 @@ export function createMemoryControlStore(now: () => number = Date.now): ControlS
       const cur = docs.get(k);
       const version = cur?.version ?? 0;
       if (opts.expectedVersion !== undefined && opts.expectedVersion !== version)
-        throw new ControlError(
+        throw new StoreError(
           'CONFLICT',
           `${collection}/${id} is at version ${version}, expected ${opts.expectedVersion}`,
+          { evidence: { collection, id, expected: opts.expectedVersion, found: version } },
         );
       const next: ControlDoc<T> = {
         collection,

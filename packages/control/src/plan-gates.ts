@@ -2,7 +2,7 @@
 // on a go/no-go poll bound to the run's exact plan hash whose recorded outcome is go; a `readiness` gate only when
 // the tenant's configured readiness checklist is READY. Anything missing fails the gate, saying what is missing.
 import { latestClosedPoll } from './golive.ts';
-import type { ControlStore, GateCheck, ReceiptWriter } from './ports.ts';
+import type { ControlStore, GateCheck, ReceiptWriter } from '@vaultmesh/types';
 import { readinessReceiptBody, type ReadinessReport } from './readiness.ts';
 
 /** What the gate check needs. */

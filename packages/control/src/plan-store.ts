@@ -3,7 +3,7 @@
 import { canonicalize } from '@vaultmesh/ledger';
 import { ControlError } from './errors.ts';
 import { parsePlan, planHash, type Plan } from './plan.ts';
-import type { ControlStore, PolicyDecider, PolicyDecision, Principal, ReceiptWriter } from './ports.ts';
+import type { ControlStore, PolicyDecider, PolicyDecision, Principal, ReceiptWriter } from '@vaultmesh/types';
 
 /** ControlStore collection of stored plans (id = plan id; a re-plan with the same id replaces it). */
 export const PLANS = 'plans';

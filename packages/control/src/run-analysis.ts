@@ -11,7 +11,7 @@ import {
   type AnalysisTally,
   type Measurement,
 } from './analysis.ts';
-import type { StepFacts, TripwireCheck } from './ports.ts';
+import type { StepFacts, TripwireCheck } from '@vaultmesh/types';
 
 /** Where in the run a measurement was taken: during a step (its id) or during the bake after the last step. */
 export interface AnalysisPosition {

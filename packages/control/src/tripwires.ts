@@ -11,7 +11,7 @@
 import { z } from 'zod/v4';
 import { parseConfigText, parseWith } from './config-text.ts';
 import { ControlError } from './errors.ts';
-import type { FiredTripwire, StepFacts, TripwireCheck } from './ports.ts';
+import type { FiredTripwire, StepFacts, TripwireCheck } from '@vaultmesh/types';
 
 /** Port: the value of a PromQL expression at an instant. Resolves NaN when there is no data; rejects on any error. */
 export interface MetricSource {

@@ -1,6 +1,6 @@
 // The ControlStore contract: every driver must pass this suite unchanged.
 import { describe, expect, it } from 'vitest';
-import { ControlError, type ControlStore } from '../src/index.ts';
+import { StoreError, type ControlStore } from '@vaultmesh/types';
 
 export function controlStoreContract(name: string, create: () => Promise<ControlStore>): void {
   describe(`ControlStore contract: ${name}`, () => {
@@ -18,8 +18,11 @@ export function controlStoreContract(name: string, create: () => Promise<Control
       const s = await create();
       await s.put('runs', 'r1', { state: 'pending' }, { expectedVersion: 0 });
       await expect(s.put('runs', 'r1', { state: 'x' }, { expectedVersion: 0 })).rejects.toBeInstanceOf(
-        ControlError,
+        StoreError,
       );
+      await expect(s.put('runs', 'r1', { state: 'x' }, { expectedVersion: 0 })).rejects.toMatchObject({
+        evidence: { collection: 'runs', id: 'r1', expected: 0, found: 1 },
+      });
       await expect(s.put('runs', 'r1', { state: 'x' }, { expectedVersion: 5 })).rejects.toMatchObject({
         code: 'CONFLICT',
       });

@@ -12,7 +12,7 @@ import type {
   PolicyRequest,
   Principal,
   ReceiptWriter,
-} from '@vaultmesh/control';
+} from '@vaultmesh/types';
 import { z } from 'zod';
 import type { z as z4 } from 'zod/v4';
 import { InteropError, type InteropErrorCode } from './errors.ts';

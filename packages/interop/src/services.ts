@@ -4,13 +4,12 @@ import type {
   ApprovalView,
   GolivePoll,
   Plan,
-  Principal,
-  ReceiptWriter,
   RunRecord,
   RunResult,
   StoredPlan,
   StrategistRequest,
 } from '@vaultmesh/control';
+import type { Principal, ReceiptWriter } from '@vaultmesh/types';
 
 /** A receipt as the API shows it. */
 export interface ReceiptView {

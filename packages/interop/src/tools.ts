@@ -3,7 +3,8 @@
 // about authorization itself (the gateway asks policy first, and the control plane asks again for what it runs).
 import { z } from 'zod';
 import { z as z4 } from 'zod/v4';
-import { IntentSchema, TargetSchema, type Principal, type RunResult } from '@vaultmesh/control';
+import { IntentSchema, TargetSchema, type RunResult } from '@vaultmesh/control';
+import { type Principal } from '@vaultmesh/types';
 import { InteropError } from './errors.ts';
 import type { Caller, ToolContext, ToolGateway, ToolSpec } from './gateway.ts';
 import type { QueryRegistry, QueryScope } from './queries.ts';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 // Must run before Cedar is used: see v8-guard.ts.
 import './v8-guard.ts';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import type { PolicyDecider, PolicyDecision, PolicyRequest } from '@vaultmesh/control';
+import type { PolicyDecider, PolicyDecision, PolicyRequest } from '@vaultmesh/types';
 import { PolicyError, type PolicyProblem } from './errors.ts';
 import { MalformedRequest, toCedarRequest, type CedarRequest } from './request.ts';
 import { VAULTMESH_SCHEMA } from './schema.ts';

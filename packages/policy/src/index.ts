@@ -12,4 +12,4 @@ export type {
   PolicyRequest,
   Principal,
   ReceiptWriter,
-} from '@vaultmesh/control';
+} from '@vaultmesh/types';

@@ -2,7 +2,7 @@
 //   { "policies": "default.cedar", "cases": [{ "name", "request": {...}, "expect": "allow" | "deny", "reasons": [...] }] }
 // `policies` (optional) is a Cedar file relative to the test file; without it the caller's engine decides.
 import { dirname, resolve } from 'node:path';
-import type { PolicyDecider, PolicyRequest } from '@vaultmesh/control';
+import type { PolicyDecider, PolicyRequest } from '@vaultmesh/types';
 import { PolicyError } from './errors.ts';
 import { readPolicyFile } from './schema.ts';
 

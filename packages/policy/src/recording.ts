@@ -1,7 +1,7 @@
 // A PolicyDecider that records every decision as a `policy` receipt in the ledger, without putting the ledger's
 // durable-commit latency on allows: allows return at once and are appended in the background, in decision order;
 // denies are never sampled or dropped and return only once their receipt is durable.
-import type { PolicyDecider, PolicyDecision, PolicyRequest, ReceiptWriter } from '@vaultmesh/control';
+import type { PolicyDecider, PolicyDecision, PolicyRequest, ReceiptWriter } from '@vaultmesh/types';
 import { PolicyError } from './errors.ts';
 
 /** Options of createRecordingDecider. */

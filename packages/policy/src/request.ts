@@ -1,7 +1,7 @@
 // Maps a PolicyRequest (the control plane's port) onto a Cedar authorization request over the VaultMesh schema.
 // Attacker-controlled input: requests carry caller-supplied ids, tenants and context, so every field is checked
 // for type and size here, before anything reaches Cedar; a request that breaks a rule is refused (a deny).
-import type { PolicyRequest } from '@vaultmesh/control';
+import type { PolicyRequest } from '@vaultmesh/types';
 import { NAMESPACE } from './schema.ts';
 
 /** Size limits on a request; anything larger is a malformed request (deny), which bounds evaluation cost. */

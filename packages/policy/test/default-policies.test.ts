@@ -1,5 +1,5 @@
 // The shipped default policy set (policies/default.cedar): every role × action, tenant scope, and residency.
-import type { PolicyRequest, Principal } from '@vaultmesh/control';
+import type { PolicyRequest, Principal } from '@vaultmesh/types';
 import { describe, expect, it } from 'vitest';
 import { createPolicyEngine, readDefaultPolicies } from '../src/index.ts';
 

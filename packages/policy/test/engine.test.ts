@@ -1,5 +1,5 @@
 // The Cedar engine: strict validation on load, fail-closed decisions, and the policy-set hash.
-import type { PolicyRequest } from '@vaultmesh/control';
+import type { PolicyRequest } from '@vaultmesh/types';
 import { describe, expect, it } from 'vitest';
 import {
   JS_WASM_INLINING_DISABLED,

@@ -2,7 +2,7 @@
 // in decision order. The ReceiptWriter is a port, so most tests use a fake that records its calls; one uses a
 // real Log.
 import { generateNodeKey, nodeHasher } from '@vaultmesh/attest';
-import type { PolicyRequest, ReceiptWriter } from '@vaultmesh/control';
+import type { PolicyRequest, ReceiptWriter } from '@vaultmesh/types';
 import { decodeReceipt } from '@vaultmesh/ledger';
 import { Log, createMemoryStorage } from '@vaultmesh/log';
 import { describe, expect, it } from 'vitest';

@@ -1,7 +1,7 @@
 // SQLite ControlStore: control-plane documents in the node's database (table control_docs), each put one
 // durable transaction (WAL, synchronous=FULL as set by openSqliteStorage), compare-and-swap inside it.
 import type Database from 'better-sqlite3';
-import { ControlError, type ControlDoc, type ControlStore } from '@vaultmesh/control';
+import { StoreError, type ControlDoc, type ControlStore } from '@vaultmesh/types';
 
 interface DocRow {
   collection: string;
@@ -46,10 +46,9 @@ export function createSqliteControlStore(db: Database.Database, now: () => numbe
     const cur = q.get.get(collection, id);
     const version = cur?.version ?? 0;
     if (expected !== undefined && expected !== version)
-      throw new ControlError(
-        'CONFLICT',
-        `${collection}/${id} is at version ${version}, expected ${expected}`,
-      );
+      throw new StoreError('CONFLICT', `${collection}/${id} is at version ${version}, expected ${expected}`, {
+        evidence: { collection, id, expected, found: version },
+      });
     const at = now();
     q.upsert.run(collection, id, version + 1, json, at);
     return { version: version + 1, at };
@@ -61,7 +60,7 @@ export function createSqliteControlStore(db: Database.Database, now: () => numbe
     },
     async put<T>(collection: string, id: string, doc: T, opts: { expectedVersion?: number } = {}) {
       const json = JSON.stringify(doc);
-      if (json === undefined) throw new ControlError('INVALID_ARGUMENT', 'document is not JSON-serializable');
+      if (json === undefined) throw new StoreError('INVALID_ARGUMENT', 'document is not JSON-serializable');
       // BEGIN IMMEDIATE: the version read and the write happen under one write lock (other processes wait).
       const r = put.immediate(collection, id, json, opts.expectedVersion);
       return { collection, id, version: r.version, doc: JSON.parse(json) as T, updatedAt: r.at };

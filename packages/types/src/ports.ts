@@ -1,6 +1,6 @@
-// Ports of the control plane: what it needs from policy, the ledger and storage. Adapters live at the edges
-// (packages/policy implements PolicyDecider; apps/server adapts the Log to ReceiptWriter; store-sqlite and
-// createMemoryControlStore implement ControlStore). Each says in one line what it guarantees.
+// The shared ports: what the control plane, the router and the edges need from policy, the ledger and storage.
+// Adapters live at the edges (@vaultmesh/policy implements PolicyDecider; the node adapts the Log to ReceiptWriter;
+// store-sqlite and the memory stores implement ControlStore). Each says in one line what it guarantees.
 
 /** Who is asking: a person, an agent or a service, with a role and a tenant scope ('*' = every tenant). */
 export interface Principal {
@@ -73,7 +73,7 @@ export interface ControlDoc<T = unknown> {
 /**
  * Port: durable documents of the control plane (plans, runs, journal entries, approvals, autonomy settings,
  * votes). `put` is atomic and durable when it resolves; with `expectedVersion` it is a compare-and-swap (0 = must
- * not exist) and fails with ControlError 'CONFLICT' on a mismatch, writing nothing.
+ * not exist) and fails with StoreError 'CONFLICT' on a mismatch, writing nothing.
  */
 export interface ControlStore {
   get<T>(collection: string, id: string): Promise<ControlDoc<T> | undefined>;
