@@ -523,7 +523,7 @@ function asFederationError<T>(f: () => T): T {
   try {
     return f();
   } catch (err) {
-    throw new FederationError('COSIGNATURE_INVALID', (err as Error).message);
+    throw new FederationError('COSIGNATURE_INVALID', (err as Error).message, undefined, { cause: err });
   }
 }
 

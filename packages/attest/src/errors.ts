@@ -1,4 +1,5 @@
 // The one error class of @vaultmesh/attest and its closed set of codes (one line each, grouped by area).
+import { VaultMeshError } from '@vaultmesh/types';
 
 /** DSSE envelope failures (dsse.ts). */
 export type DsseErrorCode =
@@ -62,13 +63,11 @@ export type AttestErrorCode =
  * The one error class of @vaultmesh/attest. Messages name files and checks, never key material;
  * `details` carries the evidence of a security failure.
  */
-export class AttestError extends Error {
-  readonly code: AttestErrorCode;
+export class AttestError extends VaultMeshError<AttestErrorCode, Record<string, unknown>> {
   readonly details: Record<string, unknown> | undefined;
   constructor(code: AttestErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+    super(code, message, details !== undefined ? { evidence: details } : {});
     this.name = 'AttestError';
-    this.code = code;
     this.details = details;
   }
 }

@@ -1,4 +1,5 @@
 // @vaultmesh/auth: API tokens (hashed at rest), roles, tenant scope. Decisions are values; storage is a port.
+import { VaultMeshError } from '@vaultmesh/types';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const ROLES = ['admin', 'operator', 'agent', 'auditor', 'viewer'] as const;
@@ -94,12 +95,10 @@ export function parseAudience(value: string | readonly string[]): Audience[] {
 export type AuthErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'INVALID_ARGUMENT' | 'NOT_FOUND';
 
 /** The one error class of @vaultmesh/auth. Messages never contain the secret. */
-export class AuthError extends Error {
-  readonly code: AuthErrorCode;
+export class AuthError extends VaultMeshError<AuthErrorCode> {
   constructor(code: AuthErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'AuthError';
-    this.code = code;
   }
 }
 

@@ -1,4 +1,5 @@
 // The one error class of @vaultmesh/federation, with a closed union of codes. Security failures carry evidence.
+import { VaultMeshError } from '@vaultmesh/types';
 
 export type FederationErrorCode =
   | 'COSIGNATURE_INVALID'
@@ -13,13 +14,14 @@ export type FederationErrorCode =
   | 'NOT_FOUND';
 
 /** Federation failure; `evidence` holds what proves it (signed notes, receipts) where there is any. */
-export class FederationError extends Error {
-  readonly code: FederationErrorCode;
-  readonly evidence?: unknown;
-  constructor(code: FederationErrorCode, message: string, evidence?: unknown) {
-    super(message);
+export class FederationError extends VaultMeshError<FederationErrorCode> {
+  constructor(
+    code: FederationErrorCode,
+    message: string,
+    evidence?: unknown,
+    opts: { cause?: unknown } = {},
+  ) {
+    super(code, message, { ...opts, ...(evidence !== undefined ? { evidence } : {}) });
     this.name = 'FederationError';
-    this.code = code;
-    this.evidence = evidence;
   }
 }

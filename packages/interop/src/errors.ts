@@ -1,5 +1,6 @@
 // The one error class of @vaultmesh/interop, with a closed union of codes. Each edge maps the codes in one table
 // (HTTP: packages/api/src/errors.ts; MCP: an isError tool result; A2A: a task state or JSON-RPC error).
+import { VaultMeshError } from '@vaultmesh/types';
 
 export type InteropErrorCode =
   /** The arguments broke the tool's input schema, or named an unknown tool or persisted query. */
@@ -17,13 +18,11 @@ export type InteropErrorCode =
   | 'FAILED';
 
 /** Interop failure; messages never contain secrets (arguments are hashed, never echoed). */
-export class InteropError extends Error {
-  readonly code: InteropErrorCode;
+export class InteropError extends VaultMeshError<InteropErrorCode, readonly string[]> {
   readonly reasons: readonly string[];
   constructor(code: InteropErrorCode, message: string, reasons: readonly string[] = []) {
-    super(message);
+    super(code, message, { evidence: reasons });
     this.name = 'InteropError';
-    this.code = code;
     this.reasons = reasons;
   }
 }

@@ -1,3 +1,4 @@
+import { VaultMeshError } from '@vaultmesh/types';
 /** Closed set of failure codes raised by the pure ledger core. */
 export type LedgerErrorCode =
   | 'INVALID_ARGUMENT'
@@ -11,13 +12,11 @@ export type LedgerErrorCode =
   | 'COSIGNATURE_INVALID';
 
 /** The one error class of @vaultmesh/ledger; `details` carries the evidence of a security failure. */
-export class LedgerError extends Error {
-  readonly code: LedgerErrorCode;
+export class LedgerError extends VaultMeshError<LedgerErrorCode, Record<string, unknown>> {
   readonly details: Record<string, unknown> | undefined;
   constructor(code: LedgerErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+    super(code, message, details !== undefined ? { evidence: details } : {});
     this.name = 'LedgerError';
-    this.code = code;
     this.details = details;
   }
 }

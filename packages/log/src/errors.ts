@@ -1,3 +1,4 @@
+import { VaultMeshError } from '@vaultmesh/types';
 /** Closed set of failure codes of the log lifecycle and its storage. */
 export type LogErrorCode =
   | 'INVALID_ARGUMENT'
@@ -10,11 +11,9 @@ export type LogErrorCode =
   | 'NOT_INITIALIZED';
 
 /** The one error class of @vaultmesh/log. */
-export class LogError extends Error {
-  readonly code: LogErrorCode;
+export class LogError extends VaultMeshError<LogErrorCode> {
   constructor(code: LogErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options?.cause !== undefined ? { cause: options.cause } : {});
     this.name = 'LogError';
-    this.code = code;
   }
 }

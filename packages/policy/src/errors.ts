@@ -1,5 +1,6 @@
 // The one error class of @vaultmesh/policy and its closed set of codes. Policy outcomes (allow/deny) are values
 // (PolicyDecision), never errors: these codes are for loading policies, options and recording only.
+import { VaultMeshError } from '@vaultmesh/types';
 
 /** Closed set of policy-package failures (one line each). */
 export type PolicyErrorCode =
@@ -21,13 +22,11 @@ export interface PolicyProblem {
 }
 
 /** The one error class of @vaultmesh/policy. */
-export class PolicyError extends Error {
-  readonly code: PolicyErrorCode;
+export class PolicyError extends VaultMeshError<PolicyErrorCode, Record<string, unknown>> {
   readonly details: Record<string, unknown> | undefined;
   constructor(code: PolicyErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+    super(code, message, details !== undefined ? { evidence: details } : {});
     this.name = 'PolicyError';
-    this.code = code;
     this.details = details;
   }
 
