@@ -2,6 +2,29 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const IO_MODULES = ['node:*', 'fs', 'path', 'child_process', 'net', 'http', 'https', 'os', 'crypto'];
+const EDGES_AND_APPS = [
+  '@vaultmesh/api',
+  '@vaultmesh/api/*',
+  '@vaultmesh/server',
+  '@vaultmesh/server/*',
+  '@vaultmesh/cli',
+  '@vaultmesh/cli/*',
+];
+
+/**
+ * @param {{ files: string[]; forbid: string[]; message: string }[]} layers
+ * @returns {import('eslint').Linter.Config[]}
+ */
+function layerRules(layers) {
+  return layers.map((l) => ({
+    files: l.files,
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: l.forbid, message: l.message }] }],
+    },
+  }));
+}
+
 export default tseslint.config(
   {
     ignores: [
@@ -58,20 +81,39 @@ export default tseslint.config(
       },
     },
   },
-  {
-    files: ['packages/ledger/src/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['node:*', 'fs', 'path', 'child_process', 'net', 'http', 'https', 'os', 'crypto'],
-              message: 'packages/ledger is pure: no I/O or node:* imports.',
-            },
-          ],
-        },
-      ],
+  // One rule per layer (docs/architecture.md, checked by test/architecture.test.ts): a layer imports only the layers
+  // below it. A later block for the same files replaces an earlier one's no-restricted-imports, so each file
+  // pattern appears once.
+  ...layerRules([
+    {
+      // layer 0: leaves
+      files: ['packages/types/src/**', 'packages/net/src/**'],
+      forbid: ['@vaultmesh/*'],
+      message: 'a leaf package imports no workspace package.',
     },
-  },
+    {
+      // layer 1: the pure core
+      files: ['packages/ledger/src/**/*.ts'],
+      forbid: ['@vaultmesh/*', '!@vaultmesh/types', ...IO_MODULES],
+      message: 'packages/ledger is pure: no I/O or node:* imports, and only @vaultmesh/types.',
+    },
+    {
+      // layer 2: services
+      files: ['packages/{log,auth,attest,policy,control,federation,aurora,interop,store-sqlite}/src/**'],
+      forbid: EDGES_AND_APPS,
+      message: 'a service package never imports the HTTP edge (api) or an app (server, cli).',
+    },
+    {
+      // layer 3: the HTTP edge
+      files: ['packages/api/src/**'],
+      forbid: ['@vaultmesh/server', '@vaultmesh/server/*', '@vaultmesh/cli', '@vaultmesh/cli/*'],
+      message: 'the HTTP edge never imports an app.',
+    },
+    {
+      // layer 4: apps (the node never imports the CLI)
+      files: ['apps/server/src/**'],
+      forbid: ['@vaultmesh/cli', '@vaultmesh/cli/*'],
+      message: 'the server never imports the CLI.',
+    },
+  ]),
 );
