@@ -30,7 +30,7 @@ import {
   type Receipt,
 } from '@vaultmesh/ledger';
 import { ControlError } from './errors.ts';
-import type { JournalEntry } from './executor.ts';
+import type { JournalEntry } from './executor/index.ts';
 import { DEFAULT_PROBE_TIMEOUT_MS, httpGet } from './http-get.ts';
 import type { ReceiptRef } from './plan-store.ts';
 import type { ReceiptWriter } from '@vaultmesh/types';

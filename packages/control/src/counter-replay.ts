@@ -2,7 +2,7 @@
 // retention window is restored into a CounterSource with the labels the executor counted it with, so tripwire
 // rules over vaultmesh_control_* see the same history in a new process (a restarted node, a CLI run).
 import { DEFAULT_COUNTER_RETENTION_MS, type CounterSource } from './counter-source.ts';
-import { JOURNAL, RUNS, type JournalEntry, type RunRecord } from './executor.ts';
+import { JOURNAL, RUNS, type JournalEntry, type RunRecord } from './executor/index.ts';
 import type { ControlStore } from '@vaultmesh/types';
 import { COMPENSATIONS_COUNTER, STEPS_COUNTER, STEP_ERRORS_COUNTER } from './tripwires.ts';
 

@@ -36,7 +36,7 @@ export * from './actions.ts';
 export * from './k8s-actions.ts';
 export * from './strategist.ts';
 export * from './openai-strategist.ts';
-export * from './executor.ts';
+export * from './executor/index.ts';
 export * from './process-fence.ts';
 export * from './http-get.ts';
 export * from './golive.ts';
