@@ -1,12 +1,15 @@
 // The layering, checked: the package graph is rebuilt from every workspace package.json and from every import of a
 // workspace package under each package's src/, and must equal the graph written in docs/architecture.md (the
-// `package-graph` block). Declared and used dependencies must agree, and the graph must have no cycle.
+// `package-graph` block). Declared and used dependencies must agree, the graph must have no cycle, and no source file
+// may grow past 900 lines.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/vm.ts';
 
 const SCOPE = '@vaultmesh/';
+/** The largest source file the layout allows (issue 14: small rooms). */
+const MAX_FILE_LINES = 900;
 const DIRS = [
   ...readdirSync(join(ROOT, 'packages')).map((d) => join('packages', d)),
   join('apps', 'server'),
@@ -100,6 +103,14 @@ describe('architecture: the package graph', () => {
     };
     for (const n of edges.keys()) visit(n, []);
     expect(cycles).toEqual([]);
+  });
+
+  it('has small rooms: no source file over 900 lines', () => {
+    const big = [...DIRS, join('apps', 'dashboard', 'public')]
+      .flatMap((d) => sourceFiles(join(ROOT, d, d.endsWith('public') ? '' : 'src')))
+      .map((f) => ({ file: f.slice(ROOT.length + 1), lines: readFileSync(f, 'utf8').split('\n').length }))
+      .filter((f) => f.lines > MAX_FILE_LINES && !f.file.includes('/vendor/'));
+    expect(big).toEqual([]);
   });
 
   it('finds every import form (the scanner itself)', () => {

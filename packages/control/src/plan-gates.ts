@@ -1,7 +1,7 @@
 // Verdicts for a plan's `golive` and `readiness` gates (the executor's GateCheck port). A `golive` gate passes only
 // on a go/no-go poll bound to the run's exact plan hash whose recorded outcome is go; a `readiness` gate only when
 // the tenant's configured readiness checklist is READY. Anything missing fails the gate, saying what is missing.
-import { latestClosedPoll } from './golive.ts';
+import { latestClosedPoll } from './golive-polls.ts';
 import type { ControlStore, GateCheck, ReceiptWriter } from '@vaultmesh/types';
 import { readinessReceiptBody, type ReadinessReport } from './readiness.ts';
 
