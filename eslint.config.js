@@ -3,14 +3,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const IO_MODULES = ['node:*', 'fs', 'path', 'child_process', 'net', 'http', 'https', 'os', 'crypto'];
-const EDGES_AND_APPS = [
-  '@vaultmesh/api',
-  '@vaultmesh/api/*',
-  '@vaultmesh/server',
-  '@vaultmesh/server/*',
-  '@vaultmesh/cli',
-  '@vaultmesh/cli/*',
-];
+const scoped = (/** @type {string[]} */ names) =>
+  names.flatMap((n) => [`@vaultmesh/${n}`, `@vaultmesh/${n}/*`]);
 
 /**
  * @param {{ files: string[]; forbid: string[]; message: string }[]} layers
@@ -100,20 +94,32 @@ export default tseslint.config(
     {
       // layer 2: services
       files: ['packages/{log,auth,attest,policy,control,federation,aurora,interop,store-sqlite}/src/**'],
-      forbid: EDGES_AND_APPS,
-      message: 'a service package never imports the HTTP edge (api) or an app (server, cli).',
+      forbid: scoped(['api', 'node', 'server', 'cli']),
+      message:
+        'a service package never imports the HTTP edge (api), the node assembly or an app (server, cli).',
     },
     {
       // layer 3: the HTTP edge
       files: ['packages/api/src/**'],
-      forbid: ['@vaultmesh/server', '@vaultmesh/server/*', '@vaultmesh/cli', '@vaultmesh/cli/*'],
-      message: 'the HTTP edge never imports an app.',
+      forbid: scoped(['node', 'server', 'cli']),
+      message: 'the HTTP edge never imports the node assembly or an app.',
     },
     {
-      // layer 4: apps (the node never imports the CLI)
+      // layer 4: the node assembly (composition root)
+      files: ['packages/node/src/**'],
+      forbid: scoped(['server', 'cli']),
+      message: 'the node assembly never imports an app.',
+    },
+    {
+      // layer 5: apps, each over the packages only
       files: ['apps/server/src/**'],
-      forbid: ['@vaultmesh/cli', '@vaultmesh/cli/*'],
-      message: 'the server never imports the CLI.',
+      forbid: scoped(['cli']),
+      message: 'the server app imports packages only.',
+    },
+    {
+      files: ['packages/cli/src/**'],
+      forbid: scoped(['server']),
+      message: 'the CLI imports packages only, never an app.',
     },
   ]),
 );

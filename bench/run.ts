@@ -22,7 +22,7 @@ import {
 } from '@vaultmesh/attest';
 import { canonicalBytes, verifyInclusion } from '@vaultmesh/ledger';
 import { Log, createMemoryStorage } from '@vaultmesh/log';
-import { openNode, verifyNode } from '@vaultmesh/server';
+import { openNode, verifyNode } from '@vaultmesh/node';
 import { openSqliteStorage } from '@vaultmesh/store-sqlite';
 import { createProgress } from '../packages/cli/src/output.ts';
 
@@ -716,7 +716,7 @@ async function benchPolicy(rounds = 5, perRound = 4_000): Promise<BenchResult[]>
  * in the same run. Target: p50 under 2 ms.
  */
 async function benchExecutor(steps = 300): Promise<BenchResult[]> {
-  const { createControlPlane, initNode } = await import('@vaultmesh/server');
+  const { createControlPlane, initNode } = await import('@vaultmesh/node');
   const { setAutonomy } = await import('@vaultmesh/control');
   const dir = mkdtempSync(join(tmpdir(), 'vm-bench-exec-'));
   try {
@@ -811,7 +811,7 @@ async function benchExecutor(steps = 300): Promise<BenchResult[]> {
  * receipt on a SQLite ledger) vs the same filtering and scoring alone, in one run, interleaved.
  */
 async function benchRoute(decisions = 400): Promise<BenchResult[]> {
-  const { createControlPlane, initNode } = await import('@vaultmesh/server');
+  const { createControlPlane, initNode } = await import('@vaultmesh/node');
   const aurora = await import('@vaultmesh/aurora');
   const dir = mkdtempSync(join(tmpdir(), 'vm-bench-route-'));
   try {
@@ -929,7 +929,7 @@ async function benchRoute(decisions = 400): Promise<BenchResult[]> {
  * what the governance itself costs: the bare route vs the same route reading the receipt without gateway.
  */
 async function benchMcp(calls = 1_000, rounds = 5): Promise<BenchResult[]> {
-  const { loadConfig, startNode } = await import('@vaultmesh/server');
+  const { loadConfig, startNode } = await import('@vaultmesh/node');
   const { createToken } = await import('@vaultmesh/auth');
   const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
   const { StreamableHTTPClientTransport } =
@@ -1041,7 +1041,7 @@ async function benchMcp(calls = 1_000, rounds = 5): Promise<BenchResult[]> {
  * durable append rate of the same receipts measured in the same run.
  */
 async function benchMirror(n = 100_000): Promise<BenchResult[]> {
-  const { loadConfig, startNode } = await import('@vaultmesh/server');
+  const { loadConfig, startNode } = await import('@vaultmesh/node');
   const { createToken } = await import('@vaultmesh/auth');
   const dir = mkdtempSync(join(tmpdir(), 'vm-bench-fed-'));
   const cfg = (name: string) => {

@@ -41,7 +41,7 @@ import {
   openNode,
   type ControlPlane,
   type OpenedNode,
-} from '@vaultmesh/server';
+} from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 interface TestNode {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { verifyEvidenceBundle, type EvidenceBundle } from '@vaultmesh/attest';
 import { createToken } from '@vaultmesh/auth';
-import { loadConfig, startNode, type RunningNode } from '@vaultmesh/server';
+import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestTsa, type TestTsa } from './helpers/tsa.ts';
 import { runVm, runVmJson } from './helpers/vm.ts';

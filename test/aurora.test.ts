@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { dsseVerifierFromNoteKey, parseEnvelope, verifyEnvelope } from '@vaultmesh/attest';
 import { createToken } from '@vaultmesh/auth';
 import { canonicalize, decodeReceipt, parseVerifierKey } from '@vaultmesh/ledger';
-import { loadConfig, startNode, type RunningNode } from '@vaultmesh/server';
+import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runVm } from './helpers/vm.ts';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createToken } from '@vaultmesh/auth';
 import { createGolivePolls, setAutonomy } from '@vaultmesh/control';
 import { createSqliteControlStore } from '@vaultmesh/store-sqlite';
-import { loadConfig, openNode, startNode, type RunningNode } from '@vaultmesh/server';
+import { loadConfig, openNode, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let dir: string;

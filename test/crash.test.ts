@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dataPaths, initNode } from '../apps/server/src/node.ts';
+import { dataPaths, initNode } from '@vaultmesh/node';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const helper = join(root, 'test', 'helpers', 'append-loop.ts');

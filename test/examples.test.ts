@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createToken } from '@vaultmesh/auth';
-import { loadConfig, startNode, type RunningNode } from '@vaultmesh/server';
+import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeK8s } from '../packages/control/test/helpers/fake-k8s.ts';
 

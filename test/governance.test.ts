@@ -10,7 +10,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createToken } from '@vaultmesh/auth';
 import { setAutonomy } from '@vaultmesh/control';
-import { loadConfig, startNode, type RunningNode } from '@vaultmesh/server';
+import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let dir: string;

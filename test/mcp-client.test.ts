@@ -20,7 +20,7 @@ import {
   type ControlPlane,
   type Interop,
   type OpenedNode,
-} from '@vaultmesh/server';
+} from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ROOT, runVm, runVmJson } from './helpers/vm.ts';

@@ -7,7 +7,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createToken } from '@vaultmesh/auth';
-import { loadConfig, startNode, type RunningNode } from '@vaultmesh/server';
+import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLEAN_ENV, ROOT, VM_BIN, runVm, runVmJson } from './helpers/vm.ts';
 

@@ -19,7 +19,7 @@ import {
   verifyInclusion,
 } from '@vaultmesh/ledger';
 import { createVaultMeshMcpServer } from '@vaultmesh/interop';
-import { loadConfig, startNode, type RunningNode } from '@vaultmesh/server';
+import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let dir: string;

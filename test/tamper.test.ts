@@ -22,7 +22,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HASH_SIZE, TILE_HEIGHT, TILE_WIDTH } from '@vaultmesh/ledger';
 import { TILE_SLOTS, rowOffset, type VerifyProblem, type VerifyReport } from '@vaultmesh/log';
-import { dataPaths, openNode, verifyNode } from '../apps/server/src/node.ts';
+import { dataPaths, openNode, verifyNode } from '@vaultmesh/node';
 
 const ENTRIES = 600;
 const CHECKPOINT_SIZES = [50, 256, 300, 512, 600];

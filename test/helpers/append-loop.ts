@@ -4,7 +4,7 @@
 // than every earlier one. Runs until killed.
 // Usage: node --import tsx test/helpers/append-loop.ts <dataDir> [concurrency] [checkpointEvery]
 import { toHex } from '@vaultmesh/ledger';
-import { openNode } from '../../apps/server/src/node.ts';
+import { openNode } from '@vaultmesh/node';
 
 const dataDir = process.argv[2];
 if (!dataDir) {

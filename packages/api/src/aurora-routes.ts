@@ -19,7 +19,7 @@ export interface AuroraCaller {
   readonly purpose?: string;
 }
 
-/** What the routes need (apps/server/src/aurora.ts builds it over the router). */
+/** What the routes need (packages/node/src/aurora.ts builds it over the router). */
 export interface AuroraApi {
   recommend(workload: unknown, caller: AuroraCaller, opts: { top?: number }): Promise<unknown>;
   place(workload: unknown, caller: AuroraCaller): Promise<{ id: string; state: string }>;

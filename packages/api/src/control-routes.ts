@@ -17,7 +17,7 @@ import type {
 import { HttpError } from './errors.ts';
 import { fields, isObject, type Body } from './request.ts';
 
-/** What the control routes need; built by the composition root (apps/server/src/control.ts). */
+/** What the control routes need; built by the composition root (packages/node/src/control.ts). */
 export interface ControlApi {
   readonly executor: Executor;
   readonly strategist: Strategist;

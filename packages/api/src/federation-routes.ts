@@ -7,7 +7,7 @@ import type { FederationErrorCode } from '@vaultmesh/federation';
 import { HttpError } from './errors.ts';
 import { isObject } from './request.ts';
 
-/** What the federation routes need; built by the composition root (apps/server/src/federation.ts). */
+/** What the federation routes need; built by the composition root (packages/node/src/federation.ts). */
 export interface FederationApi {
   /** Verifies and stores a peer's cosignature of one of this node's checkpoints. */
   acceptCosignature(note: string, line: string): Promise<{ size: number; witness: string }>;

@@ -18,7 +18,7 @@ import { optionalHeader } from './request.ts';
 
 export interface McpRoutesOptions {
   readonly tokens: TokenStore;
-  /** A new MCP server bound to one caller (apps/server: createVaultMeshMcpServer over the gateway). */
+  /** A new MCP server bound to one caller (@vaultmesh/node: createVaultMeshMcpServer over the gateway). */
   createServer(caller: Caller): McpServer | Promise<McpServer>;
   /** Most open sessions; an initialize beyond it is refused with 503. Default 1000. */
   readonly maxSessions?: number;

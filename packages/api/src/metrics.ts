@@ -35,7 +35,7 @@ const CONTROL_COUNTERS: Readonly<Record<string, string>> = {
 /** The Aurora router's events. */
 export type AuroraMetricEvent = RouterEvent;
 
-/** One peer as the anti-entropy loop sees it (apps/server federation.ts). */
+/** One peer as the anti-entropy loop sees it (@vaultmesh/node federation.ts). */
 export interface FederationPeerStatus {
   readonly peer: string;
   readonly trusted: boolean;

@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LogError } from '@vaultmesh/log';
-import { dataPaths, readKeyPassphrase } from '@vaultmesh/server';
+import { dataPaths, readKeyPassphrase } from '@vaultmesh/node';
 import { openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
 import { CliError, EXIT } from './exit.ts';
 

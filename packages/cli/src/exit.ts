@@ -8,7 +8,7 @@ import { LedgerError, type LedgerErrorCode } from '@vaultmesh/ledger';
 import { LogError } from '@vaultmesh/log';
 // The errors entry only: it does not load the Cedar wasm, which only `vm policy` needs.
 import { PolicyError, type PolicyErrorCode } from '@vaultmesh/policy/errors';
-import { ConfigError } from '@vaultmesh/server';
+import { ConfigError } from '@vaultmesh/node';
 import { StoreError, type StoreErrorCode } from '@vaultmesh/types';
 
 export const EXIT = {

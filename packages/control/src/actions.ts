@@ -2,7 +2,7 @@
 // class (read or write: governance derives a step's facts from it, see effects.ts), and whether running it twice is
 // safe (decides what resume does after a crash mid-step).
 // Built in: shell, http, probe, wait, ledger.record, k8s.apply, k8s.rollout, k8s.scale (k8s-actions.ts), and
-// route.submit (a GPU job through the Aurora router, bound by apps/server).
+// route.submit (a GPU job through the Aurora router, bound by @vaultmesh/node).
 import { readBounded, requestSecrets, scrubText } from '@vaultmesh/net';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -128,7 +128,7 @@ export interface ActionsOptions {
   };
   readonly kube?: K8sOptions;
   /**
-   * The Aurora router for route.submit (apps/server binds it once the router exists; it needs this control plane's
+   * The Aurora router for route.submit (@vaultmesh/node binds it once the router exists; it needs this control plane's
    * policy engine and store, hence a getter). Absent or returning undefined: route.submit fails UNAVAILABLE.
    */
   readonly route?: () => RoutePort | undefined;

@@ -8,7 +8,7 @@ export interface LogLedgerPortOptions {
   readonly storage: LogStorage;
   /** The node's verifier key (signed-note key text) served with checkpoints. */
   readonly verifierKeyText: string;
-  /** Ledger verification (apps/server passes the node's quick `vm audit verify`). */
+  /** Ledger verification (@vaultmesh/node passes the node's quick `vm audit verify`). */
   readonly verify: LedgerPort['verify'];
 }
 

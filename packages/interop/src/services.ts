@@ -1,4 +1,4 @@
-// Ports: what the interop tools need from the node. apps/server adapts the Log, the SQLite storage and the control
+// Ports: what the interop tools need from the node. @vaultmesh/node adapts the Log, the SQLite storage and the control
 // plane to them; tests may build them over in-memory parts. Tools see these only after policy allowed the call.
 import type {
   ApprovalView,

@@ -10,7 +10,7 @@ import {
   loadTsaTrust,
   openNode,
   type AnchorConfig,
-} from '@vaultmesh/server';
+} from '@vaultmesh/node';
 import { dataDir, keyOptions, withData, withStorage } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson, printTable } from '../output.ts';

@@ -1,6 +1,6 @@
 // vm audit verify: recompute and check the stored ledger against the node key file.
 import type { Command } from 'commander';
-import { loadConfig, loadTsaTrust, verifyNode } from '@vaultmesh/server';
+import { loadConfig, loadTsaTrust, verifyNode } from '@vaultmesh/node';
 import { dataDir, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { createProgress, print, printJson } from '../output.ts';

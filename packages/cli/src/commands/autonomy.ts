@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AutonomySimulation, AutonomyStatus, AutonomyTier, Principal } from '@vaultmesh/control';
-import { openNode } from '@vaultmesh/server';
+import { openNode } from '@vaultmesh/node';
 import { createSqliteControlStore } from '@vaultmesh/store-sqlite';
 import { dataDir, keyOptions, localActor, parseDuration, readJsonFile, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';

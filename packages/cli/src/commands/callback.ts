@@ -14,7 +14,7 @@ import {
   verifyHttpMessage,
   type HttpSignatureKey,
 } from '@vaultmesh/attest';
-import { dataPaths } from '@vaultmesh/server';
+import { dataPaths } from '@vaultmesh/node';
 import { dataDir, parseIndex, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print } from '../output.ts';

@@ -1,7 +1,7 @@
 // vm checkpoint: publish a signed checkpoint now.
 import type { Command } from 'commander';
 import { checkpointJson } from '@vaultmesh/log';
-import { openNode } from '@vaultmesh/server';
+import { openNode } from '@vaultmesh/node';
 import { dataDir, keyOptions, withData } from '../context.ts';
 import { print, printJson } from '../output.ts';
 

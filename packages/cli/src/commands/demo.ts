@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { verifyEvidenceBundle } from '@vaultmesh/attest';
 import { setAutonomy, type RunEvent } from '@vaultmesh/control';
-import { createControlPlane, exportEvidence, initNode, logKeyTexts, openNode } from '@vaultmesh/server';
+import { createControlPlane, exportEvidence, initNode, logKeyTexts, openNode } from '@vaultmesh/node';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson } from '../output.ts';
 import { eventLine, localPrincipal } from './mcp.ts';

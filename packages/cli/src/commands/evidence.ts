@@ -11,7 +11,7 @@ import {
   type ReleaseVerifyReport,
 } from '@vaultmesh/attest';
 import { writeFileSync } from 'node:fs';
-import { dataPaths, exportEvidence, loadTsaTrust, logKeyTexts, openNode } from '@vaultmesh/server';
+import { dataPaths, exportEvidence, loadTsaTrust, logKeyTexts, openNode } from '@vaultmesh/node';
 import { anchorConfigFrom, withTsaFlags, type TsaFlags } from './anchor.ts';
 import { dataDir, keyOptions, localActor, parseIndex, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';

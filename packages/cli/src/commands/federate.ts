@@ -2,7 +2,7 @@
 // verify-merge (offline check of a merge receipt file).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { Federation, OpenedNode } from '@vaultmesh/server';
+import type { Federation, OpenedNode } from '@vaultmesh/node';
 import { CliError, EXIT } from '../exit.ts';
 import { dataDir, keyOptions, withData } from '../context.ts';
 import { createProgress, print, printJson, printTable } from '../output.ts';
@@ -16,7 +16,7 @@ interface Common {
 const NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 
 async function withFederation<T>(o: Common, fn: (f: Federation, node: OpenedNode) => Promise<T>): Promise<T> {
-  const { createFederation, loadConfig, openNode } = await import('@vaultmesh/server');
+  const { createFederation, loadConfig, openNode } = await import('@vaultmesh/node');
   const cfg = loadConfig({ env: process.env, configFile: o.config });
   const node = await openNode(dataDir(o), keyOptions());
   try {

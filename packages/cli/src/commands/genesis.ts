@@ -3,13 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { toHex } from '@vaultmesh/ledger';
-import {
-  createAnchorScheduler,
-  exportEvidence,
-  loadTsaTrust,
-  logKeyTexts,
-  openNode,
-} from '@vaultmesh/server';
+import { createAnchorScheduler, exportEvidence, loadTsaTrust, logKeyTexts, openNode } from '@vaultmesh/node';
 import { dataDir, keyOptions, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson } from '../output.ts';

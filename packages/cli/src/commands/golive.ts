@@ -13,7 +13,7 @@ import type {
   GolivePolls,
   Principal,
 } from '@vaultmesh/control';
-import { openNode, verifyNode } from '@vaultmesh/server';
+import { openNode, verifyNode } from '@vaultmesh/node';
 import { createSqliteControlStore } from '@vaultmesh/store-sqlite';
 import { dataDir, keyOptions, localActor, parseDuration, withData, withStorage } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';

@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createToken, type TokenStore } from '@vaultmesh/auth';
-import { dataPaths, initNode } from '@vaultmesh/server';
+import { dataPaths, initNode } from '@vaultmesh/node';
 import { openSqliteStorage } from '@vaultmesh/store-sqlite';
 import { dataDir, withData } from '../context.ts';
 import { print, printJson } from '../output.ts';

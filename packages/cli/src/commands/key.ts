@@ -1,6 +1,6 @@
 // vm key: the node key at rest (status, seal, unseal) and key rotation with a chain that verification follows.
 import type { Command } from 'commander';
-import { nodeKeyStatus, rotateNodeKey, sealNodeKeyFile, unsealNodeKeyFile } from '@vaultmesh/server';
+import { nodeKeyStatus, rotateNodeKey, sealNodeKeyFile, unsealNodeKeyFile } from '@vaultmesh/node';
 import { dataDir, keyOptions, localActor, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson } from '../output.ts';

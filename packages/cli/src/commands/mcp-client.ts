@@ -16,7 +16,7 @@ async function withGateway<T>(
   o: Opts,
   fn: (call: (tool: string, args: Record<string, unknown>) => Promise<Record<string, unknown>>) => Promise<T>,
 ): Promise<T> {
-  const { createControlPlane, createInterop, loadConfig, openNode } = await import('@vaultmesh/server');
+  const { createControlPlane, createInterop, loadConfig, openNode } = await import('@vaultmesh/node');
   const cfg = loadConfig({ env: process.env, configFile: o.config });
   if (cfg.interop.mcpServers.length === 0)
     throw new CliError(

@@ -96,7 +96,7 @@ async function serveLocal(token: string, o: ServeOpts): Promise<void> {
   const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
   const { createVaultMeshMcpServer } = await import('@vaultmesh/interop');
   const { VERSION, controlPrincipal, createControlPlane, createInterop, loadConfig, openNode } =
-    await import('@vaultmesh/server');
+    await import('@vaultmesh/node');
   const cfg = loadConfig({ env: process.env, configFile: o.config });
   const dir = dataDir(o);
   const node = await openNode(dir, keyOptions());

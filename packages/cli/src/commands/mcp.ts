@@ -9,7 +9,7 @@ import {
   openNode,
   type ControlPlane,
   type OpenedNode,
-} from '@vaultmesh/server';
+} from '@vaultmesh/node';
 import { dataDir, keyOptions, localActor, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { registerMcpClientCommands } from './mcp-client.ts';

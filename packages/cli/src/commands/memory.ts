@@ -13,7 +13,7 @@ import {
   type Receipt,
 } from '@vaultmesh/ledger';
 import { checkpointJson, epochFor, readKeyChain, type AppendInput, type StoredEntry } from '@vaultmesh/log';
-import { openNode } from '@vaultmesh/server';
+import { openNode } from '@vaultmesh/node';
 import { dataDir, keyOptions, localActor, withStorage, parseIndex, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { createProgress, print, printJson, printTable, summarize } from '../output.ts';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ReadinessReport } from '@vaultmesh/control';
-import { openNode } from '@vaultmesh/server';
+import { openNode } from '@vaultmesh/node';
 import { dataDir, keyOptions, localActor } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson, printTable } from '../output.ts';

@@ -13,7 +13,7 @@ import {
   type HttpSignatureKey,
 } from '@vaultmesh/attest';
 import { canonicalBytes, toHex } from '@vaultmesh/ledger';
-import { openNode } from '@vaultmesh/server';
+import { openNode } from '@vaultmesh/node';
 import { dataDir, keyOptions, localActor, parseIndex, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson } from '../output.ts';

@@ -1,6 +1,6 @@
 // vm up: run a node (HTTP API, dashboard, checkpoint publisher) in the foreground.
 import type { Command } from 'commander';
-import { loadConfig, readKeyPassphrase, startNode } from '@vaultmesh/server';
+import { loadConfig, readKeyPassphrase, startNode, stopOnSignal } from '@vaultmesh/node';
 import { ensureAdminToken } from './init.ts';
 import { print } from '../output.ts';
 
@@ -54,14 +54,7 @@ export function register(program: Command): void {
         print(
           `  dashboard ${running.url}/   health ${running.url}/api/system/health   metrics ${running.url}/metrics`,
         );
-        await new Promise<void>((resolve) => {
-          const stop = (sig: string) => {
-            print(`received ${sig}, shutting down`);
-            running.stop().then(resolve, resolve);
-          };
-          process.once('SIGINT', () => stop('SIGINT'));
-          process.once('SIGTERM', () => stop('SIGTERM'));
-        });
+        await stopOnSignal(running, print);
       },
     );
 }

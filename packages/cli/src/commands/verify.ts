@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadVerifierKey, verifyEvidenceBundle, type BundleReport } from '@vaultmesh/attest';
-import { splitPem } from '@vaultmesh/server';
+import { splitPem } from '@vaultmesh/node';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson } from '../output.ts';
 

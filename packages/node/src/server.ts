@@ -35,7 +35,7 @@ export interface RunningNode {
 }
 
 /** The dashboard's static files. */
-export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/public', import.meta.url));
+export const DASHBOARD_DIR = fileURLToPath(new URL('../../../apps/dashboard/public', import.meta.url));
 
 /**
  * Starts a node: opens (or creates) the data directory and serves the API on host:port. A sealed node key
@@ -234,4 +234,19 @@ export async function startNode(
       return stopping;
     },
   };
+}
+
+/** Resolves once SIGINT or SIGTERM arrived and the node stopped (what `vm up` and the server app wait on). */
+export function stopOnSignal(
+  running: RunningNode,
+  say: (line: string) => void = () => undefined,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      say(`received ${sig}, shutting down`);
+      running.stop().then(resolve, resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
 }

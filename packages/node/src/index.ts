@@ -1,4 +1,4 @@
-// @vaultmesh/server: the composition root (only this package knows every adapter).
+// @vaultmesh/node: the composition root (only this package knows every adapter).
 export * from './config.ts';
 export * from './node.ts';
 export * from './node-keys.ts';
