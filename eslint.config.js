@@ -121,5 +121,10 @@ export default tseslint.config(
       forbid: scoped(['server']),
       message: 'the CLI imports packages only, never an app.',
     },
+    {
+      files: ['packages/bench/src/**'],
+      forbid: scoped(['server', 'cli']),
+      message: 'the benchmarks import packages only (the CLI passes its binary in).',
+    },
   ]),
 );

@@ -11,7 +11,7 @@ import { verifyEvidenceBundle, type EvidenceBundle } from '@vaultmesh/attest';
 import { createToken } from '@vaultmesh/auth';
 import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestTsa, type TestTsa } from './helpers/tsa.ts';
+import { startTestTsa, type TestTsa } from '@vaultmesh/attest/testing';
 import { runVm, runVmJson } from './helpers/vm.ts';
 
 let tsa: TestTsa;

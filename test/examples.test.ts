@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { createToken } from '@vaultmesh/auth';
 import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeK8s } from '../packages/control/test/helpers/fake-k8s.ts';
+import { startFakeK8s } from '@vaultmesh/control/testing';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test responses are checked field by field
 type Json = Record<string, any>;

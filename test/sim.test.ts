@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, runVm } from './helpers/vm.ts';
+import { SCENARIOS_DIR } from '@vaultmesh/aurora/scenarios';
+import { runVm } from './helpers/vm.ts';
 
 describe('vm sim', () => {
   let work: string;
@@ -65,12 +66,12 @@ describe('vm sim', () => {
 
   it('a bad providers file exits 2 naming the field; so does a file that is not JSON', async () => {
     const bad = join(work, 'bad.providers.json');
-    const providers = JSON.parse(
-      readFileSync(join(ROOT, 'scenarios', 'aurora', 'baseline.providers.json'), 'utf8'),
-    ) as { providers: { offers: { capacity: number }[] }[] };
+    const providers = JSON.parse(readFileSync(join(SCENARIOS_DIR, 'baseline.providers.json'), 'utf8')) as {
+      providers: { offers: { capacity: number }[] }[];
+    };
     providers.providers[1]!.offers[2]!.capacity = -4;
     writeFileSync(bad, JSON.stringify(providers));
-    const workloads = join(ROOT, 'scenarios', 'aurora', 'baseline.workloads.json');
+    const workloads = join(SCENARIOS_DIR, 'baseline.workloads.json');
     const r = await runVm(['sim', '--providers', bad, '--workloads', workloads]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
@@ -84,7 +85,7 @@ describe('vm sim', () => {
   });
 
   it('a missing file exits 3; an unknown scenario or policy exits 2; --help shows an example', async () => {
-    const workloads = join(ROOT, 'scenarios', 'aurora', 'baseline.workloads.json');
+    const workloads = join(SCENARIOS_DIR, 'baseline.workloads.json');
     const missing = await runVm(['sim', '--providers', join(work, 'absent.json'), '--workloads', workloads]);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/cannot read providers file/);

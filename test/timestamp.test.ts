@@ -13,7 +13,7 @@ import {
   verifyTimestampToken,
   type AttestErrorCode,
   type TsaClientOptions,
-} from '../packages/attest/src/index.ts';
+} from '@vaultmesh/attest';
 import {
   TEST_TSA_POLICY,
   TSA_CERT_EXTENSIONS,
@@ -23,8 +23,8 @@ import {
   runOpenssl,
   startTestTsa,
   type TestTsa,
-} from './helpers/tsa.ts';
-import { buildTestToken, type TestTokenOptions } from './helpers/tsa-token.ts';
+} from '@vaultmesh/attest/testing';
+import { buildTestToken, type TestTokenOptions } from '@vaultmesh/attest/testing';
 
 const data = new TextEncoder().encode('vaultmesh checkpoint\n42\nq1Jx2Oz5yIjKExampleRootHash=\n');
 const sha256hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

@@ -12,3 +12,4 @@ export * from './train.ts';
 export * from './simulator.ts';
 export * from './charts.ts';
 export * from './matching.ts';
+export * from './scenarios.ts';

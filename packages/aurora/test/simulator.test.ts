@@ -18,7 +18,7 @@ import {
   type SimWorkloads,
 } from '../src/simulator.ts';
 
-const SCENARIOS = fileURLToPath(new URL('../../../scenarios/aurora/', import.meta.url));
+const SCENARIOS = fileURLToPath(new URL('../scenarios/', import.meta.url));
 
 function offer(id: string, region: string, price: number, capacity: number, gpus = 1) {
   return { id, gpuModel: 'A100-80GB', gpuCount: gpus, memoryGiB: 80, pricePerHour: price, region, capacity };

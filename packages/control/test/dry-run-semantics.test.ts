@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActionRegistry, planIntent, type Plan } from '../src/index.ts';
-import { startFakeK8s } from './helpers/fake-k8s.ts';
+import { startFakeK8s } from '../src/testing/index.ts';
 import { localServer, operator } from './helpers/harness.ts';
 import { executorFixture } from './helpers/executor-fixture.ts';
 

@@ -3,7 +3,7 @@
 // ones the Kubernetes API documents (paths, patch content types, fieldManager/force/dryRun queries, bearer token).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createActionRegistry, type ActionRegistry } from '../src/index.ts';
-import { startFakeK8s } from './helpers/fake-k8s.ts';
+import { startFakeK8s } from '../src/testing/index.ts';
 import { runAction } from './helpers/run-action.ts';
 
 let k8s: Awaited<ReturnType<typeof startFakeK8s>>;

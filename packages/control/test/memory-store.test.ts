@@ -1,4 +1,4 @@
 import { createMemoryControlStore } from '../src/index.ts';
-import { controlStoreContract } from './store-contract.ts';
+import { controlStoreContract } from '../src/testing/index.ts';
 
 controlStoreContract('memory', async () => createMemoryControlStore());

@@ -1,6 +1,7 @@
 import { createMemoryStorage } from '../src/index.ts';
-import { storageContract } from './storage-contract.ts';
-import { logContract } from './log-contract.ts';
+import { generateNodeKey, nodeEd25519Verify, nodeHasher } from '@vaultmesh/attest';
+import { logContract, storageContract } from '../src/testing/index.ts';
 
-logContract('memory', async () => createMemoryStorage());
+const crypto = { newKey: generateNodeKey, hasher: nodeHasher, ed25519Verify: nodeEd25519Verify };
+logContract('memory', async () => createMemoryStorage(), crypto);
 storageContract('memory', { create: async () => createMemoryStorage() });

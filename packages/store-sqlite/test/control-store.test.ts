@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect, it } from 'vitest';
-import { controlStoreContract } from '../../control/test/store-contract.ts';
+import { controlStoreContract } from '@vaultmesh/control/testing';
 import { createSqliteControlStore, openSqliteStorage } from '../src/index.ts';
 
 const fresh = () => join(mkdtempSync(join(tmpdir(), 'vm-control-')), 'ledger.db');

@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogStorage } from '@vaultmesh/log';
 import { openSqliteStorage } from '../src/index.ts';
-import { storageContract } from '../../log/test/storage-contract.ts';
-import { logContract } from '../../log/test/log-contract.ts';
+import { generateNodeKey, nodeEd25519Verify, nodeHasher } from '@vaultmesh/attest';
+import { logContract, storageContract } from '@vaultmesh/log/testing';
+
+const crypto = { newKey: generateNodeKey, hasher: nodeHasher, ed25519Verify: nodeEd25519Verify };
 
 const paths = new WeakMap<LogStorage, string>();
 storageContract('sqlite', {
@@ -21,8 +23,10 @@ storageContract('sqlite', {
   },
 });
 
-logContract('sqlite', async () =>
-  openSqliteStorage({ path: join(mkdtempSync(join(tmpdir(), 'vm-sqlite-')), 'ledger.db') }),
+logContract(
+  'sqlite',
+  async () => openSqliteStorage({ path: join(mkdtempSync(join(tmpdir(), 'vm-sqlite-')), 'ledger.db') }),
+  crypto,
 );
 
 storageContract('sqlite (writer thread)', {
@@ -39,9 +43,12 @@ storageContract('sqlite (writer thread)', {
   },
 });
 
-logContract('sqlite (writer thread)', async () =>
-  openSqliteStorage({
-    path: join(mkdtempSync(join(tmpdir(), 'vm-sqlite-')), 'ledger.db'),
-    writerThread: true,
-  }),
+logContract(
+  'sqlite (writer thread)',
+  async () =>
+    openSqliteStorage({
+      path: join(mkdtempSync(join(tmpdir(), 'vm-sqlite-')), 'ledger.db'),
+      writerThread: true,
+    }),
+  crypto,
 );

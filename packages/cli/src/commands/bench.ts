@@ -1,5 +1,9 @@
 // vm bench: the benchmark suite (each figure next to its baseline measured in the same run).
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+
+/** This CLI's binary, which the HTTP benchmarks start a node with. */
+const VM_BIN = fileURLToPath(new URL('../../bin/vm.js', import.meta.url));
 
 export function register(program: Command): void {
   program
@@ -12,7 +16,12 @@ export function register(program: Command): void {
     )
     .option('--json <file>', 'also write the results as JSON')
     .action(async (o: { size: string; only?: string; json?: string }) => {
-      const { runBenchmarks } = await import('../../../../bench/run.ts');
-      await runBenchmarks({ size: Number(o.size), only: o.only?.split(','), jsonFile: o.json });
+      const { runBenchmarks } = await import('@vaultmesh/bench');
+      await runBenchmarks({
+        size: Number(o.size),
+        only: o.only?.split(','),
+        jsonFile: o.json,
+        vmBin: VM_BIN,
+      });
     });
 }

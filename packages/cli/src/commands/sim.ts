@@ -2,18 +2,17 @@
 // seeded jobs and hidden provider behaviour, prints the comparison table, and writes CSV, SVG charts and JSON.
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { SimPolicyName, SimResult } from '@vaultmesh/aurora';
 import { readJsonFile } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
+import { SCENARIOS_DIR } from '@vaultmesh/aurora/scenarios';
 import { print, printJson } from '../output.ts';
 
 /** @vaultmesh/aurora, loaded on first use so that other commands do not load it. */
 const lib = () => import('@vaultmesh/aurora');
 
-/** The shipped scenarios: scenarios/aurora/<name>.providers.json and <name>.workloads.json. */
-export const SCENARIOS_DIR = fileURLToPath(new URL('../../../../scenarios/aurora/', import.meta.url));
+export { SCENARIOS_DIR };
 
 interface SimOpts {
   providers?: string;

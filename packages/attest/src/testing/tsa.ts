@@ -6,14 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  TAG,
-  decodeDer,
-  derChildren,
-  derInteger,
-  derSequence,
-  readInteger,
-} from '../../packages/attest/src/der.ts';
+import { TAG, decodeDer, derChildren, derInteger, derSequence, readInteger } from '../der.ts';
 
 /** Key type of generated certificates. */
 export type TestKeyType = 'ec' | 'rsa' | 'ed25519';

@@ -11,8 +11,8 @@ import {
   derOctetString,
   derOid,
   derSequence,
-} from '../../packages/attest/src/der.ts';
-import { parseCertificate, subjectKeyIdentifier } from '../../packages/attest/src/x509.ts';
+} from '../der.ts';
+import { parseCertificate, subjectKeyIdentifier } from '../x509.ts';
 
 type Hash = 'sha256' | 'sha384' | 'sha512';
 

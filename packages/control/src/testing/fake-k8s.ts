@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localServer } from './harness.ts';
+import { localServer } from './local-server.ts';
 
 type Obj = Record<string, unknown>;
 interface Deployment {

@@ -1,5 +1,5 @@
-// Behaviour of the Log over a storage driver; run for every driver.
-import { generateNodeKey, nodeEd25519Verify, nodeHasher } from '@vaultmesh/attest';
+// Behaviour of the Log over a storage driver; run for every driver. The caller brings the node crypto (keys, the
+// native hasher and Ed25519), so this package needs no dependency on the one that makes them (@vaultmesh/attest).
 import {
   TreeBuilder,
   canonicalBytes,
@@ -9,9 +9,14 @@ import {
   toHex,
   verifyConsistency,
   verifyInclusion,
+  type Ed25519Verify,
+  type MerkleHasher,
+  type NoteSigner,
+  type NoteVerifierKey,
 } from '@vaultmesh/ledger';
 import { describe, expect, it } from 'vitest';
-import { Log, LogError, verifyLog, type LogStorage } from '../src/index.ts';
+import { LogError } from '../errors.ts';
+import { Log, verifyLog, type LogStorage } from '../index.ts';
 
 const ORIGIN = 'test.vaultmesh/log';
 const decision = (i: number, tenant = 'default') => ({
@@ -21,9 +26,20 @@ const decision = (i: number, tenant = 'default') => ({
   body: { title: `decision ${i}` },
 });
 
-export function logContract(name: string, create: () => Promise<LogStorage>): void {
+/** The node crypto the contract signs and verifies with (@vaultmesh/attest: generateNodeKey, nodeHasher ...). */
+export interface LogContractCrypto {
+  newKey(origin: string): { signer: NoteSigner; verifierKey: NoteVerifierKey };
+  readonly hasher: MerkleHasher;
+  readonly ed25519Verify: Ed25519Verify;
+}
+
+export function logContract(
+  name: string,
+  create: () => Promise<LogStorage>,
+  { newKey, hasher: nodeHasher, ed25519Verify: nodeEd25519Verify }: LogContractCrypto,
+): void {
   describe(`Log over ${name}`, () => {
-    const key = generateNodeKey(ORIGIN);
+    const key = newKey(ORIGIN);
     const open = (storage: LogStorage, extra: Partial<Parameters<typeof Log.open>[0]> = {}) =>
       Log.open({ storage, origin: ORIGIN, signer: key.signer, hasher: nodeHasher, ...extra });
 

@@ -1,6 +1,6 @@
 // The storage contract: every LogStorage driver must pass this suite unchanged.
 import { describe, expect, it } from 'vitest';
-import { LogError, TILE_BYTES, type LogStorage, type StoredEntry, type StoredTile } from '../src/index.ts';
+import { LogError, TILE_BYTES, type LogStorage, type StoredEntry, type StoredTile } from '../index.ts';
 
 export interface DriverFactory {
   /** A fresh, empty storage. */

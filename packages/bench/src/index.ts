@@ -1,0 +1,52 @@
+// @vaultmesh/bench: `npm run bench` (`vm bench`). Every figure is printed beside a baseline measured in the same
+// run (ratios, not absolutes); each benchmark has its own file.
+import { writeFileSync } from 'node:fs';
+import { benchAppend } from './append.ts';
+import { benchBundles } from './bundles.ts';
+import { benchExecutor } from './executor.ts';
+import { benchHttpSignature } from './http-signature.ts';
+import { benchLarge } from './large.ts';
+import { benchMcp } from './mcp.ts';
+import { benchMirror } from './mirror.ts';
+import { benchPolicy } from './policy.ts';
+import { printResults, type BenchResult } from './result.ts';
+import { benchRoute } from './route.ts';
+
+/** Runs the selected benchmarks (all by default). */
+export async function runBenchmarks(opts: {
+  size: number;
+  only?: string[];
+  jsonFile?: string;
+  /** The `vm` binary the HTTP benchmarks start a node with (the CLI passes its own). */
+  vmBin: string;
+}): Promise<BenchResult[]> {
+  const only = new Set(
+    opts.only ?? [
+      'append',
+      'proof',
+      'verify',
+      'memory',
+      'httpsig',
+      'bundle',
+      'policy',
+      'executor',
+      'mcp',
+      'mirror',
+      'route',
+    ],
+  );
+  const results: BenchResult[] = [];
+  if (only.has('append')) results.push(...(await benchAppend(200_000)));
+  if (only.has('httpsig')) results.push(...(await benchHttpSignature()));
+  if (only.has('bundle')) results.push(...(await benchBundles()));
+  if (only.has('policy')) results.push(...(await benchPolicy()));
+  if (only.has('executor')) results.push(...(await benchExecutor()));
+  if (only.has('mcp')) results.push(...(await benchMcp()));
+  if (only.has('mirror')) results.push(...(await benchMirror()));
+  if (only.has('route')) results.push(...(await benchRoute()));
+  if (only.has('proof') || only.has('verify') || only.has('memory'))
+    results.push(...(await benchLarge(opts.size, only, opts.vmBin)));
+  printResults(results);
+  if (opts.jsonFile) writeFileSync(opts.jsonFile, JSON.stringify(results, null, 2) + '\n');
+  return results;
+}
