@@ -136,7 +136,7 @@ describe('vm mcp executor: resume and cancel', () => {
 
 describe('vm mcp executor output', () => {
   it('shows a step held for an approval as waiting, a rolled-back step as a success, an unverifiable one as such', async () => {
-    const { eventLine } = await import('../packages/cli/src/commands/mcp.ts');
+    const { eventLine } = await import('@vaultmesh/cli');
     const base = {
       type: 'step-finished' as const,
       runId: 'r',

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT_TABLES } from '../packages/cli/src/exit.ts';
+import { EXIT_TABLES } from '@vaultmesh/cli';
 import { ROOT } from './helpers/vm.ts';
 
 const DOC = readFileSync(join(ROOT, 'docs', 'cli.md'), 'utf8');
