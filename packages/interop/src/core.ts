@@ -16,7 +16,7 @@ export * from './errors.ts';
 export * from './gateway.ts';
 export * from './services.ts';
 export * from './queries.ts';
-export * from './tools.ts';
+export * from './tools/index.ts';
 export * from './ledger-port.ts';
 export * from './config.ts';
 export * from './a2a-tool.ts';
