@@ -23,3 +23,42 @@ export function optionalHeader(req: FastifyRequest, name: string, re: RegExp): s
     throw new HttpError(400, 'INVALID_REQUEST', `header ${name} is malformed`);
   return v;
 }
+
+export type Query = Record<string, string | undefined>;
+
+export function intParam(
+  q: Query,
+  name: string,
+  opts: { min?: number; max?: number; def?: number } = {},
+): number | undefined {
+  const raw = q[name];
+  if (raw === undefined || raw === '') return opts.def;
+  if (!/^-?[0-9]+$/.test(raw))
+    throw new HttpError(400, 'INVALID_REQUEST', `query parameter ${name} must be an integer`);
+  const n = Number(raw);
+  if (
+    !Number.isSafeInteger(n) ||
+    (opts.min !== undefined && n < opts.min) ||
+    (opts.max !== undefined && n > opts.max)
+  ) {
+    throw new HttpError(
+      400,
+      'INVALID_REQUEST',
+      `query parameter ${name} must be between ${opts.min ?? '-∞'} and ${opts.max ?? '∞'}`,
+    );
+  }
+  return n;
+}
+
+export function timeParam(q: Query, name: string): number | undefined {
+  const raw = q[name];
+  if (raw === undefined || raw === '') return undefined;
+  const t = /^[0-9]+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(t))
+    throw new HttpError(
+      400,
+      'INVALID_REQUEST',
+      `query parameter ${name} must be an RFC 3339 time or Unix milliseconds`,
+    );
+  return t;
+}
