@@ -113,6 +113,13 @@ describe('architecture: the package graph', () => {
     expect(big).toEqual([]);
   });
 
+  it('exports explicitly: no `export *` barrel in any package source', () => {
+    const barrels = DIRS.flatMap((d) => sourceFiles(join(ROOT, d, 'src')))
+      .filter((f) => /^export \* from /m.test(readFileSync(f, 'utf8')))
+      .map((f) => f.slice(ROOT.length + 1));
+    expect(barrels).toEqual([]);
+  });
+
   it('finds every import form (the scanner itself)', () => {
     const text = [
       "import { a } from '@vaultmesh/ledger';",

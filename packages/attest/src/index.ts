@@ -1,13 +1,175 @@
-// @vaultmesh/attest: keys, RFC 3161 timestamps, RFC 9421 signatures, DSSE and evidence (one export line each).
-export * from './errors.ts';
-export * from './keys.ts';
-export * from './timestamp.ts';
-export * from './key-seal.ts';
-export * from './dsse.ts';
-export * from './release.ts';
-export * from './structured-fields.ts';
-export * from './content-digest.ts';
-export * from './replay-cache.ts';
-export * from './http-signature.ts';
-export * from './bundle.ts';
-export * from './tsa-anchor.ts';
+// @vaultmesh/attest: keys, RFC 3161 timestamps, RFC 9421 signatures, DSSE and evidence (explicit exports: the public API at a glance).
+export {
+  AttestError,
+  type AttestErrorCode,
+  type BundleErrorCode,
+  type DsseErrorCode,
+  type EvidenceErrorCode,
+  type HttpSignatureErrorCode,
+  type TimestampErrorCode,
+} from './errors.ts';
+export {
+  generateNodeKey,
+  loadNodeKey,
+  loadVerifierKey,
+  nodeEd25519Verify,
+  nodeHasher,
+  nodeKeyFrom,
+  nodeSha256,
+  publicKeyFromRaw,
+  rawPublicKey,
+  saveNodeKey,
+  type NodeKey,
+} from './keys.ts';
+export {
+  createTimestampRequest,
+  DEFAULT_TSA_MAX_RESPONSE_BYTES,
+  DEFAULT_TSA_TIMEOUT_MS,
+  MAX_TIMESTAMP_TOKEN_BYTES,
+  parseTimestampResponse,
+  requestTimestamp,
+  timestampTokenGenTime,
+  verifyTimestampToken,
+  type TimestampInfo,
+  type TimestampRequestOptions,
+  type TimestampResponse,
+  type TsaClientOptions,
+  type TsaHash,
+  type VerifyTimestampOptions,
+} from './timestamp.ts';
+export {
+  formatNodeKeyFile,
+  isSealedKeyFile,
+  isSealedKeyText,
+  MIN_PASSPHRASE_LENGTH,
+  readSealedKeyInfo,
+  SEAL_DEFAULTS,
+  sealNodeKey,
+  unsealNodeKey,
+  writeFileAtomic,
+  type SealedKeyInfo,
+  type SealOptions,
+} from './key-seal.ts';
+export {
+  decodeDsseBase64,
+  DSSE_MAX_ENVELOPE_BYTES,
+  DSSE_MAX_SIGNATURES,
+  dsseKeyId,
+  dsseSignerFromNodeKey,
+  dsseVerifierFromNoteKey,
+  formatEnvelope,
+  IN_TOTO_PAYLOAD_TYPE,
+  pae,
+  parseEnvelope,
+  signEnvelope,
+  verifyEnvelope,
+  type DsseEnvelope,
+  type DsseSignature,
+  type DsseSignatureCheck,
+  type DsseSigner,
+  type DsseVerified,
+  type DsseVerifier,
+  type VerifyEnvelopeOptions,
+} from './dsse.ts';
+export {
+  buildReleaseEvidence,
+  CHECKSUMS_FILE,
+  formatChecksums,
+  IN_TOTO_STATEMENT_TYPE,
+  loadReleaseManifest,
+  MAX_ARTIFACTS,
+  MAX_CHECKSUMS_BYTES,
+  MAX_MANIFEST_BYTES,
+  parseChecksums,
+  parseReleaseManifest,
+  parseReleaseStatement,
+  RELEASE_ENVELOPE_FILE,
+  RELEASE_PREDICATE_TYPE,
+  sha256File,
+  verifyReleaseEvidence,
+  type ArtifactDigest,
+  type BuildReleaseEvidenceOptions,
+  type ChecksumEntry,
+  type HashProgress,
+  type ReleaseEvidence,
+  type ReleaseFileCheck,
+  type ReleaseManifest,
+  type ReleaseStatement,
+  type ReleaseVerifyReport,
+  type VerifyReleaseEvidenceOptions,
+} from './release.ts';
+export {
+  parseSfDictionary,
+  parseSfItem,
+  serializeSfBareItem,
+  serializeSfDictionary,
+  serializeSfKey,
+  serializeSfMember,
+  serializeSfParams,
+  serializeSfString,
+  SfDecimal,
+  SfToken,
+  type SfBareItem,
+  type SfDictionary,
+  type SfInnerList,
+  type SfItem,
+  type SfParams,
+} from './structured-fields.ts';
+export {
+  createContentDigest,
+  parseContentDigest,
+  verifyContentDigest,
+  type ContentDigestAlgorithm,
+  type MessageBody,
+} from './content-digest.ts';
+export {
+  createFileReplayCache,
+  createReplayCache,
+  DEFAULT_REPLAY_CACHE_ENTRIES,
+  type ReplayCache,
+  type ReplayCacheOptions,
+  type ReplayVerdict,
+} from './replay-cache.ts';
+export {
+  componentIdentifier,
+  createHttpSignatureKey,
+  createSignatureBase,
+  DEFAULT_CLOCK_SKEW_SEC,
+  DEFAULT_MAX_AGE_SEC,
+  hmacKeyId,
+  HTTP_SIGNATURE_ALGORITHMS,
+  loadHmacKeyFile,
+  MIN_HMAC_KEY_BYTES,
+  saveNewHmacKeyFile,
+  serializeSignatureParams,
+  signHttpMessage,
+  signSignatureBase,
+  verifyHttpMessage,
+  verifySignatureBase,
+  type ComponentIdentifier,
+  type ComponentInput,
+  type HttpFields,
+  type HttpMessage,
+  type HttpSignatureAlgorithm,
+  type HttpSignatureKey,
+  type HttpSignatureKeyResolver,
+  type SignatureParamName,
+  type SignatureParams,
+  type SignedHttpMessage,
+  type SignHttpMessageOptions,
+  type VerifiedHttpSignature,
+  type VerifyHttpMessageOptions,
+} from './http-signature.ts';
+export {
+  buildEvidenceBundle,
+  BUNDLE_FORMAT,
+  parseEvidenceBundle,
+  verifyEvidenceBundle,
+  type BundleCheck,
+  type BundleInput,
+  type BundleReport,
+  type BundleTimestamp,
+  type EvidenceBundle,
+  type VerifyBundleOptions,
+} from './bundle.ts';
+export { createTsaAnchor, type TsaAnchor } from './tsa-anchor.ts';

@@ -1,15 +1,149 @@
-// @vaultmesh/aurora: GPU workload placement across compute providers (one export line each).
-export * from './workload.ts';
-export * from './errors.ts';
-export * from './provider.ts';
-export * from './treaty.ts';
-export * from './bandit.ts';
-export * from './scoring.ts';
-export * from './router.ts';
-export * from './providers/index.ts';
-export * from './slo.ts';
-export * from './train.ts';
-export * from './simulator.ts';
-export * from './charts.ts';
-export * from './matching.ts';
-export * from './scenarios.ts';
+// @vaultmesh/aurora: GPU workload placement across compute providers (explicit exports: the public API at a glance).
+export { WorkloadSchema, type Offer, type Workload } from './workload.ts';
+export { AuroraError, type AuroraErrorCode } from './errors.ts';
+export { type ComputeProvider, type ProviderJob } from './provider.ts';
+export { parseTreaties, SloTargetsSchema, TreatySchema, type Treaty } from './treaty.ts';
+export {
+  BANDIT_MODEL_VERSION,
+  LinUcb,
+  modelHash,
+  type ArmEstimate,
+  type ArmState,
+  type BanditModelJson,
+} from './bandit.ts';
+export {
+  DEFAULT_WEIGHTS,
+  DIMENSION,
+  FEATURES,
+  hardFilter,
+  locationOf,
+  OBSERVED_AFTER_ATTEMPTS,
+  observedReliability,
+  offerFeatures,
+  rankOffers,
+  reliabilityOf,
+  rewardOf,
+  ruleScore,
+  scoringContext,
+  type Dropped,
+  type ProviderStanding,
+  type RankOptions,
+  type ScoredOffer,
+  type ScoreWeights,
+  type ScoringContext,
+} from './scoring.ts';
+export {
+  AURORA_JOBS,
+  AURORA_OUTCOMES,
+  createRouter,
+  decisionOfReceipt,
+  parseWorkload,
+  type AuroraJob,
+  type Candidate,
+  type DecisionRecord,
+  type DeniedLocation,
+  type PlacementAttempt,
+  type RouteCaller,
+  type RouteDecision,
+  type RouteOutcome,
+  type Router,
+  type RouterEvent,
+  type RouterOptions,
+} from './router.ts';
+export {
+  AKASH_DEFAULT_BASE_URL,
+  AkashOptionsSchema,
+  createAkashProvider,
+  createHttpClient,
+  createK8sProvider,
+  createLocalProvider,
+  createProvider,
+  createRenderProvider,
+  createVastProvider,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  generateAkashSdl,
+  K8S_DEFAULT_BASE_URL,
+  K8sOptionsSchema,
+  LocalOptionsSchema,
+  ProviderConfigSchema,
+  ProvidersConfigSchema,
+  RENDER_DEFAULT_BASE_URL,
+  RenderOptionsSchema,
+  RenderPlanSchema,
+  VAST_DEFAULT_BASE_URL,
+  VastOptionsSchema,
+  type AkashOptions,
+  type FetchFn,
+  type HttpClient,
+  type HttpClientOptions,
+  type K8sOptions,
+  type LocalOptions,
+  type LocalProvider,
+  type ProviderConfig,
+  type ProviderConfigInput,
+  type RenderOptions,
+  type VastOptions,
+} from './providers/index.ts';
+export {
+  computeSloReport,
+  quantile,
+  SLO_REPORT_PAYLOAD_TYPE,
+  SLO_REPORT_VERSION,
+  type KpiResult,
+  type SloReport,
+} from './slo.ts';
+export { trainModel, type TrainedModel } from './train.ts';
+export {
+  bestPolicy,
+  compareLearned,
+  mulberry32,
+  parseSimProviders,
+  parseSimWorkloads,
+  runSimulation,
+  SIM_DEFAULTS,
+  SIM_FIXED_POLICIES,
+  SIM_POLICIES,
+  SimOptionsSchema,
+  SimProvidersSchema,
+  SimWorkloadsSchema,
+  SUMMARY_CSV_COLUMNS,
+  summaryCsv,
+  timeseriesCsv,
+  type DropReason,
+  type JobClass,
+  type LearnedComparison,
+  type PolicySummary,
+  type SimEvent,
+  type SimOptions,
+  type SimPolicyName,
+  type SimProvider,
+  type SimProviders,
+  type SimResult,
+  type SimSeries,
+  type SimWorkloads,
+} from './simulator.ts';
+export {
+  barChartSvg,
+  escapeXml,
+  lineChartSvg,
+  niceTicks,
+  PALETTE,
+  simFillRateSvg,
+  simSummarySvg,
+  type BarChartInput,
+  type BarPanel,
+  type LineChartInput,
+  type LineSeries,
+} from './charts.ts';
+export {
+  gpuModelMatches,
+  malformedOffer,
+  MEMORY_TOLERANCE,
+  memoryFits,
+  normalizeGpuModel,
+  offerFits,
+  startLatencyMs,
+  UNKNOWN_START_LATENCY_MS,
+} from './matching.ts';
+export { SCENARIOS_DIR } from './scenarios.ts';

@@ -1,5 +1,5 @@
-// @vaultmesh/control: plans, strategist, executor, auditor, gates, autonomy, tripwires, analysis, readiness (one export line each).
-export * from './errors.ts';
+// @vaultmesh/control: plans, strategist, executor, auditor, gates, autonomy, tripwires, analysis, readiness (explicit exports: the public API at a glance).
+export { ControlError, isConflict, type ControlErrorCode } from './errors.ts';
 export type {
   AutonomyGate,
   ControlDoc,
@@ -17,30 +17,374 @@ export type {
   TripwireEvaluationResult,
 } from '@vaultmesh/types';
 export { StoreError, VaultMeshError } from '@vaultmesh/types';
-export * from './memory-store.ts';
-export * from './autonomy.ts';
-export * from './tripwires.ts';
-export * from './analysis.ts';
-export * from './run-analysis.ts';
-export * from './prometheus-source.ts';
-export * from './counter-source.ts';
-export * from './counter-replay.ts';
-export * from './plan.ts';
-export * from './schemas.ts';
-export * from './schema-pointer.ts';
-export * from './plan-store.ts';
-export * from './approvals.ts';
-export * from './effects.ts';
-export * from './outbound.ts';
-export * from './actions.ts';
-export * from './k8s-actions.ts';
-export * from './strategist.ts';
-export * from './openai-strategist.ts';
-export * from './executor/index.ts';
-export * from './process-fence.ts';
-export * from './http-get.ts';
-export * from './golive-checks.ts';
-export * from './golive-polls.ts';
-export * from './plan-gates.ts';
-export * from './readiness.ts';
-export * from './auditor.ts';
+export { createMemoryControlStore } from './memory-store.ts';
+export {
+  AUTONOMY_APPROVALS_COLLECTION,
+  AUTONOMY_COLLECTION,
+  AUTONOMY_RISKS,
+  AUTONOMY_TIERS,
+  autonomyAuthorizer,
+  AutonomyScenarioSchema,
+  createAutonomyGate,
+  createEnactApproval,
+  decideAutonomy,
+  DEFAULT_AUTONOMY_TIER,
+  DEFAULT_ENACT_APPROVAL_TTL_MS,
+  enactAutonomy,
+  getAutonomy,
+  listAutonomy,
+  MAX_SIMULATED_EXECUTIONS,
+  parseAutonomyScenario,
+  setAutonomy,
+  simulateAutonomy,
+  simulationDigest,
+  tierAllows,
+  verifySimulation,
+  type AutonomyAction,
+  type AutonomyAuthorize,
+  type AutonomyChange,
+  type AutonomyDecision,
+  type AutonomyEnactment,
+  type AutonomyReceiptRef,
+  type AutonomyRisk,
+  type AutonomyScenario,
+  type AutonomySettings,
+  type AutonomySimulation,
+  type AutonomyStatus,
+  type AutonomyStepFacts,
+  type AutonomyTier,
+  type EnactApprovalOptions,
+  type EnactApprovalRecord,
+  type EnactAutonomyOptions,
+  type IssuedEnactApproval,
+  type SetAutonomyOptions,
+  type SimulatedOp,
+  type SimulationCheck,
+} from './autonomy.ts';
+export {
+  burnRate,
+  burnRateReaches,
+  BurnRateRuleSchema,
+  CompensationRateRuleSchema,
+  COMPENSATIONS_COUNTER,
+  createTripwireCheck,
+  DEFAULT_COMPENSATIONS_QUERY,
+  DEFAULT_STEPS_QUERY,
+  DEFAULT_TRIPWIRE_QUERY_TIMEOUT_MS,
+  defaultBurnRateRules,
+  evaluateTripwires,
+  normalizeTripwireRules,
+  parsePromDuration,
+  parseTripwireRules,
+  sloBurnRateRules,
+  SloRuleSchema,
+  SRE_WORKBOOK_ROWS,
+  STEP_ERRORS_COUNTER,
+  STEPS_COUNTER,
+  tripwireReceiptBody,
+  TripwireRulesSchema,
+  type BurnRateRule,
+  type CompensationRateRule,
+  type MetricSource,
+  type TripwireCheckOptions,
+  type TripwireEvaluation,
+  type TripwireRule,
+  type TripwireRuleConfig,
+} from './tripwires.ts';
+export {
+  analysisResult,
+  AnalysisSchema,
+  analysisSettings,
+  classifyMeasurement,
+  DEFAULT_ANALYSIS_SETTINGS,
+  EMPTY_TALLY,
+  judgeMeasurement,
+  MAX_BAKE_MS,
+  MIN_ANALYSIS_INTERVAL_MS,
+  startAnalysisLoop,
+  tightenAnalysis,
+  type AnalysisConfig,
+  type AnalysisLoop,
+  type AnalysisLoopOptions,
+  type AnalysisSettings,
+  type AnalysisStop,
+  type AnalysisTally,
+  type Measurement,
+  type MeasurementResult,
+  type RuleMeasurement,
+} from './analysis.ts';
+export {
+  BAKE_STEP_ID,
+  finiteEvidence,
+  measurementBody,
+  startRunAnalysis,
+  summaryBody,
+  type AnalysisPosition,
+  type RunAnalysisOptions,
+} from './run-analysis.ts';
+export {
+  createPrometheusSource,
+  DEFAULT_PROMETHEUS_TIMEOUT_MS,
+  MAX_PROMETHEUS_RESPONSE_BYTES,
+  parsePrometheusResponse,
+  type PrometheusSourceOptions,
+} from './prometheus-source.ts';
+export {
+  createCounterSource,
+  DEFAULT_COUNTER_RETENTION_MS,
+  MAX_COUNTER_SAMPLES,
+  type CounterSource,
+} from './counter-source.ts';
+export { replayJournalCounters } from './counter-replay.ts';
+export {
+  describeIssues,
+  findPhase,
+  GATE_KINDS,
+  GateSchema,
+  MAX_PLAN_BYTES,
+  parsePlan,
+  PhaseSchema,
+  PLAN_VERSION,
+  planHash,
+  planJsonSchema,
+  PlanSchema,
+  PRECONDITION_KINDS,
+  PreconditionSchema,
+  RISKS,
+  RollbackSchema,
+  StepSchema,
+  TargetSchema,
+  type Plan,
+  type PlanGate,
+  type PlanPhase,
+  type PlanPrecondition,
+  type PlanStep,
+  type PlanTarget,
+  type StepRisk,
+} from './plan.ts';
+export { controlSchemas, locatePlanProblems } from './schemas.ts';
+export {
+  jsonPointer,
+  schemaPointer,
+  schemaProblems,
+  type PathIssue,
+  type SchemaProblem,
+} from './schema-pointer.ts';
+export {
+  assertAllowed,
+  loadFreshPlan,
+  loadPlan,
+  planResource,
+  PLANS,
+  storePlan,
+  type PlanStoreDeps,
+  type ReceiptRef,
+  type StoredPlan,
+} from './plan-store.ts';
+export {
+  approvalIdOf,
+  APPROVALS,
+  consumeApproval,
+  createApprovals,
+  DEFAULT_APPROVAL_TTL_MS,
+  findApproval,
+  type ApprovalNeed,
+  type ApprovalRecord,
+  type Approvals,
+  type ApprovalScope,
+  type ApprovalsOptions,
+  type ApprovalView,
+  type IssuedApproval,
+} from './approvals.ts';
+export {
+  compileDenyRules,
+  DEFAULT_DENY_COMMANDS,
+  deriveStepFacts,
+  effectOf,
+  matchDestructive,
+  type DeclaredFacts,
+  type DenyRule,
+  type EffectClass,
+  type EffectSource,
+  type GovernedFacts,
+} from './effects.ts';
+export {
+  createOutboundGuard,
+  DEFAULT_OUTBOUND_DENY,
+  type OutboundGuard,
+  type OutboundRules,
+} from './outbound.ts';
+export {
+  actionTrait,
+  createActionRegistry,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_PATH,
+  defineAction,
+  displayUrl,
+  governStep,
+  MIN_PROBE_INTERVAL_MS,
+  resolveCommand,
+  sleepUnless,
+  type Action,
+  type ActionContext,
+  type ActionRegistry,
+  type ActionResult,
+  type ActionsOptions,
+  type RoutePort,
+} from './actions.ts';
+export { createK8sActions, rolloutDone, type K8sOptions } from './k8s-actions.ts';
+export {
+  createBuiltinStrategist,
+  createStrategist,
+  DeployIntentSchema,
+  intentJsonSchema,
+  IntentSchema,
+  parseIntent,
+  planIntent,
+  RollbackIntentSchema,
+  RotateKeyIntentSchema,
+  RouteGpuJobIntentSchema,
+  ScaleIntentSchema,
+  type BuiltinStrategistOptions,
+  type Intent,
+  type IntentKind,
+  type Strategist,
+  type StrategistRequest,
+} from './strategist.ts';
+export {
+  createOpenAiStrategist,
+  strategistSystemPrompt,
+  type OpenAiStrategistOptions,
+} from './openai-strategist.ts';
+export {
+  checkPlanActions,
+  createExecutor,
+  DEFAULT_PRECONDITION_TIMEOUT_MS,
+  DEFAULT_STEP_TIMEOUT_MS,
+  DRY_RUNS,
+  JOURNAL,
+  MAX_JOURNAL_OUTPUT_BYTES,
+  PLAN_STATE,
+  RUNS,
+  type Executor,
+  type ExecutorOptions,
+  type HoldReason,
+  type JournalEntry,
+  type ResumeRequest,
+  type RunEvent,
+  type RunHold,
+  type RunRecord,
+  type RunRequest,
+  type RunResult,
+  type RunState,
+  type StepOutcome,
+  type StepStatus,
+} from './executor/index.ts';
+export {
+  bootId,
+  describeStepProcess,
+  fenceStepProcess,
+  processStartTicks,
+  stepProcessRunning,
+  type FenceResult,
+  type StepProcess,
+} from './process-fence.ts';
+export {
+  DEFAULT_PROBE_TIMEOUT_MS,
+  httpGet,
+  httpUrl,
+  joinUrl,
+  MAX_PROBE_RESPONSE_BYTES,
+  type HttpGetOptions,
+  type HttpGetResult,
+} from './http-get.ts';
+export {
+  createSqliteDatabaseProbe,
+  DEFAULT_GOLIVE_CHECKS,
+  GOLIVE_CHECK_IDS,
+  GoliveCheckSchemas,
+  parseGoliveConfig,
+  readGoliveConfig,
+  runGoliveChecks,
+  type DatabaseProbeResult,
+  type GoliveCheckConfig,
+  type GoliveCheckId,
+  type GoliveCheckReport,
+  type GoliveCheckResult,
+  type GoliveDeps,
+  type KeyStatus,
+  type LedgerVerifySummary,
+  type SqliteProbeTarget,
+} from './golive-checks.ts';
+export {
+  applicableGoDecision,
+  createGolivePolls,
+  GOLIVE,
+  GOLIVE_TAG,
+  latestClosedOf,
+  latestClosedPoll,
+  liveRunAllowed,
+  MAX_POLL_WINDOW_MS,
+  MIN_POLL_WINDOW_MS,
+  NODE_POLL_TENANT,
+  pollHoldReasons,
+  promotionAllowed,
+  type GoliveOptions,
+  type GolivePoll,
+  type GolivePolls,
+  type GoliveVote,
+  type OpenPollRequest,
+  type PollClosed,
+  type PollOutcome,
+  type PollVote,
+  type VoteRequest,
+} from './golive-polls.ts';
+export { createPlanGates, type PlanGatesOptions } from './plan-gates.ts';
+export {
+  assessReadiness,
+  createPrometheusMetrics,
+  firstMetric,
+  metricsFromRecord,
+  parseReadinessChecklist,
+  READINESS_SECTIONS,
+  ReadinessChecklistSchema,
+  ReadinessObservationsSchema,
+  readinessReceiptBody,
+  readinessSources,
+  readReadinessChecklist,
+  readReadinessObservations,
+  type AssessReadinessInput,
+  type MetricLookup,
+  type Observation,
+  type PrometheusMetricsOptions,
+  type ReadinessChecklist,
+  type ReadinessFacts,
+  type ReadinessFinding,
+  type ReadinessObservations,
+  type ReadinessReport,
+  type ReadinessSection,
+} from './readiness.ts';
+export {
+  AUDIT_CHECKS,
+  auditPlan,
+  createLogAuditLedger,
+  EXECUTED_STEP_STATUSES,
+  journalExecutedSteps,
+  MAX_RECEIPT_FAILURES,
+  type AuditCheckName,
+  type AuditCheckResult,
+  type AuditEntryListing,
+  type AuditFinding,
+  type AuditLedger,
+  type AuditLogAccess,
+  type AuditPlanFacts,
+  type AuditPlanInput,
+  type AuditReliance,
+  type AuditReport,
+  type AuditRun,
+  type AuditRunSource,
+  type AuditTrust,
+  type ExecutedStepRecord,
+  type HealthProbe,
+  type LedgerEntryBytes,
+} from './auditor.ts';

@@ -12,15 +12,62 @@ import {
 } from './config.ts';
 import type { A2aAgentsPort, ExternalMcpPort } from './services.ts';
 
-export * from './errors.ts';
-export * from './gateway.ts';
-export * from './services.ts';
-export * from './queries.ts';
-export * from './tools/index.ts';
-export * from './ledger-port.ts';
-export * from './config.ts';
-export * from './a2a-tool.ts';
-export * from './external-tools.ts';
+export { InteropError, type InteropErrorCode } from './errors.ts';
+export {
+  callTenant,
+  createToolGateway,
+  describeIssues,
+  digestOf,
+  toInteropError,
+  TOOL_NAME,
+  type Caller,
+  type ReceiptRef,
+  type ToolAnnotations,
+  type ToolAuthorization,
+  type ToolCallResult,
+  type ToolContext,
+  type ToolGateway,
+  type ToolGatewayOptions,
+  type ToolSpec,
+} from './gateway.ts';
+export {
+  type A2aAgentsPort,
+  type ApprovalRequest,
+  type CheckpointView,
+  type ControlPort,
+  type ExternalMcpPort,
+  type InteropServices,
+  type LedgerPort,
+  type ReceiptView,
+} from './services.ts';
+export {
+  BUILTIN_QUERIES,
+  createQueryRegistry,
+  PQID,
+  type PersistedQuery,
+  type QueryRegistry,
+  type QueryScope,
+} from './queries.ts';
+export { builtinTools, readScope, registerBuiltinTools, type Principal } from './tools/index.ts';
+export { createLogLedgerPort, receiptView, type LogLedgerPortOptions } from './ledger-port.ts';
+export {
+  A2aAgentConfigSchema,
+  a2aAgentList,
+  A2aAgentsConfigSchema,
+  checkA2aAgents,
+  checkMcpServers,
+  McpServerConfigSchema,
+  mcpServerList,
+  McpServersConfigSchema,
+  PURPOSE_PATTERN,
+  RESIDENCY_PATTERN,
+  type A2aAgentConfig,
+  type A2aAgentEndpoint,
+  type McpServerConfig,
+  type McpServerEndpoint,
+} from './config.ts';
+export { a2aPerformTool, registerA2aPerformTool } from './a2a-tool.ts';
+export { externalMcpTools } from './external-tools.ts';
 
 /** The ExternalMcpPort of createMcpClientPool, loading the MCP SDK on the first call that needs a connection. */
 export function createLazyMcpClientPool(servers: readonly McpServerEndpoint[]): ExternalMcpPort {

@@ -1,9 +1,59 @@
 // @vaultmesh/node: the composition root (only this package knows every adapter).
-export * from './config.ts';
-export * from './node.ts';
-export * from './node-keys.ts';
-export * from './server.ts';
-export * from './anchoring.ts';
-export * from './control.ts';
-export * from './interop.ts';
-export * from './federation.ts';
+export {
+  AnchorConfigSchema,
+  AuroraConfigSchema,
+  ConfigError,
+  ConfigSchema,
+  ControlConfigSchema,
+  FederationConfigSchema,
+  InteropConfigSchema,
+  loadConfig,
+  readKeyPassphrase,
+  TsaConfigSchema,
+  type AnchorConfig,
+  type ConfigInput,
+  type ControlConfig,
+  type NodeConfig,
+  type TsaConfig,
+} from './config.ts';
+export {
+  dataPaths,
+  initNode,
+  isInitialized,
+  openNode,
+  verifyNode,
+  type NodeVerifyReport,
+  type OpenedNode,
+} from './node.ts';
+export {
+  nodeKeyStatus,
+  rotateNodeKey,
+  sealNodeKeyFile,
+  unsealNodeKeyFile,
+  type KeyRotationResult,
+  type NodeKeyStatus,
+} from './node-keys.ts';
+export { DASHBOARD_DIR, startNode, stopOnSignal, VERSION, type RunningNode } from './server.ts';
+export {
+  createAnchorScheduler,
+  exportEvidence,
+  loadTsaTrust,
+  logKeyTexts,
+  splitPem,
+  verifyAnchors,
+  type AnchorProblem,
+} from './anchoring.ts';
+export {
+  controlPrincipal,
+  createControlPlane,
+  type ControlPlane,
+  type ControlPlaneOptions,
+} from './control.ts';
+export { APPROVAL_REQUESTS, createInterop, type Interop, type InteropOptions } from './interop.ts';
+export {
+  createFederation,
+  type Federation,
+  type FederationOptions,
+  type MergeReceiptFile,
+  type PeerSyncStatus,
+} from './federation.ts';

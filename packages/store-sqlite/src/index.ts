@@ -719,5 +719,5 @@ async function* scanWithReaders(
     await Promise.all(readers.map((r) => r.close()));
   }
 }
-export * from './control-store.ts';
-export * from './federation-store.ts';
+export { createSqliteControlStore } from './control-store.ts';
+export { createSqliteFederationStore } from './federation-store.ts';
