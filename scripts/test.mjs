@@ -24,6 +24,14 @@ function step(name, args) {
 step('lint (eslint)', ['--no-install', 'eslint', '.']);
 step('format (prettier --check)', ['--no-install', 'prettier', '--check', '.', '--log-level', 'warn']);
 step('type-check (tsc --noEmit, strict)', ['--no-install', 'tsc', '-p', 'tsconfig.json', '--noEmit']);
+// The plain-JS worker files (they run without the TypeScript loader), type-checked through their JSDoc.
+step('type-check workers (tsc --noEmit, checkJs)', [
+  '--no-install',
+  'tsc',
+  '-p',
+  'tsconfig.workers.json',
+  '--noEmit',
+]);
 
 const dir = mkdtempSync(join(tmpdir(), 'vm-test-'));
 const report = join(dir, 'vitest.json');

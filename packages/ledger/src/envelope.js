@@ -1,8 +1,15 @@
 // Cheap check of the columns stored beside a leaf against its canonical receipt bytes, without parsing.
-// Plain JavaScript (typed by envelope.d.ts) so that verification's reader threads, which run without the
+// Plain JavaScript (typed by envelope.d.ts for importers, and type-checked itself through these JSDoc types) so that verification's reader threads, which run without the
 // TypeScript loader, use this very implementation too.
 
-/** True when bytes[end - text.length, end) lie at or after `start` and hold exactly the ASCII string `text`. */
+/**
+ * True when bytes[end - text.length, end) lie at or after `start` and hold exactly the ASCII string `text`.
+ * @param {Uint8Array} bytes
+ * @param {number} start
+ * @param {number} end
+ * @param {string} text
+ * @returns {boolean}
+ */
 function endsWithAscii(bytes, start, end, text) {
   const off = end - text.length;
   if (off < start) return false;
@@ -10,6 +17,14 @@ function endsWithAscii(bytes, start, end, text) {
   return true;
 }
 
+/**
+ * Where the last `text` ending before `before` (and starting at or after `start`) begins, or -1.
+ * @param {Uint8Array} bytes
+ * @param {number} start
+ * @param {string} text
+ * @param {number} before
+ * @returns {number}
+ */
 function lastIndexOfAscii(bytes, start, text, before) {
   for (let i = before - text.length; i >= start; i--)
     if (endsWithAscii(bytes, start, i + text.length, text)) return i;
@@ -21,10 +36,17 @@ const PARENTS_OPEN = ',"parents":[';
 
 // Kinds and tenants repeat across a log, and times within a millisecond, so their canonical member text
 // is memoized (bounded). JSON.stringify of a printable-ASCII string is its RFC 8785 form.
+/** @type {{ kind: Map<unknown, string | undefined>; tenant: Map<unknown, string | undefined> }} */
 const partCache = { kind: new Map(), tenant: new Map() };
 let tailMs = NaN;
 let tailText = '';
 
+/**
+ * The canonical `,"name":value` member text of a column value, or undefined when it is not printable ASCII.
+ * @param {'kind' | 'tenant'} name
+ * @param {unknown} value
+ * @returns {string | undefined}
+ */
 function columnPart(name, value) {
   const cache = partCache[name];
   let part = cache.get(value);
@@ -44,6 +66,11 @@ function columnPart(name, value) {
  * bytes: the canonical envelope always ends with `,"kind":K[,"parents":[...]],"tenant":T,"time":"ISO","v":1}`
  * and parents hold no strings that could mimic it. Returns the first field that disagrees, or undefined.
  * The bytes are bytes[start, end) (default: all of them), so a caller can check a slice without a view.
+ * @param {Uint8Array} bytes
+ * @param {{ kind: string; tenant: string; time: number }} columns
+ * @param {number} [start]
+ * @param {number} [end]
+ * @returns {'kind' | 'tenant' | 'time' | undefined}
  */
 export function envelopeMismatch(bytes, columns, start = 0, end = bytes.length) {
   if (columns.time !== tailMs) {

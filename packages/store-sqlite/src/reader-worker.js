@@ -1,10 +1,26 @@
 // SQLite reader thread for verification: reads entry ranges on its own read-only connection and hands
 // them back packed in transferable buffers, so reading (most of a full verify) runs beside the hashing.
-// Plain JavaScript on purpose: worker threads do not inherit the TypeScript loader.
+// Plain JavaScript on purpose: worker threads do not inherit the TypeScript loader. Type-checked through JSDoc
+// (tsconfig.workers.json).
 import { hash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { envelopeMismatch } from '@vaultmesh/ledger/envelope';
+
+/** Node's Buffer with its fast latin1 write (present at runtime, absent from @types/node). */
+/** @typedef {Buffer & { latin1Write(text: string, offset: number): number }} FastBuffer */
+/** A tile being rebuilt and how many of its level-0 slots the range fills. */
+/** @typedef {{ tile: FastBuffer; width: number }} ExpectedTile */
+/** One complete subtree: its level and root hash. */
+/** @typedef {{ level: number; hash: Uint8Array }} Subtree */
+
+if (!parentPort) throw new Error('reader-worker.js runs only as a worker thread');
+const port = parentPort;
+
+/** @param {number} size @returns {FastBuffer} */
+const fastAlloc = (size) => /** @type {FastBuffer} */ (Buffer.alloc(size));
+/** @param {number} size @returns {FastBuffer} */
+const fastAllocUnsafe = (size) => /** @type {FastBuffer} */ (Buffer.allocUnsafe(size));
 
 const db = new Database(workerData.path, { readonly: true, fileMustExist: true });
 db.pragma(`busy_timeout = ${workerData.busyTimeoutMs}`);
@@ -21,6 +37,7 @@ const range = db
 const TILE_KEY_STRIDE = 2 ** 40;
 const TILE_WIDTH = 256;
 const TILE_BYTES = (2 * TILE_WIDTH - 2) * 32;
+/** @param {number} row */
 const rowOffset = (row) => 2 * TILE_WIDTH - ((2 * TILE_WIDTH) >> row);
 /** The largest range verified here: 2^13 leaves, whose nodes all lie in level-0 tiles and one level-1 tile. */
 const MAX_RANGE = 8192;
@@ -43,7 +60,13 @@ const tileRange = db
   .prepare('SELECT id, width, data FROM tiles WHERE id >= ? AND id < ? ORDER BY id')
   .raw(true);
 
-/** Parses `n` comma-separated decimal integers below 10^15 into out; false for anything else. */
+/**
+ * Parses `n` comma-separated decimal integers below 10^15 into out; false for anything else.
+ * @param {unknown} text
+ * @param {number} n
+ * @param {Float64Array} out
+ * @returns {boolean}
+ */
 function parseInts(text, n, out) {
   if (typeof text !== 'string') return false;
   let k = 0;
@@ -67,9 +90,16 @@ function parseInts(text, n, out) {
   return k === n;
 }
 
-/** Splits `text` at char(30) into exactly `n` values (repeated values share one string); false otherwise. */
+/**
+ * Splits `text` at char(30) into exactly `n` values (repeated values share one string); false otherwise.
+ * @param {unknown} text
+ * @param {number} n
+ * @param {string[]} out
+ * @returns {boolean}
+ */
 function splitValues(text, n, out) {
   if (typeof text !== 'string') return false;
+  /** @type {string[]} */
   const recent = [];
   let k = 0;
   for (let from = 0; ;) {
@@ -106,12 +136,19 @@ function splitValues(text, n, out) {
  * `sizes` are signed checkpoint sizes: for those inside the range, the range's part of the tree's right
  * edge at that size is returned too, so the caller can recompute the checkpoint's root.
  */
+/**
+ * @param {number} start
+ * @param {number} end
+ * @param {readonly number[]} sizes
+ * @returns {{ nodes: Subtree[]; nodesChecked: number; frontiers: [number, Subtree[]][] } | undefined}
+ */
 function verifyRange(start, end, sizes) {
   const n = end - start;
   if (n <= 0 || n > MAX_RANGE || start % 2 ** Math.ceil(Math.log2(n)) !== 0) return undefined;
+  /** @type {unknown[]} */
   let row;
   try {
-    row = rangeQuery.get(start, end);
+    row = /** @type {unknown[]} */ (rangeQuery.get(start, end));
   } catch {
     return undefined;
   }
@@ -127,7 +164,9 @@ function verifyRange(start, end, sizes) {
   for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + 1 + ints[i];
   if (offsets[n] !== input.length) return undefined;
   const times = new Float64Array(n);
+  /** @type {string[]} */
   const kinds = new Array(n);
+  /** @type {string[]} */
   const tenants = new Array(n);
   if (
     !parseInts(timeText, n, times) ||
@@ -136,7 +175,7 @@ function verifyRange(start, end, sizes) {
   )
     return undefined;
   // Leaf hashes, then the columns.
-  const leaves = Buffer.allocUnsafe(32 * n);
+  const leaves = fastAllocUnsafe(32 * n);
   for (let i = 0; i < n; i++)
     leaves.latin1Write(hash('sha256', input.subarray(offsets[i], offsets[i + 1]), 'binary'), 32 * i);
   if (!leaves.equals(stored)) return undefined;
@@ -151,6 +190,7 @@ function verifyRange(start, end, sizes) {
   // level-1 tile's rows above them, built exactly where the stored tiles keep them.
   const nodeInput = Buffer.allocUnsafe(65);
   nodeInput[0] = 1;
+  /** @type {(tile: FastBuffer, fromRow: number, toRow: number, firstPos: number, width: number) => void} */
   const build = (tile, fromRow, toRow, firstPos, width) => {
     for (let r = fromRow + 1, below = width; r <= toRow; r++) {
       const count = below >> 1;
@@ -163,15 +203,16 @@ function verifyRange(start, end, sizes) {
       below = count;
     }
   };
+  /** @type {Map<number, ExpectedTile>} */
   const expected = new Map();
   const firstTile = Math.floor(start / TILE_WIDTH);
   const lastTile = Math.floor((end - 1) / TILE_WIDTH);
-  const upper = Buffer.alloc(TILE_BYTES);
+  const upper = fastAlloc(TILE_BYTES);
   const upperIndex = Math.floor(start / TILE_WIDTH ** 2);
   const upperFirst = firstTile % TILE_WIDTH;
   let fullTiles = 0;
   for (let t = firstTile; t <= lastTile; t++) {
-    const tile = Buffer.alloc(TILE_BYTES);
+    const tile = fastAlloc(TILE_BYTES);
     const width = Math.min(end, (t + 1) * TILE_WIDTH) - t * TILE_WIDTH;
     leaves.copy(tile, 0, 32 * (t * TILE_WIDTH - start), 32 * (t * TILE_WIDTH - start + width));
     build(tile, 0, 7, 0, width);
@@ -186,20 +227,27 @@ function verifyRange(start, end, sizes) {
   }
   build(upper, 0, 5, upperFirst, fullTiles);
   // Compare with the stored tiles, row by row over the slots this range fills.
+  /** @type {(want: Buffer, got: Buffer, row: number, first: number, count: number) => boolean} */
   const same = (want, got, row, first, count) => {
     const a = (rowOffset(row) + first) * 32;
     return count === 0 || want.compare(got, a, a + 32 * count, a, a + 32 * count) === 0;
   };
+  /** @type {[unknown, unknown, unknown][]} */
   let tiles;
   try {
-    tiles = tileRange.all(firstTile, lastTile + 1);
+    tiles = /** @type {[unknown, unknown, unknown][]} */ (tileRange.all(firstTile, lastTile + 1));
     if (fullTiles > 0)
-      tiles.push(...tileRange.all(TILE_KEY_STRIDE + upperIndex, TILE_KEY_STRIDE + upperIndex + 1));
+      tiles.push(
+        .../** @type {[unknown, unknown, unknown][]} */ (
+          tileRange.all(TILE_KEY_STRIDE + upperIndex, TILE_KEY_STRIDE + upperIndex + 1)
+        ),
+      );
   } catch {
     return undefined;
   }
   if (tiles.length !== lastTile - firstTile + 1 + (fullTiles > 0 ? 1 : 0)) return undefined;
   for (const [id, width, data] of tiles) {
+    if (typeof id !== 'number' || typeof width !== 'number') return undefined;
     if (!Number.isSafeInteger(width) || !Buffer.isBuffer(data) || data.length !== TILE_BYTES)
       return undefined;
     const e = id < TILE_KEY_STRIDE ? expected.get(id) : { tile: upper, width: upperFirst + fullTiles };
@@ -212,17 +260,22 @@ function verifyRange(start, end, sizes) {
   // Every node was checked: the leaves and, per level, each complete node inside the range.
   let nodesChecked = 0;
   for (let level = 0; 2 ** level <= n; level++) nodesChecked += Math.floor(n / 2 ** level);
+  /** @type {(level: number, index: number) => Uint8Array} */
   const node = (level, index) => {
     const tileLevel = level >> 3;
     const r = level & 7;
     const perRow = TILE_WIDTH >> r;
     const tileIndex = Math.floor(index / perRow);
-    const tile = tileLevel === 0 ? expected.get(tileIndex).tile : upper;
+    const at = tileLevel === 0 ? expected.get(tileIndex) : { tile: upper };
+    if (!at) throw new Error(`tile ${tileIndex} was not rebuilt`);
+    const tile = at.tile;
     const slot = rowOffset(r) + (index - tileIndex * perRow);
     return new Uint8Array(tile.subarray(slot * 32, slot * 32 + 32));
   };
   // Complete subtrees of [from, to), largest first (rangeNodes in @vaultmesh/ledger).
+  /** @type {(from: number, to: number) => Subtree[]} */
   const subtrees = (from, to) => {
+    /** @type {Subtree[]} */
     const out = [];
     for (let pos = from; pos < to;) {
       let level = 0;
@@ -235,18 +288,27 @@ function verifyRange(start, end, sizes) {
   return {
     nodes: subtrees(start, end),
     nodesChecked,
-    frontiers: sizes.filter((s) => s > start && s < end).map((s) => [s, subtrees(start, s)]),
+    frontiers: sizes
+      .filter((s) => s > start && s < end)
+      .map((s) => /** @type {[number, Subtree[]]} */ ([s, subtrees(start, s)])),
   };
 }
 
+/**
+ * Reads entries [start, end) as they are stored, with their recomputed leaf hashes and column checks.
+ * @param {number} start
+ * @param {number} end
+ */
 function scan(start, end) {
-  const rows = range.all(start, end);
+  const rows = /** @type {unknown[][]} */ (range.all(start, end));
   const n = rows.length;
   const indexes = new Float64Array(n);
   const times = new Float64Array(n);
   const offsets = new Uint32Array(n + 1);
   const hashOffsets = new Uint32Array(n + 1);
+  /** @type {unknown[]} */
   const kinds = new Array(n);
+  /** @type {unknown[]} */
   const tenants = new Array(n);
   let total = 0;
   let hashTotal = 0;
@@ -255,8 +317,10 @@ function scan(start, end) {
     offsets[i] = total;
     hashOffsets[i] = hashTotal;
     // Damaged rows may hold NULL or a wrong type: pass them on as they are for the verifier to report.
-    total += Buffer.isBuffer(r[5]) ? r[5].length : 0;
-    hashTotal += Buffer.isBuffer(r[1]) ? r[1].length : 0;
+    const data = r[5];
+    const leafHash = r[1];
+    total += Buffer.isBuffer(data) ? data.length : 0;
+    hashTotal += Buffer.isBuffer(leafHash) ? leafHash.length : 0;
   }
   offsets[n] = total;
   hashOffsets[n] = hashTotal;
@@ -267,24 +331,36 @@ function scan(start, end) {
   const computed = Buffer.allocUnsafe(32 * n);
   let leafInput = Buffer.allocUnsafe(1024);
   // The columns beside each leaf are checked here too, with the same code the main thread would use.
+  /** @type {[number, string][]} */
   const columnMismatches = [];
   // A time that is not a number (a damaged row) is passed on as it is, to be reported as stored.
+  /** @type {[number, unknown][]} */
   const oddTimes = [];
   for (let i = 0; i < n; i++) {
     const r = rows[i];
-    indexes[i] = r[0];
-    if (Buffer.isBuffer(r[1])) hashes.set(r[1], hashOffsets[i]);
+    indexes[i] = /** @type {number} */ (r[0]);
+    const leafHash = r[1];
+    if (Buffer.isBuffer(leafHash)) hashes.set(leafHash, hashOffsets[i]);
     kinds[i] = r[2];
     tenants[i] = r[3];
-    times[i] = r[4];
+    times[i] = /** @type {number} */ (r[4]);
     if (typeof r[4] !== 'number') oddTimes.push([i, r[4]]);
-    const data = Buffer.isBuffer(r[5]) ? r[5] : Buffer.alloc(0);
+    const stored = r[5];
+    const data = Buffer.isBuffer(stored) ? stored : Buffer.alloc(0);
     bytes.set(data, offsets[i]);
     if (leafInput.length < data.length + 1) leafInput = Buffer.allocUnsafe(2 * data.length + 1);
     leafInput[0] = 0;
     data.copy(leafInput, 1);
     computed.write(hash('sha256', leafInput.subarray(0, data.length + 1), 'binary'), 32 * i, 'latin1');
-    const column = envelopeMismatch(data, { kind: r[2], tenant: r[3], time: r[4] });
+    // Damaged columns are checked as stored: a non-string kind never matches, which is what is reported.
+    const column = envelopeMismatch(
+      data,
+      /** @type {{ kind: string; tenant: string; time: number }} */ ({
+        kind: r[2],
+        tenant: r[3],
+        time: r[4],
+      }),
+    );
     if (column) columnMismatches.push([i, column]);
   }
   const leafHashes = new Uint8Array(computed.buffer, computed.byteOffset, computed.byteLength).slice();
@@ -304,18 +380,18 @@ function scan(start, end) {
   };
 }
 
-parentPort.on('message', (m) => {
+port.on('message', (m) => {
   try {
     if (m.op === 'scan' && m.verify) {
       const verified = verifyRange(m.start, m.end, m.verify.sizes);
       if (verified) {
-        parentPort.postMessage({ id: m.id, ok: true, verified });
+        port.postMessage({ id: m.id, ok: true, verified });
         return;
       }
     }
     if (m.op === 'scan') {
       const r = scan(m.start, m.end);
-      parentPort.postMessage({ id: m.id, ok: true, ...r }, [
+      port.postMessage({ id: m.id, ok: true, ...r }, [
         r.indexes.buffer,
         r.times.buffer,
         r.offsets.buffer,
@@ -325,12 +401,12 @@ parentPort.on('message', (m) => {
         r.leafHashes.buffer,
       ]);
     } else if (m.op === 'pragma') {
-      parentPort.postMessage({ id: m.id, ok: true, result: String(db.pragma(m.name, { simple: true })) });
+      port.postMessage({ id: m.id, ok: true, result: String(db.pragma(m.name, { simple: true })) });
     } else if (m.op === 'close') {
       db.close();
-      parentPort.postMessage({ id: m.id, ok: true });
+      port.postMessage({ id: m.id, ok: true });
     }
   } catch (err) {
-    parentPort.postMessage({ id: m.id, ok: false, message: err.message });
+    port.postMessage({ id: m.id, ok: false, message: err instanceof Error ? err.message : String(err) });
   }
 });

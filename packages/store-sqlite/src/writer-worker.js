@@ -1,15 +1,20 @@
 // SQLite writer thread: owns the write connection so durable group commits (fsync included) run on a
 // second core while the main thread keeps validating, hashing and integrating the next batch.
-// Plain JavaScript on purpose: worker threads do not inherit the TypeScript loader.
+// Plain JavaScript on purpose: worker threads do not inherit the TypeScript loader. Type-checked through JSDoc.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+
+if (!parentPort) throw new Error('writer-worker.js runs only as a worker thread');
+const port = parentPort;
 
 const db = new Database(workerData.path);
 db.pragma(`busy_timeout = ${workerData.busyTimeoutMs}`);
 db.pragma('journal_mode = WAL');
 db.pragma(`synchronous = ${workerData.synchronous}`);
 const TILE_KEY_STRIDE = 2 ** 40;
+/** @type {import('better-sqlite3').Statement<[], { n: number | null }>} */
 const size = db.prepare('SELECT max(idx) AS n FROM entries');
+/** @type {import('better-sqlite3').Statement<[number], { leaf_hash: Buffer }>} */
 const tailHash = db.prepare('SELECT leaf_hash FROM entries WHERE idx = ?');
 // Rows go in ROWS at a time: one multi-row INSERT costs far less per row than ROWS single-row ones
 // (binding and stepping once instead of ROWS times).
@@ -23,6 +28,10 @@ const upsertTile = db.prepare(
 );
 
 class WriterError extends Error {
+  /**
+   * @param {'CONFLICT' | 'INVALID_ARGUMENT'} code
+   * @param {string} message
+   */
   constructor(code, message) {
     super(message);
     this.code = code;
@@ -31,7 +40,7 @@ class WriterError extends Error {
 
 const commit = db.transaction((m) => {
   const row = size.get();
-  const current = row.n === null ? 0 : row.n + 1;
+  const current = row === undefined || row.n === null ? 0 : row.n + 1;
   if (current !== m.expectedSize)
     throw new WriterError('CONFLICT', `expected size ${m.expectedSize}, storage has ${current}`);
   if (m.expectedTail) {
@@ -43,6 +52,7 @@ const commit = db.transaction((m) => {
   // tenant are indexes into m.names (a batch repeats a few values many times).
   const inputs = Buffer.from(m.inputs.buffer, m.inputs.byteOffset, m.inputs.byteLength);
   const hashes = Buffer.from(m.hashes.buffer, m.hashes.byteOffset, m.hashes.byteLength);
+  /** @type {(i: number, at: number) => void} */
   const bind = (i, at) => {
     args[at] = m.expectedSize + i;
     args[at + 1] = hashes.subarray(i * 32, i * 32 + 32);
@@ -71,22 +81,23 @@ const commit = db.transaction((m) => {
   }
 });
 
-parentPort.on('message', (m) => {
+port.on('message', (m) => {
   if (m.op === 'close') {
     db.close();
-    parentPort.postMessage({ id: m.id, ok: true });
-    parentPort.close();
+    port.postMessage({ id: m.id, ok: true });
+    port.close();
     return;
   }
   try {
     commit.immediate(m);
-    parentPort.postMessage({ id: m.id, ok: true });
-  } catch (err) {
-    parentPort.postMessage({
+    port.postMessage({ id: m.id, ok: true });
+  } catch (e) {
+    const err = /** @type {{ code?: unknown; message?: unknown }} */ (e);
+    port.postMessage({
       id: m.id,
       ok: false,
       code: err.code === 'CONFLICT' || err.code === 'INVALID_ARGUMENT' ? err.code : 'STORAGE',
-      message: err.message,
+      message: String(err.message),
     });
   }
 });
