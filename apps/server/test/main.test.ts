@@ -29,6 +29,8 @@ function start(env: Record<string, string>) {
     };
     check();
   });
+  // A test that expects the process to exit never awaits `listening`: its rejection is then expected, not unhandled.
+  listening.catch(() => undefined);
   return { child, exited, listening, output: () => out };
 }
 
