@@ -1,4 +1,7 @@
-// Runs the real `vm` binary in a child process (shared by the end-to-end tests).
+// Runs `vm` for the end-to-end tests. Most commands run in process through the CLI's main(argv), with the
+// environment, working directory and stdout/stderr of the call swapped in for its duration (one call at a time per
+// test file), so a test does not pay a process start per command. Commands that serve until stopped or are about the
+// process itself (up, serve, listen, anchor run, demo, bench) and calls with spawn: true run the real binary.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,11 +20,30 @@ export interface RunResult {
   stderr: string;
 }
 
+export interface RunVmOptions {
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  cwd?: string;
+  /** Run the real binary in a child process (for what only a process shows: signals, exit on its own ...). */
+  spawn?: boolean;
+}
+
+/** Commands that keep running until stopped, or whose test is about the process: always the real binary. */
+const SPAWNED = [/^up$/, /^(mcp) serve$/, /^callback listen$/, /^anchor run$/, /^demo$/, /^bench$/];
+
+function needsProcess(args: readonly string[]): boolean {
+  const words = args.filter((a) => !a.startsWith('-'));
+  const one = words[0] ?? '';
+  const two = `${one} ${words[1] ?? ''}`;
+  return SPAWNED.some((re) => re.test(one) || re.test(two));
+}
+
 /** Runs `vm <args>` to completion (never rejects on a non-zero exit). */
-export function runVm(
-  args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
-): Promise<RunResult> {
+export function runVm(args: string[], opts: RunVmOptions = {}): Promise<RunResult> {
+  return opts.spawn || needsProcess(args) ? runSpawned(args, opts) : runInProcess(args, opts);
+}
+
+function runSpawned(args: string[], opts: RunVmOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [VM_BIN, ...args], {
       cwd: opts.cwd ?? ROOT,
@@ -40,8 +62,47 @@ export function runVm(
   });
 }
 
+let queue: Promise<unknown> = Promise.resolve();
+
+/** One in-process call at a time: the environment, cwd and output streams are process-wide. */
+function runInProcess(args: string[], opts: RunVmOptions): Promise<RunResult> {
+  const run = queue.then(() => callMain(args, opts));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function callMain(args: string[], opts: RunVmOptions): Promise<RunResult> {
+  const { main } = await import('@vaultmesh/cli');
+  const saved = { env: process.env, cwd: process.cwd(), exitCode: process.exitCode };
+  const out = { stdout: '', stderr: '' };
+  const write = process.stdout.write.bind(process.stdout);
+  const writeErr = process.stderr.write.bind(process.stderr);
+  const capture =
+    (key: 'stdout' | 'stderr') =>
+    (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+      out[key] += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+      const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      cb?.();
+      return true;
+    };
+  process.env = { ...CLEAN_ENV, ...opts.env };
+  process.chdir(opts.cwd ?? ROOT);
+  process.stdout.write = capture('stdout') as typeof process.stdout.write;
+  process.stderr.write = capture('stderr') as typeof process.stderr.write;
+  try {
+    const code = await main(['node', 'vm', ...args]);
+    return { code, ...out };
+  } finally {
+    process.stdout.write = write;
+    process.stderr.write = writeErr;
+    process.env = saved.env;
+    process.chdir(saved.cwd);
+    process.exitCode = saved.exitCode;
+  }
+}
+
 /** Runs `vm <args> --json` and parses stdout, failing with the CLI's stderr when it did not exit 0. */
-export async function runVmJson<T>(args: string[], opts: { env?: Record<string, string> } = {}): Promise<T> {
+export async function runVmJson<T>(args: string[], opts: RunVmOptions = {}): Promise<T> {
   const r = await runVm([...args, '--json'], opts);
   if (r.code !== 0) throw new Error(`vm ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
