@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STATUS_TABLES } from '@vaultmesh/api';
+import { A2A_TASK_STATES } from '@vaultmesh/interop/core';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/vm.ts';
 
@@ -24,5 +25,19 @@ function documented(errorClass: string): Record<string, number> {
 describe('HTTP statuses: docs/api.md and the REST edge agree', () => {
   it.each(Object.keys(STATUS_TABLES))('%s', (errorClass) => {
     expect(documented(errorClass)).toEqual({ ...STATUS_TABLES[errorClass as keyof typeof STATUS_TABLES] });
+  });
+});
+
+describe('A2A task states: docs/interop.md and the JSON-RPC edge agree', () => {
+  it('InteropError', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'interop.md'), 'utf8');
+    const m = /`InteropError` \([^)]*\) maps as: ([^\n]*?)\. /.exec(doc);
+    expect(m, 'docs/interop.md documents the InteropError table').not.toBeNull();
+    const documented: Record<string, string> = {};
+    for (const group of m![1]!.split(';')) {
+      const [codes, state] = group.split('→');
+      for (const c of codes!.matchAll(/`([A-Z_]+)`/g)) documented[c[1]!] = state!.trim();
+    }
+    expect(documented).toEqual({ ...A2A_TASK_STATES });
   });
 });

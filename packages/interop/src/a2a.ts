@@ -49,7 +49,7 @@ import {
   RESIDENCY_PATTERN,
   type A2aAgentEndpoint,
 } from './config.ts';
-import { InteropError } from './errors.ts';
+import { A2A_TASK_STATES, InteropError } from './errors.ts';
 import { describeIssues, digestOf, type Caller, type ToolGateway } from './gateway.ts';
 import { createQueryRegistry } from './queries.ts';
 import type { A2aAgentsPort, InteropServices } from './services.ts';
@@ -411,7 +411,7 @@ export function createVaultMeshAgentExecutor(
             ? err
             : new InteropError('FAILED', (err as Error)?.message ?? String(err));
         const details = { code: e.code, ...(e.reasons.length ? { reasons: e.reasons } : {}) };
-        const rejected = e.code === 'DENIED' || e.code === 'INVALID_INPUT';
+        const rejected = A2A_TASK_STATES[e.code] === 'rejected';
         const state = ac.signal.aborted
           ? TaskState.TASK_STATE_CANCELED
           : rejected

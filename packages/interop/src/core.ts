@@ -12,7 +12,7 @@ import {
 } from './config.ts';
 import type { A2aAgentsPort, ExternalMcpPort } from './services.ts';
 
-export { InteropError, type InteropErrorCode } from './errors.ts';
+export { A2A_TASK_STATES, InteropError, type InteropErrorCode } from './errors.ts';
 export {
   callTenant,
   createToolGateway,

@@ -26,3 +26,19 @@ export class InteropError extends VaultMeshError<InteropErrorCode, readonly stri
     this.reasons = reasons;
   }
 }
+
+/**
+ * The JSON-RPC edges' table, exhaustive over every code: the A2A task state a failed call ends in ('rejected': the
+ * request itself was refused and nothing ran; 'failed': it ran, or tried to, and did not succeed). Over MCP every
+ * code is a tool result with isError and the text "<CODE>: <message>". docs/interop.md documents this table and
+ * test/status-codes.test.ts compares the two.
+ */
+export const A2A_TASK_STATES: Readonly<Record<InteropErrorCode, 'rejected' | 'failed'>> = {
+  INVALID_INPUT: 'rejected',
+  DENIED: 'rejected',
+  NOT_FOUND: 'failed',
+  TIMEOUT: 'failed',
+  UPSTREAM_FAILED: 'failed',
+  UNAVAILABLE: 'failed',
+  FAILED: 'failed',
+};
