@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -7,5 +8,8 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // One test file per core: vitest's default (cores - 1) runs one file at a time on a 2-core machine, though most
+    // test time is waiting on child processes, servers and fsync rather than on the CPU.
+    poolOptions: { forks: { maxForks: Math.max(2, availableParallelism()), minForks: 1 } },
   },
 });
