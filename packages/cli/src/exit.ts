@@ -1,11 +1,12 @@
 // Exit codes of `vm` (documented in docs/cli.md) and the one error → exit code table.
 import { AttestError, type AttestErrorCode } from '@vaultmesh/attest';
-import { AuthError } from '@vaultmesh/auth';
+import { AuthError, type AuthErrorCode } from '@vaultmesh/auth';
+import { FederationError, type FederationErrorCode } from '@vaultmesh/federation';
 import { AuroraError, type AuroraErrorCode } from '@vaultmesh/aurora/errors';
 import { ControlError, type ControlErrorCode } from '@vaultmesh/control/errors';
 import { InteropError, type InteropErrorCode } from '@vaultmesh/interop/errors';
 import { LedgerError, type LedgerErrorCode } from '@vaultmesh/ledger';
-import { LogError } from '@vaultmesh/log';
+import { LogError, type LogErrorCode } from '@vaultmesh/log';
 // The errors entry only: it does not load the Cedar wasm, which only `vm policy` needs.
 import { PolicyError, type PolicyErrorCode } from '@vaultmesh/policy/errors';
 import { ConfigError } from '@vaultmesh/node';
@@ -50,16 +51,78 @@ export class CliError extends Error {
   }
 }
 
-/** AttestError codes that do not exit FAILED (1): existing key, missing or invalid release manifest or options. */
-const ATTEST_EXIT: Partial<Record<AttestErrorCode, number>> = {
-  KEY_EXISTS: EXIT.CONFLICT,
-  KEY_PASSPHRASE: EXIT.AUTH,
-  MANIFEST_MISSING: EXIT.NOT_FOUND,
-  MANIFEST_INVALID: EXIT.USAGE,
+/** AttestError codes → exit codes: a check that did not pass is FAILED (1); an existing key, a missing or invalid
+ * manifest or options are named here. */
+const ATTEST_EXIT: Record<AttestErrorCode, number> = {
   ARTIFACT_INVALID: EXIT.USAGE,
+  ARTIFACT_MISSING: EXIT.FAILED,
+  CHECKSUMS_MALFORMED: EXIT.FAILED,
+  DIGEST_MISMATCH: EXIT.FAILED,
+  DSSE_MALFORMED: EXIT.FAILED,
   DSSE_OPTIONS: EXIT.USAGE,
+  DSSE_PAYLOAD_TYPE: EXIT.FAILED,
+  DSSE_SIGNATURE_INVALID: EXIT.FAILED,
+  KEY_EXISTS: EXIT.CONFLICT,
+  KEY_INVALID: EXIT.FAILED,
+  KEY_MISSING: EXIT.FAILED,
+  KEY_PASSPHRASE: EXIT.AUTH,
+  KEY_PERMISSIONS: EXIT.FAILED,
+  MANIFEST_INVALID: EXIT.USAGE,
+  MANIFEST_MISSING: EXIT.NOT_FOUND,
+  SIGNATURE_EXPIRED: EXIT.FAILED,
+  SIGNATURE_INVALID: EXIT.FAILED,
+  SIGNATURE_MALFORMED: EXIT.FAILED,
+  SIGNATURE_MISSING: EXIT.FAILED,
+  SIGNATURE_POLICY: EXIT.FAILED,
+  SIGNATURE_REPLAY: EXIT.FAILED,
+  STATEMENT_INVALID: EXIT.FAILED,
+  TSA_CERT_PURPOSE: EXIT.FAILED,
+  TSA_IMPRINT_MISMATCH: EXIT.FAILED,
+  TSA_MALFORMED: EXIT.FAILED,
+  TSA_NONCE_MISMATCH: EXIT.FAILED,
   TSA_OPTIONS: EXIT.USAGE,
+  TSA_POLICY_MISMATCH: EXIT.FAILED,
+  TSA_REJECTED: EXIT.FAILED,
+  TSA_SIGNATURE_INVALID: EXIT.FAILED,
+  TSA_SIGNER_CERT: EXIT.FAILED,
+  TSA_UNAVAILABLE: EXIT.FAILED,
+  TSA_UNSUPPORTED: EXIT.FAILED,
+  TSA_UNTRUSTED: EXIT.FAILED,
   BUNDLE_MALFORMED: EXIT.USAGE,
+};
+
+/** AuthError codes → exit codes. */
+const AUTH_EXIT: Record<AuthErrorCode, number> = {
+  UNAUTHENTICATED: EXIT.AUTH,
+  FORBIDDEN: EXIT.AUTH,
+  INVALID_ARGUMENT: EXIT.USAGE,
+  NOT_FOUND: EXIT.NOT_FOUND,
+};
+
+/** LogError codes → exit codes. */
+const LOG_EXIT: Record<LogErrorCode, number> = {
+  INVALID_ARGUMENT: EXIT.USAGE,
+  NOT_FOUND: EXIT.NOT_FOUND,
+  NOT_INITIALIZED: EXIT.NOT_FOUND,
+  ALREADY_INITIALIZED: EXIT.CONFLICT,
+  CONFLICT: EXIT.CONFLICT,
+  TIMEOUT: EXIT.FAILED,
+  CLOSED: EXIT.FAILED,
+  STORAGE: EXIT.FAILED,
+};
+
+/** FederationError codes → exit codes (vm federate): evidence that a check failed is FAILED (1). */
+const FEDERATION_EXIT: Record<FederationErrorCode, number> = {
+  COSIGNATURE_INVALID: EXIT.FAILED,
+  CHECKPOINT_INVALID: EXIT.FAILED,
+  INCONSISTENT: EXIT.FAILED,
+  EQUIVOCATION: EXIT.FAILED,
+  MERGE_MISMATCH: EXIT.FAILED,
+  SIGNATURE_INVALID: EXIT.FAILED,
+  INVALID_ARGUMENT: EXIT.USAGE,
+  PEER_UNREACHABLE: EXIT.FAILED,
+  PEER_UNTRUSTED: EXIT.AUTH,
+  NOT_FOUND: EXIT.NOT_FOUND,
 };
 
 /** PolicyError codes → exit codes (a deny is not an error: `vm policy check` exits 1 for it itself). */
@@ -125,6 +188,10 @@ export const EXIT_TABLES = {
   AuroraError: AURORA_EXIT,
   LedgerError: LEDGER_EXIT,
   StoreError: STORE_EXIT,
+  AttestError: ATTEST_EXIT,
+  AuthError: AUTH_EXIT,
+  LogError: LOG_EXIT,
+  FederationError: FEDERATION_EXIT,
 } as const;
 
 /** Maps an error to [exit code, one-line message]. */
@@ -138,35 +205,16 @@ export function exitFor(err: unknown): [number, string] {
       err.code === 'KEY_PASSPHRASE'
         ? ' (the passphrase is read from --passphrase-file, VM_KEY_PASSPHRASE_FILE or VM_KEY_PASSPHRASE)'
         : '';
-    return [ATTEST_EXIT[err.code] ?? EXIT.FAILED, err.message + hint];
+    return [ATTEST_EXIT[err.code], err.message + hint];
   }
   if (err instanceof PolicyError) return [POLICY_EXIT[err.code], err.message];
   if (err instanceof ControlError) return [CONTROL_EXIT[err.code], err.message];
   if (err instanceof StoreError) return [STORE_EXIT[err.code], err.message];
   if (err instanceof InteropError) return [INTEROP_EXIT[err.code], err.message];
   if (err instanceof AuroraError) return [AURORA_EXIT[err.code], err.message];
-  if (err instanceof AuthError) {
-    return [
-      err.code === 'INVALID_ARGUMENT' ? EXIT.USAGE : err.code === 'NOT_FOUND' ? EXIT.NOT_FOUND : EXIT.AUTH,
-      err.message,
-    ];
-  }
-  if (err instanceof LogError) {
-    switch (err.code) {
-      case 'INVALID_ARGUMENT':
-        return [EXIT.USAGE, err.message];
-      case 'NOT_FOUND':
-      case 'NOT_INITIALIZED':
-        return [EXIT.NOT_FOUND, err.message];
-      case 'ALREADY_INITIALIZED':
-      case 'CONFLICT':
-        return [EXIT.CONFLICT, err.message];
-      case 'TIMEOUT':
-      case 'CLOSED':
-      case 'STORAGE':
-        return [EXIT.FAILED, err.message];
-    }
-  }
+  if (err instanceof AuthError) return [AUTH_EXIT[err.code], err.message];
+  if (err instanceof LogError) return [LOG_EXIT[err.code], err.message];
+  if (err instanceof FederationError) return [FEDERATION_EXIT[err.code], err.message];
   const code = (err as { code?: string }).code;
   if (code === 'EADDRINUSE') return [EXIT.FAILED, (err as Error).message];
   if (code === 'ENOENT' || code === 'EACCES') return [EXIT.FAILED, (err as Error).message];
