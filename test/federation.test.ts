@@ -71,9 +71,15 @@ function peerEnv(): Record<string, string> {
 async function start(n: TestNode, extra: Record<string, unknown> = {}): Promise<void> {
   const cfg = join(dir, `${n.name}.json`);
   // Checkpoints only when published (POST /api/ledger/checkpoint or a merge), so tests know which one is latest.
+  // Bulk loading a peer is not what these tests are about: the per-token write limit is lifted (it has its own tests).
   writeFileSync(
     cfg,
-    JSON.stringify({ checkpointIntervalMs: 0, federation: { intervalMs: 0, chunkEntries: 512 }, ...extra }),
+    JSON.stringify({
+      checkpointIntervalMs: 0,
+      federation: { intervalMs: 0, chunkEntries: 512 },
+      rateLimits: { writesPerSecond: 100_000, writeBurst: 100_000 },
+      ...extra,
+    }),
   );
   const child = spawn(
     process.execPath,
@@ -96,7 +102,8 @@ async function start(n: TestNode, extra: Record<string, unknown> = {}): Promise<
   n.child = child;
   child.stdout!.on('data', (d: Buffer) => (n.log += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (n.log += d.toString()));
-  const deadline = Date.now() + 30_000;
+  // A safety net for a node that never comes up, not a speed check (a loaded machine starts slowly).
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`vm up ${n.name} exited ${child.exitCode}: ${n.log}`);
     const ok = await fetch(`${n.url}/api/system/health`).then(
