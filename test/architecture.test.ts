@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { apiSection, packageDirs, withApiSection } from '../scripts/package-api.ts';
 import { ROOT } from './helpers/vm.ts';
 
 const SCOPE = '@vaultmesh/';
@@ -118,6 +119,16 @@ describe('architecture: the package graph', () => {
       .filter((f) => /^export \* from /m.test(readFileSync(f, 'utf8')))
       .map((f) => f.slice(ROOT.length + 1));
     expect(barrels).toEqual([]);
+  });
+
+  it('each package README lists exactly what its entry points export (npx tsx scripts/package-api.ts --write)', () => {
+    const drift = packageDirs()
+      .filter((d) => {
+        const readme = readFileSync(join(d, 'README.md'), 'utf8');
+        return withApiSection(readme, apiSection(d)) !== readme;
+      })
+      .map((d) => d.slice(ROOT.length + 1));
+    expect(drift).toEqual([]);
   });
 
   it('finds every import form (the scanner itself)', () => {
