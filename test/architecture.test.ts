@@ -31,7 +31,8 @@ function sourceFiles(dir: string): string[] {
 /** Workspace packages a source text imports (static, dynamic and type imports, re-exports, require). */
 export function importedPackages(text: string): Set<string> {
   const out = new Set<string>();
-  const re = /(?:from\s+|import\s*\(\s*|require\s*\(\s*|import\s+)['"]@vaultmesh\/([a-z0-9-]+)/g;
+  const re =
+    /(?:from\s+|import\s*\(\s*|require\s*\(\s*|resolve\s*\(\s*|import\s+)['"]@vaultmesh\/([a-z0-9-]+)/g;
   for (const m of text.matchAll(re)) out.add(m[1]!);
   return out;
 }
@@ -139,7 +140,16 @@ describe('architecture: the package graph', () => {
       "const d = await import('@vaultmesh/log');",
       "import '@vaultmesh/auth';",
       "import { e } from '@vaultmesh/control/errors';",
+      "const f = import.meta.resolve('@vaultmesh/dashboard/public/index.html');",
     ].join('\n');
-    expect(sorted(importedPackages(text))).toEqual(['auth', 'control', 'ledger', 'log', 'net', 'types']);
+    expect(sorted(importedPackages(text))).toEqual([
+      'auth',
+      'control',
+      'dashboard',
+      'ledger',
+      'log',
+      'net',
+      'types',
+    ]);
   });
 });

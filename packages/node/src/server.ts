@@ -1,5 +1,6 @@
 // Composition root: config → adapters (SQLite, key) → log → API → listen.
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { buildApp, createNodeMetrics } from '@vaultmesh/api';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { promotionAllowed } from '@vaultmesh/control';
@@ -35,7 +36,9 @@ export interface RunningNode {
 }
 
 /** The dashboard's static files. */
-export const DASHBOARD_DIR = fileURLToPath(new URL('../../../apps/dashboard/public', import.meta.url));
+export const DASHBOARD_DIR = dirname(
+  createRequire(import.meta.url).resolve('@vaultmesh/dashboard/public/index.html'),
+);
 
 /**
  * Starts a node: opens (or creates) the data directory and serves the API on host:port. A sealed node key
