@@ -18,8 +18,21 @@ import { boundedOutput, digestOf, oneLine } from './util.ts';
 
 /** Rollback of a run's completed steps (reverse order, each through policy, journaled and recorded). */
 export function createRollback(base: RunBase) {
-  const { actions, count, decide, emit, facts, hold, invoke, iso, journal, opts, record, saveRun, store } =
-    base;
+  const {
+    actions,
+    count,
+    decide,
+    emit,
+    facts,
+    hold,
+    invoke,
+    iso,
+    journal,
+    opts,
+    recordDone,
+    saveRun,
+    store,
+  } = base;
   /**
    * Compensates: the failed step's own rollback first (it may have partly applied), then the rollbacks of the run's
    * completed reversible steps in reverse order. Each is policy-checked (a deny is recorded and skipped), journaled
@@ -82,28 +95,22 @@ export function createRollback(base: RunBase) {
       };
       if (decision.decision !== 'allow' || !action) {
         const why = !action ? `unknown action ${rb.action}` : `policy denied: ${decision.reasons.join(', ')}`;
-        const receipt = await record(
+        const receipt = await recordDone(
           d,
-          { ...base, status: 'denied', policy: policyBody, reason: why },
-          parents,
-        );
-        await journal(
           key,
           {
-            runId: d.run.runId,
+            kind: 'rollback',
             phaseId: phase.id,
             stepId: step.id,
-            kind: 'rollback',
             action: rb.action,
-            state: 'done',
             status: 'denied',
             attempt: 1,
             startedAt: iso(),
-            finishedAt: iso(),
-            receipt,
-            reason: why,
           },
+          { ...base, status: 'denied', policy: policyBody, reason: why },
+          { reason: why },
           j?.version ?? 0,
+          parents,
         );
         d.outcomes.push({
           phaseId: phase.id,
@@ -161,8 +168,18 @@ export function createRollback(base: RunBase) {
       const status: StepStatus = res.ok ? 'rolled-back' : 'failed';
       count(COMPENSATIONS_COUNTER, d.run, { action: rb.action, status });
       const outputDigest = digestOf(res.output);
-      const receipt = await record(
+      const receipt = await recordDone(
         d,
+        key,
+        {
+          kind: 'rollback',
+          phaseId: phase.id,
+          stepId: step.id,
+          action: rb.action,
+          status,
+          attempt,
+          startedAt,
+        },
         {
           ...base,
           status,
@@ -172,28 +189,14 @@ export function createRollback(base: RunBase) {
           ...(res.exitCode !== undefined ? { exitCode: res.exitCode } : {}),
           ...(res.error ? { error: oneLine(res.error) } : {}),
         },
-        parents,
-      );
-      await journal(
-        key,
         {
-          runId: d.run.runId,
-          phaseId: phase.id,
-          stepId: step.id,
-          kind: 'rollback',
-          action: rb.action,
-          state: 'done',
-          status,
-          attempt,
-          startedAt,
-          finishedAt: iso(),
-          receipt,
           outputDigest,
           output: boundedOutput(res.output),
           ...(res.error ? { error: oneLine(res.error) } : {}),
           ...(res.exitCode !== undefined ? { exitCode: res.exitCode } : {}),
         },
         v,
+        parents,
       );
       d.outcomes.push({
         phaseId: phase.id,

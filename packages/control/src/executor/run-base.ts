@@ -20,6 +20,7 @@ import {
   type RunRecord,
   RUNS,
   type RunState,
+  type StepStatus,
 } from './types.ts';
 import { oneLine, type PlanStateDoc } from './util.ts';
 
@@ -257,6 +258,50 @@ export function createRunBase(opts: ExecutorOptions) {
       evidence: r.evidence,
     }));
   /** Appends an `analysis` receipt beside the run's chain: it writes no run record, so it never races a step. */
+  /**
+   * The one journal-and-receipt helper: a step or a rollback that has finished is recorded on the ledger first (its
+   * receipt durable), then its journal entry says 'done' with that receipt (a compare-and-swap on `version`). A crash
+   * between the two leaves the entry 'started' with the receipt already in the ledger, which a resume sees.
+   */
+  async function recordDone(
+    d: Drive,
+    key: string,
+    done: {
+      kind: 'step' | 'rollback';
+      phaseId: string;
+      stepId: string;
+      action: string;
+      status: StepStatus;
+      attempt: number;
+      startedAt: string;
+    },
+    receiptBody: Record<string, unknown>,
+    journalExtra: Partial<JournalEntry>,
+    version: number,
+    parents: ReceiptRef[] = [],
+  ): Promise<ReceiptRef> {
+    const receipt = await record(d, receiptBody, parents);
+    await journal(
+      key,
+      {
+        runId: d.run.runId,
+        phaseId: done.phaseId,
+        stepId: done.stepId,
+        kind: done.kind,
+        action: done.action,
+        state: 'done',
+        status: done.status,
+        attempt: done.attempt,
+        startedAt: done.startedAt,
+        finishedAt: iso(),
+        receipt,
+        ...journalExtra,
+      },
+      version,
+    );
+    return receipt;
+  }
+
   async function recordAside(d: Drive, body: Record<string, unknown>): Promise<void> {
     const latest = await store.get<RunRecord>(RUNS, d.run.runId);
     if (latest?.doc.owner !== d.run.owner) throw new ControlError('CONFLICT', 'run taken over');
@@ -285,6 +330,7 @@ export function createRunBase(opts: ExecutorOptions) {
     facts,
     decide,
     record,
+    recordDone,
     journal,
     hold,
     firedOf,

@@ -10,7 +10,7 @@ import { oneLine } from './util.ts';
 
 /** How a run stops: stopped steps, interrupted-step holds, tripwire halts and pauses. */
 export function createStops(base: RunBase, rollbacks: Rollback) {
-  const { emit, hold, iso, journal, record } = base;
+  const { emit, hold, iso, record, recordDone } = base;
   const { rollback } = rollbacks;
   /** Records a step that did not run (denied, halted) as done, with its receipt. */
   async function recordStopped(
@@ -23,33 +23,26 @@ export function createStops(base: RunBase, rollbacks: Rollback) {
     // An interrupted step keeps its 'started' entry, so every later resume asks again (never re-runs it silently).
     keepJournal = false,
   ): Promise<void> {
-    const receipt = await record(d, {
-      stepId: step.id,
-      phaseId: phase.id,
-      action: step.action,
-      status,
-      ...body,
-    });
+    const receiptBody = { stepId: step.id, phaseId: phase.id, action: step.action, status, ...body };
     const key = `${d.run.runId}/${phase.id}/${step.id}`;
-    if (!keepJournal)
-      await journal(
-        key,
-        {
-          runId: d.run.runId,
-          phaseId: phase.id,
-          stepId: step.id,
-          kind: 'step',
-          action: step.action,
-          state: 'done',
-          status,
-          attempt: (prev?.attempt ?? 0) + 1,
-          startedAt: iso(),
-          finishedAt: iso(),
-          receipt,
-          ...(typeof body.reason === 'string' ? { reason: body.reason } : {}),
-        },
-        prev?.version ?? 0,
-      );
+    const receipt = keepJournal
+      ? await record(d, receiptBody)
+      : await recordDone(
+          d,
+          key,
+          {
+            kind: 'step',
+            phaseId: phase.id,
+            stepId: step.id,
+            action: step.action,
+            status,
+            attempt: (prev?.attempt ?? 0) + 1,
+            startedAt: iso(),
+          },
+          receiptBody,
+          typeof body.reason === 'string' ? { reason: body.reason } : {},
+          prev?.version ?? 0,
+        );
     d.outcomes.push({ phaseId: phase.id, stepId: step.id, action: step.action, status, receipt });
     emit({
       type: 'step-finished',
