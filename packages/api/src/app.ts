@@ -214,10 +214,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     authed.set(req, p);
     return p;
   };
+  /** One denied request of a token, against its deny budget (a REST 403, or a tool call denied over /mcp or /a2a). */
+  const countDenied = (p: Principal): void => limiter.denied(p.tokenId, Date.now());
   // A denied request counts against its token's deny budget.
   app.addHook('onResponse', async (req, reply) => {
     const p = authed.get(req);
-    if (p && reply.statusCode === 403) limiter.denied(p.tokenId, Date.now());
+    if (p && reply.statusCode === 403) countDenied(p);
   });
 
   // --- system ---------------------------------------------------------------------------------------
@@ -261,7 +263,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const mcp = registerMcpRoutes(app, {
       tokens,
       admit,
-      denied: (p) => limiter.denied(p.tokenId, Date.now()),
+      denied: countDenied,
       createServer: opts.mcp.createServer,
       ...opts.mcp.sessions,
     });
@@ -279,7 +281,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         admit(p, req);
         return p;
       },
-      denied: (p) => limiter.denied(p.tokenId, Date.now()),
+      denied: countDenied,
     });
 
   // --- dashboard --------------------------------------------------------------------------------------

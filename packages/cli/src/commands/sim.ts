@@ -12,8 +12,6 @@ import { print, printJson } from '../output.ts';
 /** @vaultmesh/aurora, loaded on first use so that other commands do not load it. */
 const lib = () => import('@vaultmesh/aurora');
 
-export { SCENARIOS_DIR };
-
 interface SimOpts {
   providers?: string;
   workloads?: string;
