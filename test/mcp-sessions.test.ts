@@ -48,6 +48,14 @@ const headers = (token: string, session?: string) => ({
   ...(session ? { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' } : {}),
 });
 
+/** An MCP initialize request body. */
+const INITIALIZE = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'q', version: '1' } },
+});
+
 /** Opens a session (initialize); its id, or the refusal. */
 async function open(
   token: string,
@@ -55,12 +63,7 @@ async function open(
   const res = await fetch(`${node.url}/mcp`, {
     method: 'POST',
     headers: headers(token),
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'q', version: '1' } },
-    }),
+    body: INITIALIZE,
   });
   const body = await res.text();
   return {
@@ -182,12 +185,7 @@ describe('/mcp and /a2a share the per-token limits', () => {
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
       };
-      const init = JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'q', version: '1' } },
-      });
+      const init = INITIALIZE;
       const statuses: number[] = [];
       for (let i = 0; i < 3; i++) {
         const r = await fetch(`${n.url}/mcp`, { method: 'POST', headers: h, body: init });
@@ -230,16 +228,7 @@ describe('/mcp and /a2a share the per-token limits', () => {
       const init = await fetch(`${n.url}/mcp`, {
         method: 'POST',
         headers: h(t1),
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'initialize',
-          params: {
-            protocolVersion: '2025-06-18',
-            capabilities: {},
-            clientInfo: { name: 'q', version: '1' },
-          },
-        }),
+        body: INITIALIZE,
       });
       await init.text();
       const sid = init.headers.get('mcp-session-id')!;
