@@ -24,6 +24,8 @@ export const EXIT = {
   AUTH: 4,
   /** Conflicts with existing state (e.g. `vm init` on an existing log). */
   CONFLICT: 5,
+  /** Waiting for a human: `vm run` left its live run on hold for an approval. */
+  PENDING: 6,
   /** Unexpected internal error. */
   INTERNAL: 10,
 } as const;

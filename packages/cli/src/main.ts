@@ -19,7 +19,7 @@ import * as mcp from './commands/mcp.ts';
 import * as memory from './commands/memory.ts';
 import * as policy from './commands/policy.ts';
 import * as readiness from './commands/readiness.ts';
-import * as run from './commands/run.ts';
+import * as run from './commands/run/index.ts';
 import * as sim from './commands/sim.ts';
 import * as token from './commands/token.ts';
 import * as tripwire from './commands/tripwire.ts';
