@@ -93,7 +93,9 @@ export default tseslint.config(
     },
     {
       // layer 2: services
-      files: ['packages/{log,auth,attest,policy,control,federation,aurora,interop,store-sqlite}/src/**'],
+      files: [
+        'packages/{log,auth,attest,policy,control,federation,aurora,interop,store-sqlite,store-postgres}/src/**',
+      ],
       forbid: scoped(['api', 'node', 'server', 'cli']),
       message:
         'a service package never imports the HTTP edge (api), the node assembly or an app (server, cli).',

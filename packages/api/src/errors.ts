@@ -22,6 +22,7 @@ export const LOG_STATUS: Record<LogErrorCode, number> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   STORAGE: 500,
+  UNAVAILABLE: 503,
   CLOSED: 503,
   TIMEOUT: 504,
   ALREADY_INITIALIZED: 409,
@@ -62,6 +63,8 @@ export const CONTROL_STATUS: Record<ControlErrorCode, number> = {
 export const STORE_STATUS: Record<StoreErrorCode, number> = {
   CONFLICT: 409,
   INVALID_ARGUMENT: 400,
+  STORAGE: 500,
+  UNAVAILABLE: 503,
 };
 
 const TITLES: Record<number, string> = {
@@ -166,6 +169,13 @@ export function toProblem(err: unknown): Problem {
       'INSUFFICIENT_STORAGE',
       "the node's disk is full: nothing can be recorded until space is freed (nothing of this request was stored)",
     );
+  if ((err instanceof LogError || err instanceof StoreError) && err.code === 'UNAVAILABLE')
+    // A clear message (the database server may be restarting), with no detail of the server's address.
+    return make(
+      503,
+      'UNAVAILABLE',
+      "the node's database cannot be reached right now; retry shortly (nothing of this request was stored)",
+    );
   if (err instanceof LogError) {
     const status = LOG_STATUS[err.code];
     return make(status, err.code, status >= 500 ? 'storage failure; see the server log' : err.message);
@@ -176,7 +186,10 @@ export function toProblem(err: unknown): Problem {
     return { ...make(CONTROL_STATUS[err.code], err.code, err.message), ...(errors ? { errors } : {}) };
   }
   if (err instanceof AuroraError) return make(AURORA_STATUS[err.code], err.code, err.message);
-  if (err instanceof StoreError) return make(STORE_STATUS[err.code], err.code, err.message);
+  if (err instanceof StoreError) {
+    const status = STORE_STATUS[err.code];
+    return make(status, err.code, status >= 500 ? 'storage failure; see the server log' : err.message);
+  }
   const fe = err as FastifyLikeError;
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const code =

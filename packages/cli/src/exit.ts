@@ -111,6 +111,7 @@ const LOG_EXIT: Record<LogErrorCode, number> = {
   TIMEOUT: EXIT.FAILED,
   CLOSED: EXIT.FAILED,
   STORAGE: EXIT.FAILED,
+  UNAVAILABLE: EXIT.FAILED,
 };
 
 /** FederationError codes → exit codes (vm federate): evidence that a check failed is FAILED (1). */
@@ -180,6 +181,8 @@ const AURORA_EXIT: Record<AuroraErrorCode, number> = {
 const STORE_EXIT: Record<StoreErrorCode, number> = {
   CONFLICT: EXIT.CONFLICT,
   INVALID_ARGUMENT: EXIT.USAGE,
+  STORAGE: EXIT.FAILED,
+  UNAVAILABLE: EXIT.FAILED,
 };
 
 /** The per-package code → exit tables, as docs/cli.md documents them (a test compares the two). */

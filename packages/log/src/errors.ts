@@ -5,6 +5,8 @@ export type LogErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'STORAGE'
+  /** The storage cannot be reached now (a database server restarting); retry later. Nothing is known written. */
+  | 'UNAVAILABLE'
   | 'CLOSED'
   | 'TIMEOUT'
   | 'ALREADY_INITIALIZED'

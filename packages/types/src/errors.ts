@@ -24,7 +24,9 @@ export class VaultMeshError<C extends string = string, E = unknown> extends Erro
 /** Failures of the storage ports. */
 export type StoreErrorCode =
   | 'CONFLICT' // a compare-and-swap lost: the stored version is not the expected one; nothing was written
-  | 'INVALID_ARGUMENT'; // a document that cannot be stored (not JSON-serializable)
+  | 'INVALID_ARGUMENT' // a document that cannot be stored (not JSON-serializable)
+  | 'UNAVAILABLE' // the database cannot be reached now (a server restarting); retry later
+  | 'STORAGE'; // the database failed otherwise
 
 /** Evidence of a lost compare-and-swap. */
 export interface StoreConflictEvidence {

@@ -1,0 +1,2 @@
+// @vaultmesh/federation/testing: the FederationStore contract suite (vitest) every driver runs.
+export { federationStoreContract } from './store-contract.ts';
