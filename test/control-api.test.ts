@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createToken } from '@vaultmesh/auth';
 import { createGolivePolls, setAutonomy } from '@vaultmesh/control';
-import { createSqliteControlStore } from '@vaultmesh/store-sqlite';
 import { loadConfig, openNode, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -303,7 +302,7 @@ describe('promotion to live mode', () => {
       await expect(startNode(loadConfig({ configFile: cfg }))).rejects.toThrow(/recorded go/);
       const opened = await openNode(join(d, 'data'));
       const polls = createGolivePolls({
-        store: createSqliteControlStore(opened.storage.db),
+        store: opened.storage.controlStore(),
         receipts: opened.log,
       });
       const poll = await polls.openPoll({ roles: ['sre', 'security'], windowMs: 60_000, subject: 'go live' });

@@ -1,14 +1,20 @@
 // Crash test: a child process appends receipts (group commit, periodic checkpoints) and is SIGKILLed at
 // random moments. Every append it acknowledged must survive with the same leaf hash, every checkpoint it
-// acknowledged must be stored, and `vm audit verify --full` must pass on the crashed data directory.
+// acknowledged must be stored, and `vm audit verify --full` must pass on the crashed data directory. It runs on
+// the embedded SQLite ledger and on PostgreSQL (a fresh schema of the local server).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dataPaths, initNode } from '@vaultmesh/node';
+import { initNode, openNodeStorage, resolveStorage, type StorageConfig } from '@vaultmesh/node';
+import {
+  dropSchemas,
+  freshSchema,
+  postgresUnavailable,
+  TEST_DATABASE_URL,
+} from '@vaultmesh/store-postgres/testing';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const helper = join(root, 'test', 'helpers', 'append-loop.ts');
@@ -21,7 +27,13 @@ const CHECKPOINT_EVERY = 200;
 const BUDGET_MS = 45_000;
 
 const tmp = mkdtempSync(join(tmpdir(), 'vm-crash-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const schemas: string[] = [];
+afterAll(async () => {
+  rmSync(tmp, { recursive: true, force: true });
+  await dropSchemas(schemas);
+});
+const pgUnavailable = await postgresUnavailable();
+if (pgUnavailable) console.warn(`SKIPPED: the crash test on PostgreSQL: ${pgUnavailable}`);
 
 const randomInt = (lo: number, hi: number): number => lo + Math.floor(Math.random() * (hi - lo + 1));
 
@@ -129,81 +141,114 @@ function maxKey(m: ReadonlyMap<number, unknown>): number {
   for (const k of m.keys()) if (k > max) max = k;
   return max;
 }
-describe('crash safety (SIGKILL during group-committed appends and checkpoints)', () => {
-  it('keeps every acknowledged append and checkpoint, and the ledger verifies after each crash', async () => {
-    const started = Date.now();
-    const dataDir = join(tmp, 'node');
-    await initNode(dataDir, { origin: 'crash.test/log' });
-    const acked = new Map<number, string>();
-    const ackedCheckpoints = new Map<number, string>();
-    const summary: string[] = [];
-    let largestBatch = 0;
-
-    let rounds = 0;
-    while (rounds < ROUNDS && Date.now() - started < BUDGET_MS) {
-      rounds++;
-      const r = await crashRound(dataDir);
-      // The restarted node continues exactly where storage ended (at least after everything acknowledged).
-      expect(r.startSize).toBeGreaterThanOrEqual(acked.size === 0 ? 0 : maxKey(acked) + 1);
-      for (const [index, hash] of r.acks) {
-        expect(index).toBeGreaterThanOrEqual(r.startSize);
-        expect(acked.has(index), `index ${index} acknowledged in two rounds`).toBe(false);
-        acked.set(index, hash);
-      }
-      for (const [size, rootHex] of r.checkpoints) ackedCheckpoints.set(size, rootHex);
-      largestBatch = Math.max(largestBatch, r.largestBatch);
-      expect(r.acks.size).toBeGreaterThan(0);
-
-      // 1. The real CLI verifies the crashed data directory (hot WAL, no clean shutdown).
-      const v = await vm(['audit', 'verify', '--full', '--json', '-d', dataDir]);
-      let report: { ok: boolean; size: number; problems: unknown[]; checkpointsChecked: number };
-      try {
-        report = JSON.parse(v.stdout) as typeof report;
-      } catch {
-        throw new Error(`vm audit verify printed no JSON (exit ${v.code}):\n${v.stdout}\n${v.stderr}`);
-      }
-      expect(report.problems, JSON.stringify(report.problems, null, 2)).toEqual([]);
-      expect(report.ok).toBe(true);
-      expect(v.code).toBe(0);
-
-      // 2. Every acknowledged append (from every round so far) is stored with the same leaf hash,
-      //    and every acknowledged checkpoint is stored with the same root.
-      const db = new Database(dataPaths(dataDir).db, { readonly: true, fileMustExist: true });
-      try {
-        const get = db.prepare<[number], { leaf_hash: Buffer }>(
-          'SELECT leaf_hash FROM entries WHERE idx = ?',
-        );
-        const missing: string[] = [];
-        for (const [index, hash] of acked) {
-          const row = get.get(index);
-          if (!row || row.leaf_hash.toString('hex') !== hash)
-            missing.push(
-              `${index}: acknowledged ${hash}, stored ${row ? row.leaf_hash.toString('hex') : 'nothing'}`,
-            );
-        }
-        expect(missing, 'acknowledged appends lost or changed').toEqual([]);
-        const getCp = db.prepare<[number], { root: Buffer }>('SELECT root FROM checkpoints WHERE size = ?');
-        for (const [size, rootHex] of ackedCheckpoints) {
-          expect(getCp.get(size)?.root.toString('hex'), `checkpoint ${size}`).toBe(rootHex);
-        }
-        const stored = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM entries').get()!.n;
-        expect(report.size).toBe(stored);
-        expect(stored).toBeGreaterThanOrEqual(maxKey(acked) + 1);
-        summary.push(
-          `round ${rounds}: killed ${r.killedAfterMs} ms after first ack, +${r.acks.size} acked ` +
-            `(${r.startSize}→${stored} stored, ${stored - r.startSize - r.acks.size} committed but unacknowledged), ` +
-            `${r.checkpoints.size} checkpoints acked, ${report.checkpointsChecked} stored, largest batch ${r.largestBatch}`,
-        );
-      } finally {
-        db.close();
-      }
-    }
-    console.log(
-      `crash test: ${rounds} rounds, ${acked.size} acknowledged appends, ${ackedCheckpoints.size} acknowledged ` +
-        `checkpoints, ${Date.now() - started} ms\n  ${summary.join('\n  ')}`,
+/** The stored leaf hashes (hex) of entries [0, size), read in chunks. */
+async function storedLeafHashes(
+  dataDir: string,
+): Promise<{ hashes: Map<number, string>; size: number; roots: Map<number, string> }> {
+  const s = await openNodeStorage(dataDir, resolveStorage(dataDir), { readonly: true });
+  try {
+    const size = await s.size();
+    const hashes = new Map<number, string>();
+    for (let at = 0; at < size; at += 10_000)
+      for (const e of await s.getEntries(at, Math.min(size, at + 10_000)))
+        hashes.set(e.index, Buffer.from(e.leafHash).toString('hex'));
+    const roots = new Map(
+      (await s.listCheckpoints()).map((c) => [c.size, Buffer.from(c.root).toString('hex')]),
     );
-    expect(rounds).toBeGreaterThanOrEqual(3);
-    // Group commit was exercised: some transactions carried many appends.
-    expect(largestBatch).toBeGreaterThan(1);
-  });
-});
+    return { hashes, size, roots };
+  } finally {
+    await s.close();
+  }
+}
+
+const drivers: { name: string; storage: () => StorageConfig | undefined; skip?: string }[] = [
+  { name: 'SQLite', storage: () => undefined },
+  {
+    name: 'PostgreSQL',
+    storage: () => {
+      const schema = freshSchema('vmcrash');
+      schemas.push(schema);
+      return { driver: 'postgres', url: TEST_DATABASE_URL, schema };
+    },
+    ...(pgUnavailable ? { skip: pgUnavailable } : {}),
+  },
+];
+
+describe.each(drivers)(
+  'crash safety on $name (SIGKILL during group-committed appends and checkpoints)',
+  (driver) => {
+    it.skipIf(driver.skip !== undefined)(
+      'keeps every acknowledged append and checkpoint, and the ledger verifies after each crash',
+      async () => {
+        const started = Date.now();
+        const dataDir = join(tmp, `node-${driver.name}`);
+        const storage = driver.storage();
+        await initNode(dataDir, { origin: 'crash.test/log', ...(storage ? { storage } : {}) });
+        const acked = new Map<number, string>();
+        const ackedCheckpoints = new Map<number, string>();
+        const summary: string[] = [];
+        let largestBatch = 0;
+
+        let rounds = 0;
+        while (rounds < ROUNDS && Date.now() - started < BUDGET_MS) {
+          rounds++;
+          const r = await crashRound(dataDir);
+          // The restarted node continues exactly where storage ended (at least after everything acknowledged).
+          expect(r.startSize).toBeGreaterThanOrEqual(acked.size === 0 ? 0 : maxKey(acked) + 1);
+          for (const [index, hash] of r.acks) {
+            expect(index).toBeGreaterThanOrEqual(r.startSize);
+            expect(acked.has(index), `index ${index} acknowledged in two rounds`).toBe(false);
+            acked.set(index, hash);
+          }
+          for (const [size, rootHex] of r.checkpoints) ackedCheckpoints.set(size, rootHex);
+          largestBatch = Math.max(largestBatch, r.largestBatch);
+          expect(r.acks.size).toBeGreaterThan(0);
+
+          // 1. The real CLI verifies the crashed data directory (hot WAL, no clean shutdown).
+          const v = await vm(['audit', 'verify', '--full', '--json', '-d', dataDir]);
+          let report: { ok: boolean; size: number; problems: unknown[]; checkpointsChecked: number };
+          try {
+            report = JSON.parse(v.stdout) as typeof report;
+          } catch {
+            throw new Error(`vm audit verify printed no JSON (exit ${v.code}):\n${v.stdout}\n${v.stderr}`);
+          }
+          expect(report.problems, JSON.stringify(report.problems, null, 2)).toEqual([]);
+          expect(report.ok).toBe(true);
+          expect(v.code).toBe(0);
+
+          // 2. Every acknowledged append (from every round so far) is stored with the same leaf hash,
+          //    and every acknowledged checkpoint is stored with the same root.
+          {
+            const found = await storedLeafHashes(dataDir);
+            const missing: string[] = [];
+            for (const [index, hash] of acked) {
+              const stored = found.hashes.get(index);
+              if (stored !== hash)
+                missing.push(`${index}: acknowledged ${hash}, stored ${stored ?? 'nothing'}`);
+            }
+            expect(missing, 'acknowledged appends lost or changed').toEqual([]);
+            for (const [size, rootHex] of ackedCheckpoints) {
+              expect(found.roots.get(size), `checkpoint ${size}`).toBe(rootHex);
+            }
+            const stored = found.hashes.size;
+            expect(found.size).toBe(stored);
+            expect(report.size).toBe(stored);
+            expect(stored).toBeGreaterThanOrEqual(maxKey(acked) + 1);
+            summary.push(
+              `round ${rounds}: killed ${r.killedAfterMs} ms after first ack, +${r.acks.size} acked ` +
+                `(${r.startSize}→${stored} stored, ${stored - r.startSize - r.acks.size} committed but unacknowledged), ` +
+                `${r.checkpoints.size} checkpoints acked, ${report.checkpointsChecked} stored, largest batch ${r.largestBatch}`,
+            );
+          }
+        }
+        console.log(
+          `crash test (${driver.name}): ${rounds} rounds, ${acked.size} acknowledged appends, ${ackedCheckpoints.size} acknowledged ` +
+            `checkpoints, ${Date.now() - started} ms\n  ${summary.join('\n  ')}`,
+        );
+        expect(rounds).toBeGreaterThanOrEqual(3);
+        // Group commit was exercised: some transactions carried many appends.
+        expect(largestBatch).toBeGreaterThan(1);
+      },
+    );
+  },
+);

@@ -98,7 +98,7 @@ export async function benchLarge(size: number, only: Set<string>, vmBin: string)
       const samples = 20_000;
       const lat: number[] = [];
       const base: number[] = [];
-      const pointRead = node.storage.db.prepare('SELECT leaf_hash FROM entries WHERE idx = ?');
+      const pointRead = node.storage.sqlite!.db.prepare('SELECT leaf_hash FROM entries WHERE idx = ?');
       for (let i = 0; i < samples; i++) {
         const idx = Math.floor(Math.random() * cp.size);
         const t0 = performance.now();

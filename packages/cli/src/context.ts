@@ -4,8 +4,14 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LogError } from '@vaultmesh/log';
-import { dataPaths, readKeyPassphrase } from '@vaultmesh/node';
-import { openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
+import {
+  dataPaths,
+  openNodeStorage,
+  readKeyPassphrase,
+  resolveStorage,
+  storageFromEnv,
+  type NodeStorage,
+} from '@vaultmesh/node';
 import { CliError, EXIT } from './exit.ts';
 
 /** Adds the --data option every local command takes. */
@@ -60,13 +66,14 @@ export function parseDuration(text: string): number {
 /** Opens the data directory's database for one command (read-only unless asked), then closes it. */
 export async function withStorage<T>(
   dir: string,
-  fn: (s: SqliteStorage) => Promise<T>,
+  fn: (s: NodeStorage) => Promise<T>,
   opts: { readonly?: boolean } = {},
 ): Promise<T> {
-  const path = dataPaths(dir).db;
-  if (!existsSync(path))
+  const p = dataPaths(dir);
+  const cfg = resolveStorage(dir, storageFromEnv(process.env));
+  if (!existsSync(cfg.driver === 'sqlite' ? p.db : p.key))
     throw new LogError('NOT_INITIALIZED', `${dir} holds no VaultMesh log; run "vm init" first`);
-  const s = openSqliteStorage({ path, readonly: opts.readonly ?? false });
+  const s = await openNodeStorage(dir, cfg, { readonly: opts.readonly ?? false });
   try {
     return await fn(s);
   } finally {

@@ -21,6 +21,7 @@ import * as policy from './commands/policy.ts';
 import * as readiness from './commands/readiness.ts';
 import * as run from './commands/run/index.ts';
 import * as sim from './commands/sim.ts';
+import * as storage from './commands/storage.ts';
 import * as token from './commands/token.ts';
 import * as tripwire from './commands/tripwire.ts';
 import * as up from './commands/up.ts';
@@ -30,6 +31,7 @@ import { EXIT, exitFor } from './exit.ts';
 const COMMANDS = [
   up,
   init,
+  storage,
   memory,
   audit,
   checkpoint,

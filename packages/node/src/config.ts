@@ -11,6 +11,7 @@ import {
 import { ProvidersConfigSchema, type ProviderConfig, type Treaty } from '@vaultmesh/aurora';
 import { MAX_BAKE_MS, MIN_ANALYSIS_INTERVAL_MS } from '@vaultmesh/control';
 import { loadTreaties } from './aurora.ts';
+import type { StorageConfig } from './storage.ts';
 import { z } from 'zod';
 
 const BackoffSchema = z
@@ -55,6 +56,32 @@ export const AnchorConfigSchema = z
   })
   .strict()
   .refine((a) => new Set(a.tsas.map((t) => t.name)).size === a.tsas.length, 'tsas: names must be unique');
+
+/**
+ * Where the ledger and every other store live: the SQLite file in the data directory (default), or a PostgreSQL
+ * database (VM_DATABASE_URL sets driver postgres and the url; a password may also come from PGPASSWORD).
+ */
+export const StorageConfigSchema = z
+  .object({
+    driver: z.enum(['sqlite', 'postgres']).default('sqlite'),
+    url: z
+      .string()
+      .refine((u) => /^postgres(ql)?:\/\/[^/]/.test(u), 'url must be a postgres:// URL')
+      .optional(),
+    /** The schema (namespace) of the node's tables; several logs may share one database under different schemas. */
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'schema must be a lowercase SQL identifier')
+      .optional(),
+    /** Connections per node (each node of a cluster has its own pool). */
+    poolSize: z.number().int().min(2).max(200).optional(),
+  })
+  .strict()
+  .refine(
+    (s) => s.driver !== 'postgres' || s.url !== undefined,
+    'storage.url is required for driver postgres',
+  )
+  .refine((s) => s.driver !== 'sqlite' || s.url === undefined, 'storage.url needs driver "postgres"');
 
 /** Control-plane configuration; file paths are relative to the config file. */
 export const ControlConfigSchema = z
@@ -268,6 +295,8 @@ export const ConfigSchema = z
       .default(128 * 1024),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     mode: z.enum(['dry-run', 'live']).default('dry-run'),
+    /** The node's storage (see StorageConfigSchema). */
+    storage: StorageConfigSchema.default({}),
     /** Sealer and anchor scheduler (RFC 3161 timestamps of checkpoints). */
     anchor: AnchorConfigSchema.default({}),
     /** The control plane: policy, tripwires, metric source, Kubernetes. */
@@ -341,6 +370,13 @@ export function loadConfig(
     if (v === undefined || v === '') continue;
     fromEnv[key] = NUMERIC.has(key) && /^[0-9]+$/.test(v) ? Number(v) : v;
   }
+  if (env.VM_DATABASE_URL)
+    fromEnv.storage = {
+      ...((fromFile.storage as Record<string, unknown> | undefined) ?? {}),
+      driver: 'postgres',
+      url: env.VM_DATABASE_URL,
+      ...(env.VM_DATABASE_SCHEMA ? { schema: env.VM_DATABASE_SCHEMA } : {}),
+    };
   const flags = Object.fromEntries(Object.entries(opts.flags ?? {}).filter(([, v]) => v !== undefined));
   const parsed = ConfigSchema.safeParse({ ...fromFile, ...fromEnv, ...flags });
   if (!parsed.success) {
@@ -440,4 +476,19 @@ export function readKeyPassphrase(env: NodeJS.ProcessEnv, file?: string): string
     return passphrase;
   }
   return env.VM_KEY_PASSPHRASE || undefined;
+}
+
+/**
+ * The storage a configuration names, for openNode: PostgreSQL when it is set; undefined for the SQLite default, so
+ * a data directory bound to PostgreSQL (storage.json) keeps its database.
+ */
+export function nodeStorageConfig(config: Pick<NodeConfig, 'storage'>): StorageConfig | undefined {
+  const s = config.storage;
+  if (s.driver !== 'postgres' || s.url === undefined) return undefined;
+  return {
+    driver: 'postgres',
+    url: s.url,
+    ...(s.schema ? { schema: s.schema } : {}),
+    ...(s.poolSize ? { poolSize: s.poolSize } : {}),
+  };
 }

@@ -2,7 +2,6 @@
 // ControlStore, autonomy gate, tripwires, action registry, executor, approvals and strategist, plus the small
 // facade the HTTP edge calls (it holds no business logic of its own).
 import { existsSync, readFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { nodeEd25519Verify, nodeHasher } from '@vaultmesh/attest';
 import { tokenActor } from '@vaultmesh/auth';
 import { parseVerifierKey } from '@vaultmesh/ledger';
@@ -62,7 +61,6 @@ import {
   type PolicyEngine,
   type RecordingDecider,
 } from '@vaultmesh/policy';
-import { createSqliteControlStore } from '@vaultmesh/store-sqlite';
 import { logKeyTexts } from './anchoring.ts';
 import { ConfigError } from './config.ts';
 import type { OpenedNode } from './node.ts';
@@ -173,10 +171,8 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
   // writer thread) performs right after. So a journal entry is on disk before the receipt that follows it, without
   // an fsync of its own. Only the last 'done' mark can be lost to a power cut; resume then sees the step 'started'
   // with its receipt already in the ledger (see docs/architecture.md).
-  const journalDb = new Database(node.storage.db.name, { fileMustExist: true });
-  journalDb.pragma('busy_timeout = 10000');
-  journalDb.pragma('synchronous = NORMAL');
-  const store = createSqliteControlStore(journalDb);
+  const journal = node.storage.openControlStore({ journal: true });
+  const store = journal.store;
   const counters = createCounterSource(opts.onCounter ? { onAdd: opts.onCounter } : {});
   // The journal is the counters' durable record: restore what finished before this process (tripwires see it).
   const countersReplayed = replayJournalCounters(store, counters, { before: Date.now() }).catch(() => 0);
@@ -382,7 +378,7 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
       try {
         await policy.flush();
       } finally {
-        journalDb.close();
+        journal.close();
       }
     },
   };

@@ -1,7 +1,6 @@
 // Composition of federation for one node: the SQLite FederationStore, this node as a cosigner (its own key and
 // origin), HTTP peer clients (tokens from the environment), the anti-entropy loop (witness + mirror of every trusted
 // peer on a cadence, exponential backoff with jitter for unreachable ones), incoming cosignatures and merges.
-import Database from 'better-sqlite3';
 import { nodeEd25519Verify, nodeHasher } from '@vaultmesh/attest';
 import {
   FederationError,
@@ -23,7 +22,6 @@ import {
   type PeerRecord,
   type WitnessOutcome,
 } from '@vaultmesh/federation';
-import { createSqliteFederationStore } from '@vaultmesh/store-sqlite';
 import { parseVerifierKey, toHex } from '@vaultmesh/ledger';
 import type { OpenedNode } from './node.ts';
 
@@ -126,10 +124,8 @@ interface Runtime {
 
 /** Builds federation over an opened node (its own database connection for federation tables). */
 export function createFederation(node: OpenedNode, opts: FederationOptions = {}): Federation {
-  const db = new Database(node.storage.db.name, { fileMustExist: true });
-  db.pragma('busy_timeout = 10000');
-  db.pragma('synchronous = FULL');
-  const store = createSqliteFederationStore(db);
+  const owned = node.storage.openFederationStore();
+  const store = owned.store;
   const env = opts.env ?? {};
   const cosigner: Cosigner = {
     name: node.origin,
@@ -480,7 +476,7 @@ export function createFederation(node: OpenedNode, opts: FederationOptions = {})
       stopped = true;
       clearTimeout(timer);
       await running?.catch(() => undefined);
-      db.close();
+      owned.close();
     },
   };
 }

@@ -8,6 +8,8 @@ export {
   FederationConfigSchema,
   InteropConfigSchema,
   loadConfig,
+  nodeStorageConfig,
+  StorageConfigSchema,
   readKeyPassphrase,
   TsaConfigSchema,
   type AnchorConfig,
@@ -25,6 +27,16 @@ export {
   type NodeVerifyReport,
   type OpenedNode,
 } from './node.ts';
+export {
+  describeStorage,
+  openNodeStorage,
+  recordedStorage,
+  resolveStorage,
+  storageFromEnv,
+  type NodeStorage,
+  type OwnedStore,
+  type StorageConfig,
+} from './storage.ts';
 export {
   nodeKeyStatus,
   rotateNodeKey,

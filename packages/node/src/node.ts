@@ -1,4 +1,5 @@
-// Opening a node's data directory: SQLite ledger (WAL), Ed25519 node key (0600), log, tokens.
+// Opening a node's data directory: Ed25519 node key (0600), its storage (the SQLite ledger in the directory, or the
+// PostgreSQL database it is bound to, storage.ts), log, tokens.
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeReceipt, type NoteSigner } from '@vaultmesh/ledger';
 import { verifyAnchors } from './anchoring.ts';
@@ -24,8 +25,17 @@ import {
   type VerifyProblem,
   type VerifyReport,
 } from '@vaultmesh/log';
-import { createSqliteFederationStore, openSqliteStorage, type SqliteStorage } from '@vaultmesh/store-sqlite';
-import { verifyMirror } from '@vaultmesh/federation';
+import { verifyMirror, type FederationStore } from '@vaultmesh/federation';
+import {
+  hasSqliteDatabase,
+  openNodeStorage,
+  recordStorage,
+  recordedStorage,
+  resolveStorage,
+  storageFromEnv,
+  type NodeStorage,
+  type StorageConfig,
+} from './storage.ts';
 
 /** verifyLog's report plus the anchors checked, and authorities whose tokens had no configured trust anchor. */
 export interface NodeVerifyReport extends VerifyReport {
@@ -38,6 +48,7 @@ export function dataPaths(dataDir: string) {
   return {
     dataDir,
     db: join(dataDir, 'ledger.db'),
+    storage: join(dataDir, 'storage.json'),
     key: join(dataDir, 'keys', 'node.key'),
     pub: join(dataDir, 'keys', 'node.key.pub'),
   };
@@ -45,7 +56,7 @@ export function dataPaths(dataDir: string) {
 
 /** An opened node: storage, key and log. Close it to flush. */
 export interface OpenedNode {
-  readonly storage: SqliteStorage;
+  readonly storage: NodeStorage;
   readonly key: NodeKey;
   readonly log: Log;
   readonly origin: string;
@@ -61,12 +72,23 @@ export function isInitialized(dataDir: string): boolean {
   return existsSync(p.db) || existsSync(p.key);
 }
 
+/** What opening a node may be given: its storage (else VM_DATABASE_URL, else what the data directory recorded). */
+export interface NodeStorageOptions {
+  readonly storage?: StorageConfig;
+}
+
+/** The storage a data directory is opened with (see resolveStorage). */
+function storageFor(dataDir: string, opts: NodeStorageOptions): StorageConfig {
+  return resolveStorage(dataDir, opts.storage ?? storageFromEnv(process.env));
+}
+
 /**
- * Creates a new node: data directory, database, Ed25519 key (0600). Refuses to touch an existing log.
+ * Creates a new node: data directory, Ed25519 key (0600) and its storage (SQLite in the directory, or the PostgreSQL
+ * database recorded in storage.json). Refuses to touch an existing log, in the directory or in the database.
  */
 export async function initNode(
   dataDir: string,
-  opts: { origin?: string } = {},
+  opts: { origin?: string } & NodeStorageOptions = {},
 ): Promise<{ origin: string; verifierKey: string }> {
   const p = dataPaths(dataDir);
   if (isInitialized(dataDir)) {
@@ -75,77 +97,95 @@ export async function initNode(
       `${dataDir} already holds a VaultMesh log; refusing to overwrite it`,
     );
   }
+  const cfg = storageFor(dataDir, opts);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const origin = opts.origin ?? `vaultmesh.local/${randomBytes(4).toString('hex')}`;
-  const key = generateNodeKey(origin);
-  saveNodeKey(key, p.key);
-  const storage = openSqliteStorage({ path: p.db });
-  chmodSync(p.db, 0o600);
+  const storage = await openNodeStorage(dataDir, cfg);
   try {
+    const existing = await storage.getMeta('origin');
+    if (existing !== undefined)
+      throw new LogError(
+        'ALREADY_INITIALIZED',
+        `${storage.where} already holds the log ${existing}; to run another node of it, copy that node's keys/node.key and storage.json into ${dataDir} instead of creating a new log`,
+      );
+    const origin = opts.origin ?? `vaultmesh.local/${randomBytes(4).toString('hex')}`;
+    const key = generateNodeKey(origin);
+    saveNodeKey(key, p.key);
+    if (cfg.driver === 'sqlite') chmodSync(p.db, 0o600);
+    else recordStorage(dataDir, cfg);
     await storage.setMeta('origin', origin);
     await storage.setMeta('verifier_key', key.verifierKeyText);
     await storage.setMeta('created_at', new Date().toISOString());
+    return { origin, verifierKey: key.verifierKeyText };
   } finally {
     await storage.close();
   }
-  return { origin, verifierKey: key.verifierKeyText };
 }
 
 /**
  * Opens a node's data directory (creating it on first start when `create` is set). A sealed key file is
- * unsealed with `passphrase`; without one it fails with AttestError 'KEY_PASSPHRASE'.
+ * unsealed with `passphrase`; without one it fails with AttestError 'KEY_PASSPHRASE'. Several nodes may open the
+ * same PostgreSQL log, each with a copy of its key.
  */
 export async function openNode(
   dataDir: string,
-  opts: { create?: boolean; origin?: string; passphrase?: string; log?: Partial<LogOptions> } = {},
+  opts: {
+    create?: boolean;
+    origin?: string;
+    passphrase?: string;
+    log?: Partial<LogOptions>;
+  } & NodeStorageOptions = {},
 ): Promise<OpenedNode> {
   let created = false;
   if (!isInitialized(dataDir)) {
     if (!opts.create)
       throw new LogError('NOT_INITIALIZED', `${dataDir} holds no VaultMesh log; run "vm init" first`);
-    await initNode(dataDir, { origin: opts.origin });
+    await initNode(dataDir, opts);
     created = true;
   }
   const p = dataPaths(dataDir);
-  const storage = openSqliteStorage({ path: p.db, writerThread: true });
-  const origin = await storage.getMeta('origin');
-  if (!origin) {
+  const cfg = storageFor(dataDir, opts);
+  if (cfg.driver === 'postgres' && recordedStorage(dataDir) === undefined && hasSqliteDatabase(dataDir))
+    throw new LogError(
+      'CONFLICT',
+      `${dataDir} holds a SQLite ledger; move it into PostgreSQL with "vm storage copy", or use another data directory`,
+    );
+  const storage = await openNodeStorage(dataDir, cfg, { writerThread: true });
+  const fail = async (err: unknown): Promise<never> => {
     await storage.close();
-    throw new LogError('STORAGE', `${p.db} has no origin; the database is not a VaultMesh log or is damaged`);
-  }
+    throw err;
+  };
+  const origin = await storage.getMeta('origin').catch(fail);
+  if (!origin)
+    return fail(
+      new LogError(
+        'STORAGE',
+        `${storage.where} has no origin; the database is not a VaultMesh log or is damaged`,
+      ),
+    );
   let key: NodeKey;
   let keySealed: boolean;
   try {
     key = loadNodeKey(origin, p.key, { passphrase: opts.passphrase });
     keySealed = isSealedKeyFile(p.key);
   } catch (err) {
-    await storage.close();
-    throw err;
+    return fail(err);
   }
-  const recorded = await storage.getMeta('verifier_key');
-  if (recorded !== key.verifierKeyText) {
-    await storage.close();
-    throw new LogError(
-      'STORAGE',
-      `the node key in ${p.key} does not match the key recorded in the database (if "vm key rotate" was interrupted, run it again to finish)`,
+  const recorded = await storage.getMeta('verifier_key').catch(fail);
+  if (recorded !== key.verifierKeyText)
+    return fail(
+      new LogError(
+        'STORAGE',
+        `the node key in ${p.key} does not match the key recorded in the database (if "vm key rotate" was interrupted, run it again to finish)`,
+      ),
     );
-  }
-  // Never sign with a key the data directory no longer records (e.g. "vm key rotate" ran beside this
-  // process): such a checkpoint could never verify, so publishing fails until the node is restarted.
-  const recordedKey = storage.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
-  const signer: NoteSigner = {
-    name: key.signer.name,
-    keyHash: key.signer.keyHash,
-    sign(msg) {
-      if (recordedKey.get('verifier_key')?.value !== key.verifierKeyText)
-        throw new LogError(
-          'CONFLICT',
-          'the node key was rotated on disk; restart the node to use the new key',
-        );
-      return key.signer.sign(msg);
-    },
-  };
-  const log = await Log.open({ storage, origin, signer, hasher: nodeHasher, ...opts.log });
+  if (cfg.driver === 'postgres' && recordedStorage(dataDir) === undefined) recordStorage(dataDir, cfg);
+  const log = await Log.open({
+    storage,
+    origin,
+    signer: guardedSigner(storage, key),
+    hasher: nodeHasher,
+    ...opts.log,
+  });
   return {
     storage,
     key,
@@ -161,18 +201,54 @@ export async function openNode(
 }
 
 /**
+ * The node's signer. On SQLite it never signs with a key the data directory no longer records (e.g. "vm key rotate"
+ * ran beside this process): such a checkpoint could never verify, so publishing fails until the node is restarted.
+ * (Signing is synchronous; on PostgreSQL the key is checked when the node opens, and rotation needs every node
+ * stopped.)
+ */
+function guardedSigner(storage: NodeStorage, key: NodeKey): NoteSigner {
+  const db = storage.sqlite?.db;
+  if (!db) return key.signer;
+  const recordedKey = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+  return {
+    name: key.signer.name,
+    keyHash: key.signer.keyHash,
+    sign(msg) {
+      if (recordedKey.get('verifier_key')?.value !== key.verifierKeyText)
+        throw new LogError(
+          'CONFLICT',
+          'the node key was rotated on disk; restart the node to use the new key',
+        );
+      return key.signer.sign(msg);
+    },
+  };
+}
+
+/**
  * Verifies a node's stored ledger. The trust anchor is a public verifier key file (keys/node.key.pub, or
  * `trustedKeyFile` kept elsewhere), never anything in the database, so an auditor needs no private key. The
  * log's rotation receipts extend it to a chain of keys, each trusted for the checkpoint sizes it signs.
  */
 /** Every peer mirror in the database, rehashed and rebuilt (see verifyMirror); nothing when none was mirrored. */
-async function verifyMirrors(storage: SqliteStorage): Promise<VerifyProblem[]> {
-  const exists = storage.db
-    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fed_mirror_state'")
-    .get();
+async function verifyMirrors(storage: NodeStorage): Promise<VerifyProblem[]> {
+  const exists = storage.sqlite
+    ? storage.sqlite.db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fed_mirror_state'")
+        .get()
+    : true;
   if (!exists) return [];
-  const store = createSqliteFederationStore(storage.db);
+  const owned = storage.openFederationStore();
+  const store = owned.store;
   const out: VerifyProblem[] = [];
+  try {
+    await collectMirrorProblems(store, out);
+  } finally {
+    owned.close();
+  }
+  return out;
+}
+
+async function collectMirrorProblems(store: FederationStore, out: VerifyProblem[]): Promise<void> {
   for (const peer of await store.listPeers()) {
     const check = await verifyMirror(store, peer, { hasher: nodeHasher, ed25519Verify: nodeEd25519Verify });
     for (const p of check.problems)
@@ -185,7 +261,6 @@ async function verifyMirrors(storage: SqliteStorage): Promise<VerifyProblem[]> {
         message: `peer ${p.peer}: ${p.message}`,
       });
   }
-  return out;
 }
 
 /**
@@ -239,12 +314,15 @@ async function verifyNodeData(
     tsaTrust?: Map<string, string[]>;
     /** A verifier key file to trust instead of keys/node.key.pub: any key of the node's rotation chain. */
     trustedKeyFile?: string;
-  } = {},
+  } & NodeStorageOptions = {},
 ): Promise<NodeVerifyReport> {
   const p = dataPaths(dataDir);
-  if (!existsSync(p.db)) throw new LogError('NOT_INITIALIZED', `${dataDir} holds no VaultMesh log`);
+  const cfg = storageFor(dataDir, opts);
+  if (cfg.driver === 'sqlite' && !existsSync(p.db))
+    throw new LogError('NOT_INITIALIZED', `${dataDir} holds no VaultMesh log`);
   const trusted = loadVerifierKey(opts.trustedKeyFile ?? p.pub);
-  const storage = openSqliteStorage({ path: p.db, readonly: true });
+  const storage = await openNodeStorage(dataDir, cfg, { readonly: true });
+  const sq = storage.sqlite;
   try {
     const extra: VerifyProblem[] = [];
     const origin = await storage.getMeta('origin');
@@ -308,13 +386,14 @@ async function verifyNodeData(
     // --full runs integrity_check, which (unlike quick_check) also checks every index against its table:
     // a damaged kind or tenant index would otherwise pass and silently change filtered listings. It runs
     // on a reader thread while the entries are verified here.
+    // (PostgreSQL has no such check here: its own page checksums and amcheck are the operator's; every entry, tile
+    // and checkpoint is still verified below.)
     const check = opts.full ? 'integrity_check' : 'quick_check';
-    const structural = opts.full
-      ? storage.integrityCheck().catch((e: unknown) => (e as Error).message)
-      : undefined;
-    // A gap-free log (the normal case) is read ahead by a reader thread; a gappy one takes the careful path.
+    const structural =
+      opts.full && sq ? sq.integrityCheck().catch((e: unknown) => (e as Error).message) : undefined;
+    // A gap-free SQLite log (the normal case) is read ahead by reader threads; a gappy one takes the careful path.
     const size = await storage.size();
-    const rows = (storage.db.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
+    const rows = sq ? (sq.db.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n : -1;
     const report = await verifyLog({
       storage,
       origin: trusted.key.name,
@@ -326,11 +405,11 @@ async function verifyNodeData(
       schemas: opts.schemas,
       onProgress: opts.onProgress,
       scan:
-        rows === size
-          ? (start, end, verify) => storage.scanEntries(start, end, { threads: 2, verify })
+        sq && rows === size
+          ? (start, end, verify) => sq.scanEntries(start, end, { threads: 2, verify })
           : undefined,
     });
-    const qc = structural ? await structural : String(storage.db.pragma(check, { simple: true }));
+    const qc = !sq ? 'ok' : structural ? await structural : String(sq.db.pragma(check, { simple: true }));
     if (qc !== 'ok')
       extra.push({
         where: 'log',
@@ -391,7 +470,7 @@ export async function verifyNode(
     tsaTrust?: Map<string, string[]>;
     /** A verifier key file to trust instead of keys/node.key.pub: any key of the node's rotation chain. */
     trustedKeyFile?: string;
-  } = {},
+  } & NodeStorageOptions = {},
 ): Promise<NodeVerifyReport> {
   const started = Date.now();
   try {

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { buildApp, createNodeMetrics } from '@vaultmesh/api';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { promotionAllowed } from '@vaultmesh/control';
-import { ConfigError, type NodeConfig } from './config.ts';
+import { ConfigError, nodeStorageConfig, type NodeConfig } from './config.ts';
 import type { AnchorScheduler } from '@vaultmesh/log';
 import { createAnchorScheduler, exportEvidence, loadTsaTrust, logKeyTexts } from './anchoring.ts';
 import { cosignerVerifierKey, parseVerifierKey } from '@vaultmesh/ledger';
@@ -56,6 +56,7 @@ export async function startNode(
     create: true,
     passphrase: opts.passphrase,
     origin: config.origin,
+    storage: nodeStorageConfig(config),
     log: {
       checkpointIntervalMs: config.checkpointIntervalMs,
       maxBatch: config.maxBatch,

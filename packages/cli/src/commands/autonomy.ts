@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AutonomySimulation, AutonomyStatus, AutonomyTier, Principal } from '@vaultmesh/control';
 import { openNode } from '@vaultmesh/node';
-import { createSqliteControlStore } from '@vaultmesh/store-sqlite';
+import type { ControlStore } from '@vaultmesh/types';
 import { dataDir, keyOptions, localActor, parseDuration, readJsonFile, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson, printTable } from '../output.ts';
@@ -32,14 +32,11 @@ export function register(program: Command): void {
 /** Opens the node, hands its ControlStore and log to `fn`, and closes it. */
 async function withControl<T>(
   o: { data?: string },
-  fn: (
-    store: ReturnType<typeof createSqliteControlStore>,
-    node: Awaited<ReturnType<typeof openNode>>,
-  ) => Promise<T>,
+  fn: (store: ControlStore, node: Awaited<ReturnType<typeof openNode>>) => Promise<T>,
 ): Promise<T> {
   const node = await openNode(dataDir(o), keyOptions());
   try {
-    return await fn(createSqliteControlStore(node.storage.db), node);
+    return await fn(node.storage.controlStore(), node);
   } finally {
     await node.close();
   }

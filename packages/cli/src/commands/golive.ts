@@ -14,7 +14,6 @@ import type {
   Principal,
 } from '@vaultmesh/control';
 import { openNode, verifyNode } from '@vaultmesh/node';
-import { createSqliteControlStore } from '@vaultmesh/store-sqlite';
 import { dataDir, keyOptions, localActor, parseDuration, withData, withStorage } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson, printTable } from '../output.ts';
@@ -97,7 +96,7 @@ function registerCheck(golive: Command): void {
           problems: r.problems.slice(0, 5).map((p) => p.message),
         };
       },
-      probeDatabase: () => withStorage(dir, (s) => m.createSqliteDatabaseProbe(s.db)()),
+      probeDatabase: () => withStorage(dir, (s) => s.probe()),
       async keyStatus() {
         try {
           const node = await openNode(dir, keyOptions());
@@ -132,9 +131,7 @@ async function withPolls<T>(o: { data?: string }, fn: (polls: GolivePolls) => Pr
   const m = await lib();
   const node = await openNode(dataDir(o), keyOptions());
   try {
-    return await fn(
-      m.createGolivePolls({ store: createSqliteControlStore(node.storage.db), receipts: node.log }),
-    );
+    return await fn(m.createGolivePolls({ store: node.storage.controlStore(), receipts: node.log }));
   } finally {
     await node.close();
   }
@@ -298,7 +295,7 @@ function registerStatus(poll: Command): void {
     const m = await lib();
     const node = await openNode(dataDir(o), keyOptions());
     try {
-      const store = createSqliteControlStore(node.storage.db);
+      const store = node.storage.controlStore();
       const polls = m.createGolivePolls({ store, receipts: node.log });
       if (o.poll) {
         const p = await polls.getPoll(o.poll);

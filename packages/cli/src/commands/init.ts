@@ -3,9 +3,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createToken, type TokenStore } from '@vaultmesh/auth';
-import { dataPaths, initNode } from '@vaultmesh/node';
-import { openSqliteStorage } from '@vaultmesh/store-sqlite';
-import { dataDir, withData } from '../context.ts';
+import { initNode, loadConfig, nodeStorageConfig } from '@vaultmesh/node';
+import { dataDir, withData, withStorage } from '../context.ts';
 import { print, printJson } from '../output.ts';
 
 /** Creates the first admin token (file in the keys folder, 0600) when no token exists yet. */
@@ -22,20 +21,16 @@ export function register(program: Command): void {
     program
       .command('init')
       .description(
-        'create a new node: data directory, SQLite ledger (WAL), Ed25519 key (0600) and an admin token',
+        'create a new node: data directory, Ed25519 key (0600), its ledger (SQLite in the directory, or the PostgreSQL database of storage / VM_DATABASE_URL) and an admin token',
       )
       .option('--origin <origin>', 'checkpoint origin (default vaultmesh.local/<random id>)')
+      .option('-c, --config <file>', 'node config (its "storage" section; env VM_CONFIG)')
       .option('--json', 'machine-readable output'),
-  ).action(async (o: { data?: string; origin?: string; json?: boolean }) => {
+  ).action(async (o: { data?: string; origin?: string; config?: string; json?: boolean }) => {
     const dir = dataDir(o);
-    const res = await initNode(dir, { origin: o.origin });
-    const storage = openSqliteStorage({ path: dataPaths(dir).db });
-    let tokenFile: string | undefined;
-    try {
-      tokenFile = await ensureAdminToken(dir, storage);
-    } finally {
-      await storage.close();
-    }
+    const storage = nodeStorageConfig(loadConfig({ env: process.env, configFile: o.config }));
+    const res = await initNode(dir, { origin: o.origin, ...(storage ? { storage } : {}) });
+    const tokenFile = await withStorage(dir, (s) => ensureAdminToken(dir, s));
     if (o.json) return printJson({ dataDir: dir, ...res, adminTokenFile: tokenFile ?? null });
     print(`Initialized VaultMesh node in ${dir}`);
     print(`  origin:       ${res.origin}`);

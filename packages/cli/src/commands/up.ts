@@ -48,6 +48,9 @@ export function register(program: Command): void {
         const tokenFile = await ensureAdminToken(config.dataDir, running.node.storage);
         print(`VaultMesh node listening on ${running.url}`);
         print(`  data:     ${config.dataDir}${running.node.created ? ' (created)' : ''}`);
+        print(
+          `  storage:  ${running.node.storage.driver === 'sqlite' ? 'SQLite' : 'PostgreSQL'} ${running.node.storage.where}`,
+        );
         print(`  origin:   ${running.node.origin}`);
         print(`  key:      ${running.node.key.verifierKeyText}${running.node.keySealed ? ' (sealed)' : ''}`);
         if (tokenFile) print(`  admin token written to ${tokenFile} (mode 0600)`);
