@@ -22,12 +22,13 @@ if (unavailable) console.warn(`SKIPPED: the PostgreSQL end-to-end test: ${unavai
 
 const work = mkdtempSync(join(tmpdir(), 'vm-pg-'));
 const schema = freshSchema('vmpg');
+const copySchema = freshSchema('vmcopy');
 const env = { VM_DATABASE_URL: TEST_DATABASE_URL, VM_DATABASE_SCHEMA: schema };
 const children: ChildProcess[] = [];
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
-  if (!unavailable) await dropSchemas([schema]);
+  if (!unavailable) await dropSchemas([schema, copySchema]);
 });
 
 /** Starts `vm up` on a free port and waits until it is healthy. */
@@ -176,5 +177,60 @@ describe.skipIf(unavailable !== undefined)('a node on PostgreSQL', () => {
     });
     expect(other.code).toBe(5);
     expect(other.stderr).toMatch(/is bound to PostgreSQL/);
+  });
+
+  it('vm storage copy moves a SQLite ledger into PostgreSQL, resumes, proves the copy and binds the directory', async () => {
+    const lite = join(work, 'lite');
+    expect((await runVm(['init', '-d', lite, '--origin', 'lite.test/log'])).code).toBe(0);
+    const record = async (n: number) => {
+      for (let i = 0; i < n; i++)
+        expect((await runVm(['memory', 'record', `decision ${i}`, '-r', 'why', '-d', lite])).code).toBe(0);
+      expect((await runVm(['checkpoint', '-d', lite])).code).toBe(0);
+    };
+    await record(5);
+    expect(
+      (await runVm(['autonomy', 'set', '-d', lite, '-t', 'ops', '--tier', 'T1', '-r', 'reads alone'])).code,
+    ).toBe(0);
+    const to = ['--to', TEST_DATABASE_URL, '--schema', copySchema];
+    const first = await runVm(['storage', 'copy', '-d', lite, ...to, '--no-bind', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const a = JSON.parse(first.stdout) as {
+      size: number;
+      resumedAt: number;
+      bound: boolean;
+      copied: { rows: number; tokens: number };
+      verify: { ok: boolean; root: string };
+      sourceRoot: string;
+    };
+    expect(a).toMatchObject({ size: 6, resumedAt: 0, bound: false, verify: { ok: true } });
+    expect(a.verify.root).toBe(a.sourceRoot);
+    expect(a.copied.rows).toBeGreaterThan(0);
+    expect(a.copied.tokens).toBe(1);
+    expect(first.stderr).toMatch(/copy entries: 6\/6/);
+    // The directory still uses SQLite; more is recorded there; a second copy resumes where the first ended.
+    expect(existsSync(join(lite, 'storage.json'))).toBe(false);
+    await record(3);
+    const second = await runVm(['storage', 'copy', '-d', lite, ...to, '--json']);
+    expect(second.code, second.stderr).toBe(0);
+    const b = JSON.parse(second.stdout) as typeof a;
+    expect(b).toMatchObject({ size: 9, resumedAt: 6, bound: true, verify: { ok: true } });
+    expect(b.verify.root).toBe(b.sourceRoot);
+    // Bound: every command now reads PostgreSQL, the control plane's documents included.
+    const status = JSON.parse((await runVm(['storage', 'status', '-d', lite, '--json'])).stdout) as {
+      driver: string;
+      size: number;
+    };
+    expect(status).toMatchObject({ driver: 'postgres', size: 9 });
+    const tier = await runVm(['autonomy', 'status', '-d', lite, '-t', 'ops', '--json']);
+    expect(tier.code, tier.stderr).toBe(0);
+    expect(tier.stdout).toContain('T1');
+    // A schema that holds another log is refused; so is copying a directory already bound.
+    const again = await runVm(['storage', 'copy', '-d', lite, ...to]);
+    expect(again.code).toBe(5);
+    const other = join(work, 'other-lite');
+    expect((await runVm(['init', '-d', other, '--origin', 'other.test/log'])).code).toBe(0);
+    const clash = await runVm(['storage', 'copy', '-d', other, ...to]);
+    expect(clash.code).toBe(5);
+    expect(clash.stderr).toMatch(/holds another log \(lite\.test\/log\)/);
   });
 });

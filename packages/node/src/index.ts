@@ -24,9 +24,12 @@ export {
   isInitialized,
   openNode,
   verifyNode,
+  verifyStorage,
   type NodeVerifyReport,
+  type VerifyNodeOptions,
   type OpenedNode,
 } from './node.ts';
+export { copyToPostgres, type CopyProgress, type CopyReport } from './storage-copy.ts';
 export {
   describeStorage,
   openNodeStorage,

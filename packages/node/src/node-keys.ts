@@ -37,7 +37,7 @@ import {
   type KeyHistoryItem,
   type LogStorage,
 } from '@vaultmesh/log';
-import { openSqliteStorage } from '@vaultmesh/store-sqlite';
+import { openNodeStorage, resolveStorage, storageFromEnv } from './storage.ts';
 import { dataPaths, openNode } from './node.ts';
 
 /** Receipts about the node itself (key operations) belong to this tenant, like anchor receipts. */
@@ -98,11 +98,22 @@ function readKeyText(path: string): string {
   return readFileSync(path, 'utf8');
 }
 
+/** The data directory's storage (SQLite, or the PostgreSQL database it is bound to). */
+const openStorage = (dataDir: string, o: { readonly?: boolean } = {}) =>
+  openNodeStorage(dataDir, resolveStorage(dataDir, storageFromEnv(process.env)), o);
+
+/** NOT_INITIALIZED unless the directory holds a log (its SQLite database, or a key bound to PostgreSQL). */
+function assertNodeData(dataDir: string): void {
+  const p = dataPaths(dataDir);
+  if (!existsSync(p.db) && !(existsSync(p.storage) && existsSync(p.key)))
+    throw new LogError('NOT_INITIALIZED', `${dataDir} holds no VaultMesh log`);
+}
+
 /** Reports the node key's state (sealed or not, history, retired files) without opening the key. */
 export async function nodeKeyStatus(dataDir: string): Promise<NodeKeyStatus> {
   const p = dataPaths(dataDir);
-  if (!existsSync(p.db)) throw new LogError('NOT_INITIALIZED', `${dataDir} holds no VaultMesh log`);
-  const storage = openSqliteStorage({ path: p.db, readonly: true });
+  assertNodeData(dataDir);
+  const storage = await openStorage(dataDir, { readonly: true });
   let origin: string | undefined;
   let recorded: string | undefined;
   let history: string | undefined;
@@ -113,7 +124,8 @@ export async function nodeKeyStatus(dataDir: string): Promise<NodeKeyStatus> {
   } finally {
     await storage.close();
   }
-  if (!origin) throw new LogError('STORAGE', `${p.db} has no origin; the database is not a VaultMesh log`);
+  if (!origin)
+    throw new LogError('STORAGE', `the database of ${dataDir} has no origin; it is not a VaultMesh log`);
   const text = readKeyText(p.key);
   const sealed = isSealedKeyText(text);
   const info = sealed ? readSealedKeyInfo(text, `key file ${p.key}`) : undefined;
@@ -243,7 +255,7 @@ interface PendingRotation {
 /** A valid rotation receipt whose switch (meta, key files, first new checkpoint) did not complete. */
 async function pendingRotation(dataDir: string): Promise<PendingRotation | undefined> {
   const p = dataPaths(dataDir);
-  const storage = openSqliteStorage({ path: p.db, readonly: true });
+  const storage = await openStorage(dataDir, { readonly: true });
   try {
     const origin = (await storage.getMeta('origin')) ?? '';
     const recorded = await storage.getMeta('verifier_key');
@@ -304,7 +316,7 @@ export async function rotateNodeKey(
   opts: { actor: string; passphrase?: string; scrypt?: SealOptions['scrypt'] },
 ): Promise<KeyRotationResult> {
   const p = dataPaths(dataDir);
-  if (!existsSync(p.db)) throw new LogError('NOT_INITIALIZED', `${dataDir} holds no VaultMesh log`);
+  assertNodeData(dataDir);
   const pending = await pendingRotation(dataDir);
   if (pending) return finishRotation(dataDir, pending, opts.passphrase, true);
   // A staged key without a rotation receipt: nothing was recorded, so it is dropped.
@@ -360,7 +372,7 @@ async function finishRotation(
   const p = dataPaths(dataDir);
   const { rotation } = pending;
   if (resumed) {
-    const storage = openSqliteStorage({ path: p.db });
+    const storage = await openStorage(dataDir);
     try {
       await switchMeta(storage, rotation);
     } finally {

@@ -304,26 +304,45 @@ function unreadableReport(full: boolean, err: unknown, started: number): NodeVer
   };
 }
 
+/** What verifying a node's storage checks and reports. */
+export interface VerifyNodeOptions {
+  full?: boolean;
+  schemas?: boolean;
+  onProgress?: (done: number, total: number) => void;
+  /** Trust anchors per TSA name (from the node's configuration) for checking stored RFC 3161 tokens. */
+  tsaTrust?: Map<string, string[]>;
+  /** A verifier key file to trust instead of keys/node.key.pub: any key of the node's rotation chain. */
+  trustedKeyFile?: string;
+}
+
 async function verifyNodeData(
   dataDir: string,
-  opts: {
-    full?: boolean;
-    schemas?: boolean;
-    onProgress?: (done: number, total: number) => void;
-    /** Trust anchors per TSA name (from the node's configuration) for checking stored RFC 3161 tokens. */
-    tsaTrust?: Map<string, string[]>;
-    /** A verifier key file to trust instead of keys/node.key.pub: any key of the node's rotation chain. */
-    trustedKeyFile?: string;
-  } & NodeStorageOptions = {},
+  opts: VerifyNodeOptions & NodeStorageOptions = {},
 ): Promise<NodeVerifyReport> {
   const p = dataPaths(dataDir);
   const cfg = storageFor(dataDir, opts);
   if (cfg.driver === 'sqlite' && !existsSync(p.db))
     throw new LogError('NOT_INITIALIZED', `${dataDir} holds no VaultMesh log`);
-  const trusted = loadVerifierKey(opts.trustedKeyFile ?? p.pub);
   const storage = await openNodeStorage(dataDir, cfg, { readonly: true });
-  const sq = storage.sqlite;
   try {
+    return await verifyStorage(storage, opts.trustedKeyFile ?? p.pub, opts);
+  } finally {
+    await storage.close();
+  }
+}
+
+/**
+ * Verifies an opened storage against a trusted verifier key file (keys/node.key.pub of its data directory, or a
+ * copy): the log, its key chain and history, anchors and, with `full`, peer mirrors. The caller closes it.
+ */
+export async function verifyStorage(
+  storage: NodeStorage,
+  trustedKeyFile: string,
+  opts: VerifyNodeOptions = {},
+): Promise<NodeVerifyReport> {
+  const trusted = loadVerifierKey(trustedKeyFile);
+  const sq = storage.sqlite;
+  {
     const extra: VerifyProblem[] = [];
     const origin = await storage.getMeta('origin');
     if (origin !== trusted.key.name) {
@@ -451,8 +470,6 @@ async function verifyNodeData(
       report.problems.push(problem);
     }
     return { ...report, anchorsChecked: anchors.checked, anchorsUnpinned: anchors.unpinned };
-  } finally {
-    await storage.close();
   }
 }
 
