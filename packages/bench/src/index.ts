@@ -2,6 +2,7 @@
 // run (ratios, not absolutes); each benchmark has its own file.
 import { writeFileSync } from 'node:fs';
 import { benchAppend } from './append.ts';
+import { benchAppendPostgres } from './append-postgres.ts';
 import { benchBundles } from './bundles.ts';
 import { benchExecutor } from './executor.ts';
 import { benchHttpSignature } from './http-signature.ts';
@@ -23,6 +24,7 @@ export async function runBenchmarks(opts: {
   const only = new Set(
     opts.only ?? [
       'append',
+      'append-pg',
       'proof',
       'verify',
       'memory',
@@ -37,6 +39,7 @@ export async function runBenchmarks(opts: {
   );
   const results: BenchResult[] = [];
   if (only.has('append')) results.push(...(await benchAppend(200_000)));
+  if (only.has('append-pg')) results.push(...(await benchAppendPostgres(50_000)));
   if (only.has('httpsig')) results.push(...(await benchHttpSignature()));
   if (only.has('bundle')) results.push(...(await benchBundles()));
   if (only.has('policy')) results.push(...(await benchPolicy()));
