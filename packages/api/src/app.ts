@@ -28,7 +28,14 @@ export interface AppOptions {
   readonly verifierKeyText: string;
   readonly metrics: NodeMetrics;
   /** What /api/backend/status reports. */
-  readonly status: { mode: 'dry-run' | 'live'; storage: string; keySealed: boolean; version: string };
+  readonly status: {
+    mode: 'dry-run' | 'live';
+    storage: string;
+    keySealed: boolean;
+    version: string;
+    /** Several nodes of one log: this node's id and whether it leads now. */
+    cluster?: () => { node: string; leader: boolean; token: number | null; error: string | null };
+  };
   /** Largest accepted request body. Default 128 KiB. */
   readonly bodyLimit?: number;
   /** Per-token limits on writes and denied requests (defaults: DEFAULT_RATE_LIMITS). */
@@ -247,6 +254,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       origin: log.origin,
       verifierKey: opts.verifierKeyText,
       keySealed: opts.status.keySealed,
+      ...(opts.status.cluster ? { cluster: opts.status.cluster() } : {}),
       ledger: { size: s.size, checkpointSize: s.checkpointSize, appended: s.appended, batches: s.batches },
     };
   });

@@ -64,6 +64,8 @@ export interface AnchorSchedulerOptions {
   readonly random?: () => number;
   /** Called for every attempt, success, failure and seal (for logs and metrics); must not throw. */
   readonly onEvent?: (e: AnchorEvent) => void;
+  /** Whether this process does the work now (default always): of several nodes of one log, only the leader. */
+  readonly active?: () => boolean;
 }
 
 /** One thing the scheduler did. */
@@ -177,6 +179,7 @@ export class AnchorScheduler {
 
   /** One pass: seal if due, then anchor with every authority whose backoff has elapsed. Never throws. */
   tick(): Promise<void> {
+    if (this.opts.active && !this.opts.active()) return Promise.resolve();
     this.ticking ??= this.pass().finally(() => (this.ticking = undefined));
     return this.ticking;
   }

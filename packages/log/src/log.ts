@@ -57,6 +57,11 @@ export interface LogOptions {
   readonly onCommit?: (info: { entries: number; size: number; ms: number }) => void;
   readonly onCheckpoint?: (cp: StoredCheckpoint) => void;
   readonly onError?: (err: unknown) => void;
+  /**
+   * Whether this process signs checkpoints now (default: always). Several nodes of one log let only the leader
+   * sign; the others find its checkpoints in storage on each tick and answer their waiters with them.
+   */
+  readonly mayPublish?: () => boolean;
 }
 
 /** What a caller appends; the node fills in version and time. */
@@ -569,6 +574,15 @@ export class Log {
       this.notify(latest);
       return latest;
     }
+    if (this.opts.mayPublish && !this.opts.mayPublish()) {
+      if (latest) {
+        this.counters.checkpointSize = latest.size;
+        this.counters.checkpointAt = latest.createdAt;
+        this.notify(latest);
+        return latest;
+      }
+      throw new LogError('UNAVAILABLE', 'another node of this log signs its checkpoints; none is stored yet');
+    }
     const root = await this.rootAt(size);
     const note = signNote(formatCheckpoint({ origin: this.origin, size, root, extensions: [] }), [
       this.signer,
@@ -619,7 +633,7 @@ export class Log {
       }, timeoutMs);
       this.waiters.push({ index, resolve, reject, timer });
     });
-    if (opts.publish) {
+    if (opts.publish && (this.opts.mayPublish?.() ?? true)) {
       try {
         await this.idle();
         await this.checkpoint();
@@ -647,8 +661,16 @@ export class Log {
         await this.reload();
       }
       // Publishes when the log grew (an empty log publishes its size-0 checkpoint on the first tick, so peers and
-      // monitors find a signed checkpoint from the start); otherwise refreshes the gauges from the latest one.
-      await this.checkpoint();
+      // monitors find a signed checkpoint from the start); otherwise refreshes the gauges from the latest one. A node
+      // that does not sign (not the leader) picks up the leader's checkpoints for its waiters.
+      if (this.opts.mayPublish && !this.opts.mayPublish()) {
+        const latest = await this.storage.getCheckpoint();
+        if (latest) {
+          this.counters.checkpointSize = latest.size;
+          this.counters.checkpointAt = latest.createdAt;
+          this.notify(latest);
+        }
+      } else await this.checkpoint();
     } catch (err) {
       this.opts.onError?.(err);
     }

@@ -46,7 +46,7 @@ export function createAnchorScheduler(
   log: Log,
   storage: LogStorage,
   cfg: AnchorConfig,
-  opts: { onEvent?: (e: AnchorEvent) => void; trust?: Map<string, string[]> } = {},
+  opts: { onEvent?: (e: AnchorEvent) => void; trust?: Map<string, string[]>; active?: () => boolean } = {},
 ): AnchorScheduler {
   const trust = opts.trust ?? loadTsaTrust(cfg.tsas);
   const anchors = cfg.tsas.map((t) =>
@@ -69,6 +69,7 @@ export function createAnchorScheduler(
     backoff: cfg.backoff,
     backoffFor: Object.fromEntries(cfg.tsas.filter((t) => t.backoff).map((t) => [t.name, t.backoff!])),
     onEvent: opts.onEvent,
+    ...(opts.active ? { active: opts.active } : {}),
   });
 }
 

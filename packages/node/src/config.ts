@@ -297,6 +297,14 @@ export const ConfigSchema = z
     mode: z.enum(['dry-run', 'live']).default('dry-run'),
     /** The node's storage (see StorageConfigSchema). */
     storage: StorageConfigSchema.default({}),
+    /**
+     * Several nodes of one log (PostgreSQL): the leader lease's time to live. The leader signs checkpoints and runs
+     * the anchor scheduler and the federation loop; when it dies another node takes over within about this long.
+     */
+    cluster: z
+      .object({ leaseTtlMs: z.number().int().min(500).max(600_000).default(3000) })
+      .strict()
+      .default({}),
     /** Sealer and anchor scheduler (RFC 3161 timestamps of checkpoints). */
     anchor: AnchorConfigSchema.default({}),
     /** The control plane: policy, tripwires, metric source, Kubernetes. */

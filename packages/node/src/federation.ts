@@ -36,6 +36,8 @@ export interface FederationOptions {
   /** Where peer tokens are read from (a peer's tokenEnv names the variable). */
   readonly env?: NodeJS.ProcessEnv;
   readonly onEvent?: (e: { type: 'synced' | 'failed'; peer: string; detail: string }) => void;
+  /** Whether this node runs the anti-entropy loop now (default always): of several nodes of one log, the leader. */
+  readonly active?: () => boolean;
 }
 
 /** A merge receipt as a file: the statement, every participant's signature, and their verifier keys. */
@@ -214,6 +216,7 @@ export function createFederation(node: OpenedNode, opts: FederationOptions = {})
   let running: Promise<void> | undefined;
   let stopped = false;
   const tick = async () => {
+    if (opts.active && !opts.active()) return;
     for (const peer of await store.listPeers()) {
       if (stopped) return;
       const r = rt(peer.name);

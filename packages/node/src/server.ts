@@ -17,6 +17,7 @@ import { createInterop, type Interop } from './interop.ts';
 import { createAurora, type Aurora } from './aurora.ts';
 import { createFederation, type Federation } from './federation.ts';
 import { openNode, type OpenedNode } from './node.ts';
+import { createLeadership, type Leadership } from './cluster.ts';
 
 export const VERSION = '0.1.0';
 
@@ -52,6 +53,12 @@ export async function startNode(
   const trust = loadTsaTrust(config.anchor.tsas);
   const metrics = createNodeMetrics();
   const logger = opts.logger === false || config.logLevel === 'silent' ? false : { level: config.logLevel };
+  // Several nodes of one log (PostgreSQL): only the leader signs checkpoints and runs the singleton loops. A SQLite
+  // node is alone on its file and always leads.
+  const lead: { current?: Leadership; alone?: boolean } = {};
+  // Background work reports to the app's logger once it exists.
+  const events: { log?: FastifyBaseLogger } = {};
+  const leading = () => (lead.current ? lead.current.isLeader() : lead.alone === true);
   const node = await openNode(config.dataDir, {
     create: true,
     passphrase: opts.passphrase,
@@ -61,8 +68,22 @@ export async function startNode(
       checkpointIntervalMs: config.checkpointIntervalMs,
       maxBatch: config.maxBatch,
       onCommit: metrics.observeCommit,
+      mayPublish: leading,
     },
   });
+  lead.alone = node.storage.driver === 'sqlite';
+  if (!lead.alone) {
+    lead.current = createLeadership({
+      leases: node.storage.leases,
+      ttlMs: config.cluster.leaseTtlMs,
+      onChange: (leader, grant) =>
+        events.log?.info(
+          { cluster: { leader, token: grant?.token ?? null } },
+          leader ? 'leading' : 'not leading',
+        ),
+    });
+    await lead.current.start();
+  }
   metrics.bindLog(() => node.log.stats());
   // The control plane: an invalid policy set refuses to start (fail closed), and nothing stays open. Its
   // route.submit steps reach the Aurora router, which is built below over this plane's engine and store.
@@ -84,9 +105,9 @@ export async function startNode(
     throw err;
   }
   // The sealer + anchor manager runs beside the API; it never blocks appends. Its events go to the app's logger.
-  const events: { log?: FastifyBaseLogger } = {};
   const scheduler = createAnchorScheduler(node.log, node.storage, config.anchor, {
     trust,
+    active: leading,
     onEvent: (e) => {
       if (e.type === 'failed') events.log?.warn({ anchor: e }, 'anchoring failed; will retry');
       else if (e.type === 'anchored') events.log?.info({ anchor: e }, 'checkpoint anchored');
@@ -100,6 +121,7 @@ export async function startNode(
     chunkEntries: config.federation.chunkEntries,
     backoff: config.federation.backoff,
     env: opts.env ?? process.env,
+    active: leading,
     onEvent: (e) => {
       if (e.type === 'failed') events.log?.warn({ federation: e }, 'federation sync failed; will retry');
       else events.log?.debug({ federation: e }, 'federation sync');
@@ -152,7 +174,13 @@ export async function startNode(
     verifierKey: node.key.verifierKey,
     verifierKeyText: node.key.verifierKeyText,
     metrics,
-    status: { mode: config.mode, storage: 'sqlite', keySealed: node.keySealed, version: VERSION },
+    status: {
+      mode: config.mode,
+      storage: node.storage.driver,
+      keySealed: node.keySealed,
+      version: VERSION,
+      ...(lead.current ? { cluster: () => lead.current!.status() } : {}),
+    },
     bodyLimit: config.bodyLimitBytes,
     rateLimits: config.rateLimits,
     dashboardDir: DASHBOARD_DIR,
@@ -230,6 +258,7 @@ export async function startNode(
       stopping ??= (async () => {
         await scheduler.stop();
         await federation.stop().catch(() => undefined);
+        await lead.current?.stop();
         await interop.close().catch(() => undefined);
         await control.close().catch(() => undefined);
         await app.close();

@@ -15,7 +15,8 @@ import {
   openSqliteStorage,
   type SqliteStorage,
 } from '@vaultmesh/store-sqlite';
-import type { ControlStore } from '@vaultmesh/types';
+import type { ControlStore, LeaseStore } from '@vaultmesh/types';
+import { createMemoryLeaseStore } from './cluster.ts';
 import { createSqliteDatabaseProbe, type DatabaseProbeResult } from '@vaultmesh/control';
 
 /** The storage of a node, as configured. */
@@ -57,6 +58,8 @@ export interface NodeStorage extends LogStorage, TokenStore {
    * the server's); then a write inside a transaction that is rolled back proves the write path, leaving nothing.
    */
   probe(): Promise<DatabaseProbeResult>;
+  /** Leases of the cluster (PostgreSQL), or of this one process (SQLite: one node per file). */
+  readonly leases: LeaseStore;
 }
 
 const storageFile = (dataDir: string) => join(dataDir, 'storage.json');
@@ -194,6 +197,7 @@ export async function openNodeStorage(
       openControlStore: () => ({ store: pg.controlStore(), close: () => undefined }),
       controlStore: () => pg.controlStore(),
       probe: () => probePostgres(pg),
+      leases: pg.leases(),
       openFederationStore: () => ({ store: pg.federationStore(), close: () => undefined }),
     };
   }
@@ -222,6 +226,7 @@ export async function openNodeStorage(
     },
     controlStore: () => createSqliteControlStore(s.db),
     probe: createSqliteDatabaseProbe(s.db),
+    leases: createMemoryLeaseStore(),
     openFederationStore() {
       const db = connection('FULL');
       return { store: createSqliteFederationStore(db), close: () => db.close() };

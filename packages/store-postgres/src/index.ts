@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { TokenStore } from '@vaultmesh/auth';
 import type { FederationStore } from '@vaultmesh/federation';
 import { LogError, type LogStorage } from '@vaultmesh/log';
-import type { ControlStore } from '@vaultmesh/types';
+import type { ControlStore, LeaseStore } from '@vaultmesh/types';
 import {
   createPool,
   describeUrl,
@@ -15,6 +15,7 @@ import {
 } from './connect.ts';
 import { createControlStore } from './control-store.ts';
 import { createFederationStore } from './federation-store.ts';
+import { createLeaseStore } from './leases.ts';
 import { createLogStorage } from './log-storage.ts';
 import { assertSchemaVersion, migrate, type MigrationReport } from './migrations.ts';
 
@@ -32,6 +33,7 @@ export interface PostgresStorage extends LogStorage, TokenStore {
   readonly migration: MigrationReport | undefined;
   controlStore(now?: () => number): ControlStore;
   federationStore(): FederationStore;
+  leases(): LeaseStore;
 }
 
 /** The error for a database that cannot be opened: UNAVAILABLE when it cannot be reached, with the server named. */
@@ -74,6 +76,7 @@ export async function openPostgresStorage(o: PostgresOptions): Promise<PostgresS
     migration,
     controlStore: (now) => createControlStore(pool, o.url, now),
     federationStore: () => createFederationStore(pool, o.url),
+    leases: () => createLeaseStore(pool, o.url),
     async close() {
       if (closed) return;
       closed = true;

@@ -102,6 +102,19 @@ CREATE TABLE fed_cosignatures (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'leases',
+    sql: `
+-- Named leases with fencing tokens (one leader per cluster); expiry by the database's clock.
+CREATE TABLE leases (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  holder TEXT NOT NULL,
+  token BIGINT NOT NULL,
+  expires_at TIMESTAMPTZ NOT NULL
+);
+`,
+  },
 ];
 
 /** The schema version this code reads and writes. */

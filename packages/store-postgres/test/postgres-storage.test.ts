@@ -100,6 +100,35 @@ if (unavailable) {
       expect(err.message).not.toContain('s3cret-pw');
     });
 
+    it('leases: one holder at a time, renewals keep the token, a lapsed lease goes to the next with a larger one', async () => {
+      const s = await open();
+      const leases = s.leases();
+      const a = await leases.acquire('leader', 'node-a', 60_000);
+      expect(a).toMatchObject({ name: 'leader', holder: 'node-a', token: 1 });
+      expect(await leases.acquire('leader', 'node-b', 60_000)).toBeUndefined();
+      const renewed = await leases.acquire('leader', 'node-a', 60_000);
+      expect(renewed).toMatchObject({ holder: 'node-a', token: 1 });
+      expect(renewed!.expiresAt).toBeGreaterThanOrEqual(a!.expiresAt);
+      expect(await leases.current('leader')).toMatchObject({ holder: 'node-a', token: 1 });
+      // Released (or lapsed): the next holder gets a larger token, and the old holder's token no longer releases it.
+      expect(await leases.release('leader', 'node-a', 1)).toBe(true);
+      expect(await leases.current('leader')).toBeUndefined();
+      const b = await leases.acquire('leader', 'node-b', 60_000);
+      expect(b).toMatchObject({ holder: 'node-b', token: 2 });
+      expect(await leases.release('leader', 'node-a', 1)).toBe(false);
+      // A short lease lapses by the database's clock.
+      const c = await leases.acquire('short', 'node-c', 50);
+      expect(c?.token).toBe(1);
+      await new Promise((r) => setTimeout(r, 120));
+      expect(await leases.acquire('short', 'node-d', 60_000)).toMatchObject({ holder: 'node-d', token: 2 });
+      // Many contenders at once: exactly one wins.
+      const wins = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => leases.acquire('race', `node-${i}`, 60_000)),
+      );
+      expect(wins.filter((w) => w !== undefined)).toHaveLength(1);
+      await s.close();
+    });
+
     it('a stopped pool mid-use fails queries with a LogError, not a crash', async () => {
       const s: PostgresStorage = await open();
       await s.pool.query('SELECT 1');

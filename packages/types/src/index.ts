@@ -9,6 +9,8 @@ export type {
   ControlStore,
   FiredTripwire,
   GateCheck,
+  LeaseGrant,
+  LeaseStore,
   LedgerQuery,
   PolicyDecider,
   PolicyDecision,

@@ -152,3 +152,24 @@ export interface GateCheck {
     run: { planId: string; planHash: string; runId: string; tenant: string; environment: string },
   ): Promise<{ pass: boolean; reason: string }>;
 }
+
+/** A lease as granted: who holds it, its fencing token (grows with every change of holder) and its expiry. */
+export interface LeaseGrant {
+  readonly name: string;
+  readonly holder: string;
+  readonly token: number;
+  /** Unix ms by the store's clock when the lease lapses unless renewed. */
+  readonly expiresAt: number;
+}
+
+/**
+ * Port: named leases with fencing tokens, so work that must run once per cluster runs on one node at a time.
+ * `acquire` grants or renews the lease for `holder` for `ttlMs` (by the store's own clock) and resolves undefined
+ * while another holder's lease is unexpired; a new holder gets a larger token than every earlier one.
+ */
+export interface LeaseStore {
+  acquire(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | undefined>;
+  /** Gives the lease up (only the holder with that token can); true when it did. */
+  release(name: string, holder: string, token: number): Promise<boolean>;
+  current(name: string): Promise<LeaseGrant | undefined>;
+}

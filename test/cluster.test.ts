@@ -1,0 +1,189 @@
+// Several nodes of one log on PostgreSQL: three `vm up` processes on one schema, a bounded load spread over all
+// three, kill -9 of the leader. Another node takes the leader lease within a bounded time, writes on the others go
+// on, every acknowledged receipt is stored with its leaf hash, and `vm audit verify --full` passes (one history).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openNodeStorage, resolveStorage } from '@vaultmesh/node';
+import {
+  dropSchemas,
+  freshSchema,
+  postgresUnavailable,
+  TEST_DATABASE_URL,
+} from '@vaultmesh/store-postgres/testing';
+import { freePort } from './helpers/net.ts';
+import { CLEAN_ENV, ROOT, runVm, VM_BIN } from './helpers/vm.ts';
+
+const unavailable = await postgresUnavailable();
+if (unavailable) console.warn(`SKIPPED: the cluster test: ${unavailable}`);
+
+const work = mkdtempSync(join(tmpdir(), 'vm-cluster-'));
+const schema = freshSchema('vmcluster');
+const children: ChildProcess[] = [];
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+  if (!unavailable) await dropSchemas([schema]);
+});
+
+interface Node {
+  name: string;
+  child: ChildProcess;
+  base: string;
+  exited: Promise<unknown>;
+}
+interface Status {
+  cluster?: { node: string; leader: boolean; token: number | null };
+}
+
+const LEASE_TTL_MS = 1500;
+
+async function up(name: string, data: string, config: string): Promise<Node> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [VM_BIN, 'up', '-d', data, '-c', config, '--port', String(port)], {
+    cwd: ROOT,
+    env: CLEAN_ENV,
+  });
+  children.push(child);
+  let log = '';
+  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name}: vm up exited ${child.exitCode}: ${log}`);
+    if ((await fetch(`${base}/api/system/health`).catch(() => undefined))?.ok)
+      return { name, child, base, exited };
+    if (Date.now() > deadline) throw new Error(`${name} did not become healthy: ${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const status = async (n: Node): Promise<Status | undefined> => {
+  const r = await fetch(`${n.base}/api/backend/status`).catch(() => undefined);
+  return r?.ok ? ((await r.json()) as Status) : undefined;
+};
+const leaders = async (nodes: Node[]) =>
+  (await Promise.all(nodes.map(async (n) => ((await status(n))?.cluster?.leader ? n : undefined)))).filter(
+    (n): n is Node => n !== undefined,
+  );
+
+describe.skipIf(unavailable !== undefined)('three nodes on one PostgreSQL log', () => {
+  it('survive kill -9 of the leader: another leads within a bounded time, nothing acknowledged is lost', async () => {
+    const dirs = ['n1', 'n2', 'n3'].map((n) => join(work, n));
+    const config = join(work, 'node.json');
+    writeFileSync(
+      config,
+      JSON.stringify({ logLevel: 'warn', checkpointIntervalMs: 250, cluster: { leaseTtlMs: LEASE_TTL_MS } }),
+    );
+    const init = await runVm(['init', '-d', dirs[0]!, '--origin', 'cluster.test/log'], {
+      env: { VM_DATABASE_URL: TEST_DATABASE_URL, VM_DATABASE_SCHEMA: schema },
+    });
+    expect(init.code, init.stderr).toBe(0);
+    const token = readFileSync(join(dirs[0]!, 'keys', 'admin.token'), 'utf8').trim();
+    for (const d of dirs.slice(1)) {
+      mkdirSync(join(d, 'keys'), { recursive: true, mode: 0o700 });
+      for (const f of ['keys/node.key', 'keys/node.key.pub', 'storage.json'])
+        copyFileSync(join(dirs[0]!, f), join(d, f));
+    }
+    const nodes: Node[] = [];
+    for (const [i, d] of dirs.entries()) nodes.push(await up(`n${i + 1}`, d, config));
+
+    // Exactly one leader.
+    const first = await leaders(nodes);
+    expect(first.map((n) => n.name)).toHaveLength(1);
+    const leader = first[0]!;
+
+    // A bounded load over all three: 240 receipts, 6 in flight, round robin; the leader dies a third of the way in.
+    const acked = new Map<number, string>();
+    let failed = 0;
+    let sent = 0;
+    let killedAt = 0;
+    const TOTAL = 240;
+    const send = async (): Promise<void> => {
+      while (sent < TOTAL) {
+        const i = sent++;
+        if (i === TOTAL / 3 && killedAt === 0) {
+          killedAt = Date.now();
+          leader.child.kill('SIGKILL');
+        }
+        const target = nodes[i % 3]!;
+        const r = await fetch(`${target.base}/api/ledger/receipts`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            kind: 'deploy',
+            tenant: 'default',
+            body: { service: 'api', version: `1.0.${i}`, environment: 'prod' },
+          }),
+        }).catch(() => undefined);
+        if (r?.status === 201) {
+          const b = (await r.json()) as { index: number; leafHash: string };
+          expect(acked.has(b.index), `index ${b.index} acknowledged twice`).toBe(false);
+          acked.set(b.index, b.leafHash);
+        } else failed++;
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, send));
+    await leader.exited;
+    const survivors = nodes.filter((n) => n !== leader);
+
+    // Another node leads within a bounded time (the lease's TTL plus a renewal period, measured from the kill).
+    let takeoverMs = -1;
+    for (const deadline = killedAt + 20_000; Date.now() < deadline;) {
+      const now = await leaders(survivors);
+      if (now.length === 1) {
+        takeoverMs = Date.now() - killedAt;
+        break;
+      }
+      expect(now.length).toBeLessThanOrEqual(1);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    console.log(
+      `cluster: ${acked.size} acknowledged, ${failed} refused (the killed node), leader ${leader.name} killed; ` +
+        `a survivor led after ${takeoverMs} ms (lease TTL ${LEASE_TTL_MS} ms)`,
+    );
+    expect(takeoverMs).toBeGreaterThanOrEqual(0);
+    expect(takeoverMs).toBeLessThan(20_000);
+    // Writes on the survivors went on: at least their two thirds of the load.
+    expect(acked.size).toBeGreaterThanOrEqual(Math.floor((TOTAL * 2) / 3));
+
+    // The new leader signs a checkpoint covering everything acknowledged.
+    const newLeader = (await leaders(survivors))[0]!;
+    const max = Math.max(...acked.keys());
+    let covered = 0;
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline && covered <= max;) {
+      const r = await fetch(`${newLeader.base}/api/ledger/checkpoint`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (r.ok) covered = ((await r.json()) as { size: number }).size;
+      if (covered <= max) await new Promise((r2) => setTimeout(r2, 100));
+    }
+    expect(
+      covered,
+      'a checkpoint signed after the takeover covers every acknowledged receipt',
+    ).toBeGreaterThan(max);
+    for (const n of survivors) n.child.kill('SIGTERM');
+    await Promise.all(survivors.map((n) => n.exited));
+
+    // Every acknowledged receipt is stored with its leaf hash, and the log verifies in full.
+    const s = await openNodeStorage(dirs[1]!, resolveStorage(dirs[1]!), { readonly: true });
+    try {
+      const size = await s.size();
+      expect(size).toBeGreaterThan(max);
+      const stored = new Map(
+        (await s.getEntries(0, size)).map((e) => [e.index, Buffer.from(e.leafHash).toString('hex')]),
+      );
+      const lost = [...acked].filter(([i, h]) => stored.get(i) !== h);
+      expect(lost, 'acknowledged receipts lost or changed').toEqual([]);
+    } finally {
+      await s.close();
+    }
+    const v = await runVm(['audit', 'verify', '--full', '--json', '-d', dirs[2]!]);
+    expect(v.code, v.stderr).toBe(0);
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true });
+  });
+});
