@@ -66,8 +66,11 @@ export function createPool(o: PostgresOptions): pg.Pool {
     application_name: 'vaultmesh',
     types,
   });
-  // An idle connection the server dropped (a restart) must not crash the process; the next query reconnects.
+  // A connection the server drops (a restart, an admin's terminate) must not crash the process: an idle one is
+  // reported on the pool, a checked-out one on the client; the query in progress, if any, still rejects with it,
+  // and the next query connects again.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
