@@ -5,6 +5,7 @@ import { benchAppend } from './append.ts';
 import { benchAppendPostgres } from './append-postgres.ts';
 import { benchBundles } from './bundles.ts';
 import { benchExecutor } from './executor.ts';
+import { benchFailover } from './failover.ts';
 import { benchHttpSignature } from './http-signature.ts';
 import { benchLarge } from './large.ts';
 import { benchMcp } from './mcp.ts';
@@ -35,6 +36,7 @@ export async function runBenchmarks(opts: {
       'mcp',
       'mirror',
       'route',
+      'failover',
     ],
   );
   const results: BenchResult[] = [];
@@ -47,6 +49,7 @@ export async function runBenchmarks(opts: {
   if (only.has('mcp')) results.push(...(await benchMcp()));
   if (only.has('mirror')) results.push(...(await benchMirror()));
   if (only.has('route')) results.push(...(await benchRoute()));
+  if (only.has('failover')) results.push(...(await benchFailover(opts.vmBin)));
   if (only.has('proof') || only.has('verify') || only.has('memory'))
     results.push(...(await benchLarge(opts.size, only, opts.vmBin)));
   printResults(results);
