@@ -141,7 +141,11 @@ describe.skipIf(why !== undefined)('PostgreSQL restarting under load', () => {
     while (acked.size < 30) await new Promise((r) => setTimeout(r, 20));
     pgRun('pg_ctl', ['-D', pgData, '-m', 'immediate', 'stop']);
     phase = 'down';
-    while (unavailable.length < 3 && !crashed) await new Promise((r) => setTimeout(r, 20));
+    // Down long enough for every background loop of the node (leader lease, anchor scheduler, federation round,
+    // checkpoint tick) to meet the outage at least once.
+    const downAt = Date.now();
+    while ((unavailable.length < 3 || Date.now() - downAt < 2500) && !crashed)
+      await new Promise((r) => setTimeout(r, 20));
     start();
     phase = 'after';
     await writers;

@@ -467,10 +467,15 @@ export function createFederation(node: OpenedNode, opts: FederationOptions = {})
       const interval = opts.intervalMs ?? 30_000;
       if (interval <= 0 || timer) return;
       const loop = () => {
-        running = tick().finally(() => {
-          running = undefined;
-          if (!stopped) timer = setTimeout(loop, interval);
-        });
+        // A round that fails as a whole (the database unreachable) is reported and tried again next round.
+        running = tick()
+          .catch((err: unknown) =>
+            opts.onEvent?.({ type: 'failed', peer: '*', detail: (err as Error).message ?? String(err) }),
+          )
+          .finally(() => {
+            running = undefined;
+            if (!stopped) timer = setTimeout(loop, interval);
+          });
       };
       timer = setTimeout(loop, Math.min(interval, 1_000));
       timer.unref?.();
