@@ -2,7 +2,15 @@
 // three, kill -9 of the leader. Another node takes the leader lease within a bounded time, writes on the others go
 // on, every acknowledged receipt is stored with its leaf hash, and `vm audit verify --full` passes (one history).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,11 +29,12 @@ if (unavailable) console.warn(`SKIPPED: the cluster test: ${unavailable}`);
 
 const work = mkdtempSync(join(tmpdir(), 'vm-cluster-'));
 const schema = freshSchema('vmcluster');
+const runSchema = freshSchema('vmclusterrun');
 const children: ChildProcess[] = [];
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
-  if (!unavailable) await dropSchemas([schema]);
+  if (!unavailable) await dropSchemas([schema, runSchema]);
 });
 
 interface Node {
@@ -185,5 +194,135 @@ describe.skipIf(unavailable !== undefined)('three nodes on one PostgreSQL log', 
     const v = await runVm(['audit', 'verify', '--full', '--json', '-d', dirs[2]!]);
     expect(v.code, v.stderr).toBe(0);
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true });
+  });
+});
+
+describe.skipIf(unavailable !== undefined)('a live run whose node dies', () => {
+  it('is adopted by another node and completes from its journal, each step once', async () => {
+    const dirs = ['r1', 'r2'].map((n) => join(work, n));
+    const config = join(work, 'run-node.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        logLevel: 'warn',
+        checkpointIntervalMs: 500,
+        cluster: { leaseTtlMs: LEASE_TTL_MS },
+        control: { fourEyes: { default: true } },
+      }),
+    );
+    const env = { VM_DATABASE_URL: TEST_DATABASE_URL, VM_DATABASE_SCHEMA: runSchema };
+    expect((await runVm(['init', '-d', dirs[0]!, '--origin', 'cluster.test/runs'], { env })).code).toBe(0);
+    const storer = readFileSync(join(dirs[0]!, 'keys', 'admin.token'), 'utf8').trim();
+    const approver = JSON.parse(
+      (
+        await runVm([
+          'token',
+          'create',
+          '-d',
+          dirs[0]!,
+          '--role',
+          'admin',
+          '--tenant',
+          '*',
+          '--name',
+          'approver',
+          '--json',
+        ])
+      ).stdout,
+    ) as { token: string };
+    mkdirSync(join(dirs[1]!, 'keys'), { recursive: true, mode: 0o700 });
+    for (const f of ['keys/node.key', 'keys/node.key.pub', 'storage.json'])
+      copyFileSync(join(dirs[0]!, f), join(dirs[1]!, f));
+    const a = await up('r1', dirs[0]!, config);
+    const b = await up('r2', dirs[1]!, config);
+    const call = async (n: Node, path: string, body: unknown, token = storer) => {
+      const r = await fetch(`${n.base}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await r.text();
+      if (r.status >= 300) throw new Error(`${path}: ${r.status} ${text}`);
+      return JSON.parse(text) as Record<string, unknown>;
+    };
+    const marks = join(work, 'marks.txt');
+    const append = (what: string) => ({
+      command: process.execPath,
+      args: ['-e', `require('fs').appendFileSync(${JSON.stringify(marks)}, ${JSON.stringify(what + '\n')})`],
+    });
+    const plan = {
+      v: 1,
+      id: 'survive-1',
+      goal: 'a run that outlives its node',
+      target: { environment: 'lab', tenant: 'default' },
+      phases: [
+        {
+          id: 'main',
+          steps: [
+            { id: 's1', action: 'shell', params: append('s1'), risk: 'low', reversible: false },
+            { id: 's2', action: 'wait', params: { ms: 4000 }, risk: 'low', reversible: true, readOnly: true },
+            { id: 's3', action: 'shell', params: append('s3'), risk: 'low', reversible: false },
+          ],
+        },
+      ],
+      preconditions: [],
+      gates: [],
+      createdBy: 'cluster-test',
+      createdAt: new Date().toISOString(),
+    };
+    const stored = await call(a, '/api/plans', { plan });
+    const planHash = stored.planHash as string;
+    const dry = await call(a, '/api/agent/mcp/executor/run', {
+      planId: 'survive-1',
+      planHash,
+      dryRun: true,
+      wait: true,
+    });
+    expect(dry.state).toBe('succeeded');
+    const approval = await call(
+      a,
+      '/api/approvals',
+      { planId: 'survive-1', planHash, phaseId: 'main' },
+      approver.token,
+    );
+    const started = await call(a, '/api/agent/mcp/executor/run', {
+      planId: 'survive-1',
+      planHash,
+      dryRun: false,
+      approvals: [approval.token],
+    });
+    const runId = started.runId as string;
+    // Kill node r1 while it waits in s2 (s1 done).
+    for (const deadline = Date.now() + 20_000; ;) {
+      const r = await call(a, `/api/runs/${runId}`, undefined);
+      const journal = (r.journal ?? []) as { stepId: string; state: string }[];
+      if (journal.some((j) => j.stepId === 's2' && j.state === 'started')) break;
+      if (Date.now() > deadline) throw new Error(`s2 never started: ${JSON.stringify(r)}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const killedAt = Date.now();
+    a.child.kill('SIGKILL');
+    await a.exited;
+    // r2 (leader now, or already) adopts the run once its lease lapses and finishes it.
+    let final: Record<string, unknown> = {};
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+      final = await call(b, `/api/runs/${runId}`, undefined);
+      if ((final.run as { state: string }).state !== 'running') break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    console.log(
+      `run ${runId}: ${(final.run as { state: string }).state} on r2 ${Date.now() - killedAt} ms after r1 was killed`,
+    );
+    expect(final.run).toMatchObject({ state: 'succeeded' });
+    // Each step ran once: s1 before the kill, s3 after, never twice.
+    expect(existsSync(marks)).toBe(true);
+    expect(readFileSync(marks, 'utf8')).toBe('s1\ns3\n');
+    b.child.kill('SIGTERM');
+    await b.exited;
+    const v = await runVm(['audit', 'verify', '--full', '--json', '-d', dirs[1]!]);
+    expect(v.code, v.stderr).toBe(0);
   });
 });

@@ -64,6 +64,8 @@ import {
 import { logKeyTexts } from './anchoring.ts';
 import { ConfigError } from './config.ts';
 import type { OpenedNode } from './node.ts';
+import { newHolderId } from './cluster.ts';
+import { withRunLeases } from './run-leases.ts';
 
 /** Control-plane options from configuration (paths resolved by the entry point). */
 export interface ControlPlaneOptions {
@@ -100,6 +102,11 @@ export interface ControlPlaneOptions {
   readonly outbound?: OutboundRules;
   /** Continuous analysis of live runs (node defaults; plans may only tighten them). */
   readonly analysis?: AnalysisConfig;
+  /**
+   * Several nodes of one log: the node's holder id and lease TTL for run leases (see run-leases.ts). On PostgreSQL
+   * runs always hold their lease (a CLI process gets an id of its own); SQLite has no other node to take over.
+   */
+  readonly runLeases?: { readonly holder: string; readonly ttlMs: number };
   /** Shell steps: exact command lines governed as reads; destructive-command rules added to the shipped ones. */
   readonly shell?: {
     readonly readOnlyCommands?: readonly (readonly string[])[];
@@ -211,7 +218,7 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
     ...(opts.kubeconfig ? { kube: { kubeconfigPath: opts.kubeconfig, context: opts.kubeContext } } : {}),
     ...(opts.route ? { route: opts.route } : {}),
   });
-  const executor = createExecutor({
+  const bareExecutor = createExecutor({
     store,
     gates: createPlanGates({
       store,
@@ -239,6 +246,19 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
       for (const l of c.listeners) l(e);
     },
   });
+  const newRunId = () => `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const executor =
+    node.storage.driver === 'postgres'
+      ? withRunLeases(
+          bareExecutor,
+          {
+            leases: node.storage.leases,
+            holder: opts.runLeases?.holder ?? newHolderId(),
+            ttlMs: opts.runLeases?.ttlMs ?? 3000,
+          },
+          newRunId,
+        )
+      : bareExecutor;
   const approvals = createApprovals({
     store,
     receipts: node.log,
@@ -272,7 +292,7 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
     countersReplayed,
     schemas: () => controlSchemas(actions),
     async startRun(req) {
-      const runId = req.runId ?? `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+      const runId = req.runId ?? newRunId();
       channel(runId);
       const started = new Promise<void>((resolve) => {
         const l = (e: RunEvent) => {

@@ -17,7 +17,8 @@ import { createInterop, type Interop } from './interop.ts';
 import { createAurora, type Aurora } from './aurora.ts';
 import { createFederation, type Federation } from './federation.ts';
 import { openNode, type OpenedNode } from './node.ts';
-import { createLeadership, type Leadership } from './cluster.ts';
+import { createLeadership, newHolderId, type Leadership } from './cluster.ts';
+import { adoptOrphanRuns } from './run-leases.ts';
 
 export const VERSION = '0.1.0';
 
@@ -56,6 +57,7 @@ export async function startNode(
   // Several nodes of one log (PostgreSQL): only the leader signs checkpoints and runs the singleton loops. A SQLite
   // node is alone on its file and always leads.
   const lead: { current?: Leadership; alone?: boolean } = {};
+  const holder = newHolderId();
   // Background work reports to the app's logger once it exists.
   const events: { log?: FastifyBaseLogger } = {};
   const leading = () => (lead.current ? lead.current.isLeader() : lead.alone === true);
@@ -75,6 +77,7 @@ export async function startNode(
   if (!lead.alone) {
     lead.current = createLeadership({
       leases: node.storage.leases,
+      holder,
       ttlMs: config.cluster.leaseTtlMs,
       onChange: (leader, grant) =>
         events.log?.info(
@@ -93,6 +96,7 @@ export async function startNode(
     control = createControlPlane(node, {
       ...config.control,
       route: () => routerRef.current,
+      runLeases: { holder, ttlMs: config.cluster.leaseTtlMs },
       onCounter: (name, value, labels) => metrics.observeControl(name, value, labels),
     });
     // Promotion from dry-run to live mode requires a recorded go (vm golive poll): fail closed.
@@ -241,6 +245,23 @@ export async function startNode(
   }
   scheduler.start();
   federation.start();
+  // The leader adopts runs whose node died (their lease lapsed) and resumes them from the journal.
+  const adopter = lead.current
+    ? setInterval(() => {
+        if (!leading()) return;
+        void adoptOrphanRuns(control.executor, node.storage.leases, (runId, r) =>
+          events.log?.info(
+            { run: runId, outcome: r instanceof Error ? r.message : r.state },
+            'adopted run finished',
+          ),
+        )
+          .then((ids) => {
+            if (ids.length) events.log?.warn({ runs: ids }, 'adopting runs whose node stopped');
+          })
+          .catch((err: unknown) => events.log?.warn({ err }, 'could not look for orphaned runs'));
+      }, config.cluster.leaseTtlMs)
+    : undefined;
+  adopter?.unref?.();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   listen.url = config.interop.publicUrl ?? `http://${config.host}:${port}`;
@@ -256,6 +277,7 @@ export async function startNode(
     url: `http://${config.host}:${port}`,
     stop() {
       stopping ??= (async () => {
+        if (adopter) clearInterval(adopter);
         await scheduler.stop();
         await federation.stop().catch(() => undefined);
         await lead.current?.stop();
