@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { benchAppend } from './append.ts';
 import { benchAppendPostgres } from './append-postgres.ts';
 import { benchBundles } from './bundles.ts';
+import { benchClusterHttp } from './cluster-http.ts';
 import { benchExecutor } from './executor.ts';
 import { benchFailover } from './failover.ts';
 import { benchHttpSignature } from './http-signature.ts';
@@ -37,6 +38,7 @@ export async function runBenchmarks(opts: {
       'mirror',
       'route',
       'failover',
+      'cluster-http',
     ],
   );
   const results: BenchResult[] = [];
@@ -50,6 +52,7 @@ export async function runBenchmarks(opts: {
   if (only.has('mirror')) results.push(...(await benchMirror()));
   if (only.has('route')) results.push(...(await benchRoute()));
   if (only.has('failover')) results.push(...(await benchFailover(opts.vmBin)));
+  if (only.has('cluster-http')) results.push(...(await benchClusterHttp(opts.vmBin)));
   if (only.has('proof') || only.has('verify') || only.has('memory'))
     results.push(...(await benchLarge(opts.size, only, opts.vmBin)));
   printResults(results);
