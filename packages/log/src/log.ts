@@ -35,6 +35,8 @@ import { TileReader } from './tile-reader.ts';
 
 /** Commits in flight at once (integrate batch k+1 while batch k is being made durable). */
 const PIPELINE_DEPTH = 4;
+/** Batches sent per hold of a shared storage's append lock before the other processes get their turn. */
+const BATCHES_PER_LOCK = 4;
 /** Tries of a batch that another writer of the same storage keeps beating (with backoff between them). */
 const MAX_CONFLICT_RETRIES = 20;
 /** The longest wait between two such tries (ms). */
@@ -294,50 +296,95 @@ export class Log {
   private async drain(): Promise<void> {
     const inflight: { batch: Pending[]; attempt: number; sent: SentBatch }[] = [];
     const requeue: { batch: Pending[]; attempt: number }[] = [];
-    while (this.pending.length > 0 || inflight.length > 0 || requeue.length > 0) {
-      while (inflight.length < PIPELINE_DEPTH && (requeue.length > 0 || this.pending.length > 0)) {
-        const next = requeue.shift() ?? { batch: this.takeBatch(), attempt: 0 };
-        inflight.push({ batch: next.batch, attempt: next.attempt, sent: this.sendBatch(next.batch) });
+    // Storage shared by several processes may serialize their appenders (LogStorage.appendLock): the batches are
+    // then built on the head as it is under the lock, so they do not lose the compare-and-swap to each other. The
+    // lock is given up after a few batches, so the other processes get their turn.
+    let unlock: (() => Promise<void>) | undefined;
+    let sentUnderLock = 0;
+    const release = async () => {
+      const u = unlock;
+      unlock = undefined;
+      await u?.().catch((e: unknown) => this.opts.onError?.(e));
+    };
+    try {
+      while (this.pending.length > 0 || inflight.length > 0 || requeue.length > 0) {
+        if (this.storage.appendLock && !unlock && inflight.length === 0) {
+          try {
+            unlock = await this.storage.appendLock();
+            sentUnderLock = 0;
+            if ((await this.storage.size()) !== this.committed) await this.reload();
+          } catch (err) {
+            // No lock (the database unreachable ...): the oldest batch fails with the reason; the rest try again.
+            await release();
+            const failed = requeue.shift()?.batch ?? this.takeBatch();
+            for (const p of failed) p.resolve(Promise.reject(err));
+            continue;
+          }
+        }
+        while (
+          inflight.length < PIPELINE_DEPTH &&
+          (requeue.length > 0 || this.pending.length > 0) &&
+          (!unlock || sentUnderLock < BATCHES_PER_LOCK)
+        ) {
+          const next = requeue.shift() ?? { batch: this.takeBatch(), attempt: 0 };
+          inflight.push({ batch: next.batch, attempt: next.attempt, sent: this.sendBatch(next.batch) });
+          sentUnderLock++;
+        }
+        if (inflight.length === 0) {
+          await release();
+          continue;
+        }
+        await this.settleHead(inflight, requeue);
+        if (unlock && inflight.length === 0 && sentUnderLock >= BATCHES_PER_LOCK) await release();
       }
-      const head = inflight.shift()!;
-      const err = await head.sent.outcome;
-      if (err === undefined) {
-        this.finishBatch(head.batch, head.sent.leafHashes);
-        continue;
-      }
-      // Everything still in flight was built on the failed batch: let it settle, then rebuild from storage.
-      const rest = inflight.splice(0);
-      const restErrors = await Promise.all(rest.map((r) => r.sent.outcome));
-      rest.forEach((r, i) => {
-        if (restErrors[i] === undefined)
-          this.opts.onError?.(new LogError('STORAGE', 'a batch committed after its predecessor failed'));
-      });
-      await this.reload().catch((e: unknown) => this.opts.onError?.(e));
-      const conflict = err instanceof LogError && err.code === 'CONFLICT';
-      const retry = conflict && head.attempt < MAX_CONFLICT_RETRIES;
-      if (conflict) this.counters.conflicts++;
-      if (retry) {
-        // Another writer on the same storage won the race: back off (exponential, full jitter) before trying
-        // again from the new size, so two busy writers do not keep colliding.
-        await new Promise((r) =>
-          setTimeout(r, Math.random() * Math.min(CONFLICT_BACKOFF_MAX_MS, 10 * 2 ** head.attempt)),
-        );
-        requeue.unshift({ batch: head.batch, attempt: head.attempt + 1 });
-      } else {
-        const final = conflict
-          ? new LogError(
-              'CONFLICT',
-              `${(err as Error).message}: another process kept writing to this log (${head.attempt + 1} tries); stop it, or write through its API, and try again`,
-            )
-          : err;
-        for (const p of head.batch) p.resolve(Promise.reject(final));
-      }
-      requeue.push(
-        ...rest
-          .filter((_, i) => restErrors[i] !== undefined)
-          .map((r) => ({ batch: r.batch, attempt: r.attempt })),
-      );
+    } finally {
+      await release();
     }
+  }
+
+  /** Waits for the oldest batch in flight; on failure, settles the rest and requeues or rejects them. */
+  private async settleHead(
+    inflight: { batch: Pending[]; attempt: number; sent: SentBatch }[],
+    requeue: { batch: Pending[]; attempt: number }[],
+  ): Promise<void> {
+    const head = inflight.shift()!;
+    const err = await head.sent.outcome;
+    if (err === undefined) {
+      this.finishBatch(head.batch, head.sent.leafHashes);
+      return;
+    }
+    // Everything still in flight was built on the failed batch: let it settle, then rebuild from storage.
+    const rest = inflight.splice(0);
+    const restErrors = await Promise.all(rest.map((r) => r.sent.outcome));
+    rest.forEach((r, i) => {
+      if (restErrors[i] === undefined)
+        this.opts.onError?.(new LogError('STORAGE', 'a batch committed after its predecessor failed'));
+    });
+    await this.reload().catch((e: unknown) => this.opts.onError?.(e));
+    const conflict = err instanceof LogError && err.code === 'CONFLICT';
+    const retry = conflict && head.attempt < MAX_CONFLICT_RETRIES;
+    if (conflict) this.counters.conflicts++;
+    if (retry) {
+      // Another writer on the same storage won the race: back off (exponential, full jitter) before trying
+      // again from the new size, so two busy writers do not keep colliding.
+      await new Promise((r) =>
+        setTimeout(r, Math.random() * Math.min(CONFLICT_BACKOFF_MAX_MS, 10 * 2 ** head.attempt)),
+      );
+      requeue.unshift({ batch: head.batch, attempt: head.attempt + 1 });
+    } else {
+      const final = conflict
+        ? new LogError(
+            'CONFLICT',
+            `${(err as Error).message}: another process kept writing to this log (${head.attempt + 1} tries); stop it, or write through its API, and try again`,
+          )
+        : err;
+      for (const p of head.batch) p.resolve(Promise.reject(final));
+    }
+    requeue.push(
+      ...rest
+        .filter((_, i) => restErrors[i] !== undefined)
+        .map((r) => ({ batch: r.batch, attempt: r.attempt })),
+    );
   }
 
   /** The next batch: up to maxBatch pending appends, oldest first. */

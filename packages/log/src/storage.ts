@@ -170,6 +170,12 @@ export interface LogStorage {
   putAnchor(a: StoredAnchor): Promise<void>;
   /** Anchors ordered by (size, authority), optionally only those of one checkpoint size. */
   listAnchors(size?: number): Promise<StoredAnchor[]>;
+  /**
+   * Optional, for storage several processes append to (PostgreSQL): waits until this process may build and commit
+   * batches, and resolves with the function that lets the next one in. The log then builds its batches on the head
+   * as it is under the lock, instead of losing the compare-and-swap to the other writers and backing off.
+   */
+  appendLock?(): Promise<() => Promise<void>>;
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
   close(): Promise<void>;

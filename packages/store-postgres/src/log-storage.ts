@@ -99,6 +99,9 @@ const toToken = (r: TokenRow): TokenRecord => ({
   ...(r.poll_roles ? { pollRoles: JSON.parse(r.poll_roles) as string[] } : {}),
 });
 
+/** The advisory lock key of appenders ("vmap"). */
+const APPEND_LOCK = 0x766d6170;
+
 /** A pg failure as a LogError: UNAVAILABLE when the server cannot be reached, STORAGE otherwise. */
 export function logError(err: unknown, url: string, what: string): LogError {
   if (err instanceof LogError) return err;
@@ -303,6 +306,27 @@ export function createLogStorage(pool: pg.Pool, url: string): LogStorage & Token
               [size],
             );
       return rows.map(toAnchor);
+    },
+    async appendLock() {
+      // A session-level advisory lock on a connection of its own: waiters queue in the database, and a process that
+      // dies lets the next one in when its connection closes.
+      const c = await pool.connect().catch((err: unknown) => {
+        throw logError(err, url, 'waiting for the append lock');
+      });
+      try {
+        await c.query('SELECT pg_advisory_lock($1)', [APPEND_LOCK]);
+      } catch (err) {
+        c.release(true);
+        throw logError(err, url, 'waiting for the append lock');
+      }
+      return async () => {
+        try {
+          await c.query('SELECT pg_advisory_unlock($1)', [APPEND_LOCK]);
+          c.release();
+        } catch {
+          c.release(true); // the connection broke: dropping it releases the lock
+        }
+      };
     },
     async getMeta(key) {
       return (await one<{ value: string }>('reading meta', 'SELECT value FROM meta WHERE key = $1', [key]))
