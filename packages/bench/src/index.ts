@@ -12,6 +12,7 @@ import { benchLarge } from './large.ts';
 import { benchMcp } from './mcp.ts';
 import { benchMirror } from './mirror.ts';
 import { benchPolicy } from './policy.ts';
+import { benchProofPostgres } from './proof-postgres.ts';
 import { printResults, type BenchResult } from './result.ts';
 import { benchRoute } from './route.ts';
 
@@ -39,6 +40,7 @@ export async function runBenchmarks(opts: {
       'route',
       'failover',
       'cluster-http',
+      'proof-pg',
     ],
   );
   const results: BenchResult[] = [];
@@ -53,6 +55,7 @@ export async function runBenchmarks(opts: {
   if (only.has('route')) results.push(...(await benchRoute()));
   if (only.has('failover')) results.push(...(await benchFailover(opts.vmBin)));
   if (only.has('cluster-http')) results.push(...(await benchClusterHttp(opts.vmBin)));
+  if (only.has('proof-pg')) results.push(...(await benchProofPostgres(opts.size, opts.vmBin)));
   if (only.has('proof') || only.has('verify') || only.has('memory'))
     results.push(...(await benchLarge(opts.size, only, opts.vmBin)));
   printResults(results);

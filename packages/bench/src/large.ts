@@ -27,7 +27,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-function httpGet(agent: Agent, port: number, path: string): Promise<{ status: number; body: string }> {
+export function httpGet(agent: Agent, port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
       let body = '';
@@ -41,7 +41,10 @@ function httpGet(agent: Agent, port: number, path: string): Promise<{ status: nu
 }
 
 /** Starts `vm up` (the binary at vmBin) on a free port over dir. */
-async function startServer(dir: string, vmBin: string): Promise<{ child: ChildProcess; port: number }> {
+export async function startServer(
+  dir: string,
+  vmBin: string,
+): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   // Started as `npm start` starts a node (package.json): with a 2 MiB young generation (docs/operations.md).
   const child = spawn(

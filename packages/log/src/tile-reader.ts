@@ -39,12 +39,20 @@ export class TileReader {
 
   /** The hashes of complete nodes; throws STORAGE naming the first missing node. */
   async getNodes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
-    const tiles = new Map<string, StoredTile | undefined>();
+    const locs = ids.map((id) => locateNode(id.level, id.index));
+    // Every tile the nodes live in, read at once (a database driver answers them in parallel, not one by one).
+    const wanted = new Map<string, { level: number; index: number }>();
+    for (const loc of locs)
+      wanted.set(`${loc.tileLevel}/${loc.tileIndex}`, { level: loc.tileLevel, index: loc.tileIndex });
+    const keys = [...wanted.keys()];
+    const read = await Promise.all(
+      keys.map((k) => this.readTile(wanted.get(k)!.level, wanted.get(k)!.index)),
+    );
+    const tiles = new Map(keys.map((k, i) => [k, read[i]]));
     const out: Uint8Array[] = [];
-    for (const id of ids) {
-      const loc = locateNode(id.level, id.index);
+    for (const [i, id] of ids.entries()) {
+      const loc = locs[i]!;
       const key = `${loc.tileLevel}/${loc.tileIndex}`;
-      if (!tiles.has(key)) tiles.set(key, await this.readTile(loc.tileLevel, loc.tileIndex));
       const t = tiles.get(key);
       if (!t || t.width < loc.minWidth) {
         throw new LogError('STORAGE', `node ${id.level}/${id.index} is missing from tile ${key}`);
