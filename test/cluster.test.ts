@@ -303,6 +303,20 @@ describe.skipIf(unavailable !== undefined)('a live run whose node dies', () => {
       if (Date.now() > deadline) throw new Error(`s2 never started: ${JSON.stringify(r)}`);
       await new Promise((res) => setTimeout(res, 50));
     }
+    // A client follows the run on r2 (which does not drive it): its progress comes from the journal, and goes on
+    // after r1 dies and r2 adopts the run.
+    let stream = '';
+    const sse = fetch(`${b.base}/api/runs/${runId}/events`, {
+      headers: { authorization: `Bearer ${storer}` },
+    }).then(async (r) => {
+      expect(r.status).toBe(200);
+      const reader = r.body!.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        stream += Buffer.from(value).toString();
+      }
+    });
     const killedAt = Date.now();
     a.child.kill('SIGKILL');
     await a.exited;
@@ -317,6 +331,22 @@ describe.skipIf(unavailable !== undefined)('a live run whose node dies', () => {
       `run ${runId}: ${(final.run as { state: string }).state} on r2 ${Date.now() - killedAt} ms after r1 was killed`,
     );
     expect(final.run).toMatchObject({ state: 'succeeded' });
+    await sse;
+    const events = stream
+      .split('\n\n')
+      .filter((block) => block.includes('data: '))
+      .map(
+        (block) =>
+          JSON.parse(block.slice(block.indexOf('data: ') + 6)) as {
+            type: string;
+            stepId?: string;
+            status?: string;
+            state?: string;
+          },
+      );
+    const finished = events.filter((e) => e.type === 'step-finished').map((e) => `${e.stepId}:${e.status}`);
+    expect(finished).toEqual(expect.arrayContaining(['s1:succeeded', 's2:succeeded', 's3:succeeded']));
+    expect(events.at(-1)).toMatchObject({ type: 'run-finished', state: 'succeeded' });
     // Each step ran once: s1 before the kill, s3 after, never twice.
     expect(existsSync(marks)).toBe(true);
     expect(readFileSync(marks, 'utf8')).toBe('s1\ns3\n');

@@ -15,6 +15,7 @@ import type {
   Strategist,
 } from '@vaultmesh/control';
 import { HttpError } from './errors.ts';
+import { followStoredRun } from './run-follow.ts';
 import { fields, isObject, type Body } from './request.ts';
 
 /** What the control routes need; built by the composition root (packages/node/src/control.ts). */
@@ -218,8 +219,13 @@ export function registerControlRoutes(
     });
     ref.unsubscribe = unsubscribe;
     if (!unsubscribe) {
-      // Not run by this process (or long finished): send the stored state and close.
+      // Not run by this process: the stored state, then (while it runs elsewhere: another node, a `vm` command)
+      // its progress as its journal records it, until it finishes or the client goes.
       send({ type: 'state', run: r.run });
+      const closed = new AbortController();
+      req.raw.on('close', () => closed.abort());
+      if (r.run.state === 'running')
+        await followStoredRun(control.executor, runId, send, closed.signal).catch(() => undefined);
       end();
       return;
     }
