@@ -1,9 +1,8 @@
 // Appends over HTTP on PostgreSQL: one node against three nodes of the same log (the same load spread round robin),
 // same server, same run. On this 2-core machine the nodes and the database share the cores, so the figure says what
 // adding nodes does to throughput here, not on a cluster of machines.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -12,40 +11,12 @@ import {
   postgresUnavailable,
   TEST_DATABASE_URL,
 } from '@vaultmesh/store-postgres/testing';
+import { startNode } from './node-process.ts';
 import { createProgress } from './progress.ts';
 import type { BenchResult } from './result.ts';
 
 const N = 6000;
 const CONCURRENCY = 48;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function up(
-  vmBin: string,
-  dir: string,
-  config: string,
-): Promise<{ child: ChildProcess; base: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [vmBin, 'up', '-d', dir, '-c', config, '--port', String(port)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if ((await fetch(`${base}/api/system/health`).catch(() => undefined))?.ok) return { child, base };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`vm up on ${dir} did not become healthy`);
-}
 
 /** Posts n receipts with `concurrency` in flight, round robin over the bases; returns receipts/s. */
 async function blast(bases: string[], token: string, n: number, label: string): Promise<number> {
@@ -107,13 +78,13 @@ export async function benchClusterHttp(vmBin: string): Promise<BenchResult[]> {
       for (const f of ['keys/node.key', 'keys/node.key.pub', 'storage.json'])
         copyFileSync(join(dirs[0]!, f), join(d, f));
     }
-    const first = await up(vmBin, dirs[0]!, config);
+    const first = await startNode(vmBin, dirs[0]!, { args: ['-c', config] });
     children.push(first.child);
     await blast([first.base], token, 1000, 'warm-up');
     const one = await blast([first.base], token, N, 'appends over HTTP, 1 node');
     const bases = [first.base];
     for (const d of dirs.slice(1)) {
-      const n = await up(vmBin, d, config);
+      const n = await startNode(vmBin, d, { args: ['-c', config] });
       children.push(n.child);
       bases.push(n.base);
     }

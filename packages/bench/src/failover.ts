@@ -1,9 +1,8 @@
 // Leader failover on PostgreSQL: two `vm up` nodes of one log; the leader is killed with SIGKILL and the time until
 // the survivor reports itself leader is measured, ten times (the killed node is started again between tries).
 // The baseline is the configured lease TTL, which bounds the takeover from below.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -12,43 +11,14 @@ import {
   postgresUnavailable,
   TEST_DATABASE_URL,
 } from '@vaultmesh/store-postgres/testing';
+import { startNode, type NodeProcess } from './node-process.ts';
 import { createProgress } from './progress.ts';
 import { percentile, type BenchResult } from './result.ts';
 
 const TRIES = 10;
 const TTL_MS = 3000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-    s.on('error', reject);
-  });
-}
-
-interface Up {
-  child: ChildProcess;
-  base: string;
-}
-
-async function up(vmBin: string, dir: string, config: string): Promise<Up> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [vmBin, 'up', '-d', dir, '-c', config, '--port', String(port)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if ((await fetch(`${base}/api/system/health`).catch(() => undefined))?.ok) return { child, base };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`vm up on ${dir} did not become healthy`);
-}
-
-const leads = async (n: Up) => {
+const leads = async (n: NodeProcess) => {
   const r = await fetch(`${n.base}/api/backend/status`).catch(() => undefined);
   return r?.ok ? (((await r.json()) as { cluster?: { leader: boolean } }).cluster?.leader ?? false) : false;
 };
@@ -61,7 +31,7 @@ export async function benchFailover(vmBin: string): Promise<BenchResult[]> {
   }
   const work = mkdtempSync(join(tmpdir(), 'vm-bench-failover-'));
   const schema = freshSchema('vmbench');
-  const nodes: (Up | undefined)[] = [];
+  const nodes: (NodeProcess | undefined)[] = [];
   try {
     const dirs = [join(work, 'a'), join(work, 'b')];
     const config = join(work, 'node.json');
@@ -78,8 +48,8 @@ export async function benchFailover(vmBin: string): Promise<BenchResult[]> {
     mkdirSync(join(dirs[1]!, 'keys'), { recursive: true, mode: 0o700 });
     for (const f of ['keys/node.key', 'keys/node.key.pub', 'storage.json'])
       copyFileSync(join(dirs[0]!, f), join(dirs[1]!, f));
-    nodes[0] = await up(vmBin, dirs[0]!, config);
-    nodes[1] = await up(vmBin, dirs[1]!, config);
+    nodes[0] = await startNode(vmBin, dirs[0]!, { args: ['-c', config] });
+    nodes[1] = await startNode(vmBin, dirs[1]!, { args: ['-c', config] });
     const bar = createProgress('leader failover (kill -9)');
     const times: number[] = [];
     for (let t = 0; t < TRIES; t++) {
@@ -98,7 +68,7 @@ export async function benchFailover(vmBin: string): Promise<BenchResult[]> {
         await new Promise((r) => setTimeout(r, 20));
       }
       times.push(Date.now() - killed);
-      nodes[leader] = await up(vmBin, dirs[leader]!, config);
+      nodes[leader] = await startNode(vmBin, dirs[leader]!, { args: ['-c', config] });
       bar.update(t + 1, TRIES);
     }
     bar.done();

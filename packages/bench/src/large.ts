@@ -4,79 +4,57 @@ import { nodeHasher } from '@vaultmesh/attest';
 import { verifyInclusion } from '@vaultmesh/ledger';
 import { openNode, verifyNode } from '@vaultmesh/node';
 import { openSqliteStorage } from '@vaultmesh/store-sqlite';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { hash as oneShotHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createProgress } from './progress.ts';
 import { appendMany } from './append.ts';
+import { httpGet, startNode, type NodeProcess } from './node-process.ts';
 import { percentile, type BenchResult } from './result.ts';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
+/** Starts `vm up` over dir as `npm start` starts a node (package.json): with a 2 MiB young generation
+ * (docs/operations.md), silent, publishing checkpoints only on demand. */
+export function startServer(dir: string, vmBin: string): Promise<NodeProcess> {
+  return startNode(vmBin, dir, {
+    nodeFlags: ['--max-semi-space-size=2'],
+    args: ['--log-level', 'silent', '--checkpoint-interval', '0'],
   });
 }
 
-export function httpGet(agent: Agent, port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Starts `vm up` (the binary at vmBin) on a free port over dir. */
-export async function startServer(
-  dir: string,
-  vmBin: string,
-): Promise<{ child: ChildProcess; port: number }> {
-  const port = await freePort();
-  // Started as `npm start` starts a node (package.json): with a 2 MiB young generation (docs/operations.md).
-  const child = spawn(
-    process.execPath,
-    [
-      '--max-semi-space-size=2',
-      vmBin,
-      'up',
-      '-d',
-      dir,
-      '--port',
-      String(port),
-      '--log-level',
-      'silent',
-      '--checkpoint-interval',
-      '0',
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  const agent = new Agent({ keepAlive: true });
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await httpGet(agent, port, '/api/system/health')).status === 200) break;
-    } catch {
-      /* not up yet */
+/**
+ * `n` inclusion proofs of random entries over HTTP (keep-alive), each followed by the same server's health route:
+ * the latencies of both, in ms.
+ */
+export async function measureHttpProofs(
+  port: number,
+  size: number,
+  label: string,
+  n = 5_000,
+): Promise<{ lat: number[]; base: number[] }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  const lat: number[] = [];
+  const base: number[] = [];
+  const bar = createProgress(label);
+  try {
+    for (let i = 0; i < n; i++) {
+      const idx = Math.floor(Math.random() * size);
+      const t0 = performance.now();
+      const r = await httpGet(agent, port, `/api/ledger/proof/inclusion?index=${idx}&size=${size}`);
+      lat.push(performance.now() - t0);
+      if (r.status !== 200) throw new Error(`proof request failed: ${r.status} ${r.body}`);
+      const t1 = performance.now();
+      await httpGet(agent, port, '/api/system/health');
+      base.push(performance.now() - t1);
+      if (i % 500 === 0) bar.update(i, n);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    bar.update(n, n);
+  } finally {
+    bar.done();
+    agent.destroy();
   }
-  agent.destroy();
-  return { child, port };
+  return { lat, base };
 }
 
 function rssMb(pid: number): { rss: number; peak: number } {
@@ -183,31 +161,9 @@ export async function benchLarge(size: number, only: Set<string>, vmBin: string)
       const emptyDir = mkdtempSync(join(tmpdir(), 'vm-bench-empty-'));
       const empty = await startServer(emptyDir, vmBin);
       const server = await startServer(dir, vmBin);
-      const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-      const lat: number[] = [];
-      const base: number[] = [];
-      const n = 5_000;
-      const hbar = createProgress('HTTP proofs');
-      for (let i = 0; i < n; i++) {
-        const idx = Math.floor(Math.random() * cp.size);
-        const t0 = performance.now();
-        const r = await httpGet(
-          agent,
-          server.port,
-          `/api/ledger/proof/inclusion?index=${idx}&size=${cp.size}`,
-        );
-        lat.push(performance.now() - t0);
-        if (r.status !== 200) throw new Error(`proof request failed: ${r.status} ${r.body}`);
-        const t1 = performance.now();
-        await httpGet(agent, server.port, '/api/system/health');
-        base.push(performance.now() - t1);
-        if (i % 500 === 0) hbar.update(i, n);
-      }
-      hbar.update(n, n);
-      hbar.done();
+      const { lat, base } = await measureHttpProofs(server.port, cp.size, 'HTTP proofs');
       const serverMem = rssMb(server.child.pid!);
       const emptyMem = rssMb(empty.child.pid!);
-      agent.destroy();
       server.child.kill('SIGTERM');
       empty.child.kill('SIGTERM');
       rmSync(emptyDir, { recursive: true, force: true });

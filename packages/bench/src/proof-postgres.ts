@@ -1,6 +1,5 @@
 // Inclusion proofs over HTTP from a large log on PostgreSQL: a node serving `size` entries built through the normal
 // append path; each proof's latency beside a bare health route of the same server, same run.
-import { Agent } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import {
   TEST_DATABASE_URL,
 } from '@vaultmesh/store-postgres/testing';
 import { appendMany } from './append.ts';
-import { httpGet, startServer } from './large.ts';
+import { measureHttpProofs, startServer } from './large.ts';
 import { createProgress } from './progress.ts';
 import { percentile, type BenchResult } from './result.ts';
 
@@ -36,32 +35,13 @@ export async function benchProofPostgres(size: number, vmBin: string): Promise<B
     const cp = await node.log.checkpoint();
     await node.close();
     const server = await startServer(dir, vmBin);
-    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-    const lat: number[] = [];
-    const base: number[] = [];
-    const n = 5_000;
-    const hbar = createProgress('HTTP proofs on PostgreSQL');
+    let measured: { lat: number[]; base: number[] };
     try {
-      for (let i = 0; i < n; i++) {
-        const idx = Math.floor(Math.random() * cp.size);
-        const t0 = performance.now();
-        const r = await httpGet(
-          agent,
-          server.port,
-          `/api/ledger/proof/inclusion?index=${idx}&size=${cp.size}`,
-        );
-        lat.push(performance.now() - t0);
-        if (r.status !== 200) throw new Error(`proof request failed: ${r.status} ${r.body}`);
-        const t1 = performance.now();
-        await httpGet(agent, server.port, '/api/system/health');
-        base.push(performance.now() - t1);
-        if (i % 500 === 0) hbar.update(i, n);
-      }
+      measured = await measureHttpProofs(server.port, cp.size, 'HTTP proofs on PostgreSQL');
     } finally {
-      hbar.done();
-      agent.destroy();
       server.child.kill('SIGTERM');
     }
+    const { lat, base } = measured;
     const p99 = percentile(lat, 99);
     const b99 = percentile(base, 99);
     return [
