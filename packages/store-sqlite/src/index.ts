@@ -2,6 +2,7 @@
 // survives a crash or power loss. Implements LogStorage and TokenStore.
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { openReader, type ReaderRequest } from './reader-core.js';
 import type { Audience, Role, TokenRecord, TokenStore } from '@vaultmesh/auth';
 import {
   LogError,
@@ -309,7 +310,10 @@ export function openSqliteStorage(opts: SqliteOptions): SqliteStorage {
     scanEntries: (start, end, o) =>
       scanWithReaders(opts, start, end, o?.chunk ?? 8192, o?.threads ?? 1, o?.verify),
     async integrityCheck() {
-      const reader = startReader(opts);
+      // A small file is checked here at once: starting a thread costs more than checking it.
+      const bytes =
+        Number(db.pragma('page_count', { simple: true })) * Number(db.pragma('page_size', { simple: true }));
+      const reader = bytes <= IN_THREAD_CHECK_BYTES ? localReader(opts) : startReader(opts);
       try {
         const r = await reader.request<{ result: string }>({ op: 'pragma', name: 'integrity_check' });
         return r.result;
@@ -590,8 +594,37 @@ interface ReaderReply {
   message?: string;
 }
 
+/** Files up to this size are integrity-checked in the calling thread (a few milliseconds). */
+const IN_THREAD_CHECK_BYTES = 8 * 2 ** 20;
+
+/** What verification reads through: a reader thread, or the same reader run in the calling thread. */
+interface Reader {
+  request<T>(msg: ReaderRequest): Promise<ReaderReply & T>;
+  close(): Promise<void>;
+}
+
+/** The reader run in the calling thread, on its own read-only connection (for work smaller than a thread's start). */
+function localReader(opts: SqliteOptions): Reader {
+  const handle = openReader(opts.path, opts.busyTimeoutMs ?? 10_000);
+  let closed = false;
+  return {
+    request<T>(msg: ReaderRequest): Promise<ReaderReply & T> {
+      try {
+        return Promise.resolve({ id: 0, ok: true, ...handle(msg).reply } as ReaderReply & T);
+      } catch (err) {
+        return Promise.reject(new LogError('STORAGE', `database error: ${(err as Error).message}`));
+      }
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      handle({ op: 'close' });
+    },
+  };
+}
+
 /** A reader thread with its own read-only connection. */
-function startReader(opts: SqliteOptions) {
+function startReader(opts: SqliteOptions): Reader {
   const worker = new Worker(new URL('./reader-worker.js', import.meta.url), {
     workerData: { path: opts.path, busyTimeoutMs: opts.busyTimeoutMs ?? 10_000 },
   });
@@ -615,7 +648,7 @@ function startReader(opts: SqliteOptions) {
   );
   worker.on('exit', () => failAll(new LogError('CLOSED', 'reader thread exited')));
   return {
-    request<T>(msg: Record<string, unknown>): Promise<ReaderReply & T> {
+    request<T>(msg: ReaderRequest): Promise<ReaderReply & T> {
       return new Promise<ReaderReply & T>((resolve, reject) => {
         if (failure) return reject(failure);
         const id = nextId++;
@@ -665,7 +698,10 @@ function unpack(r: ScanReply): StoredEntry[] {
   return out;
 }
 
-/** Reads [start, end) in chunks spread over reader threads, keeping two chunks per thread in flight. */
+/**
+ * Reads [start, end) in chunks spread over reader threads, keeping two chunks per thread in flight; a range of one
+ * chunk is read in the calling thread (starting a thread costs more than reading it).
+ */
 async function* scanWithReaders(
   opts: SqliteOptions,
   start: number,
@@ -675,7 +711,11 @@ async function* scanWithReaders(
   verify: ScanVerify | undefined,
 ): AsyncGenerator<EntryRange> {
   const sizes = verify ? [...verify.checkpointSizes] : undefined;
-  const readers = Array.from({ length: Math.max(1, threads) }, () => startReader(opts));
+  const chunks = Math.ceil((end - start) / chunk);
+  const readers =
+    chunks <= 1
+      ? [localReader(opts)]
+      : Array.from({ length: Math.max(1, Math.min(threads, chunks)) }, () => startReader(opts));
   const queue: { start: number; end: number; reply: Promise<ScanReply> }[] = [];
   let next = start;
   let k = 0;

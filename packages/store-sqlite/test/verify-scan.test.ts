@@ -1,6 +1,7 @@
 // Reader threads that verify whole ranges themselves (scanEntries with `verify`) must report exactly what
 // entry-by-entry verification reports: the same problems, counts and root, on a clean log and on every
-// kind of damage, including damage in one range while the ranges around it are verified by the readers.
+// kind of damage, including damage in one range while the ranges around it are verified by the readers; and
+// the same when the whole log is one range read in the calling thread (no reader thread started).
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,8 +48,13 @@ beforeAll(async () => {
   await storage.close();
 });
 
-/** Verifies `path` with ranges verified by the readers (counting them) and entry by entry. */
-async function both(path: string): Promise<{ fast: VerifyReport; slow: VerifyReport; verified: number }> {
+/**
+ * Verifies `path` three ways: ranges verified by reader threads (counting them), the whole log as one range read in
+ * the calling thread (one chunk: no thread is started), and entry by entry.
+ */
+async function both(
+  path: string,
+): Promise<{ fast: VerifyReport; inThread: VerifyReport; slow: VerifyReport; verified: number }> {
   const storage = openSqliteStorage({ path, readonly: true });
   try {
     const opts = {
@@ -60,15 +66,17 @@ async function both(path: string): Promise<{ fast: VerifyReport; slow: VerifyRep
       full: true,
     };
     let verified = 0;
-    async function* scan(start: number, end: number, verify?: ScanVerify): AsyncGenerator<EntryRange> {
-      for await (const r of storage.scanEntries(start, end, { chunk: CHUNK, threads: 2, verify })) {
-        if (r.verified) verified++;
-        yield r;
-      }
-    }
-    const fast = await verifyLog({ ...opts, scan });
+    const scanner = (chunk: number, count: boolean) =>
+      async function* scan(start: number, end: number, verify?: ScanVerify): AsyncGenerator<EntryRange> {
+        for await (const r of storage.scanEntries(start, end, { chunk, threads: 2, verify })) {
+          if (r.verified && count) verified++;
+          yield r;
+        }
+      };
+    const fast = await verifyLog({ ...opts, scan: scanner(CHUNK, true) });
+    const inThread = await verifyLog({ ...opts, scan: scanner(8192, false) });
     const slow = await verifyLog(opts);
-    return { fast, slow, verified };
+    return { fast, inThread, slow, verified };
   } finally {
     await storage.close();
   }
@@ -99,10 +107,11 @@ const slot = (row: number, pos: number) => (512 - (512 >> row) + pos) * 32;
 
 describe('full verification with ranges verified by reader threads', () => {
   it('reports the same as entry-by-entry verification on a clean log, with most ranges verified by readers', async () => {
-    const { fast, slow, verified } = await both(base);
+    const { fast, inThread, slow, verified } = await both(base);
     expect(slow.ok).toBe(true);
     expect(slow.problems).toEqual([]);
     expect(comparable(fast)).toEqual(comparable(slow));
+    expect(comparable(inThread)).toEqual(comparable(slow));
     expect(fast.nodesChecked).toBeGreaterThan(2 * 5000 - 20);
     expect(verified).toBe(Math.ceil(5000 / CHUNK));
   });
@@ -156,9 +165,10 @@ describe('full verification with ranges verified by reader threads', () => {
   ];
   for (const [name, mutate] of cases) {
     it(`reports the same problems for ${name}`, async () => {
-      const { fast, slow, verified } = await both(damaged(mutate));
+      const { fast, inThread, slow, verified } = await both(damaged(mutate));
       expect(slow.ok).toBe(false);
       expect(comparable(fast)).toEqual(comparable(slow));
+      expect(comparable(inThread)).toEqual(comparable(slow));
       // The undamaged ranges were still verified by the readers.
       expect(verified).toBeGreaterThan(0);
     });
