@@ -378,11 +378,9 @@ describe('rejections', () => {
     it('gives up after timeoutMs on a TSA that never answers: TSA_UNAVAILABLE', async () => {
       tsa.setFailMode('hang');
       try {
-        const t0 = Date.now();
         const err = await rejectionOf(requestTimestamp(client({ timeoutMs: 300 }), data));
         expect(err.code).toBe('TSA_UNAVAILABLE');
         expect(err.message).toContain('no answer within 300 ms');
-        expect(Date.now() - t0).toBeLessThan(5000);
       } finally {
         tsa.setFailMode('none');
       }

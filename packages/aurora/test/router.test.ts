@@ -298,7 +298,8 @@ describe('Aurora router', () => {
     });
     const t0 = Date.now();
     const job = await router.place(workload(), { principal: operator });
-    expect(Date.now() - t0).toBeLessThan(3000);
+    // Returned before the slow provider's listing (5 s) could have come: skipped, not waited for.
+    expect(Date.now() - t0).toBeLessThan(5000);
     expect(job.state).toBe('unplaced');
     expect(job.attempts).toHaveLength(3);
     expect(job.detail).toMatch(/every attempt failed \(3\)/);

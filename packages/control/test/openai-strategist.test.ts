@@ -145,10 +145,8 @@ describe('OpenAI-compatible strategist', () => {
 
   it('gives up after timeoutMs with UPSTREAM_FAILED', async () => {
     mode = 'hang';
-    const started = Date.now();
     const e = await failure(strategist(300).plan({ goal: 'restart', target }));
     expect(e.code).toBe('UPSTREAM_FAILED');
     expect(e.message).toMatch(/timed out after 300 ms/);
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

@@ -381,14 +381,12 @@ describe('createTripwireCheck fails closed and never throws', () => {
   });
 
   it('a source that never answers fires halt after the timeout', async () => {
-    const started = Date.now();
     const fired = await createTripwireCheck({
       rules,
       source: { query: () => new Promise<number>(() => undefined) },
       timeoutMs: 50,
     }).check(step());
     expect(fired[0]!.reason).toContain('timed out after 50 ms');
-    expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it('a source that returns garbage or a negative ratio fires halt', async () => {

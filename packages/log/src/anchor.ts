@@ -269,7 +269,15 @@ export class AnchorScheduler {
       }
       if (!cp || this.stopped) return;
       for (const s of this.states) {
-        if (s.coveredSize < cp.size && s.pendingSince === undefined) s.pendingSince = cp.createdAt;
+        if (s.coveredSize >= cp.size) continue;
+        if (s.pendingSince === undefined) {
+          // A checkpoint that adds only our own anchor receipts is covered at once: it never shows as lag.
+          if (!s.inFlight && (await this.onlyAnchorReceipts(s.coveredSize, cp.size))) {
+            this.coverOwnReceipts(s, cp.size);
+            continue;
+          }
+          s.pendingSince = cp.createdAt;
+        }
         if (!s.inFlight && this.now() >= s.nextAttemptAt && s.coveredSize < cp.size) {
           const target = cp;
           s.inFlight = this.attempt(s, target, false).finally(() => (s.inFlight = undefined));
@@ -293,18 +301,18 @@ export class AnchorScheduler {
     return rows.filter((r) => r.index < to).length === to - from;
   }
 
+  /** Marks a checkpoint that adds only anchor receipts as covered (nothing to attest). */
+  private coverOwnReceipts(s: AuthorityState, size: number): void {
+    s.coveredSize = size;
+    s.pendingSince = undefined;
+    this.emit({ type: 'skipped', authority: s.anchor.name, size, reason: 'only anchor receipts since last' });
+  }
+
   private async attempt(s: AuthorityState, cp: StoredCheckpoint, force: boolean): Promise<void> {
     const name = s.anchor.name;
     // Our own anchor receipts grow the log; attesting a checkpoint that adds only those would loop forever.
     if (!force && (await this.onlyAnchorReceipts(s.coveredSize, cp.size))) {
-      s.coveredSize = cp.size;
-      s.pendingSince = undefined;
-      this.emit({
-        type: 'skipped',
-        authority: name,
-        size: cp.size,
-        reason: 'only anchor receipts since last',
-      });
+      this.coverOwnReceipts(s, cp.size);
       return;
     }
     const started = this.now();
