@@ -94,7 +94,7 @@ export default tseslint.config(
     {
       // layer 2: services
       files: [
-        'packages/{log,auth,attest,policy,control,federation,aurora,interop,store-sqlite,store-postgres}/src/**',
+        'packages/{log,auth,attest,policy,control,federation,aurora,interop,psi,store-sqlite,store-postgres}/src/**',
       ],
       forbid: scoped(['api', 'node', 'server', 'cli']),
       message:

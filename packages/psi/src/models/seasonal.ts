@@ -1,0 +1,148 @@
+// Seasonality: the period detected from the data, and an additive Holt-Winters forecaster on it.
+//
+// Period detection looks at the autocorrelation of a buffer of the first points (after removing a linear trend)
+// and takes the lag of its highest peak that is also a local maximum, above a minimum correlation, with at least
+// two cycles in the buffer. Candidate lags come from the data alone; the calendar (a day, a week at the median
+// sampling step) only breaks ties. The buffer is dropped once the period is chosen, so memory stays bounded.
+
+/** Options of period detection. */
+export interface PeriodOptions {
+  /** Smallest period considered (points). */
+  readonly minPeriod: number;
+  /** Largest period considered (points); at most half the buffer. */
+  readonly maxPeriod: number;
+  /** Minimum autocorrelation at the chosen lag. */
+  readonly minCorrelation: number;
+}
+
+export const DEFAULT_PERIOD: PeriodOptions = { minPeriod: 4, maxPeriod: 2016, minCorrelation: 0.3 };
+
+/** The autocorrelation of `x` at lags 0..maxLag, after removing its least-squares line. */
+export function autocorrelation(x: ArrayLike<number>, maxLag: number): Float64Array {
+  const n = x.length;
+  const out = new Float64Array(maxLag + 1);
+  if (n < 2) return out;
+  // Detrend.
+  let st = 0;
+  let sy = 0;
+  let stt = 0;
+  let sty = 0;
+  for (let i = 0; i < n; i++) {
+    st += i;
+    sy += x[i]!;
+    stt += i * i;
+    sty += i * x[i]!;
+  }
+  const den = n * stt - st * st;
+  const b = den === 0 ? 0 : (n * sty - st * sy) / den;
+  const a = (sy - b * st) / n;
+  const d = new Float64Array(n);
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    d[i] = x[i]! - (a + b * i);
+    v += d[i]! * d[i]!;
+  }
+  if (v === 0) return out;
+  // The unbiased estimator (each lag's sum over its own n − lag products): the biased one shrinks with the lag and
+  // would pull a noisy peak towards shorter lags.
+  for (let lag = 0; lag <= maxLag && lag < n; lag++) {
+    let s = 0;
+    for (let i = lag; i < n; i++) s += d[i]! * d[i - lag]!;
+    out[lag] = s / (n - lag) / (v / n);
+  }
+  return out;
+}
+
+/**
+ * The dominant period of `x` in points, or 0 when there is none: the lag with the highest autocorrelation among
+ * local maxima in [minPeriod, min(maxPeriod, n/2)] that reach minCorrelation.
+ */
+export function detectPeriod(x: ArrayLike<number>, opts: PeriodOptions = DEFAULT_PERIOD): number {
+  const maxLag = Math.min(opts.maxPeriod, Math.floor(x.length / 2));
+  if (maxLag < opts.minPeriod + 1) return 0;
+  const acf = autocorrelation(x, maxLag + 1);
+  let best = 0;
+  let bestValue = opts.minCorrelation;
+  for (let lag = opts.minPeriod; lag <= maxLag; lag++) {
+    const c = acf[lag]!;
+    if (c > bestValue && c >= acf[lag - 1]! && c >= acf[lag + 1]!) {
+      best = lag;
+      bestValue = c;
+    }
+  }
+  return best;
+}
+
+/** Options of the Holt-Winters forecaster. */
+export interface SeasonalOptions {
+  /** Level smoothing. */
+  readonly alpha: number;
+  /** Seasonal smoothing. */
+  readonly gamma: number;
+}
+
+export const DEFAULT_SEASONAL: SeasonalOptions = { alpha: 0.1, gamma: 0.1 };
+
+/**
+ * Additive Holt-Winters without trend (the trend is the Kalman filter's job): level and one seasonal offset per
+ * phase. Memory: the period's offsets.
+ */
+export class SeasonalForecaster {
+  private base = 0;
+  private readonly season: Float64Array;
+  private phase = 0;
+  private seen = 0;
+
+  constructor(
+    readonly period: number,
+    init: ArrayLike<number>,
+    private readonly opts: SeasonalOptions = DEFAULT_SEASONAL,
+  ) {
+    this.season = new Float64Array(period);
+    // Initialize from the buffer: the level is the mean of the last full cycle; offsets are the mean deviation of
+    // each phase over the buffer's cycles.
+    const n = init.length;
+    const cycles = Math.floor(n / period);
+    if (cycles >= 1) {
+      const start = n - cycles * period;
+      let mean = 0;
+      for (let i = start; i < n; i++) mean += init[i]!;
+      mean /= cycles * period;
+      for (let i = start; i < n; i++) this.season[(i - start) % period]! += (init[i]! - mean) / cycles;
+      let last = 0;
+      for (let i = n - period; i < n; i++) last += init[i]!;
+      this.base = last / period;
+      this.phase = (n - start) % period;
+      this.seen = n;
+    }
+  }
+
+  /** The deseasonalized level. */
+  get level(): number {
+    return this.base;
+  }
+
+  /** The seasonal offset of the next point. */
+  offset(): number {
+    return this.season[this.phase]!;
+  }
+
+  /** The forecast of the next point. */
+  forecast(): number {
+    return this.base + this.season[this.phase]!;
+  }
+
+  /** The forecast `h` steps ahead. */
+  forecastAhead(h: number): number {
+    return this.base + this.season[(this.phase + h - 1) % this.period]!;
+  }
+
+  update(y: number): void {
+    const { alpha, gamma } = this.opts;
+    const s = this.season[this.phase]!;
+    this.base = alpha * (y - s) + (1 - alpha) * this.base;
+    this.season[this.phase] = gamma * (y - this.base) + (1 - gamma) * s;
+    this.phase = (this.phase + 1) % this.period;
+    this.seen++;
+  }
+}

@@ -1,0 +1,153 @@
+// The models on closed-form cases: a ramp (the trend filter learns it exactly), a step (one large residual, then
+// the level follows), a pure sine (its period is found and the seasonal forecaster predicts it), a spike in a noisy
+// season (the highest anomaly score of the series), and NAB's windowedGaussian reimplementation against its
+// published per-row outputs.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_DETECTOR,
+  LocalTrendFilter,
+  PsiError,
+  SeasonalForecaster,
+  SeriesModel,
+  WindowedGaussian,
+  autocorrelation,
+  detectPeriod,
+  gaussianTail,
+} from '../src/index.ts';
+import { readNabCorpus, readPublishedScores } from '../src/nab/index.ts';
+
+/** A deterministic standard normal sequence (mulberry32 + Box-Muller). */
+function noise(seed: number): () => number {
+  let a = seed >>> 0;
+  const u = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+}
+
+describe('Gaussian tail', () => {
+  it('matches known values of Q(z)', () => {
+    expect(gaussianTail(0)).toBeCloseTo(0.5, 7);
+    expect(gaussianTail(1)).toBeCloseTo(0.158655254, 7);
+    expect(gaussianTail(3)).toBeCloseTo(0.001349898, 8);
+    expect(gaussianTail(-2)).toBeCloseTo(0.977249868, 7);
+  });
+});
+
+describe('local linear trend filter', () => {
+  it('learns a ramp: the one-step forecast becomes exact and the slope is the ramp’s', () => {
+    const f = new LocalTrendFilter({ qLevel: 0.01, qSlope: 0.01, alpha: 0.02 });
+    for (let t = 0; t < 200; t++) f.update(5 + 2 * t);
+    expect(f.forecast()!.mean).toBeCloseTo(5 + 2 * 200, 6);
+    expect(f.forecastAhead(10).mean).toBeCloseTo(5 + 2 * 209, 5);
+  });
+
+  it('a step gives one large residual, then the level follows it', () => {
+    const f = new LocalTrendFilter({ qLevel: 0.1, qSlope: 0, alpha: 0.02 });
+    const n = noise(1);
+    for (let t = 0; t < 300; t++) f.update(10 + 0.1 * n());
+    const before = f.forecast()!;
+    expect(before.mean).toBeCloseTo(10, 1);
+    const z = (20 - before.mean) / Math.sqrt(before.variance);
+    expect(z).toBeGreaterThan(20);
+    for (let t = 0; t < 100; t++) f.update(20 + 0.1 * n());
+    expect(f.forecast()!.mean).toBeCloseTo(20, 1);
+  });
+});
+
+describe('seasonality', () => {
+  const period = 24;
+  const sine = Array.from({ length: 600 }, (_, t) => 10 + 3 * Math.sin((2 * Math.PI * t) / period));
+
+  it('finds the period of a pure sine, and its autocorrelation is 1 at the period', () => {
+    expect(detectPeriod(sine)).toBe(period);
+    expect(autocorrelation(sine, period)[period]).toBeGreaterThan(0.95);
+  });
+
+  it('finds no period in white noise', () => {
+    const n = noise(7);
+    expect(detectPeriod(Array.from({ length: 600 }, () => n()))).toBe(0);
+  });
+
+  it('the seasonal forecaster predicts the sine', () => {
+    const m = new SeasonalForecaster(period, sine.slice(0, 480));
+    for (let t = 480; t < 600; t++) {
+      expect(m.forecast()).toBeCloseTo(sine[t]!, 6);
+      m.update(sine[t]!);
+    }
+  });
+});
+
+describe('series model', () => {
+  it('scores a spike in a noisy season above every other point, and forecasts the season', () => {
+    const n = noise(3);
+    const m = new SeriesModel();
+    const scores: number[] = [];
+    for (let t = 0; t < 2000; t++) {
+      const x = 50 + 10 * Math.sin((2 * Math.PI * t) / 96) + n() + (t === 1500 ? 12 : 0);
+      scores.push(m.update(x).score);
+    }
+    expect(m.period).toBe(96);
+    const top = scores.indexOf(Math.max(...scores.slice(DEFAULT_DETECTOR.warmup)));
+    expect(top).toBe(1500);
+    const f = m.forecast(1)!;
+    expect(Math.abs(f.mean - (50 + 10 * Math.sin((2 * Math.PI * 2000) / 96)))).toBeLessThan(3 * f.std);
+  });
+
+  it('keeps its metrics in range: continuity and Ψ in [0, 1], phase coherence in [−1, 1], futurity ≤ 1', () => {
+    const n = noise(4);
+    const m = new SeriesModel();
+    for (let t = 0; t < 1500; t++) {
+      const s = m.update(20 + 5 * Math.sin((2 * Math.PI * t) / 50) + 0.3 * n());
+      const x = s.metrics;
+      expect(x.continuity).toBeGreaterThanOrEqual(0);
+      expect(x.continuity).toBeLessThanOrEqual(1);
+      expect(x.psi).toBeGreaterThanOrEqual(0);
+      expect(x.psi).toBeLessThanOrEqual(1);
+      expect(Math.abs(x.phaseCoherence)).toBeLessThanOrEqual(1);
+      expect(x.futurity).toBeLessThanOrEqual(1);
+      expect(s.score).toBeGreaterThanOrEqual(0);
+      expect(s.score).toBeLessThanOrEqual(1);
+    }
+    // A well-forecast season: the model beats "same as last" and follows the season's phase.
+    const last = m.update(20 + 5 * Math.sin((2 * Math.PI * 1500) / 50)).metrics;
+    expect(last.futurity).toBeGreaterThan(0.3);
+    expect(last.phaseCoherence).toBeGreaterThan(0.5);
+  });
+
+  it('refuses a point that is not a finite number, and a horizon below 1', () => {
+    const m = new SeriesModel();
+    expect(() => m.update(Number.NaN)).toThrow(PsiError);
+    m.update(1);
+    expect(() => m.forecast(0)).toThrow(/horizon/);
+    expect(m.count).toBe(1);
+  });
+});
+
+const NAB = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'nab');
+const haveNab = existsSync(join(NAB, 'results', 'windowedGaussian'));
+if (!haveNab) console.warn(`SKIPPED: windowedGaussian against its published rows: no corpus at ${NAB}`);
+
+describe.skipIf(!haveNab)('windowedGaussian reimplemented, streamed online like NAB', () => {
+  it('reproduces the published anomaly score of every row of every file', () => {
+    const corpus = readNabCorpus(NAB);
+    const published = readPublishedScores(corpus, 'windowedGaussian');
+    let rows = 0;
+    for (const f of corpus.files) {
+      const d = new WindowedGaussian();
+      const want = published.get(f.path)!;
+      for (let i = 0; i < f.values.length; i++) {
+        const got = d.update(f.values[i]!);
+        if (Math.abs(got - want[i]!) > 1e-6) throw new Error(`${f.path} row ${i}: ${got} vs ${want[i]}`);
+        rows++;
+      }
+    }
+    expect(rows).toBeGreaterThan(200_000);
+  });
+});
