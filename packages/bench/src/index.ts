@@ -13,6 +13,7 @@ import { benchMcp } from './mcp.ts';
 import { benchMirror } from './mirror.ts';
 import { benchPolicy } from './policy.ts';
 import { benchProofPostgres } from './proof-postgres.ts';
+import { benchPsi } from './psi.ts';
 import { printResults, type BenchResult } from './result.ts';
 import { benchRoute } from './route.ts';
 
@@ -41,6 +42,7 @@ export async function runBenchmarks(opts: {
       'failover',
       'cluster-http',
       'proof-pg',
+      'psi',
     ],
   );
   const results: BenchResult[] = [];
@@ -53,6 +55,7 @@ export async function runBenchmarks(opts: {
   if (only.has('mcp')) results.push(...(await benchMcp()));
   if (only.has('mirror')) results.push(...(await benchMirror()));
   if (only.has('route')) results.push(...(await benchRoute()));
+  if (only.has('psi')) results.push(...(await benchPsi()));
   if (only.has('failover')) results.push(...(await benchFailover(opts.vmBin)));
   if (only.has('cluster-http')) results.push(...(await benchClusterHttp(opts.vmBin)));
   if (only.has('proof-pg')) results.push(...(await benchProofPostgres(opts.size, opts.vmBin)));

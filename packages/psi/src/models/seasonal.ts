@@ -2,8 +2,8 @@
 //
 // Period detection looks at the autocorrelation of a buffer of the first points (after removing a linear trend)
 // and takes the lag of its highest peak that is also a local maximum, above a minimum correlation, with at least
-// two cycles in the buffer. Candidate lags come from the data alone; the calendar (a day, a week at the median
-// sampling step) only breaks ties. The buffer is dropped once the period is chosen, so memory stays bounded.
+// two cycles in the buffer; the lags next to it are then compared by their seasonal differences, which are sharper
+// than the correlation's flat peak. The buffer is dropped once the period is chosen, so memory stays bounded.
 
 /** Options of period detection. */
 export interface PeriodOptions {
@@ -68,6 +68,30 @@ export function detectPeriod(x: ArrayLike<number>, opts: PeriodOptions = DEFAULT
     if (c > bestValue && c >= acf[lag - 1]! && c >= acf[lag + 1]!) {
       best = lag;
       bestValue = c;
+    }
+  }
+  return best === 0 ? 0 : refinePeriod(x, best, maxLag, opts.minPeriod);
+}
+
+/**
+ * The autocorrelation peak of a smooth season is flat (cos of a small offset), so noise can move it by a point or two:
+ * among lags within 2% (at least 2) of the peak, the one whose seasonal difference x[t] − x[t−lag] has the least mean
+ * square wins.
+ */
+function refinePeriod(x: ArrayLike<number>, lag: number, maxLag: number, minPeriod: number): number {
+  const reach = Math.max(2, Math.round(lag * 0.02));
+  let best = lag;
+  let bestMsd = Infinity;
+  for (let l = Math.max(minPeriod, lag - reach); l <= Math.min(maxLag, lag + reach); l++) {
+    let s = 0;
+    for (let i = l; i < x.length; i++) {
+      const d = x[i]! - x[i - l]!;
+      s += d * d;
+    }
+    const msd = s / (x.length - l);
+    if (msd < bestMsd) {
+      best = l;
+      bestMsd = msd;
     }
   }
   return best;

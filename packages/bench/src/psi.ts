@@ -1,0 +1,124 @@
+// Ψ-Field: the series model's cost per point and memory per series, each beside NAB's windowedGaussian baseline
+// measured in the same run, and the NAB scores (standard, low FP, low FN) on the corpus in ../shared/nab (or
+// VM_NAB_CORPUS) beside windowedGaussian's published rows, scored by the same scorer.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { SeriesModel, WindowedGaussian } from '@vaultmesh/psi';
+import {
+  nullBaseline,
+  readNabCorpus,
+  readPublishedScores,
+  runDetector,
+  scoreDetector,
+  sweepCorpus,
+} from '@vaultmesh/psi/nab';
+import type { BenchResult } from './result.ts';
+
+/** A daily-seasonal series with noise and a few spikes (5-minute points). */
+function series(n: number): Float64Array {
+  let x = 12345;
+  const u = () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  return Float64Array.from(
+    { length: n },
+    (_, t) => 50 + 10 * Math.sin((2 * Math.PI * t) / 288) + 2 * u() + (t % 5000 === 4999 ? 30 : 0),
+  );
+}
+
+/** Microseconds per point of `update` over `values`, best of three passes (fresh state each pass). */
+function perPoint(values: Float64Array, make: () => { update(v: number): unknown }): number {
+  let best = Infinity;
+  for (let pass = 0; pass < 3; pass++) {
+    const d = make();
+    const t = performance.now();
+    for (let i = 0; i < values.length; i++) d.update(values[i]!);
+    best = Math.min(best, ((performance.now() - t) * 1000) / values.length);
+  }
+  return best;
+}
+
+/** Heap bytes per live detector, `count` of them, each fed `points` points. */
+function bytesPerSeries(
+  count: number,
+  points: Float64Array,
+  make: () => { update(v: number): unknown },
+): number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  // Typed arrays keep their bytes outside the V8 heap: count both.
+  const used = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.external;
+  };
+  for (let k = 0; k < 3; k++) gc();
+  const before = used();
+  const live: unknown[] = [];
+  for (let k = 0; k < count; k++) {
+    const d = make();
+    for (let i = 0; i < points.length; i++) d.update(points[i]!);
+    live.push(d);
+  }
+  for (let k = 0; k < 3; k++) gc();
+  const bytes = (used() - before) / count;
+  if (live.length !== count) throw new Error('unreachable');
+  return bytes;
+}
+
+export async function benchPsi(): Promise<BenchResult[]> {
+  const values = series(200_000);
+  const psiUs = perPoint(values, () => new SeriesModel());
+  const wgUs = perPoint(values, () => new WindowedGaussian());
+  // Past the 600-point warm-up (the period buffer is gone, the seasonal offsets are allocated).
+  const warm = values.subarray(0, 1000);
+  const psiBytes = bytesPerSeries(2000, warm, () => new SeriesModel());
+  const wgBytes = bytesPerSeries(200, values.subarray(0, 8000), () => new WindowedGaussian());
+  const results: BenchResult[] = [
+    {
+      name: 'Ψ series model, cost per point (µs; 200,000-point seasonal series)',
+      value: psiUs,
+      unit: 'µs',
+      baselineName: 'NAB windowedGaussian per point',
+      baseline: wgUs,
+      ratio: psiUs / wgUs,
+      target: '< 20 µs',
+      pass: psiUs < 20,
+    },
+    {
+      name: 'Ψ series model, memory per series (bytes; period 288, after warm-up)',
+      value: psiBytes,
+      unit: 'B',
+      baselineName: 'NAB windowedGaussian per series (6,400-point window)',
+      baseline: wgBytes,
+      ratio: psiBytes / wgBytes,
+      target: '(report)',
+      pass: true,
+    },
+  ];
+  const corpusDir =
+    process.env['VM_NAB_CORPUS'] ?? join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'nab');
+  if (!existsSync(join(corpusDir, 'labels', 'combined_windows.json'))) {
+    console.warn(`SKIPPED: the NAB scores: no corpus at ${corpusDir} (set VM_NAB_CORPUS)`);
+    return results;
+  }
+  const corpus = readNabCorpus(corpusDir);
+  const nullRaw = nullBaseline(corpus);
+  const ours = scoreDetector(corpus, sweepCorpus(corpus, runDetector(corpus, 'psi')), nullRaw);
+  const wg = existsSync(join(corpusDir, 'results', 'windowedGaussian'))
+    ? scoreDetector(corpus, sweepCorpus(corpus, readPublishedScores(corpus, 'windowedGaussian')), nullRaw)
+    : scoreDetector(corpus, sweepCorpus(corpus, runDetector(corpus, 'windowedGaussian')), nullRaw);
+  for (const [k, p] of ours.entries()) {
+    const base = wg[k]!.normalized!;
+    results.push({
+      name: `NAB score, ${p.profile} (${corpus.files.length} files; null detector 0, perfect 100)`,
+      value: p.normalized!,
+      unit: '',
+      baselineName: 'windowedGaussian, same files and scorer',
+      baseline: base,
+      ratio: p.normalized! / base,
+      target: '> windowedGaussian',
+      pass: p.normalized! > base,
+    });
+  }
+  return results;
+}
