@@ -92,6 +92,8 @@ const REST: Record<string, { path: () => string; body?: () => unknown } | { publ
     path: () => '/api/ledger/receipts',
     body: () => ({ kind: 'decision', tenant: 'acme', body: { title: 'forged' } }),
   },
+  'GET /api/psi/series': { path: () => '/api/psi/series' },
+  'GET /api/psi/anomalies': { path: () => '/api/psi/anomalies' },
   'GET /api/tokens': { path: () => '/api/tokens' },
   'POST /api/tokens': {
     path: () => '/api/tokens',
@@ -296,6 +298,8 @@ beforeAll(async () => {
       port: 0,
       dataDir: join(dir, 'data'),
       logLevel: 'silent',
+      // The Ψ-Field watches a node-wide series: only tokens of every tenant read it.
+      psi: { intervalMs: 200, series: [{ name: 'steps', metric: 'vaultmesh_control_steps_total' }] },
       aurora: {
         providers: [
           { type: 'local', gpuModel: 'cpu', gpuCount: 8, maxConcurrent: 8, commands: [JOB_COMMAND] },

@@ -16,6 +16,7 @@ import { registerA2aRoutes, type A2aRoutesOptions } from './a2a-routes.ts';
 import { HttpError, toProblem } from './errors.ts';
 import { type Query } from './request.ts';
 import { registerLedgerRoutes } from './ledger-routes.ts';
+import { registerPsiRoutes, type PsiApi } from './psi-routes.ts';
 import { registerTokenRoutes } from './token-routes.ts';
 import type { NodeMetrics } from './metrics.ts';
 
@@ -52,6 +53,8 @@ export interface AppOptions {
   readonly evidence?: (index: number) => Promise<unknown>;
   /** The control plane (strategist → executor → auditor, plans, runs, approvals); absent: routes not served. */
   readonly control?: ControlApi;
+  /** The Ψ-Field (GET /api/psi/series, /api/psi/anomalies); absent: not served. */
+  readonly psi?: PsiApi;
   /** The Aurora router (POST /agent/route, /api/aurora/*); absent: not served. */
   readonly aurora?: AuroraApi;
   /** MCP over Streamable HTTP at /mcp: a server per authenticated session; absent: not served. */
@@ -280,6 +283,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   }
   if (opts.federation) registerFederationRoutes(app, opts.federation, principal);
   if (opts.aurora) registerAuroraRoutes(app, opts.aurora, principal);
+  if (opts.psi) registerPsiRoutes(app, opts.psi, principal);
   if (opts.a2a)
     registerA2aRoutes(app, {
       ...opts.a2a,

@@ -22,6 +22,7 @@ export {
 export {
   createNodeMetrics,
   type AuroraMetricEvent,
+  type PsiSeriesStatus,
   type FederationPeerStatus,
   type NodeMetrics,
 } from './metrics.ts';
@@ -36,6 +37,7 @@ export {
 export { INTEROP_STATUS, interopProblem, registerA2aRoutes, type A2aRoutesOptions } from './a2a-routes.ts';
 export { FEDERATION_STATUS, registerFederationRoutes, type FederationApi } from './federation-routes.ts';
 export { registerAuroraRoutes, windowMs, type AuroraApi, type AuroraCaller } from './aurora-routes.ts';
+export { registerPsiRoutes, type PsiApi } from './psi-routes.ts';
 export {
   createRateLimiter,
   DEFAULT_RATE_LIMITS,

@@ -21,6 +21,10 @@ export interface NodeMetrics {
    * Exported without the tenant label: /metrics is public, and tenant names are the tenants' own business.
    */
   observeControl(name: string, value: number, labels: Readonly<Record<string, string>>): void;
+  /** Sets where the vaultmesh_psi_* gauges read from (the Ψ-Field's watched series). */
+  bindPsi(series: () => readonly PsiSeriesStatus[]): void;
+  /** One scored point of a watched series, and whether it opened an anomaly episode. */
+  observePsi(series: string, openedAnomaly: boolean): void;
   /** One request refused by a per-token limit (reason: writes, denies). */
   observeRateLimited(reason: string): void;
 }
@@ -31,6 +35,18 @@ const CONTROL_COUNTERS: Readonly<Record<string, string>> = {
   vaultmesh_control_step_errors_total: 'Plan steps that failed, by action.',
   vaultmesh_control_compensations_total: 'Compensations (rollbacks) run, by action and status.',
 };
+
+/** One watched series as the Ψ-Field reports it (@vaultmesh/psi SeriesSummary fits). */
+export interface PsiSeriesStatus {
+  readonly name: string;
+  readonly last?: {
+    readonly value: number;
+    readonly forecast: number;
+    readonly likelihood: number;
+    readonly metrics: { readonly psi: number; readonly predictionError: number; readonly futurity: number };
+  };
+  readonly anomalous: boolean;
+}
 
 /** The Aurora router's events. */
 export type AuroraMetricEvent = RouterEvent;
@@ -102,6 +118,56 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
     help: 'HTTP request latency.',
     labelNames: ['method', 'route', 'status'],
     buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  });
+  let psiStatus: (() => readonly PsiSeriesStatus[]) | undefined;
+  const psiGauge = (name: string, help: string, pick: (s: PsiSeriesStatus) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['series'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of psiStatus?.() ?? []) {
+          const v = pick(s);
+          if (v !== undefined && Number.isFinite(v)) this.set({ series: s.name }, v);
+        }
+      },
+    });
+  psiGauge('vaultmesh_psi_value', 'Last sampled value of a watched series.', (s) => s.last?.value);
+  psiGauge('vaultmesh_psi_forecast', 'Forecast the last point was scored against.', (s) => s.last?.forecast);
+  psiGauge(
+    'vaultmesh_psi_anomaly_likelihood',
+    'Anomaly likelihood of the last point (0..1).',
+    (s) => s.last?.likelihood,
+  );
+  psiGauge(
+    'vaultmesh_psi_psi',
+    'Ψ of the series at its last point (0..1; 1 behaves as forecast).',
+    (s) => s.last?.metrics.psi,
+  );
+  psiGauge(
+    'vaultmesh_psi_prediction_error',
+    'Standardized residual |z| of the last point.',
+    (s) => s.last?.metrics.predictionError,
+  );
+  psiGauge(
+    'vaultmesh_psi_futurity',
+    'Forecast skill against the naive forecast (1 is perfect).',
+    (s) => s.last?.metrics.futurity,
+  );
+  psiGauge('vaultmesh_psi_anomalous', '1 while an anomaly episode is open.', (s) => (s.anomalous ? 1 : 0));
+  const psiPoints = new Counter({
+    name: 'vaultmesh_psi_points_total',
+    help: 'Points sampled and scored, per watched series.',
+    labelNames: ['series'],
+    registers: [registry],
+  });
+  const psiAnomalies = new Counter({
+    name: 'vaultmesh_psi_anomalies_total',
+    help: 'Anomaly episodes opened, per watched series.',
+    labelNames: ['series'],
     registers: [registry],
   });
   let anchorStatus: (() => readonly AnchorStatus[]) | undefined;
@@ -336,6 +402,13 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
     },
     bindAnchors(fn) {
       anchorStatus = fn;
+    },
+    bindPsi(fn) {
+      psiStatus = fn;
+    },
+    observePsi(series, opened) {
+      psiPoints.inc({ series });
+      if (opened) psiAnomalies.inc({ series });
     },
     bindFederation(fn) {
       federationStatus = fn;

@@ -1,9 +1,12 @@
-// Tripwires: rules evaluated before each step that halt or pause a run. Two kinds:
+// Tripwires: rules evaluated before each step that halt or pause a run. Three kinds:
 //
 // - burn-rate: multi-window, multi-burn-rate SLO alerts (Google SRE workbook, "Alerting on SLOs", ch. 5, approach 6).
 //   burn rate = error ratio / (1 - objective); the rule fires only when BOTH its long and its short window burn at
 //   least `burnRate` times the sustainable rate (e.g. 14.4x over 1h AND 5m: 2% of a 30-day budget in an hour).
 // - compensation-rate: compensations (rollbacks) / steps over one window above `threshold`.
+// - psi: the anomaly likelihood of a series the node's Ψ-Field watches at or over `threshold` for `points`
+//   consecutive points within the last `window` (default 1m), so an episode between two checks is not missed (an
+//   AnomalyWatch; a series it does not watch fires halt, a window without points fires the rule's noData).
 //
 // Measurements come from a MetricSource (a PromQL query at an instant): a Prometheus HTTP API client
 // (prometheus-source.ts) or the node's own counters (counter-source.ts). Fail closed: a query that errors or times
@@ -11,7 +14,7 @@
 import { z } from 'zod/v4';
 import { parseConfigText, parseWith } from './config-text.ts';
 import { ControlError } from './errors.ts';
-import type { FiredTripwire, StepFacts, TripwireCheck } from '@vaultmesh/types';
+import type { AnomalyWatch, FiredTripwire, StepFacts, TripwireCheck } from '@vaultmesh/types';
 
 /** Port: the value of a PromQL expression at an instant. Resolves NaN when there is no data; rejects on any error. */
 export interface MetricSource {
@@ -114,6 +117,22 @@ export const CompensationRateRuleSchema = z.strictObject({
   noData: NoData.optional(),
 });
 
+/** Config schema of a psi rule: the Ψ-Field's anomaly likelihood of a watched series over `points` points. */
+export const PsiRuleSchema = z.strictObject({
+  id: Id,
+  kind: z.literal('psi'),
+  description: z.string().max(500).optional(),
+  /** A series the node's Ψ-Field watches (config `psi.series`). */
+  series: Id,
+  /** Fires when `points` consecutive points within `window` have an anomaly likelihood at least this. */
+  threshold: z.number().gt(0).max(1),
+  points: z.number().int().min(1).max(1000).optional(),
+  /** How far back to look (default 1m). */
+  window: Duration.optional(),
+  action: Action,
+  noData: NoData.optional(),
+});
+
 /**
  * The SRE workbook's multi-window, multi-burn-rate rows (ch. 5, "Alerting on SLOs"): the two paging rows of table
  * 5-8 (2% of a 30-day budget in 1h, 5% in 6h), the 3x row over 1 day, and the ticket row (10% in 3 days). Pages halt
@@ -160,7 +179,14 @@ export function sloBurnRateRules(r: z.input<typeof SloRuleSchema>): z.input<type
 export const TripwireRulesSchema = z
   .strictObject({
     rules: z
-      .array(z.discriminatedUnion('kind', [BurnRateRuleSchema, CompensationRateRuleSchema, SloRuleSchema]))
+      .array(
+        z.discriminatedUnion('kind', [
+          BurnRateRuleSchema,
+          CompensationRateRuleSchema,
+          SloRuleSchema,
+          PsiRuleSchema,
+        ]),
+      )
       .max(100),
   })
   .superRefine((f, ctx) => {
@@ -179,7 +205,8 @@ export const TripwireRulesSchema = z
 export type TripwireRuleConfig =
   | z.input<typeof BurnRateRuleSchema>
   | z.input<typeof CompensationRateRuleSchema>
-  | z.input<typeof SloRuleSchema>;
+  | z.input<typeof SloRuleSchema>
+  | z.input<typeof PsiRuleSchema>;
 
 /** A validated burn-rate rule, its windows resolved to { window, query }. */
 export interface BurnRateRule {
@@ -208,8 +235,21 @@ export interface CompensationRateRule {
   readonly noData: 'halt' | 'pause' | 'ignore';
 }
 
+/** A validated psi rule. */
+export interface PsiRule {
+  readonly id: string;
+  readonly kind: 'psi';
+  readonly description?: string;
+  readonly series: string;
+  readonly threshold: number;
+  readonly points: number;
+  readonly window: string;
+  readonly action: 'halt' | 'pause';
+  readonly noData: 'halt' | 'pause' | 'ignore';
+}
+
 /** A validated tripwire rule. */
-export type TripwireRule = BurnRateRule | CompensationRateRule;
+export type TripwireRule = BurnRateRule | CompensationRateRule | PsiRule;
 
 const withWindow = (q: string, window: string) => q.replaceAll('$window', window);
 
@@ -222,6 +262,18 @@ export function normalizeTripwireRules(rules: readonly TripwireRuleConfig[]): Tr
   );
   return flat.map((r): TripwireRule => {
     const desc = r.description !== undefined ? { description: r.description } : {};
+    if (r.kind === 'psi')
+      return {
+        id: r.id,
+        kind: r.kind,
+        ...desc,
+        series: r.series,
+        threshold: r.threshold,
+        points: r.points ?? 3,
+        window: r.window ?? '1m',
+        action: r.action,
+        noData: r.noData ?? 'halt',
+      };
     if (r.kind === 'compensation-rate')
       return {
         id: r.id,
@@ -318,6 +370,8 @@ export interface TripwireCheckOptions {
   /** Rules as configured (validated and normalized on creation: INVALID_ARGUMENT there, never in check). */
   readonly rules: readonly (TripwireRuleConfig | TripwireRule)[];
   readonly source: MetricSource;
+  /** The node's Ψ-Field, for `psi` rules (without it, a psi rule fires halt: nothing watches its series). */
+  readonly anomalies?: AnomalyWatch;
   /** The evaluation instant passed to the source; default the wall clock. */
   readonly now?: () => Date;
   /** Time limit of one query (default DEFAULT_TRIPWIRE_QUERY_TIMEOUT_MS); a slower one fires halt. */
@@ -370,15 +424,68 @@ async function measure(
   }
 }
 
+/** Points a psi rule looks at, at most (the newest within its window). */
+const PSI_MAX_POINTS = 10_000;
+
+/** A psi rule against the Ψ-Field: `points` consecutive likelihoods at or over the threshold within the window. */
+function evaluatePsi(
+  rule: PsiRule,
+  anomalies: AnomalyWatch | undefined,
+  at: Date,
+): Omit<TripwireEvaluation, 'id' | 'kind'> {
+  const all = anomalies?.recent(rule.series, PSI_MAX_POINTS);
+  if (!all)
+    throw new ControlError(
+      'INVALID_ARGUMENT',
+      `series "${rule.series}" is not watched by the node's Ψ-Field`,
+    );
+  const from = at.getTime() - parsePromDuration(rule.window);
+  const pts = all.filter((p) => p.time >= from && p.time <= at.getTime());
+  if (pts.length < rule.points)
+    throw new NoDataError(
+      `series "${rule.series}" has ${pts.length} scored point(s) in the last ${rule.window}, the rule needs ${rule.points}`,
+    );
+  let run = 0;
+  let longest = 0;
+  let max = 0;
+  for (const p of pts) {
+    run = p.likelihood >= rule.threshold ? run + 1 : 0;
+    longest = Math.max(longest, run);
+    max = Math.max(max, p.likelihood);
+  }
+  const fired = longest >= rule.points;
+  const last = pts[pts.length - 1]!;
+  return {
+    fired,
+    result: fired ? 'fail' : 'pass',
+    action: rule.action,
+    reason:
+      `series ${rule.series}: ${longest} consecutive point(s) at or over an anomaly likelihood of ${rule.threshold} ` +
+      `in the last ${rule.window} (highest ${+max.toPrecision(6)}); the rule ${fired ? 'fires at' : 'needs'} ${rule.points}`,
+    evidence: {
+      series: rule.series,
+      threshold: rule.threshold,
+      points: rule.points,
+      window: rule.window,
+      longestRun: longest,
+      maxLikelihood: ev(max),
+      lastValue: ev(last.value),
+      lastAt: new Date(last.time).toISOString(),
+    },
+  };
+}
+
 async function evaluateRule(
   rule: TripwireRule,
   source: MetricSource,
   at: Date,
   tenant: string | undefined,
   timeoutMs: number,
+  anomalies?: AnomalyWatch,
 ): Promise<TripwireEvaluation> {
   const base = { id: rule.id, kind: rule.kind };
   try {
+    if (rule.kind === 'psi') return { ...base, ...evaluatePsi(rule, anomalies, at) };
     if (rule.kind === 'burn-rate') {
       const [longRatio, shortRatio] = await Promise.all([
         measure(source, rule.long.query, at, tenant, timeoutMs),
@@ -470,7 +577,9 @@ export async function evaluateTripwires(
   const rules = normalizeAny(opts.rules);
   const at = (opts.now ?? (() => new Date()))();
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TRIPWIRE_QUERY_TIMEOUT_MS;
-  return Promise.all(rules.map((r) => evaluateRule(r, opts.source, at, opts.tenant, timeoutMs)));
+  return Promise.all(
+    rules.map((r) => evaluateRule(r, opts.source, at, opts.tenant, timeoutMs, opts.anomalies)),
+  );
 }
 
 /** The TripwireCheck over rules and a source. Invalid rules throw here; `check` never throws (errors fire halt). */
@@ -495,7 +604,9 @@ export function createTripwireCheck(opts: TripwireCheckOptions): TripwireCheck {
         },
       ];
     }
-    return Promise.all(rules.map((r) => evaluateRule(r, opts.source, at, step.tenant, timeoutMs)));
+    return Promise.all(
+      rules.map((r) => evaluateRule(r, opts.source, at, step.tenant, timeoutMs, opts.anomalies)),
+    );
   };
   return {
     // Continuous analysis measures only when there is something to measure.
@@ -510,7 +621,7 @@ export function createTripwireCheck(opts: TripwireCheckOptions): TripwireCheck {
         ];
       }
       const results = await Promise.all(
-        rules.map((r) => evaluateRule(r, opts.source, at, step.tenant, timeoutMs)),
+        rules.map((r) => evaluateRule(r, opts.source, at, step.tenant, timeoutMs, opts.anomalies)),
       );
       return results
         .filter((r) => r.fired)

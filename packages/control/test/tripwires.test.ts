@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { encodeReceipt } from '@vaultmesh/ledger';
+import type { AnomalyWatch } from '@vaultmesh/types';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   COMPENSATIONS_COUNTER,
@@ -615,5 +616,119 @@ describe('Prometheus source against a fake Prometheus HTTP server', () => {
 
   it('refuses a URL that is not http or https', () => {
     expect(() => createPrometheusSource({ url: 'file:///etc/passwd' })).toThrowError(/http or https/);
+  });
+});
+
+describe('psi rules over the Ψ-Field (an AnomalyWatch)', () => {
+  const none: MetricSource = {
+    async query() {
+      throw new Error('a psi rule never queries the metric source');
+    },
+  };
+  /** A watch holding fixed likelihoods per series, one point a second up to T0 (the port's boundary). */
+  const watch = (series: Record<string, number[]>): AnomalyWatch => ({
+    recent(name, n) {
+      const ls = series[name];
+      return ls
+        ?.map((likelihood, i) => ({
+          time: T0.getTime() - (ls.length - 1 - i) * 1000,
+          value: 10 * i,
+          likelihood,
+        }))
+        .slice(-n);
+    },
+  });
+  const now = () => T0;
+  const rule = (over: Partial<TripwireRuleConfig> = {}) =>
+    ({
+      id: 'errors-anomaly',
+      kind: 'psi',
+      series: 'http-errors',
+      threshold: 0.99,
+      points: 2,
+      action: 'halt',
+      ...over,
+    }) as TripwireRuleConfig;
+
+  it('fires on `points` consecutive likelihoods at or over the threshold within the window, with the evidence', async () => {
+    const check = createTripwireCheck({
+      rules: [rule()],
+      source: none,
+      now,
+      anomalies: watch({ 'http-errors': [0.2, 0.995, 0.9999, 0.3, 0.1] }),
+    });
+    const fired = await check.check(step());
+    expect(fired).toMatchObject([{ id: 'errors-anomaly', action: 'halt' }]);
+    expect(fired[0]!.reason).toContain(
+      '2 consecutive point(s) at or over an anomaly likelihood of 0.99 in the last 1m',
+    );
+    expect(fired[0]!.evidence).toMatchObject({
+      series: 'http-errors',
+      threshold: 0.99,
+      points: 2,
+      window: '1m',
+      longestRun: 2,
+      maxLikelihood: 0.9999,
+    });
+  });
+
+  it('does not fire on points that are not consecutive, or that fell out of the window', async () => {
+    const apart = await evaluateTripwires({
+      rules: [rule()],
+      source: none,
+      now,
+      anomalies: watch({ 'http-errors': [0.9999, 0.5, 0.9999] }),
+    });
+    expect(apart).toMatchObject([{ id: 'errors-anomaly', fired: false, result: 'pass' }]);
+    const old = await evaluateTripwires({
+      rules: [rule({ window: '5s' })],
+      source: none,
+      now,
+      anomalies: watch({ 'http-errors': [0.9999, 0.9999, ...Array<number>(10).fill(0.1)] }),
+    });
+    expect(old).toMatchObject([{ fired: false, result: 'pass' }]);
+  });
+
+  it('no points in the window is no data (the rule’s noData decides); an unwatched series or no field fails closed', async () => {
+    const few = await evaluateTripwires({
+      rules: [rule({ noData: 'ignore' })],
+      source: none,
+      now,
+      anomalies: watch({ 'http-errors': [0.9999] }),
+    });
+    expect(few).toMatchObject([{ fired: false, result: 'inconclusive' }]);
+    const strict = await evaluateTripwires({
+      rules: [rule()],
+      source: none,
+      now,
+      anomalies: watch({ 'http-errors': [] }),
+    });
+    expect(strict).toMatchObject([{ fired: true, result: 'inconclusive', action: 'halt' }]);
+    const unwatched = await evaluateTripwires({
+      rules: [rule({ series: 'other' })],
+      source: none,
+      now,
+      anomalies: watch({}),
+    });
+    expect(unwatched[0]).toMatchObject({ fired: true, action: 'halt' });
+    expect(unwatched[0]!.reason).toContain('not watched');
+    const noField = await evaluateTripwires({ rules: [rule()], source: none, now });
+    expect(noField[0]).toMatchObject({ fired: true, action: 'halt' });
+  });
+
+  it('validates psi rules: threshold in (0, 1], points 1..1000, a series name, a window', () => {
+    for (const bad of [
+      { threshold: 0 },
+      { threshold: 1.5 },
+      { points: 0 },
+      { series: 'has space' },
+      { window: 'soon' },
+    ])
+      expect(() =>
+        parseTripwireRules(JSON.stringify({ rules: [rule(bad as Partial<TripwireRuleConfig>)] })),
+      ).toThrow(/tripwire rules/);
+    expect(parseTripwireRules(JSON.stringify({ rules: [rule({ points: undefined })] }))).toMatchObject([
+      { kind: 'psi', points: 3, window: '1m', noData: 'halt' },
+    ]);
   });
 });

@@ -25,13 +25,14 @@ export const RECEIPT_KINDS = [
   'key',
   'tool',
   'analysis',
+  'psi',
 ] as const;
 export type ReceiptKind = (typeof RECEIPT_KINDS)[number];
 
 /**
  * The kinds a caller may write through a public path (REST, a plan's ledger.record step): records of its own
  * decisions, deploys, evidence and spawned services. Every other kind (plan, step, analysis, audit, route, policy,
- * anchor, federation, key, tool) is the node's own record of what it governed and is written only by the node.
+ * anchor, federation, key, tool, psi) is the node's own record of what it governed and is written only by the node.
  */
 export const PUBLIC_RECEIPT_KINDS = [
   'decision',
@@ -177,6 +178,21 @@ export const BODY_SCHEMAS: Record<ReceiptKind, object> = {
       planHash: hex64,
       result: { enum: ['pass', 'fail', 'inconclusive'] },
       rules: { type: 'array', maxItems: 1000 },
+    },
+  },
+  // Ψ-Field (@vaultmesh/psi): an anomaly episode of a watched series as it opened (the point and its scores).
+  psi: {
+    type: 'object',
+    required: ['record', 'series', 'at', 'likelihood'],
+    properties: {
+      record: { enum: ['anomaly'] },
+      series: str(128),
+      at: str(40),
+      value: { type: 'number' },
+      forecast: { type: 'number' },
+      residual: { type: 'number' },
+      likelihood: { type: 'number', minimum: 0, maximum: 1 },
+      threshold: { type: 'number', minimum: 0, maximum: 1 },
     },
   },
   key: {

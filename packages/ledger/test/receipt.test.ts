@@ -59,6 +59,7 @@ describe('receipts', () => {
         'key',
         'tool',
         'analysis',
+        'psi',
       ].sort(),
     );
   });

@@ -246,6 +246,40 @@ export const AuroraConfigSchema = z
   .strict();
 
 /** Federation: the anti-entropy loop that witnesses and mirrors peers (peers live in the data directory). */
+/** One series the Ψ-Field watches: a metric of this node (sampled in process) or a Prometheus query. */
+export const PsiSeriesConfigSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'must be 1-128 of A-Z a-z 0-9 _ . : -'),
+    /** A metric of the node's own /metrics (counters and histogram _count/_sum become a rate per second). */
+    metric: z
+      .string()
+      .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/)
+      .optional(),
+    /** Label → regular expression (whole value, as PromQL's =~) selecting the metric's series to sum. */
+    match: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string().max(500)).optional(),
+    /** A PromQL query through control.prometheusUrl (its value at each sampling instant). */
+    query: z.string().min(1).max(4000).optional(),
+  })
+  .strict()
+  .refine((s) => (s.metric === undefined) !== (s.query === undefined), {
+    message: 'give exactly one of metric (this node) and query (Prometheus)',
+  });
+
+/** The Ψ-Field: which series the node watches, how often it samples them, and when a point is an anomaly. */
+export const PsiConfigSchema = z
+  .object({
+    intervalMs: z.number().int().min(100).max(3_600_000).default(15_000),
+    /** Anomaly likelihood at and above which an anomaly episode opens (and a `psi` receipt is recorded). */
+    anomalyThreshold: z.number().gt(0).max(1).default(0.9999),
+    /** Record a `psi` receipt when an anomaly episode opens (on the leader of a cluster). */
+    receipts: z.boolean().default(true),
+    series: z.array(PsiSeriesConfigSchema).max(200).default([]),
+  })
+  .strict()
+  .refine((c) => new Set(c.series.map((s) => s.name)).size === c.series.length, {
+    message: 'series names must be unique',
+  });
+
 export const FederationConfigSchema = z
   .object({
     /** Cadence of witness + mirror rounds; 0 turns the loop off (vm federate sync still works). */
@@ -315,6 +349,8 @@ export const ConfigSchema = z
     federation: FederationConfigSchema.default({}),
     /** The Aurora router (GPU workload placement). */
     aurora: AuroraConfigSchema.default({}),
+    /** Ψ-Field: forecasts and anomaly scores of the node's own metrics and of Prometheus queries. */
+    psi: PsiConfigSchema.default({}),
   })
   .strict();
 

@@ -64,6 +64,7 @@ import {
 import { logKeyTexts } from './anchoring.ts';
 import { ConfigError } from './config.ts';
 import type { OpenedNode } from './node.ts';
+import type { AnomalyWatch } from '@vaultmesh/types';
 import { newHolderId } from './cluster.ts';
 import { withRunLeases } from './run-leases.ts';
 
@@ -101,6 +102,8 @@ export interface ControlPlaneOptions {
   /** Outbound destinations of steps: per-tenant allow-lists and denied addresses (default: metadata, link-local). */
   readonly outbound?: OutboundRules;
   /** Continuous analysis of live runs (node defaults; plans may only tighten them). */
+  /** The node's Ψ-Field, for `psi` tripwire rules (each rule's series must be one it watches). */
+  readonly anomalies?: AnomalyWatch & { names(): string[] };
   readonly analysis?: AnalysisConfig;
   /**
    * Several nodes of one log: the node's holder id and lease TTL for run leases (see run-leases.ts). On PostgreSQL
@@ -189,6 +192,12 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
       throw new ConfigError(`tripwires file ${opts.tripwiresFile} does not exist`);
     tripwireRules = [...parseTripwireRules(readFileSync(opts.tripwiresFile, 'utf8'))];
   }
+  const watched = new Set(opts.anomalies?.names() ?? []);
+  for (const r of tripwireRules)
+    if (r.kind === 'psi' && !watched.has(r.series))
+      throw new ConfigError(
+        `tripwire rule ${r.id} reads series "${r.series}", which the Ψ-Field does not watch (add it to psi.series)`,
+      );
   const source: MetricSource = opts.prometheusUrl
     ? createPrometheusSource({ url: opts.prometheusUrl })
     : {
@@ -229,7 +238,11 @@ export function createControlPlane(node: OpenedNode, opts: ControlPlaneOptions =
     receipts: node.log,
     policy,
     autonomy: createAutonomyGate(store),
-    tripwires: createTripwireCheck({ rules: tripwireRules, source }),
+    tripwires: createTripwireCheck({
+      rules: tripwireRules,
+      source,
+      ...(opts.anomalies ? { anomalies: opts.anomalies } : {}),
+    }),
     analysis: analysisSettings(opts.analysis),
     actions,
     counters,

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { buildApp, createNodeMetrics } from '@vaultmesh/api';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { promotionAllowed } from '@vaultmesh/control';
+import { createPrometheusSource, promotionAllowed } from '@vaultmesh/control';
 import { ConfigError, nodeStorageConfig, type NodeConfig } from './config.ts';
 import type { AnchorScheduler } from '@vaultmesh/log';
 import { createAnchorScheduler, exportEvidence, loadTsaTrust, logKeyTexts } from './anchoring.ts';
@@ -19,6 +19,7 @@ import { createFederation, type Federation } from './federation.ts';
 import { openNode, type OpenedNode } from './node.ts';
 import { createLeadership, newHolderId, type Leadership } from './cluster.ts';
 import { adoptOrphanRuns } from './run-leases.ts';
+import { createNodePsi, type NodePsi } from './psi.ts';
 
 export const VERSION = '0.1.0';
 
@@ -92,8 +93,22 @@ export async function startNode(
   // route.submit steps reach the Aurora router, which is built below over this plane's engine and store.
   const routerRef: { current?: Aurora['router'] } = {};
   let control: ControlPlane;
+  let psi: NodePsi;
   try {
+    // The Ψ-Field first: `psi` tripwire rules read its series.
+    psi = await createNodePsi(config.psi, {
+      registry: metrics.registry,
+      ...(config.control.prometheusUrl
+        ? { prometheus: createPrometheusSource({ url: config.control.prometheusUrl }) }
+        : {}),
+      log: node.log,
+      active: leading,
+      onPoint: (series, _point, opened) => metrics.observePsi(series, opened !== undefined),
+      onError: (series, err) => events.log?.warn({ series, err }, 'Ψ-Field: a series could not be sampled'),
+    });
+    metrics.bindPsi(() => psi.field.summaries());
     control = createControlPlane(node, {
+      anomalies: psi.field,
       ...config.control,
       route: () => routerRef.current,
       runLeases: { holder, ttlMs: config.cluster.leaseTtlMs },
@@ -220,6 +235,7 @@ export async function startNode(
       gateway: interop.gateway,
     },
     aurora: aurora.api,
+    psi: psi.api,
     evidence: async (index) =>
       exportEvidence(node.log, node.storage, index, {
         logKeys: await logKeyTexts(node.storage, node.key.verifierKeyText),
@@ -245,6 +261,7 @@ export async function startNode(
   }
   scheduler.start();
   federation.start();
+  psi.start();
   // The leader adopts runs whose node died (their lease lapsed) and resumes them from the journal.
   const adopter = lead.current
     ? setInterval(() => {
@@ -278,6 +295,7 @@ export async function startNode(
     stop() {
       stopping ??= (async () => {
         if (adopter) clearInterval(adopter);
+        await psi.stop();
         await scheduler.stop();
         await federation.stop().catch(() => undefined);
         await lead.current?.stop();

@@ -4,6 +4,8 @@
 export { StoreError, VaultMeshError } from './errors.ts';
 export type { StoreConflictEvidence, StoreErrorCode, VaultMeshErrorOptions } from './errors.ts';
 export type {
+  AnomalyPoint,
+  AnomalyWatch,
   AutonomyGate,
   ControlDoc,
   ControlStore,

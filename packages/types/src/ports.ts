@@ -125,6 +125,21 @@ export interface TripwireCheck {
   evaluate?(step: StepFacts): Promise<readonly TripwireEvaluationResult[]>;
 }
 
+/** One scored point of a watched series, as the tripwires read it. */
+export interface AnomalyPoint {
+  /** Unix ms. */
+  readonly time: number;
+  readonly value: number;
+  /** Anomaly likelihood in [0, 1]. */
+  readonly likelihood: number;
+}
+
+/** Port: the node's Ψ-Field as `psi` tripwire rules read it (@vaultmesh/psi PsiField satisfies it). */
+export interface AnomalyWatch {
+  /** The last `n` scored points of a watched series, oldest first; undefined when the series is not watched. */
+  recent(series: string, n: number): readonly AnomalyPoint[] | undefined;
+}
+
 /** One rule's evaluation at an instant (tripwires.ts TripwireEvaluation satisfies it). */
 export interface TripwireEvaluationResult {
   readonly id: string;

@@ -12,7 +12,7 @@ const lib = () => import('@vaultmesh/control');
 export function register(program: Command): void {
   const tripwire = program
     .command('tripwire')
-    .description('tripwires: SLO burn-rate and compensation-rate rules that halt or pause runs');
+    .description('tripwires: SLO burn-rate, compensation-rate and psi rules that halt or pause runs');
   tripwire
     .command('check')
     .description(
@@ -41,7 +41,9 @@ export function register(program: Command): void {
             print(
               r.kind === 'burn-rate'
                 ? `  ${r.id}: burn-rate ${r.burnRate}x of ${r.objective} over ${r.long.window} and ${r.short.window} → ${r.action}`
-                : `  ${r.id}: compensation-rate > ${r.threshold} over ${r.window} → ${r.action}`,
+                : r.kind === 'psi'
+                  ? `  ${r.id}: psi likelihood ≥ ${r.threshold} for ${r.points} point(s) of ${r.series} → ${r.action}`
+                  : `  ${r.id}: compensation-rate > ${r.threshold} over ${r.window} → ${r.action}`,
             );
           return;
         }

@@ -1,0 +1,175 @@
+// The node's Ψ-Field: samples the configured series every intervalMs (its own metrics read in process from the
+// /metrics registry, or Prometheus queries), scores each point with @vaultmesh/psi, records a `psi` receipt when an
+// anomaly episode opens (on the leader only, in a cluster), and serves the field to the API, the metrics and the
+// `psi` tripwire rules. A counter (or a histogram's _count/_sum) is sampled as its rate per second since the last
+// sample; a gauge as its value.
+import type { Registry } from 'prom-client';
+import type { PsiApi } from '@vaultmesh/api';
+import type { MetricSource } from '@vaultmesh/control';
+import type { Log } from '@vaultmesh/log';
+import { PsiField, type AnomalyEpisode, type FieldPoint } from '@vaultmesh/psi';
+import type { z } from 'zod';
+import { ConfigError } from './config.ts';
+import type { PsiConfigSchema, PsiSeriesConfigSchema } from './config.ts';
+
+export type PsiConfig = z.infer<typeof PsiConfigSchema>;
+type SeriesConfig = z.infer<typeof PsiSeriesConfigSchema>;
+
+/** What the Ψ-Field of a node needs. */
+export interface PsiDeps {
+  /** The node's /metrics registry (series with `metric`). */
+  readonly registry: Registry;
+  /** Prometheus (series with `query`); absent when control.prometheusUrl is not set. */
+  readonly prometheus?: MetricSource;
+  /** Where `psi` receipts go. */
+  readonly log: Log;
+  /** Whether this node records receipts now (the leader of a cluster; always true alone). */
+  readonly active: () => boolean;
+  /** Each scored point (for the metrics). */
+  readonly onPoint?: (series: string, point: FieldPoint, opened: AnomalyEpisode | undefined) => void;
+  /** A series that could not be sampled, or a receipt that could not be written. */
+  readonly onError?: (series: string, err: unknown) => void;
+}
+
+/** The running Ψ-Field of a node. */
+export interface NodePsi {
+  readonly field: PsiField;
+  readonly api: PsiApi;
+  /** Samples every series once (what each tick does). */
+  sample(now?: number): Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+const COUNTER_SUFFIXES = ['_count', '_sum', '_bucket', '_total'];
+
+interface MetricValue {
+  value: number;
+  labels: Record<string, string | number>;
+  metricName?: string;
+}
+
+/** The sum of a metric's series whose labels match, and whether it counts (a rate is taken) or is a level. */
+async function readOwnMetric(
+  registry: Registry,
+  s: SeriesConfig,
+  matchers: [string, RegExp][],
+): Promise<{ total: number; counter: boolean } | undefined> {
+  const metrics = (await registry.getMetricsAsJSON()) as unknown as {
+    name: string;
+    type: string;
+    values: MetricValue[];
+  }[];
+  let found = false;
+  let counter = false;
+  let total = 0;
+  for (const m of metrics) {
+    const family = m.name === s.metric || (s.metric ?? '').startsWith(`${m.name}_`);
+    if (!family) continue;
+    found = true;
+    counter =
+      m.type === 'counter' || (m.type === 'histogram' && COUNTER_SUFFIXES.some((x) => s.metric!.endsWith(x)));
+    for (const v of m.values) {
+      if ((v.metricName ?? m.name) !== s.metric) continue;
+      if (matchers.every(([k, re]) => re.test(String(v.labels[k] ?? '')))) total += v.value;
+    }
+  }
+  return found ? { total, counter } : undefined;
+}
+
+/** Builds the node's Ψ-Field from its configuration; a metric this node does not have is a ConfigError. */
+export async function createNodePsi(cfg: PsiConfig, deps: PsiDeps): Promise<NodePsi> {
+  const field = new PsiField({ anomalyThreshold: cfg.anomalyThreshold });
+  const known = new Set(((await deps.registry.getMetricsAsJSON()) as { name: string }[]).map((m) => m.name));
+  const series = cfg.series.map((s) => {
+    field.watch(s.name);
+    if (s.query !== undefined && !deps.prometheus)
+      throw new ConfigError(`psi.series ${s.name}: a query needs control.prometheusUrl`);
+    if (s.metric !== undefined && ![...known].some((n) => s.metric === n || s.metric!.startsWith(`${n}_`)))
+      throw new ConfigError(`psi.series ${s.name}: this node has no metric ${s.metric} (see its /metrics)`);
+    let matchers: [string, RegExp][];
+    try {
+      matchers = Object.entries(s.match ?? {}).map(([k, re]) => [k, new RegExp(`^(?:${re})$`)]);
+    } catch (err) {
+      throw new ConfigError(`psi.series ${s.name}: match: ${(err as Error).message}`);
+    }
+    return { cfg: s, matchers, last: undefined as { total: number; at: number } | undefined };
+  });
+
+  const sampleOne = async (s: (typeof series)[number], now: number): Promise<number | undefined> => {
+    if (s.cfg.query !== undefined) {
+      const v = await deps.prometheus!.query(s.cfg.query, new Date(now));
+      return Number.isFinite(v) ? v : undefined;
+    }
+    const r = await readOwnMetric(deps.registry, s.cfg, s.matchers);
+    if (!r) return undefined;
+    if (!r.counter) return r.total;
+    const prev = s.last;
+    s.last = { total: r.total, at: now };
+    if (!prev || now <= prev.at) return undefined;
+    // A counter that went down was reset: everything it holds is new.
+    const delta = r.total >= prev.total ? r.total - prev.total : r.total;
+    return delta / ((now - prev.at) / 1000);
+  };
+
+  const record = async (e: AnomalyEpisode): Promise<void> => {
+    const p = e.peak;
+    await deps.log.append({
+      kind: 'psi',
+      actor: 'vaultmesh/psi',
+      tenant: 'system',
+      body: {
+        record: 'anomaly',
+        series: e.series,
+        at: new Date(p.time).toISOString(),
+        value: p.value,
+        forecast: p.forecast,
+        residual: Number.isFinite(p.residual) ? p.residual : 0,
+        likelihood: p.likelihood,
+        threshold: cfg.anomalyThreshold,
+      },
+    });
+  };
+
+  const sample = async (now = Date.now()): Promise<void> => {
+    await Promise.all(
+      series.map(async (s) => {
+        try {
+          const v = await sampleOne(s, now);
+          if (v === undefined) return;
+          const { point, opened } = field.observe(s.cfg.name, now, v);
+          deps.onPoint?.(s.cfg.name, point, opened);
+          if (opened && cfg.receipts && deps.active()) await record(opened);
+        } catch (err) {
+          deps.onError?.(s.cfg.name, err);
+        }
+      }),
+    );
+  };
+
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let running: Promise<void> | undefined;
+  return {
+    field,
+    api: {
+      series: () => field.summaries(),
+      anomalies: (f) => field.anomalies(f),
+      settings: () => ({ intervalMs: cfg.intervalMs, anomalyThreshold: cfg.anomalyThreshold }),
+    },
+    sample,
+    start() {
+      if (timer || series.length === 0) return;
+      timer = setInterval(() => {
+        // A slow source never stacks ticks: the next one waits for this one.
+        if (running) return;
+        running = sample().finally(() => (running = undefined));
+      }, cfg.intervalMs);
+      timer.unref?.();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}

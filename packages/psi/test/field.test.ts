@@ -1,0 +1,59 @@
+// The Ψ-Field: watched series, recent points, and anomaly episodes that open once and close when the likelihood
+// falls back.
+import { describe, expect, it } from 'vitest';
+import { PsiError, PsiField } from '../src/index.ts';
+
+/** A flat series with tiny deterministic wiggles, then a burst of large values. */
+function feed(f: PsiField, name: string, from: number, to: number, burst?: [number, number]): void {
+  for (let t = from; t < to; t++) {
+    const inBurst = burst && t >= burst[0] && t < burst[1];
+    f.observe(name, t * 1000, 10 + ((t * 37) % 7) / 70 + (inBurst ? 50 : 0));
+  }
+}
+
+describe('PsiField', () => {
+  it('keeps the recent points of each series, oldest first, bounded', () => {
+    const f = new PsiField({ keep: 50 });
+    f.watch('a');
+    feed(f, 'a', 0, 120);
+    const r = f.recent('a', 10)!;
+    expect(r).toHaveLength(10);
+    expect(r[9]!.time).toBe(119_000);
+    expect(f.recent('a', 500)).toHaveLength(50);
+    expect(f.recent('nope', 3)).toBeUndefined();
+    expect(f.summaries()).toMatchObject([{ name: 'a', points: 120, anomalous: false }]);
+  });
+
+  it('opens one episode for a burst, reports it once, and closes it after', () => {
+    const f = new PsiField({ anomalyThreshold: 0.999 });
+    f.watch('errors');
+    feed(f, 'errors', 0, 300);
+    expect(f.anomalies()).toEqual([]);
+    const first = f.observe('errors', 300_000, 60);
+    expect(first.opened).toMatchObject({ series: 'errors', start: 300_000, open: true });
+    expect(f.anomalies()).toMatchObject([{ series: 'errors', start: 300_000, open: true }]);
+    expect(f.summaries()[0]!.anomalous).toBe(true);
+    // Still anomalous: the same episode goes on, nothing new is reported.
+    const second = f.observe('errors', 301_000, 60);
+    expect(second.point.likelihood).toBeGreaterThanOrEqual(0.999);
+    expect(second.opened).toBeUndefined();
+    expect(f.anomalies()).toHaveLength(1);
+    feed(f, 'errors', 302, 600);
+    const [e] = f.anomalies({ series: 'errors' });
+    expect(e).toMatchObject({ series: 'errors', start: 300_000, open: false });
+    expect(e!.points).toBeGreaterThanOrEqual(1);
+    expect(e!.peak.likelihood).toBeGreaterThanOrEqual(0.999);
+    expect(f.anomalies({ since: e!.end + 1 })).toEqual([]);
+  });
+
+  it('refuses bad names, unwatched series, non-finite values and thresholds out of range', () => {
+    const f = new PsiField();
+    expect(() => f.watch('bad name')).toThrow(PsiError);
+    expect(() => f.observe('x', 0, 1)).toThrow(/not watched/);
+    f.watch('x');
+    expect(() => f.observe('x', 0, Number.POSITIVE_INFINITY)).toThrow(/finite/);
+    expect(() => f.observe('x', Number.NaN, 1)).toThrow(/time/);
+    expect(f.recent('x', 5)).toEqual([]);
+    expect(() => new PsiField({ anomalyThreshold: 0 })).toThrow(/anomalyThreshold/);
+  });
+});
