@@ -1,5 +1,5 @@
 // Ψ-Field end to end: a real node samples its own /metrics (the count of HTTP answers with a 4xx or 5xx status, as a
-// rate) every 150 ms. A live run of short waits is under a `psi` tripwire on that series; in the middle of the run a
+// rate) every 100 ms. A live run of short waits is under a `psi` tripwire on that series; in the middle of the run a
 // client sends a burst of failing requests. The Ψ-Field finds the burst, records a `psi` receipt, and the tripwire
 // halts the run before its next step, with the rule and its evidence on the step receipt. The series and the episode
 // are served at /api/psi/*, only to tokens of every tenant, and exported as vaultmesh_psi_* metrics. The baseline
@@ -73,7 +73,7 @@ beforeAll(async () => {
       logLevel: 'silent',
       control: { tripwiresFile: 'tripwires.json' },
       psi: {
-        intervalMs: 150,
+        intervalMs: 100,
         series: [
           {
             name: 'http-errors',
@@ -135,9 +135,9 @@ describe('Ψ-Field in a node', () => {
 
   it('halts a live run when an error burst makes the watched series anomalous, with receipts', async () => {
     // A quiet baseline first: the model learns that errors are rare.
-    await until('a baseline of 40 points', async () => {
+    await until('a baseline of 25 points', async () => {
       const s = (await series()).find((x) => x.name === 'http-errors');
-      return s && s.points >= 40 ? s : undefined;
+      return s && s.points >= 25 ? s : undefined;
     });
     const waits = Array.from({ length: 30 }, (_, i) => ({
       id: `w${i + 1}`,
@@ -239,7 +239,7 @@ describe('Ψ-Field in a node', () => {
     expect(r.status).toBe(403);
     const ok = await call('GET', '/api/psi/series', storer);
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ intervalMs: 150, anomalyThreshold: 0.9999 });
+    expect(ok.body).toMatchObject({ intervalMs: 100, anomalyThreshold: 0.9999 });
     expect((ok.body.series as SeriesView[]).map((s) => s.name)).toEqual(['http-errors', 'steps']);
     const bad = await call('GET', '/api/psi/anomalies?series=has%20space', storer);
     expect(bad.status).toBe(400);

@@ -11,13 +11,20 @@ export class WindowedGaussian {
   private step: number[] = [];
   private mean = 0;
   private std = 1;
+  // Welford's running moments while the window grows (numpy's two-pass values to ~1e-12; O(1) per point).
+  private m2 = 0;
 
   /** The anomaly score of a point (1 − the one-sided Gaussian tail beyond it), then learns it. */
   update(value: number): number {
     const score = this.window.length > 0 ? 1 - gaussianTail(Math.abs(value - this.mean) / this.std) : 0;
     if (this.window.length < WINDOW) {
       this.window.push(value);
-      this.refresh();
+      const n = this.window.length;
+      const wasMean = n === 1 ? 0 : this.mean;
+      const mean = wasMean + (value - wasMean) / n;
+      this.m2 = n === 1 ? 0 : this.m2 + (value - wasMean) * (value - mean);
+      this.mean = mean;
+      this.std = Math.sqrt(this.m2 / n) || 0.000001;
     } else {
       this.step.push(value);
       if (this.step.length === STEP) {
@@ -29,6 +36,7 @@ export class WindowedGaussian {
     return score;
   }
 
+  /** Mean and (population) standard deviation of the window, two-pass, as numpy computes them. */
   private refresh(): void {
     const n = this.window.length;
     let mean = 0;
