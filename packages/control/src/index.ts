@@ -126,8 +126,12 @@ export {
   createPrometheusSource,
   DEFAULT_PROMETHEUS_TIMEOUT_MS,
   MAX_PROMETHEUS_RESPONSE_BYTES,
+  MAX_RANGE_POINTS,
+  parsePrometheusRange,
   parsePrometheusResponse,
+  type PrometheusSource,
   type PrometheusSourceOptions,
+  type RangeSample,
 } from './prometheus-source.ts';
 export {
   createCounterSource,

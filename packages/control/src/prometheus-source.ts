@@ -1,7 +1,8 @@
 // MetricSource over the Prometheus HTTP API: GET <url>/api/v1/query?query=<PromQL>&time=<unix seconds> (an instant
 // query), parsing its documented response { status, data: { resultType, result } } (prometheus.io/docs/prometheus/
-// latest/querying/api/#instant-queries). Any failure rejects with UPSTREAM_FAILED, which a TripwireCheck turns into
-// a fired halt (fail closed).
+// latest/querying/api/#instant-queries), and GET <url>/api/v1/query_range?query=&start=&end=&step= (a range query,
+// resultType matrix; #range-queries) for Ψ-Field. Any failure rejects with UPSTREAM_FAILED, which a TripwireCheck
+// turns into a fired halt (fail closed).
 import { BodyTooLargeError, readBoundedText, requestSecrets, scrubText } from '@vaultmesh/net';
 import { ControlError } from './errors.ts';
 import type { MetricSource } from './tripwires.ts';
@@ -65,6 +66,51 @@ export function parsePrometheusResponse(body: unknown): number {
   return sampleValue(sample.value);
 }
 
+/** Prometheus refuses range queries of more than 11,000 points per series; so do we, before asking. */
+export const MAX_RANGE_POINTS = 11_000;
+
+/** One sample of a range query: Unix ms and value. */
+export interface RangeSample {
+  readonly time: number;
+  readonly value: number;
+}
+
+/** The samples of a range-query response body: a matrix of at most one series (none: no data). */
+export function parsePrometheusRange(body: unknown): RangeSample[] {
+  const b = body as {
+    status?: unknown;
+    data?: { resultType?: unknown; result?: unknown };
+    error?: unknown;
+    errorType?: unknown;
+  };
+  if (typeof body !== 'object' || body === null) return fail('response is not a JSON object');
+  if (b.status !== 'success')
+    return fail(
+      `query failed: ${String(b.errorType ?? 'error')}: ${String(b.error ?? b.status).slice(0, 300)}`,
+    );
+  const data = b.data;
+  if (typeof data !== 'object' || data === null) return fail('response has no data');
+  if (data.resultType !== 'matrix') return fail(`expected a matrix result, got ${String(data.resultType)}`);
+  if (!Array.isArray(data.result)) return fail('matrix result is not an array');
+  if (data.result.length === 0) return [];
+  if (data.result.length > 1)
+    return fail(`query returned ${data.result.length} series; aggregate it to one (e.g. wrap it in sum())`);
+  const series = data.result[0] as { values?: unknown } | null;
+  if (typeof series !== 'object' || series === null || !Array.isArray(series.values))
+    return fail('malformed matrix series');
+  if (series.values.length > MAX_RANGE_POINTS) return fail(`more than ${MAX_RANGE_POINTS} samples`);
+  return series.values.map((v: unknown) => ({
+    time: Math.round((v as [number])[0] * 1000),
+    value: sampleValue(v),
+  }));
+}
+
+/** A MetricSource that also answers range queries. */
+export interface PrometheusSource extends MetricSource {
+  /** The samples of `promql` from `start` to `end`, every `stepSeconds` (one series; [] when there is no data). */
+  queryRange(promql: string, start: Date, end: Date, stepSeconds: number): Promise<RangeSample[]>;
+}
+
 async function readCapped(res: Response, max: number): Promise<string> {
   try {
     return await readBoundedText(res, { limit: max });
@@ -75,7 +121,7 @@ async function readCapped(res: Response, max: number): Promise<string> {
 }
 
 /** A MetricSource querying a Prometheus server; every failure (network, timeout, HTTP, shape) rejects UPSTREAM_FAILED. */
-export function createPrometheusSource(opts: PrometheusSourceOptions): MetricSource {
+export function createPrometheusSource(opts: PrometheusSourceOptions): PrometheusSource {
   let base: URL;
   try {
     base = new URL(opts.url.endsWith('/') ? opts.url : opts.url + '/');
@@ -97,47 +143,75 @@ export function createPrometheusSource(opts: PrometheusSourceOptions): MetricSou
   const timeoutMs = opts.timeoutMs ?? DEFAULT_PROMETHEUS_TIMEOUT_MS;
   // What we send that is secret; an answer that echoes it (an error body, a proxy page) is scrubbed before use.
   const secrets = requestSecrets({ ...auth, ...opts.headers }, opts.url);
+  /** GET <base>/<path>?<params>: the parsed JSON body of a 2xx answer; every failure is UPSTREAM_FAILED. */
+  const get = async (path: string, params: Record<string, string>): Promise<unknown> => {
+    const u = new URL(path, base);
+    for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+    const signal = AbortSignal.timeout(timeoutMs);
+    let text: string;
+    let status: number;
+    try {
+      const res = await fetch(u, {
+        headers: { accept: 'application/json', ...auth, ...opts.headers },
+        signal,
+        redirect: 'error',
+      });
+      status = res.status;
+      text = scrubText(await readCapped(res, MAX_PROMETHEUS_RESPONSE_BYTES), secrets);
+    } catch (e) {
+      if (e instanceof ControlError) throw e;
+      if (signal.aborted) return fail(`no answer within ${timeoutMs} ms from ${base.origin}`);
+      const cause = (e as { cause?: { message?: string } }).cause?.message;
+      return fail(
+        scrubText(
+          `request to ${base.origin} failed: ${(e as Error).message}${cause ? ` (${cause})` : ''}`,
+          secrets,
+        ),
+      );
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return fail(`HTTP ${status} with a body that is not JSON: ${JSON.stringify(text.slice(0, 100))}`);
+    }
+    // Prometheus answers errors (400 bad query, 422, 503) with the same JSON envelope, status 'error'.
+    if (status < 200 || status > 299) {
+      const b = body as { errorType?: unknown; error?: unknown } | null;
+      return fail(
+        `HTTP ${status}: ${String(b?.errorType ?? 'error')}: ${String(b?.error ?? '').slice(0, 300)}`,
+      );
+    }
+    return body;
+  };
   return {
     async query(promql, at) {
-      const u = new URL('api/v1/query', base);
-      u.searchParams.set('query', promql);
-      u.searchParams.set('time', (at.getTime() / 1000).toFixed(3));
-      const signal = AbortSignal.timeout(timeoutMs);
-      let text: string;
-      let status: number;
-      try {
-        const res = await fetch(u, {
-          headers: { accept: 'application/json', ...auth, ...opts.headers },
-          signal,
-          redirect: 'error',
-        });
-        status = res.status;
-        text = scrubText(await readCapped(res, MAX_PROMETHEUS_RESPONSE_BYTES), secrets);
-      } catch (e) {
-        if (e instanceof ControlError) throw e;
-        if (signal.aborted) return fail(`no answer within ${timeoutMs} ms from ${base.origin}`);
-        const cause = (e as { cause?: { message?: string } }).cause?.message;
-        return fail(
-          scrubText(
-            `request to ${base.origin} failed: ${(e as Error).message}${cause ? ` (${cause})` : ''}`,
-            secrets,
-          ),
+      return parsePrometheusResponse(
+        await get('api/v1/query', { query: promql, time: (at.getTime() / 1000).toFixed(3) }),
+      );
+    },
+    async queryRange(promql, start, end, stepSeconds) {
+      if (!(stepSeconds > 0) || !Number.isFinite(stepSeconds))
+        throw new ControlError(
+          'INVALID_ARGUMENT',
+          `step must be a positive number of seconds, got ${stepSeconds}`,
         );
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return fail(`HTTP ${status} with a body that is not JSON: ${JSON.stringify(text.slice(0, 100))}`);
-      }
-      // Prometheus answers errors (400 bad query, 422, 503) with the same JSON envelope, status 'error'.
-      if (status < 200 || status > 299) {
-        const b = body as { errorType?: unknown; error?: unknown } | null;
-        return fail(
-          `HTTP ${status}: ${String(b?.errorType ?? 'error')}: ${String(b?.error ?? '').slice(0, 300)}`,
+      const span = (end.getTime() - start.getTime()) / 1000;
+      if (!(span >= 0))
+        throw new ControlError('INVALID_ARGUMENT', 'the range must end at or after its start');
+      if (span / stepSeconds + 1 > MAX_RANGE_POINTS)
+        throw new ControlError(
+          'INVALID_ARGUMENT',
+          `${Math.floor(span / stepSeconds) + 1} points at a ${stepSeconds} s step: at most ${MAX_RANGE_POINTS} (use a larger step or a shorter range)`,
         );
-      }
-      return parsePrometheusResponse(body);
+      return parsePrometheusRange(
+        await get('api/v1/query_range', {
+          query: promql,
+          start: (start.getTime() / 1000).toFixed(3),
+          end: (end.getTime() / 1000).toFixed(3),
+          step: String(stepSeconds),
+        }),
+      );
     },
   };
 }

@@ -70,6 +70,15 @@ describe('seasonality', () => {
     expect(autocorrelation(sine, period)[period]).toBeGreaterThan(0.95);
   });
 
+  it('finds the period of a noisy sine, not one of its multiples (which correlate as well)', () => {
+    const n = noise(11);
+    const x = Array.from(
+      { length: 1440 },
+      (_, t) => 0.2 + 0.05 * Math.sin((2 * Math.PI * t) / 60) + 0.01 * n(),
+    );
+    expect(detectPeriod(x)).toBe(60);
+  });
+
   it('finds no period in white noise', () => {
     const n = noise(7);
     expect(detectPeriod(Array.from({ length: 600 }, () => n()))).toBe(0);

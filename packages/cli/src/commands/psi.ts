@@ -21,9 +21,61 @@ import { CliError, EXIT } from '../exit.ts';
 import { print, printJson } from '../output.ts';
 
 interface DetectOpts {
-  csv: string;
+  csv?: string;
   column?: string;
+  prometheus?: string;
+  query?: string;
+  since: string;
+  end?: string;
+  step: string;
   json?: boolean;
+}
+
+/** The series to score: a CSV file's column, or a Prometheus range query. */
+interface Series {
+  times: ArrayLike<number>;
+  values: ArrayLike<number>;
+  column: string;
+}
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s", "15m", "6h", "7d" → ms; a usage error otherwise. */
+function duration(flag: string, v: string): number {
+  const m = DURATION.exec(v);
+  if (!m || Number(m[1]) <= 0)
+    throw new CliError(EXIT.USAGE, `${flag} must be a duration such as 30s, 15m, 6h or 7d, got "${v}"`);
+  return Number(m[1]) * UNIT_MS[m[2]!]!;
+}
+
+function csvSeries(file: string, column: string | undefined): Series {
+  if (!existsSync(file)) throw new PsiError('NOT_FOUND', `${file} does not exist`, { file });
+  const csv = parseCsvSeries(readFileSync(file, 'utf8'), file);
+  const name = column ?? csv.columns[0]!;
+  const k = csv.columns.indexOf(name);
+  if (k < 0)
+    throw new CliError(EXIT.USAGE, `${file} has no column "${name}" (columns: ${csv.columns.join(', ')})`);
+  return { times: csv.times, values: csv.values[k]!, column: name };
+}
+
+async function prometheusSeries(o: DetectOpts): Promise<Series> {
+  if (!o.query)
+    throw new CliError(EXIT.USAGE, '--prometheus needs --query (a PromQL expression of one series)');
+  const end = o.end === undefined ? new Date() : new Date(o.end);
+  if (Number.isNaN(end.getTime()))
+    throw new CliError(EXIT.USAGE, `--end must be an RFC 3339 time, got "${o.end}"`);
+  const start = new Date(end.getTime() - duration('--since', o.since));
+  const step = duration('--step', o.step) / 1000;
+  const { createPrometheusSource } = await import('@vaultmesh/control');
+  const samples = await createPrometheusSource({ url: o.prometheus!, timeoutMs: 30_000 }).queryRange(
+    o.query,
+    start,
+    end,
+    step,
+  );
+  const finite = samples.filter((s) => Number.isFinite(s.value));
+  return { times: finite.map((s) => s.time), values: finite.map((s) => s.value), column: o.query };
 }
 
 interface NabOpts {
@@ -35,19 +87,16 @@ interface NabOpts {
 
 const fmt = (x: number, digits = 6): string => (Number.isInteger(x) ? String(x) : x.toFixed(digits));
 
-function detect(o: DetectOpts): void {
-  if (!existsSync(o.csv)) throw new PsiError('NOT_FOUND', `${o.csv} does not exist`, { file: o.csv });
-  const csv = parseCsvSeries(readFileSync(o.csv, 'utf8'), o.csv);
-  const column = o.column ?? csv.columns[0]!;
-  const k = csv.columns.indexOf(column);
-  if (k < 0)
-    throw new CliError(EXIT.USAGE, `${o.csv} has no column "${column}" (columns: ${csv.columns.join(', ')})`);
-  const values = csv.values[k]!;
+async function detect(o: DetectOpts): Promise<void> {
+  if ((o.csv === undefined) === (o.prometheus === undefined))
+    throw new CliError(EXIT.USAGE, 'give exactly one of --csv FILE and --prometheus URL');
+  const { times, values, column } =
+    o.csv !== undefined ? csvSeries(o.csv, o.column) : await prometheusSeries(o);
   const model = new SeriesModel();
   const rows = Array.from(values, (value, i) => {
     const s = model.update(value);
     return {
-      time: new Date(csv.times[i]!).toISOString(),
+      time: new Date(times[i]!).toISOString(),
       value,
       forecast: s.forecast,
       residual: s.residual,
@@ -149,9 +198,16 @@ export function register(program: Command): void {
 
   psi
     .command('detect')
-    .description('score every row of a CSV series online: forecast, residual, anomaly likelihood, Ψ')
-    .requiredOption('--csv <file>', 'a CSV with a header: a timestamp column, then value columns')
-    .option('--column <name>', 'the value column to score (default: the first)')
+    .description(
+      'score every point of a series online (a CSV file, or a Prometheus range query): forecast, residual, anomaly likelihood, Ψ',
+    )
+    .option('--csv <file>', 'a CSV with a header: a timestamp column, then value columns')
+    .option('--column <name>', 'with --csv: the value column to score (default: the first)')
+    .option('--prometheus <url>', 'a Prometheus server: score the range query --query')
+    .option('--query <promql>', 'with --prometheus: a PromQL expression of one series')
+    .option('--since <duration>', 'with --prometheus: how far back (30s, 15m, 6h, 7d)', '6h')
+    .option('--end <time>', 'with --prometheus: the end of the range (RFC 3339; default now)')
+    .option('--step <duration>', 'with --prometheus: the resolution', '60s')
     .option('--json', 'machine-readable output')
     .action((o: DetectOpts) => detect(o));
 

@@ -1,9 +1,9 @@
 // Seasonality: the period detected from the data, and an additive Holt-Winters forecaster on it.
 //
 // Period detection looks at the autocorrelation of a buffer of the first points (after removing a linear trend)
-// and takes the lag of its highest peak that is also a local maximum, above a minimum correlation, with at least
-// two cycles in the buffer; the lags next to it are then compared by their seasonal differences, which are sharper
-// than the correlation's flat peak. The buffer is dropped once the period is chosen, so memory stays bounded.
+// and takes the shortest of its local peaks (above a minimum correlation, with at least two cycles in the buffer)
+// that is within 5% of the highest, since a period's multiples peak as high as the period. The lags next to it are
+// then compared by their seasonal differences, which are sharper than the correlation's flat peak. The buffer is dropped once the period is chosen, so memory stays bounded.
 
 /** Options of period detection. */
 export interface PeriodOptions {
@@ -54,22 +54,25 @@ export function autocorrelation(x: ArrayLike<number>, maxLag: number): Float64Ar
 }
 
 /**
- * The dominant period of `x` in points, or 0 when there is none: the lag with the highest autocorrelation among
- * local maxima in [minPeriod, min(maxPeriod, n/2)] that reach minCorrelation.
+ * The dominant period of `x` in points, or 0 when there is none: among the local maxima of the autocorrelation in
+ * [minPeriod, min(maxPeriod, n/2)] that reach minCorrelation, the shortest within 5% of the highest.
  */
 export function detectPeriod(x: ArrayLike<number>, opts: PeriodOptions = DEFAULT_PERIOD): number {
   const maxLag = Math.min(opts.maxPeriod, Math.floor(x.length / 2));
   if (maxLag < opts.minPeriod + 1) return 0;
   const acf = autocorrelation(x, maxLag + 1);
-  let best = 0;
-  let bestValue = opts.minCorrelation;
+  // Local maxima that reach the minimum correlation; the multiples of a period peak too (a sine's at 2P, 3P ... are
+  // as high as its own), so the shortest peak within 5% of the highest is the period.
+  const peaks: number[] = [];
+  let highest = 0;
   for (let lag = opts.minPeriod; lag <= maxLag; lag++) {
     const c = acf[lag]!;
-    if (c > bestValue && c >= acf[lag - 1]! && c >= acf[lag + 1]!) {
-      best = lag;
-      bestValue = c;
+    if (c >= opts.minCorrelation && c >= acf[lag - 1]! && c >= acf[lag + 1]!) {
+      peaks.push(lag);
+      highest = Math.max(highest, c);
     }
   }
+  const best = peaks.find((lag) => acf[lag]! >= 0.95 * highest) ?? 0;
   return best === 0 ? 0 : refinePeriod(x, best, maxLag, opts.minPeriod);
 }
 
