@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { createToken } from '@vaultmesh/auth';
 import { decodeReceipt } from '@vaultmesh/ledger';
 import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '@vaultmesh/cli';
 
 let dir: string;
 let node: RunningNode;
@@ -74,6 +75,7 @@ beforeAll(async () => {
       control: { tripwiresFile: 'tripwires.json' },
       psi: {
         intervalMs: 100,
+        commitments: { horizon: 5, batch: 5 },
         series: [
           {
             name: 'http-errors',
@@ -219,7 +221,9 @@ describe('Ψ-Field in a node', () => {
     });
     expect((final.run as { hold?: { reason: string } }).hold?.reason).toBe('tripwire-halt');
     // The anomaly episode is a psi receipt, listed at /api/psi/anomalies, and counted in /metrics.
-    const psi = receipts.filter((r) => r.kind === 'psi' && r.body['series'] === 'http-errors');
+    const psi = receipts.filter(
+      (r) => r.kind === 'psi' && r.body['series'] === 'http-errors' && r.body['record'] === 'anomaly',
+    );
     expect(psi.length).toBeGreaterThanOrEqual(1);
     expect(psi[0]!.body).toMatchObject({ record: 'anomaly', series: 'http-errors', threshold: 0.9999 });
     expect(psi[0]!.tenant).toBe('system');
@@ -243,5 +247,45 @@ describe('Ψ-Field in a node', () => {
     expect((ok.body.series as SeriesView[]).map((s) => s.name)).toEqual(['http-errors', 'steps']);
     const bad = await call('GET', '/api/psi/anomalies?series=has%20space', storer);
     expect(bad.status).toBe(400);
+  });
+
+  it('commits forecasts before their outcomes, and vm psi skill proves the skill from the ledger', async () => {
+    // At least 4 batches of 5 points of the steps series after the run: forecasts with recorded outcomes.
+    await until('committed forecasts', async () => {
+      const n = (await node.node.storage.listEntries({ kind: 'psi', limit: 1000 })).length;
+      return n >= 6 ? n : undefined;
+    });
+    let out = '';
+    let err = '';
+    const o = vi.spyOn(process.stdout, 'write').mockImplementation((x) => ((out += String(x)), true));
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((x) => ((err += String(x)), true));
+    let code: number;
+    let missing: number;
+    try {
+      code = await main([
+        'node',
+        'vm',
+        'psi',
+        'skill',
+        '--series',
+        'steps',
+        '-d',
+        join(dir, 'data'),
+        '--json',
+      ]);
+      missing = await main(['node', 'vm', 'psi', 'skill', '--series', 'nope', '-d', join(dir, 'data')]);
+    } finally {
+      o.mockRestore();
+      e.mockRestore();
+    }
+    expect(code, err).toBe(0);
+    const r = JSON.parse(out) as { pairs: number; unordered: number; batches: number; coverage95: number };
+    expect(r.batches).toBeGreaterThanOrEqual(2);
+    expect(r.pairs).toBeGreaterThan(0);
+    expect(r.unordered).toBe(0);
+    expect(r.coverage95).toBeGreaterThanOrEqual(0);
+    expect(r.coverage95).toBeLessThanOrEqual(1);
+    expect(missing).toBe(3);
+    expect(err).toContain('no committed forecasts of series "nope"');
   });
 });

@@ -180,12 +180,50 @@ export const BODY_SCHEMAS: Record<ReceiptKind, object> = {
       rules: { type: 'array', maxItems: 1000 },
     },
   },
-  // Ψ-Field (@vaultmesh/psi): an anomaly episode of a watched series as it opened (the point and its scores).
+  // Ψ-Field (@vaultmesh/psi): an anomaly episode of a watched series as it opened (the point and its scores), or a
+  // batch of forecasts committed before their outcomes (each point's value and its forecast `horizon` points ahead).
   psi: {
     type: 'object',
-    required: ['record', 'series', 'at', 'likelihood'],
+    required: ['record', 'series'],
+    allOf: [
+      {
+        if: { properties: { record: { const: 'anomaly' } } },
+        then: {
+          required: ['at', 'likelihood'],
+          properties: { at: str(40), likelihood: { type: 'number', minimum: 0, maximum: 1 } },
+        },
+      },
+      {
+        if: { properties: { record: { const: 'forecasts' } } },
+        then: {
+          required: ['epoch', 'horizon', 'points'],
+          properties: {
+            epoch: str(40),
+            horizon: { type: 'integer', minimum: 1, maximum: 10_000 },
+            points: { type: 'array' },
+          },
+        },
+      },
+    ],
     properties: {
-      record: { enum: ['anomaly'] },
+      record: { enum: ['anomaly', 'forecasts'] },
+      epoch: str(40),
+      horizon: { type: 'integer', minimum: 1, maximum: 10_000 },
+      points: {
+        type: 'array',
+        maxItems: 200,
+        items: {
+          type: 'object',
+          required: ['i', 'at', 'value', 'mean', 'std'],
+          properties: {
+            i: { type: 'integer', minimum: 0 },
+            at: str(40),
+            value: { type: 'number' },
+            mean: { type: 'number' },
+            std: { type: 'number', minimum: 0 },
+          },
+        },
+      },
       series: str(128),
       at: str(40),
       value: { type: 'number' },

@@ -79,8 +79,39 @@ describe('receipts', () => {
       /allow, deny/,
     ],
     [[], /must be object/],
+    [{ ...base, kind: 'psi', body: { record: 'anomaly', series: 's', at: 'now' } }, /likelihood/],
+    [{ ...base, kind: 'psi', body: { record: 'forecasts', series: 's', epoch: 'e', horizon: 5 } }, /points/],
+    [
+      {
+        ...base,
+        kind: 'psi',
+        body: {
+          record: 'forecasts',
+          series: 's',
+          epoch: 'e',
+          horizon: 5,
+          points: [{ i: 0, at: 't', value: 1, mean: 1, std: -1 }],
+        },
+      },
+      /std: must be >= 0/,
+    ],
   ])('rejects %j with a precise message', (value, message) => {
     expect(() => encodeReceipt(value)).toThrow(message);
+  });
+
+  it('accepts both records of a psi receipt', () => {
+    const point = { i: 3, at: '2026-11-23T08:00:00.000Z', value: 1.5, mean: 1.25, std: 0.5 };
+    for (const body of [
+      { record: 'anomaly', series: 'http-errors', at: '2026-11-23T08:00:00.000Z', likelihood: 0.99999 },
+      {
+        record: 'forecasts',
+        series: 'http-errors',
+        epoch: '2026-11-23T07:00:00.000Z',
+        horizon: 20,
+        points: [point],
+      },
+    ])
+      expect(decodeReceipt(encodeReceipt({ ...base, kind: 'psi', body })).body).toEqual(body);
   });
 
   it('enforces the leaf size limit', () => {

@@ -273,6 +273,23 @@ export const PsiConfigSchema = z
     anomalyThreshold: z.number().gt(0).max(1).default(0.9999),
     /** Record a `psi` receipt when an anomaly episode opens (on the leader of a cluster). */
     receipts: z.boolean().default(true),
+    /**
+     * Forecast commitments: every `batch` points of a series, a `psi` receipt with each point's value and the forecast
+     * made at it `horizon` points ahead (horizon ≥ batch, so each forecast is in the ledger before its outcome);
+     * false for none.
+     */
+    commitments: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            horizon: z.number().int().min(1).max(10_000).default(20),
+            batch: z.number().int().min(1).max(200).default(20),
+          })
+          .strict()
+          .refine((c) => c.horizon >= c.batch, { message: 'horizon must be at least batch' }),
+      ])
+      .default({ horizon: 20, batch: 20 }),
     series: z.array(PsiSeriesConfigSchema).max(200).default([]),
   })
   .strict()

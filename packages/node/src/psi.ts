@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import type { PsiApi } from '@vaultmesh/api';
 import type { MetricSource } from '@vaultmesh/control';
 import type { Log } from '@vaultmesh/log';
-import { PsiField, type AnomalyEpisode, type FieldPoint } from '@vaultmesh/psi';
+import { ForecastBook, PsiField, type AnomalyEpisode, type FieldPoint } from '@vaultmesh/psi';
 import type { z } from 'zod';
 import { ConfigError } from './config.ts';
 import type { PsiConfigSchema, PsiSeriesConfigSchema } from './config.ts';
@@ -80,9 +80,15 @@ async function readOwnMetric(
 /** Builds the node's Ψ-Field from its configuration; a metric this node does not have is a ConfigError. */
 export async function createNodePsi(cfg: PsiConfig, deps: PsiDeps): Promise<NodePsi> {
   const field = new PsiField({ anomalyThreshold: cfg.anomalyThreshold });
+  // Points are numbered within this field's life (its epoch): a restart starts a new numbering.
+  const epoch = new Date().toISOString();
+  const commitments = cfg.commitments;
+  const books = new Map<string, ForecastBook>();
   const known = new Set(((await deps.registry.getMetricsAsJSON()) as { name: string }[]).map((m) => m.name));
   const series = cfg.series.map((s) => {
     field.watch(s.name);
+    if (commitments)
+      books.set(s.name, new ForecastBook(s.name, epoch, commitments.horizon, commitments.batch));
     if (s.query !== undefined && !deps.prometheus)
       throw new ConfigError(`psi.series ${s.name}: a query needs control.prometheusUrl`);
     if (s.metric !== undefined && ![...known].some((n) => s.metric === n || s.metric!.startsWith(`${n}_`)))
@@ -139,7 +145,20 @@ export async function createNodePsi(cfg: PsiConfig, deps: PsiDeps): Promise<Node
           if (v === undefined) return;
           const { point, opened } = field.observe(s.cfg.name, now, v);
           deps.onPoint?.(s.cfg.name, point, opened);
-          if (opened && cfg.receipts && deps.active()) await record(opened);
+          const active = deps.active();
+          if (opened && cfg.receipts && active) await record(opened);
+          // Every point is numbered (so forecasts keep pointing at the right point); a batch is committed only by
+          // the node that records (a follower's are dropped, and pair with nothing).
+          const book = books.get(s.cfg.name);
+          const ahead = book ? field.forecast(s.cfg.name, book.horizon) : undefined;
+          const batch = ahead ? book!.add(now, v, ahead) : undefined;
+          if (batch && active)
+            await deps.log.append({
+              kind: 'psi',
+              actor: 'vaultmesh/psi',
+              tenant: 'system',
+              body: { ...batch },
+            });
         } catch (err) {
           deps.onError?.(s.cfg.name, err);
         }

@@ -150,6 +150,13 @@ export class PsiField {
     return n <= 0 ? [] : s.points.slice(-n);
   }
 
+  /** The forecast of a series `h` points ahead of its last point, with its std (undefined before its first point). */
+  forecast(name: string, h: number): { mean: number; std: number } | undefined {
+    const s = this.series.get(name);
+    if (!s) throw new PsiError('INVALID_ARGUMENT', `series "${name}" is not watched`);
+    return s.model.forecast(h);
+  }
+
   /** A summary of every watched series. */
   summaries(): SeriesSummary[] {
     return this.names().map((name) => {

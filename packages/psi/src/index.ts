@@ -6,6 +6,8 @@ export { DEFAULT_DETECTOR, SeriesModel } from './detector.ts';
 export type { DetectorOptions, PointScore } from './detector.ts';
 export type { PsiMetrics } from './metrics.ts';
 export { PsiField } from './field.ts';
+export { ForecastBook, forecastSkill } from './commitments.ts';
+export type { CommittedBatch, CommittedPoint, ForecastsBody, SkillReport } from './commitments.ts';
 export type { AnomalyEpisode, FieldOptions, FieldPoint, Observation, SeriesSummary } from './field.ts';
 export { DEFAULT_KALMAN, LocalTrendFilter } from './models/kalman.ts';
 export type { Forecast, KalmanOptions } from './models/kalman.ts';

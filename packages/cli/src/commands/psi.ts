@@ -4,7 +4,15 @@
 // the same scorer.
 import { readFileSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { PsiError, SeriesModel, parseCsvSeries } from '@vaultmesh/psi';
+import { decodeReceipt } from '@vaultmesh/ledger';
+import {
+  PsiError,
+  SeriesModel,
+  forecastSkill,
+  parseCsvSeries,
+  type CommittedBatch,
+  type ForecastsBody,
+} from '@vaultmesh/psi';
 import {
   NAB_DETECTORS,
   nullBaseline,
@@ -17,6 +25,7 @@ import {
   type NabDetector,
   type ProfileResult,
 } from '@vaultmesh/psi/nab';
+import { dataDir, withData, withStorage } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson } from '../output.ts';
 
@@ -193,6 +202,68 @@ function nab(o: NabOpts): void {
   print(`${o.detector}: ${microsPerPoint.toFixed(2)} µs per point`);
 }
 
+interface SkillOpts {
+  data?: string;
+  series: string;
+  window: string;
+  json?: boolean;
+}
+
+/** The committed forecast batches of a series within the window, read from the ledger (index order). */
+async function committedBatches(o: SkillOpts): Promise<CommittedBatch[]> {
+  const fromTime = Date.now() - duration('--window', o.window);
+  return withStorage(
+    dataDir(o),
+    async (s) => {
+      const out: CommittedBatch[] = [];
+      let after = -1;
+      for (;;) {
+        const page = await s.listEntries({
+          kind: 'psi',
+          tenants: ['system'],
+          fromTime,
+          after,
+          order: 'asc',
+          limit: 500,
+        });
+        for (const e of page) {
+          const body = decodeReceipt(e.bytes).body as Partial<ForecastsBody>;
+          if (body.record === 'forecasts' && body.series === o.series)
+            out.push({ index: e.index, body: body as ForecastsBody });
+        }
+        if (page.length < 500) return out;
+        after = page[page.length - 1]!.index;
+      }
+    },
+    { readonly: true },
+  );
+}
+
+async function skill(o: SkillOpts): Promise<void> {
+  const batches = await committedBatches(o);
+  if (batches.length === 0)
+    throw new CliError(
+      EXIT.NOT_FOUND,
+      `no committed forecasts of series "${o.series}" in the last ${o.window} (is it in psi.series, with psi.commitments on?)`,
+    );
+  const r = forecastSkill(o.series, batches);
+  if (o.json) return printJson({ window: o.window, batches: batches.length, ...r });
+  print(
+    `series ${r.series}: ${batches.length} commitment receipt(s) (ledger ${r.receipts.join('..')}), ${r.pairs} forecast/outcome pair(s)`,
+  );
+  if (r.pairs === 0) {
+    print('  no forecast has its outcome recorded yet (each needs `horizon` more points)');
+    return;
+  }
+  print(
+    `  MAE ${fmt(r.mae)} vs naive ${fmt(r.naiveMae)}: skill ${r.skill.toFixed(3)} (1 perfect, 0 no better than naive)`,
+  );
+  print(`  outcomes inside mean ± 2 std: ${(100 * r.coverage95).toFixed(1)}%`);
+  print(
+    `  every pair's forecast receipt precedes its outcome's${r.unordered ? `; ${r.unordered} pair(s) that do not were left out` : ''}`,
+  );
+}
+
 export function register(program: Command): void {
   const psi = program.command('psi').description('Ψ-Field: forecasts and anomaly scores of time series');
 
@@ -210,6 +281,18 @@ export function register(program: Command): void {
     .option('--step <duration>', 'with --prometheus: the resolution', '60s')
     .option('--json', 'machine-readable output')
     .action((o: DetectOpts) => detect(o));
+
+  withData(
+    psi
+      .command('skill')
+      .description(
+        'forecast skill of a series, proven from the ledger: committed forecasts against the outcomes recorded after them',
+      ),
+  )
+    .requiredOption('--series <name>', 'a series of the node’s psi.series')
+    .option('--window <duration>', 'how far back, by receipt time (30m, 24h, 7d)', '24h')
+    .option('--json', 'machine-readable output')
+    .action((o: SkillOpts) => skill(o));
 
   psi
     .command('nab')
