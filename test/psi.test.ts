@@ -13,6 +13,7 @@ import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '@vaultmesh/cli';
 
+const JOB_COMMAND = [process.execPath, '-e', 'setTimeout(() => {}, 50)'];
 let dir: string;
 let node: RunningNode;
 let storer: string;
@@ -73,6 +74,11 @@ beforeAll(async () => {
       dataDir: join(dir, 'data'),
       logLevel: 'silent',
       control: { tripwiresFile: 'tripwires.json' },
+      aurora: {
+        providers: [
+          { type: 'local', gpuModel: 'cpu', gpuCount: 8, maxConcurrent: 8, commands: [JOB_COMMAND] },
+        ],
+      },
       psi: {
         intervalMs: 100,
         commitments: { horizon: 5, batch: 5 },
@@ -244,7 +250,9 @@ describe('Ψ-Field in a node', () => {
     const ok = await call('GET', '/api/psi/series', storer);
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ intervalMs: 100, anomalyThreshold: 0.9999 });
-    expect((ok.body.series as SeriesView[]).map((s) => s.name)).toEqual(['http-errors', 'steps']);
+    expect((ok.body.series as SeriesView[]).map((s) => s.name)).toEqual(
+      expect.arrayContaining(['http-errors', 'steps']),
+    );
     const bad = await call('GET', '/api/psi/anomalies?series=has%20space', storer);
     expect(bad.status).toBe(400);
   });
@@ -287,5 +295,19 @@ describe('Ψ-Field in a node', () => {
     expect(r.coverage95).toBeLessThanOrEqual(1);
     expect(missing).toBe(3);
     expect(err).toContain('no committed forecasts of series "nope"');
+  });
+
+  it('watches each Aurora provider’s API round trips, and the router scores with their forecast', async () => {
+    const workload = { id: 'psi-w', tenant: 'default', gpu: { count: 1 }, command: JOB_COMMAND };
+    for (let k = 0; k < 3; k++) {
+      const r = await call('POST', '/agent/route', storer, { workload: { ...workload, id: `psi-w${k}` } });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    }
+    const rtt = (await series()).find((s) => s.name === 'aurora.rtt.local');
+    expect(rtt?.points).toBeGreaterThanOrEqual(3);
+    const standing = node.aurora.router.standings().get('local');
+    expect(standing?.forecast?.rttMs).toBeGreaterThanOrEqual(0);
+    expect(standing?.forecast?.anomalyLikelihood).toBeGreaterThanOrEqual(0);
+    expect(standing?.forecast?.anomalyLikelihood).toBeLessThanOrEqual(1);
   });
 });

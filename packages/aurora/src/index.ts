@@ -12,6 +12,7 @@ export {
   type BanditModelJson,
 } from './bandit.ts';
 export {
+  anomalyPenalty,
   DEFAULT_WEIGHTS,
   DIMENSION,
   FEATURES,
@@ -26,6 +27,7 @@ export {
   ruleScore,
   scoringContext,
   type Dropped,
+  type ProviderForecast,
   type ProviderStanding,
   type RankOptions,
   type ScoredOffer,

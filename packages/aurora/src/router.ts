@@ -19,6 +19,7 @@ import {
   rankOffers,
   rewardOf,
   scoringContext,
+  type ProviderForecast,
   type ProviderStanding,
   type ScoreWeights,
   type ScoredOffer,
@@ -197,6 +198,8 @@ export interface RouterOptions {
   /** Candidates kept in a decision (receipt and answer). Default 10. */
   readonly topCandidates?: number;
   readonly onEvent?: (e: RouterEvent) => void;
+  /** The Ψ-Field's forecasts per provider (round trip, anomaly likelihood); absent: scores without them. */
+  readonly forecasts?: () => ReadonlyMap<string, ProviderForecast>;
   readonly now?: () => number;
 }
 
@@ -293,8 +296,10 @@ export function createRouter(opts: RouterOptions): Router {
     const m = new Map<string, ProviderStanding>();
     for (const name of byName.keys()) {
       const c = counts.get(name);
+      const forecast = opts.forecasts?.().get(name);
       m.set(name, {
         treatyCompliance: compliance.get(name) ?? 1,
+        ...(forecast ? { forecast } : {}),
         // Observed reliability replaces the advertised one after a few attempts (Laplace-smoothed).
         ...(c && observedReliability(c) !== undefined
           ? { observedReliability: observedReliability(c)! }

@@ -18,8 +18,8 @@ import {
 export const FEATURES = [
   'bias',
   'price', // offer price / the cheapest eligible price − 1, squashed to 0..1 (0: the cheapest)
-  'latency', // start latency / 10 s, capped at 1
-  'reliability', // advertised (or observed) reliability, 0..1
+  'latency', // (start latency + Ψ-Field's forecast API round trip) / 10 s, capped at 1
+  'reliability', // advertised (or observed) reliability, less Ψ-Field's anomaly penalty, 0..1
   'gpus', // requested GPU count / 8, capped at 1
   'standing', // the provider's treaty standing, 0..1
   'urgent', // 1 for high or critical priority
@@ -34,6 +34,26 @@ export interface ProviderStanding {
   readonly treatyCompliance: number;
   /** Observed placement success rate (Laplace-smoothed), when there is history. */
   readonly observedReliability?: number;
+  /** What the node's Ψ-Field expects of the provider's API, when it has watched it (see ProviderForecast). */
+  readonly forecast?: ProviderForecast;
+}
+
+/**
+ * The Ψ-Field's view of a provider, from the round trips of its API calls: the forecast of the next round trip, and
+ * the anomaly likelihood of the last one (0.5 is ordinary; near 1 the provider behaves as it never has).
+ */
+export interface ProviderForecast {
+  readonly rttMs: number;
+  readonly anomalyLikelihood: number;
+}
+
+/**
+ * How much an anomalous provider's reliability is discounted: 0 up to an ordinary likelihood (0.5), rising to half
+ * at a likelihood of 1, so a provider behaving as never before ranks below its peers until it settles.
+ */
+export function anomalyPenalty(f: ProviderForecast | undefined): number {
+  if (!f || !Number.isFinite(f.anomalyLikelihood)) return 0;
+  return 0.5 * clamp01(2 * f.anomalyLikelihood - 1);
 }
 
 export interface ScoreWeights {
@@ -134,9 +154,12 @@ export function observedReliability(c: { ok: number; n: number }): number | unde
   return c.n >= OBSERVED_AFTER_ATTEMPTS ? (c.ok + 1) / (c.n + 2) : undefined;
 }
 
-/** Reliability the router believes: observed history when there is some, else what the provider advertises. */
+/**
+ * Reliability the router believes: observed history when there is some, else what the provider advertises; less the
+ * Ψ-Field's anomaly penalty when the provider's API behaves anomalously.
+ */
 export function reliabilityOf(o: Offer, s: ProviderStanding | undefined): number {
-  return clamp01(s?.observedReliability ?? o.reliability ?? 0.9);
+  return clamp01((s?.observedReliability ?? o.reliability ?? 0.9) * (1 - anomalyPenalty(s?.forecast)));
 }
 
 /** The context vector of one offer (FEATURES order), written into `out` when given (no allocation). */
@@ -149,7 +172,8 @@ export function offerFeatures(
   const rel = ctx.minPrice > 0 ? o.pricePerHour / ctx.minPrice - 1 : o.pricePerHour > 0 ? 1 : 0;
   out[0] = 1;
   out[1] = rel / (1 + rel); // 0 for the cheapest, → 1 as the price grows
-  out[2] = clamp01((o.latencyMs ?? 2000) / 10_000);
+  const rtt = s?.forecast && Number.isFinite(s.forecast.rttMs) ? Math.max(0, s.forecast.rttMs) : 0;
+  out[2] = clamp01(((o.latencyMs ?? 2000) + rtt) / 10_000);
   out[3] = reliabilityOf(o, s);
   out[4] = clamp01(ctx.workload.gpu.count / 8);
   out[5] = clamp01(s?.treatyCompliance ?? 1);

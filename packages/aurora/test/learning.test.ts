@@ -2,8 +2,10 @@
 // score and hard filter, training by replay, and the canary SLO report's KPIs.
 import { describe, expect, it } from 'vitest';
 import {
+  anomalyPenalty,
   FEATURES,
   LinUcb,
+  offerFeatures,
   computeSloReport,
   hardFilter,
   quantile,
@@ -105,6 +107,44 @@ const offer = (o: Partial<Offer>): Offer => ({
   pricePerHour: 10,
   region: 'eu-west-1',
   ...o,
+});
+
+describe('Ψ-Field forecasts in the scores', () => {
+  it('an ordinary likelihood costs nothing; an anomalous provider loses up to half its reliability', () => {
+    expect(anomalyPenalty(undefined)).toBe(0);
+    expect(anomalyPenalty({ rttMs: 100, anomalyLikelihood: 0.3 })).toBe(0);
+    expect(anomalyPenalty({ rttMs: 100, anomalyLikelihood: 0.5 })).toBe(0);
+    expect(anomalyPenalty({ rttMs: 100, anomalyLikelihood: 0.75 })).toBeCloseTo(0.25, 12);
+    expect(anomalyPenalty({ rttMs: 100, anomalyLikelihood: 1 })).toBe(0.5);
+    expect(anomalyPenalty({ rttMs: 100, anomalyLikelihood: Number.NaN })).toBe(0);
+  });
+
+  it('the forecast round trip adds to the start latency, and an anomalous provider ranks below its twin', () => {
+    const offers = [offer({ offerId: 'calm', provider: 'calm' }), offer({ offerId: 'odd', provider: 'odd' })];
+    const standings = new Map([
+      ['calm', { treatyCompliance: 1, forecast: { rttMs: 3000, anomalyLikelihood: 0.5 } }],
+      ['odd', { treatyCompliance: 1, forecast: { rttMs: 3000, anomalyLikelihood: 0.99999 } }],
+    ]);
+    const ctx = scoringContext(offers, workload, standings);
+    const calm = offerFeatures(offers[0]!, ctx);
+    const odd = offerFeatures(offers[1]!, ctx);
+    expect(calm[FEATURES.indexOf('latency')]).toBeCloseTo((2000 + 3000) / 10_000, 12);
+    expect(calm[FEATURES.indexOf('reliability')]).toBeCloseTo(0.9, 12);
+    expect(odd[FEATURES.indexOf('reliability')]).toBeCloseTo(0.9 * (1 - 0.5 * (2 * 0.99999 - 1)), 12);
+    expect(rankOffers(offers, ctx).map((s) => s.offer.offerId)).toEqual(['calm', 'odd']);
+    // Without the field's view, the twins tie and the ranking falls back to the provider name.
+    expect(rankOffers(offers, scoringContext(offers, workload)).map((s) => s.offer.offerId)).toEqual([
+      'calm',
+      'odd',
+    ]);
+    const reversed = new Map([
+      ['calm', { treatyCompliance: 1, forecast: { rttMs: 3000, anomalyLikelihood: 0.99999 } }],
+      ['odd', { treatyCompliance: 1, forecast: { rttMs: 3000, anomalyLikelihood: 0.5 } }],
+    ]);
+    expect(
+      rankOffers(offers, scoringContext(offers, workload, reversed)).map((s) => s.offer.offerId),
+    ).toEqual(['odd', 'calm']);
+  });
 });
 
 describe('rules and filters', () => {

@@ -20,6 +20,7 @@ import {
   type ComputeProvider,
   type DecisionRecord,
   type ProviderConfig,
+  type ProviderForecast,
   type RouteOutcome,
   type Router,
   type RouterEvent,
@@ -83,7 +84,12 @@ export async function createAurora(
   node: OpenedNode,
   control: ControlPlane,
   settings: AuroraSettings,
-  opts: { dataDir: string; onEvent?: (e: RouterEvent) => void },
+  opts: {
+    dataDir: string;
+    onEvent?: (e: RouterEvent) => void;
+    /** The Ψ-Field's forecasts per provider, for the scores (see @vaultmesh/aurora ProviderForecast). */
+    forecasts?: () => ReadonlyMap<string, ProviderForecast>;
+  },
 ): Promise<Aurora> {
   const warnings: string[] = [];
   const providers: ComputeProvider[] = settings.providers.map((c) => createProvider(c));
@@ -120,6 +126,7 @@ export async function createAurora(
     costWeight: settings.costWeight,
     ...(model ? { model } : {}),
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    ...(opts.forecasts ? { forecasts: opts.forecasts } : {}),
   });
   await router.init({ modelThroughSeq: model ? through : 0 });
   for (const { doc } of await store.list<{ provider: string; complianceRate: number }>(AURORA_SLO))

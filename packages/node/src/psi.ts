@@ -6,6 +6,7 @@
 import type { Registry } from 'prom-client';
 import type { PsiApi } from '@vaultmesh/api';
 import type { MetricSource } from '@vaultmesh/control';
+import type { ProviderForecast } from '@vaultmesh/aurora';
 import type { Log } from '@vaultmesh/log';
 import { ForecastBook, PsiField, type AnomalyEpisode, type FieldPoint } from '@vaultmesh/psi';
 import type { z } from 'zod';
@@ -37,11 +38,18 @@ export interface NodePsi {
   readonly api: PsiApi;
   /** Samples every series once (what each tick does). */
   sample(now?: number): Promise<void>;
+  /** Scores an event-fed point (watched on first use), e.g. `aurora.rtt.<provider>` from the router's events. */
+  observe(series: string, value: number, now?: number): Promise<void>;
+  /** The Ψ-Field's forecast round trip and anomaly likelihood per Aurora provider (for the router's scores). */
+  providerForecasts(): Map<string, ProviderForecast>;
   start(): void;
   stop(): Promise<void>;
 }
 
 const COUNTER_SUFFIXES = ['_count', '_sum', '_bucket', '_total'];
+
+/** The series of an Aurora provider's API round trips (ms), fed by the router's events: `aurora.rtt.<provider>`. */
+export const PROVIDER_RTT = 'aurora.rtt.';
 
 interface MetricValue {
   value: number;
@@ -137,33 +145,58 @@ export async function createNodePsi(cfg: PsiConfig, deps: PsiDeps): Promise<Node
     });
   };
 
+  /** Scores a point of a series, records what it opened and the batch it completed (on the recording node). */
+  const score = async (name: string, now: number, v: number): Promise<void> => {
+    const { point, opened } = field.observe(name, now, v);
+    deps.onPoint?.(name, point, opened);
+    const active = deps.active();
+    if (opened && cfg.receipts && active) await record(opened);
+    // Every point is numbered (so forecasts keep pointing at the right point); a batch is committed only by the node
+    // that records (a follower's are dropped, and pair with nothing).
+    const book = books.get(name);
+    const ahead = book ? field.forecast(name, book.horizon) : undefined;
+    const batch = ahead ? book!.add(now, v, ahead) : undefined;
+    if (batch && active)
+      await deps.log.append({ kind: 'psi', actor: 'vaultmesh/psi', tenant: 'system', body: { ...batch } });
+  };
+
   const sample = async (now = Date.now()): Promise<void> => {
     await Promise.all(
       series.map(async (s) => {
         try {
           const v = await sampleOne(s, now);
-          if (v === undefined) return;
-          const { point, opened } = field.observe(s.cfg.name, now, v);
-          deps.onPoint?.(s.cfg.name, point, opened);
-          const active = deps.active();
-          if (opened && cfg.receipts && active) await record(opened);
-          // Every point is numbered (so forecasts keep pointing at the right point); a batch is committed only by
-          // the node that records (a follower's are dropped, and pair with nothing).
-          const book = books.get(s.cfg.name);
-          const ahead = book ? field.forecast(s.cfg.name, book.horizon) : undefined;
-          const batch = ahead ? book!.add(now, v, ahead) : undefined;
-          if (batch && active)
-            await deps.log.append({
-              kind: 'psi',
-              actor: 'vaultmesh/psi',
-              tenant: 'system',
-              body: { ...batch },
-            });
+          if (v !== undefined) await score(s.cfg.name, now, v);
         } catch (err) {
           deps.onError?.(s.cfg.name, err);
         }
       }),
     );
+  };
+
+  /** Scores an event-fed point (a provider round trip), watching its series on first use. */
+  const observe = async (name: string, value: number, now = Date.now()): Promise<void> => {
+    try {
+      field.watch(name);
+      await score(name, now, value);
+    } catch (err) {
+      deps.onError?.(name, err);
+    }
+  };
+
+  /** The Ψ-Field's view of each Aurora provider whose round trips it has seen. */
+  const providerForecasts = (): Map<string, ProviderForecast> => {
+    const out = new Map<string, ProviderForecast>();
+    for (const name of field.names()) {
+      if (!name.startsWith(PROVIDER_RTT)) continue;
+      const last = field.recent(name, 1)?.[0];
+      const next = field.forecast(name, 1);
+      if (last && next)
+        out.set(name.slice(PROVIDER_RTT.length), {
+          rttMs: Math.max(0, next.mean),
+          anomalyLikelihood: last.likelihood,
+        });
+    }
+    return out;
   };
 
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -176,6 +209,8 @@ export async function createNodePsi(cfg: PsiConfig, deps: PsiDeps): Promise<Node
       settings: () => ({ intervalMs: cfg.intervalMs, anomalyThreshold: cfg.anomalyThreshold }),
     },
     sample,
+    observe,
+    providerForecasts,
     start() {
       if (timer || series.length === 0) return;
       timer = setInterval(() => {

@@ -19,7 +19,7 @@ import { createFederation, type Federation } from './federation.ts';
 import { openNode, type OpenedNode } from './node.ts';
 import { createLeadership, newHolderId, type Leadership } from './cluster.ts';
 import { adoptOrphanRuns } from './run-leases.ts';
-import { createNodePsi, type NodePsi } from './psi.ts';
+import { createNodePsi, PROVIDER_RTT, type NodePsi } from './psi.ts';
 
 export const VERSION = '0.1.0';
 
@@ -158,7 +158,12 @@ export async function startNode(
   try {
     aurora = await createAurora(node, control, config.aurora, {
       dataDir: config.dataDir,
-      onEvent: (e) => metrics.observeAurora(e),
+      onEvent: (e) => {
+        metrics.observeAurora(e);
+        // Each provider's API round trips are a Ψ-Field series, whose forecast and anomaly weigh its scores.
+        if (e.type === 'rtt' && e.ok) void psi.observe(`${PROVIDER_RTT}${e.provider}`, e.ms);
+      },
+      forecasts: () => psi.providerForecasts(),
     });
   } catch (err) {
     await control.close().catch(() => undefined);
