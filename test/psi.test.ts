@@ -310,4 +310,39 @@ describe('Ψ-Field in a node', () => {
     expect(standing?.forecast?.anomalyLikelihood).toBeGreaterThanOrEqual(0);
     expect(standing?.forecast?.anomalyLikelihood).toBeLessThanOrEqual(1);
   });
+
+  it('vm psi watch shows the field through the API; a token of one tenant is refused', async () => {
+    const run = async (token: string, ...args: string[]) => {
+      let out = '';
+      let err = '';
+      const was = process.env['VM_TOKEN'];
+      process.env['VM_TOKEN'] = token;
+      const o = vi.spyOn(process.stdout, 'write').mockImplementation((x) => ((out += String(x)), true));
+      const e = vi.spyOn(process.stderr, 'write').mockImplementation((x) => ((err += String(x)), true));
+      try {
+        const code = await main(['node', 'vm', 'psi', 'watch', '--url', node.url, ...args]);
+        return { code, out, err };
+      } finally {
+        o.mockRestore();
+        e.mockRestore();
+        if (was === undefined) delete process.env['VM_TOKEN'];
+        else process.env['VM_TOKEN'] = was;
+      }
+    };
+    const json = await run(storer, '--count', '2', '--interval', '100ms', '--json');
+    expect(json.code, json.err).toBe(0);
+    const lines = json.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { series: SeriesView[] });
+    expect(lines).toHaveLength(2);
+    expect(lines[1]!.series.map((s) => s.name)).toEqual(expect.arrayContaining(['http-errors', 'steps']));
+    const table = await run(storer, '--count', '1');
+    expect(table.out).toMatch(/SERIES\s+POINTS\s+PERIOD\s+VALUE\s+FORECAST\s+NEXT\s+LIKELIHOOD\s+Ψ/);
+    expect(table.out).toMatch(/^\s+http-errors\s+\d+/m);
+    const refused = await run(tenantOnly, '--count', '1');
+    expect(refused.code).toBe(4);
+    expect(refused.out).toBe('');
+    expect((await run(storer, '--count', '0')).code).toBe(2);
+  });
 });

@@ -25,6 +25,7 @@ import {
   type NabDetector,
   type ProfileResult,
 } from '@vaultmesh/psi/nab';
+import { apiCall, withApi, type ApiOpts } from '../api-client.ts';
 import { dataDir, withData, withStorage } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson } from '../output.ts';
@@ -264,6 +265,64 @@ async function skill(o: SkillOpts): Promise<void> {
   );
 }
 
+interface WatchOpts extends ApiOpts {
+  interval: string;
+  count?: string;
+  json?: boolean;
+}
+
+/** A watched series as GET /api/psi/series answers it. */
+interface SeriesView {
+  name: string;
+  points: number;
+  period: number;
+  anomalous: boolean;
+  last?: { time: number; value: number; forecast: number; likelihood: number; metrics: { psi: number } };
+  next?: { mean: number; std: number };
+}
+
+const num = (x: number | undefined, digits = 3): string =>
+  x === undefined || !Number.isFinite(x) ? '-' : Math.abs(x) >= 1000 ? x.toFixed(0) : x.toPrecision(digits);
+
+/** One table of the node's field: a row per series. */
+function watchTable(series: readonly SeriesView[]): string[] {
+  const rows = series.map((s) => [
+    s.name,
+    String(s.points),
+    s.period ? String(s.period) : '-',
+    num(s.last?.value),
+    num(s.last?.forecast),
+    num(s.next?.mean),
+    s.last ? s.last.likelihood.toFixed(4) : '-',
+    num(s.last?.metrics.psi),
+    s.anomalous ? 'ANOMALY' : '',
+  ]);
+  const head = ['SERIES', 'POINTS', 'PERIOD', 'VALUE', 'FORECAST', 'NEXT', 'LIKELIHOOD', 'Ψ', ''];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [head, ...rows].map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+async function watch(o: WatchOpts): Promise<void> {
+  const every = duration('--interval', o.interval);
+  const count = o.count === undefined ? Infinity : Number(o.count);
+  if (count !== Infinity && !(Number.isInteger(count) && count >= 1))
+    throw new CliError(EXIT.USAGE, `--count must be a whole number of at least 1, got "${o.count}"`);
+  for (let k = 0; k < count; k++) {
+    if (k > 0) await new Promise((r) => setTimeout(r, every));
+    const { body } = await apiCall<{ intervalMs: number; series: SeriesView[] }>(o, 'GET', '/api/psi/series');
+    if (o.json) print(JSON.stringify({ at: new Date().toISOString(), ...body }));
+    else {
+      print(`${new Date().toISOString()}  ${body.series.length} series, sampled every ${body.intervalMs} ms`);
+      for (const line of watchTable(body.series)) print(`  ${line}`);
+    }
+  }
+}
+
 export function register(program: Command): void {
   const psi = program.command('psi').description('Ψ-Field: forecasts and anomaly scores of time series');
 
@@ -281,6 +340,16 @@ export function register(program: Command): void {
     .option('--step <duration>', 'with --prometheus: the resolution', '60s')
     .option('--json', 'machine-readable output')
     .action((o: DetectOpts) => detect(o));
+
+  withApi(
+    psi
+      .command('watch')
+      .description("a node's Ψ-Field, refreshed: each series' value, forecast, anomaly likelihood and Ψ"),
+  )
+    .option('--interval <duration>', 'time between refreshes', '5s')
+    .option('--count <n>', 'refreshes before exiting (default: until interrupted)')
+    .option('--json', 'one JSON line per refresh')
+    .action((o: WatchOpts) => watch(o));
 
   withData(
     psi
