@@ -115,6 +115,13 @@ describe('dashboard (Chromium via playwright-core)', () => {
     await writeFile(
       cfg,
       JSON.stringify({
+        // One Ψ-Field series, so its card has something to show; no psi receipts, so the ledger counts hold.
+        psi: {
+          intervalMs: 200,
+          receipts: false,
+          commitments: false,
+          series: [{ name: 'http-requests', metric: 'vaultmesh_http_request_duration_seconds_count' }],
+        },
         aurora: {
           providers: [
             {
@@ -190,7 +197,12 @@ describe('dashboard (Chromium via playwright-core)', () => {
     });
     page.on('response', (r) => {
       // The token-scoped panels (receipts, GPU jobs) answer 401 until a valid token is saved: expected.
-      if (r.status() >= 400 && !r.url().includes('/api/ledger/receipts') && !r.url().includes('/api/aurora/'))
+      if (
+        r.status() >= 400 &&
+        !r.url().includes('/api/ledger/receipts') &&
+        !r.url().includes('/api/aurora/') &&
+        !r.url().includes('/api/psi/')
+      )
         failed.push(`${r.status()} ${r.url()}`);
     });
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -403,4 +415,27 @@ describe('dashboard (Chromium via playwright-core)', () => {
     await expect(page.locator('#jobs-msg').isHidden()).resolves.toBe(true);
     await page.screenshot({ path: '/tmp/dashboard-jobs.png', fullPage: true });
   });
+
+  it.skipIf(!HAVE_CHROMIUM)(
+    'shows the Ψ-Field: each watched series with its forecast, likelihood and Ψ',
+    async () => {
+      await page.click('#psi-refresh');
+      const row = page.locator('#psi-body tr[data-series="http-requests"]');
+      await row.waitFor();
+      await expect(page.locator('#psi-line').textContent()).resolves.toContain(
+        '1 series, sampled every 0.2 s',
+      );
+      // Points accumulate: the node samples its own request rate every 200 ms.
+      for (const end = Date.now() + 20_000; ;) {
+        await page.click('#psi-refresh');
+        const points = Number(await row.locator('td').nth(1).textContent());
+        if (points >= 3) break;
+        if (Date.now() > end) throw new Error('the series never got 3 points');
+        await page.waitForTimeout(200);
+      }
+      await expect(row.locator('td').nth(5).textContent()).resolves.toMatch(/^[01]\.\d{4}$/);
+      await expect(row.locator('td').nth(7).textContent()).resolves.toMatch(/^(as forecast|anomaly)$/);
+      await expect(page.locator('#psi-msg').isHidden()).resolves.toBe(true);
+    },
+  );
 });

@@ -18,6 +18,8 @@ const KINDS = [
   'spawn',
   'key',
   'tool',
+  'analysis',
+  'psi',
 ];
 
 const $ = (id) => {
@@ -145,6 +147,12 @@ function summary(r) {
       return `${str(b.operation)} ${str(b.keyName)}`;
     case 'tool':
       return `${str(b.tool)} via ${str(b.via)}: ${str(b.outcome)}`;
+    case 'analysis':
+      return `${str(b.runId)} ${str(b.record)}: ${str(b.result)}`;
+    case 'psi':
+      return b.record === 'forecasts'
+        ? `${str(b.series)}: ${Array.isArray(b.points) ? b.points.length : 0} forecasts committed, ${str(b.horizon)} points ahead`
+        : `${str(b.series)}: anomaly at ${str(b.at)} (likelihood ${str(b.likelihood)}, value ${str(b.value)}, forecast ${str(b.forecast)})`;
     default:
       return JSON.stringify(b);
   }
@@ -269,7 +277,7 @@ $('token-form').addEventListener('submit', (ev) => {
   showTokenState();
   void loadReceipts(true);
   void loadJobs();
-  setInterval(() => void loadJobs(), REFRESH_MS);
+  void loadPsi();
 });
 
 $('token-clear').addEventListener('click', () => {
@@ -281,7 +289,7 @@ $('token-clear').addEventListener('click', () => {
   showTokenState();
   void loadReceipts(true);
   void loadJobs();
-  setInterval(() => void loadJobs(), REFRESH_MS);
+  void loadPsi();
 });
 
 // --- receipts ---------------------------------------------------------------------------------------------
@@ -390,7 +398,7 @@ $('filters').addEventListener('submit', (ev) => {
   clearTimeout(searchTimer);
   void loadReceipts(true);
   void loadJobs();
-  setInterval(() => void loadJobs(), REFRESH_MS);
+  void loadPsi();
 });
 $('search').addEventListener('input', () => {
   clearTimeout(searchTimer);
@@ -570,6 +578,94 @@ async function loadJobs() {
 
 $('jobs-refresh').addEventListener('click', () => void loadJobs());
 
+// --- Ψ-Field ----------------------------------------------------------------------------------------------
+
+let psiSeq = 0;
+
+function setPsiMessage(text, state = 'info') {
+  const el = $('psi-msg');
+  el.textContent = text;
+  el.dataset.state = state;
+  el.hidden = !text;
+}
+
+const fmtNum = (x) =>
+  typeof x !== 'number' || !Number.isFinite(x) ? '—' : Math.abs(x) >= 1000 ? x.toFixed(0) : x.toPrecision(3);
+
+async function loadPsi() {
+  const seq = ++psiSeq;
+  if (!readToken()) {
+    $('psi-body').replaceChildren();
+    $('psi-anomalies').replaceChildren();
+    $('psi-line').textContent = '';
+    setPsiMessage('The Ψ-Field needs an API token scoped to every tenant (*).');
+    return;
+  }
+  $('psi').setAttribute('aria-busy', 'true');
+  try {
+    const [field, anomalies] = await Promise.all([
+      api('/api/psi/series', { auth: true }),
+      api('/api/psi/anomalies?limit=10', { auth: true }),
+    ]);
+    if (seq !== psiSeq) return;
+    const series = field.series ?? [];
+    $('psi-line').textContent =
+      `${series.length} series, sampled every ${field.intervalMs / 1000} s; an anomaly opens at a likelihood of ${field.anomalyThreshold}.`;
+    $('psi-body').replaceChildren(
+      ...series.map((s) =>
+        h(
+          'tr',
+          { 'data-series': s.name, 'data-state': s.anomalous ? 'anomalous' : 'ok' },
+          h('td', { class: 'mono', text: s.name }),
+          h('td', { class: 'num', text: String(s.points) }),
+          h('td', { class: 'num', text: fmtNum(s.last?.value) }),
+          h('td', { class: 'num', text: fmtNum(s.last?.forecast) }),
+          h('td', {
+            class: 'num',
+            text: s.next ? `${fmtNum(s.next.mean)} ± ${fmtNum(2 * s.next.std)}` : '—',
+          }),
+          h('td', { class: 'num', text: s.last ? s.last.likelihood.toFixed(4) : '—' }),
+          h('td', { class: 'num', text: fmtNum(s.last?.metrics?.psi) }),
+          h(
+            'td',
+            {},
+            h('span', {
+              class: `badge ${s.anomalous ? 'state-failed' : 'state-succeeded'}`,
+              text: s.anomalous ? 'anomaly' : 'as forecast',
+            }),
+          ),
+        ),
+      ),
+    );
+    const episodes = anomalies.anomalies ?? [];
+    if (episodes.length === 0)
+      $('psi-anomalies').replaceChildren(h('li', { class: 'muted', text: 'None so far.' }));
+    else
+      $('psi-anomalies').replaceChildren(
+        ...episodes.map((a) =>
+          h('li', {
+            text: `${a.series}: ${shortTime(new Date(a.start).toISOString())}, ${a.points} point${a.points === 1 ? '' : 's'}, peak likelihood ${a.peak.likelihood.toFixed(5)} (value ${fmtNum(a.peak.value)}, forecast ${fmtNum(a.peak.forecast)})${a.open ? ', still open' : ''}`,
+          }),
+        ),
+      );
+    setPsiMessage(series.length ? '' : 'The node watches no series (psi.series in the node config).');
+  } catch (e) {
+    if (seq !== psiSeq) return;
+    $('psi-body').replaceChildren();
+    $('psi-anomalies').replaceChildren();
+    setPsiMessage(
+      e instanceof ApiError && e.status === 403
+        ? 'The Ψ-Field is node-wide: reading it needs a token scoped to every tenant (*).'
+        : describeError(e),
+      'error',
+    );
+  } finally {
+    if (seq === psiSeq) $('psi').setAttribute('aria-busy', 'false');
+  }
+}
+
+$('psi-refresh').addEventListener('click', () => void loadPsi());
+
 // --- start ------------------------------------------------------------------------------------------------
 
 $('kind').append(...KINDS.map((k) => h('option', { value: k, text: k })));
@@ -580,3 +676,5 @@ setInterval(() => void refreshHeader(), REFRESH_MS);
 void loadReceipts(true);
 void loadJobs();
 setInterval(() => void loadJobs(), REFRESH_MS);
+void loadPsi();
+setInterval(() => void loadPsi(), REFRESH_MS);
