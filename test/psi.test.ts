@@ -243,6 +243,9 @@ describe('Ψ-Field in a node', () => {
     expect(metrics).toMatch(/vaultmesh_psi_anomalies_total\{series="http-errors"\} [1-9]/);
     expect(metrics).toMatch(/vaultmesh_psi_points_total\{series="http-errors"\} \d+/);
     expect(metrics).toMatch(/vaultmesh_psi_anomaly_likelihood\{series="http-errors"\} [0-9.e-]+/);
+    expect(metrics).toMatch(/vaultmesh_psi_service_psi\{service="http-errors"\} [0-9.e-]+/);
+    const field = (await call('GET', '/api/psi/series', storer)).body as { services: { name: string }[] };
+    expect(field.services.map((s) => s.name)).toEqual(expect.arrayContaining(['http-errors', 'steps']));
   });
   it('serves the watched series only to tokens of every tenant (after the run: these answers are errors too)', async () => {
     const r = await call('GET', '/api/psi/series', tenantOnly);

@@ -21,8 +21,11 @@ export interface NodeMetrics {
    * Exported without the tenant label: /metrics is public, and tenant names are the tenants' own business.
    */
   observeControl(name: string, value: number, labels: Readonly<Record<string, string>>): void;
-  /** Sets where the vaultmesh_psi_* gauges read from (the Ψ-Field's watched series). */
-  bindPsi(series: () => readonly PsiSeriesStatus[]): void;
+  /** Sets where the vaultmesh_psi_* gauges read from (the Ψ-Field's watched series and its services). */
+  bindPsi(
+    series: () => readonly PsiSeriesStatus[],
+    services?: () => readonly { name: string; psi: number }[],
+  ): void;
   /** One scored point of a watched series, and whether it opened an anomaly episode. */
   observePsi(series: string, openedAnomaly: boolean): void;
   /** One request refused by a per-token limit (reason: writes, denies). */
@@ -158,6 +161,17 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
     (s) => s.last?.metrics.futurity,
   );
   psiGauge('vaultmesh_psi_anomalous', '1 while an anomaly episode is open.', (s) => (s.anomalous ? 1 : 0));
+  let psiServices: (() => readonly { name: string; psi: number }[]) | undefined;
+  new Gauge({
+    name: 'vaultmesh_psi_service_psi',
+    help: 'Ψ of a service: the geometric mean of its series’ Ψ (series grouped by the name before the first dot).',
+    labelNames: ['service'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of psiServices?.() ?? []) if (Number.isFinite(s.psi)) this.set({ service: s.name }, s.psi);
+    },
+  });
   const psiPoints = new Counter({
     name: 'vaultmesh_psi_points_total',
     help: 'Points sampled and scored, per watched series.',
@@ -403,8 +417,9 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
     bindAnchors(fn) {
       anchorStatus = fn;
     },
-    bindPsi(fn) {
+    bindPsi(fn, services) {
       psiStatus = fn;
+      psiServices = services;
     },
     observePsi(series, opened) {
       psiPoints.inc({ series });

@@ -10,6 +10,8 @@ import { intParam, timeParam, type Query } from './request.ts';
 export interface PsiApi {
   /** Every watched series: its last point, the next forecast, whether an episode is open. */
   series(): readonly unknown[];
+  /** Ψ per service (the series grouped by the part of their name before the first dot). */
+  services(): readonly unknown[];
   /** Anomaly episodes, newest first. */
   anomalies(filter: { series?: string; since?: number; limit?: number }): readonly unknown[];
   /** The sampling interval and the anomaly threshold. */
@@ -26,7 +28,7 @@ export function registerPsiRoutes(
 ): void {
   app.get('/api/psi/series', async (req) => {
     authorize(await principal(req), 'receipts:read', 'system');
-    return { ...psi.settings(), series: psi.series() };
+    return { ...psi.settings(), services: psi.services(), series: psi.series() };
   });
   app.get('/api/psi/anomalies', async (req) => {
     authorize(await principal(req), 'receipts:read', 'system');

@@ -205,6 +205,7 @@ export async function createNodePsi(cfg: PsiConfig, deps: PsiDeps): Promise<Node
     field,
     api: {
       series: () => field.summaries(),
+      services: () => field.services(),
       anomalies: (f) => field.anomalies(f),
       settings: () => ({ intervalMs: cfg.intervalMs, anomalyThreshold: cfg.anomalyThreshold }),
     },

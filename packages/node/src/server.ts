@@ -106,7 +106,10 @@ export async function startNode(
       onPoint: (series, _point, opened) => metrics.observePsi(series, opened !== undefined),
       onError: (series, err) => events.log?.warn({ series, err }, 'Ψ-Field: a series could not be sampled'),
     });
-    metrics.bindPsi(() => psi.field.summaries());
+    metrics.bindPsi(
+      () => psi.field.summaries(),
+      () => psi.field.services(),
+    );
     control = createControlPlane(node, {
       anomalies: psi.field,
       ...config.control,

@@ -4,7 +4,7 @@
 // below it; the caller records its start (a receipt) once, whatever its length.
 import { PsiError } from './errors.ts';
 import { DEFAULT_DETECTOR, SeriesModel, type DetectorOptions } from './detector.ts';
-import type { PsiMetrics } from './metrics.ts';
+import { servicePsi, type PsiMetrics } from './metrics.ts';
 
 /** One scored point of a watched series. */
 export interface FieldPoint {
@@ -170,6 +170,11 @@ export class PsiField {
         anomalous: s.episode !== undefined,
       };
     });
+  }
+
+  /** Ψ per service (series grouped by the part of their name before the first dot). */
+  services(): { name: string; psi: number; series: number }[] {
+    return servicePsi(this.summaries().map((s) => ({ name: s.name, psi: s.last?.metrics.psi })));
   }
 
   /** Anomaly episodes, newest first, optionally of one series and since a time. */

@@ -12,6 +12,10 @@
 //   Ψ                  the geometric mean of (1 − anomaly likelihood), (1 + futurity)/2, continuity and, where a
 //                      period was found, (1 + phase coherence)/2: 1 for a series that behaves as forecast.
 // Exponentially weighted with α = 0.02 (a span of about 100 points); O(1) memory.
+//
+// Ψ of a service: the geometric mean of the Ψ of its series, a service being the part of a series' name before its
+// first dot (`aurora.rtt.local` belongs to `aurora`; a name without a dot is a service of its own). One series that
+// behaves unexpectedly pulls its service down more than an arithmetic mean would.
 import { EwMoments, EwScale } from './models/stats.ts';
 
 /** The Ψ metrics of one point. */
@@ -87,4 +91,29 @@ export function psiMetrics(state: MetricState, p: MetricInputs): PsiMetrics {
     phaseCoherence,
     psi: Math.exp(logSum / parts.length),
   };
+}
+
+/** The service a series belongs to: its name up to the first dot. */
+export function serviceOf(series: string): string {
+  const k = series.indexOf('.');
+  return k < 0 ? series : series.slice(0, k);
+}
+
+/** Ψ per service: the geometric mean of its series' Ψ (series without a point yet are left out). */
+export function servicePsi(
+  series: readonly { name: string; psi: number | undefined }[],
+): { name: string; psi: number; series: number }[] {
+  const groups = new Map<string, number[]>();
+  for (const s of series) {
+    if (s.psi === undefined || !Number.isFinite(s.psi)) continue;
+    const g = serviceOf(s.name);
+    groups.set(g, [...(groups.get(g) ?? []), s.psi]);
+  }
+  return [...groups]
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([name, ps]) => ({
+      name,
+      psi: Math.exp(ps.reduce((a, p) => a + Math.log(Math.max(p, 1e-12)), 0) / ps.length),
+      series: ps.length,
+    }));
 }

@@ -46,6 +46,23 @@ describe('PsiField', () => {
     expect(f.anomalies({ since: e!.end + 1 })).toEqual([]);
   });
 
+  it('gives Ψ per service: the geometric mean of its series, grouped by the name before the first dot', () => {
+    const f = new PsiField();
+    for (const n of ['aurora.rtt.a', 'aurora.rtt.b', 'http']) f.watch(n);
+    f.watch('idle.series');
+    feed(f, 'aurora.rtt.a', 0, 50);
+    feed(f, 'aurora.rtt.b', 0, 50);
+    feed(f, 'http', 0, 50);
+    const psi = (n: string) => f.recent(n, 1)![0]!.metrics.psi;
+    const services = f.services();
+    expect(services.map((s) => [s.name, s.series])).toEqual([
+      ['aurora', 2],
+      ['http', 1],
+    ]);
+    expect(services[0]!.psi).toBeCloseTo(Math.sqrt(psi('aurora.rtt.a') * psi('aurora.rtt.b')), 12);
+    expect(services[1]!.psi).toBeCloseTo(psi('http'), 12);
+  });
+
   it('refuses bad names, unwatched series, non-finite values and thresholds out of range', () => {
     const f = new PsiField();
     expect(() => f.watch('bad name')).toThrow(PsiError);
