@@ -146,7 +146,9 @@ describe('vm psi nab', () => {
     expect(r.err).toMatch(/--detector must be one of psi, null, windowedGaussian/);
   });
 
-  const NAB = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'nab');
+  // The NAB subset beside the checkout (../shared/nab), or wherever VM_NAB_CORPUS points.
+  const NAB =
+    process.env['VM_NAB_CORPUS'] ?? join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'nab');
   const haveNab = existsSync(join(NAB, 'results', 'windowedGaussian'));
   if (!haveNab) console.warn(`SKIPPED: vm psi nab on ../shared/nab: no corpus at ${NAB}`);
   it.skipIf(!haveNab)(

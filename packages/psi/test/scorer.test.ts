@@ -94,7 +94,9 @@ describe('NAB scoring primitives', () => {
   });
 });
 
-const NAB = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'nab');
+// The NAB subset beside the checkout (../shared/nab), or wherever VM_NAB_CORPUS points.
+const NAB =
+  process.env['VM_NAB_CORPUS'] ?? join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'nab');
 const haveNab = existsSync(join(NAB, 'labels', 'combined_windows.json'));
 if (!haveNab) console.warn(`SKIPPED: the NAB checks: no corpus at ${NAB}`);
 
