@@ -46,7 +46,22 @@ export interface NodePsi {
   stop(): Promise<void>;
 }
 
-const COUNTER_SUFFIXES = ['_count', '_sum', '_bucket', '_total'];
+/** The series a histogram or summary exposes beside its name, each of them counting. */
+const DERIVED_SUFFIXES = ['_count', '_sum', '_bucket'];
+
+interface RegistryMetric {
+  name: string;
+  type: string;
+  values: MetricValue[];
+}
+
+/** Whether `metric` names this registry metric or one of its derived series (a histogram's _count ...). */
+function names(m: Pick<RegistryMetric, 'name' | 'type'>, metric: string): boolean {
+  if (m.name === metric) return true;
+  return (
+    (m.type === 'histogram' || m.type === 'summary') && DERIVED_SUFFIXES.some((x) => metric === m.name + x)
+  );
+}
 
 /** The series of an Aurora provider's API round trips (ms), fed by the router's events: `aurora.rtt.<provider>`. */
 export const PROVIDER_RTT = 'aurora.rtt.';
@@ -58,31 +73,22 @@ interface MetricValue {
 }
 
 /** The sum of a metric's series whose labels match, and whether it counts (a rate is taken) or is a level. */
-async function readOwnMetric(
-  registry: Registry,
+function readOwnMetric(
+  metrics: readonly RegistryMetric[],
   s: SeriesConfig,
   matchers: [string, RegExp][],
-): Promise<{ total: number; counter: boolean } | undefined> {
-  const metrics = (await registry.getMetricsAsJSON()) as unknown as {
-    name: string;
-    type: string;
-    values: MetricValue[];
-  }[];
-  let found = false;
-  let counter = false;
+): { total: number; counter: boolean } | undefined {
+  const metric = s.metric!;
+  const m = metrics.find((x) => names(x, metric));
+  if (!m) return undefined;
+  // A counter, and every derived series of a histogram or summary, counts; a gauge is a level.
+  const counter = m.type === 'counter' || m.name !== metric;
   let total = 0;
-  for (const m of metrics) {
-    const family = m.name === s.metric || (s.metric ?? '').startsWith(`${m.name}_`);
-    if (!family) continue;
-    found = true;
-    counter =
-      m.type === 'counter' || (m.type === 'histogram' && COUNTER_SUFFIXES.some((x) => s.metric!.endsWith(x)));
-    for (const v of m.values) {
-      if ((v.metricName ?? m.name) !== s.metric) continue;
-      if (matchers.every(([k, re]) => re.test(String(v.labels[k] ?? '')))) total += v.value;
-    }
+  for (const v of m.values) {
+    if ((v.metricName ?? m.name) !== metric) continue;
+    if (matchers.every(([k, re]) => re.test(String(v.labels[k] ?? '')))) total += v.value;
   }
-  return found ? { total, counter } : undefined;
+  return { total, counter };
 }
 
 /** Builds the node's Ψ-Field from its configuration; a metric this node does not have is a ConfigError. */
@@ -92,14 +98,14 @@ export async function createNodePsi(cfg: PsiConfig, deps: PsiDeps): Promise<Node
   const epoch = new Date().toISOString();
   const commitments = cfg.commitments;
   const books = new Map<string, ForecastBook>();
-  const known = new Set(((await deps.registry.getMetricsAsJSON()) as { name: string }[]).map((m) => m.name));
+  const known = (await deps.registry.getMetricsAsJSON()) as unknown as RegistryMetric[];
   const series = cfg.series.map((s) => {
     field.watch(s.name);
     if (commitments)
       books.set(s.name, new ForecastBook(s.name, epoch, commitments.horizon, commitments.batch));
     if (s.query !== undefined && !deps.prometheus)
       throw new ConfigError(`psi.series ${s.name}: a query needs control.prometheusUrl`);
-    if (s.metric !== undefined && ![...known].some((n) => s.metric === n || s.metric!.startsWith(`${n}_`)))
+    if (s.metric !== undefined && !known.some((m) => names(m, s.metric!)))
       throw new ConfigError(`psi.series ${s.name}: this node has no metric ${s.metric} (see its /metrics)`);
     let matchers: [string, RegExp][];
     try {
@@ -110,12 +116,16 @@ export async function createNodePsi(cfg: PsiConfig, deps: PsiDeps): Promise<Node
     return { cfg: s, matchers, last: undefined as { total: number; at: number } | undefined };
   });
 
-  const sampleOne = async (s: (typeof series)[number], now: number): Promise<number | undefined> => {
+  const sampleOne = async (
+    s: (typeof series)[number],
+    now: number,
+    own: () => Promise<RegistryMetric[]>,
+  ): Promise<number | undefined> => {
     if (s.cfg.query !== undefined) {
       const v = await deps.prometheus!.query(s.cfg.query, new Date(now));
       return Number.isFinite(v) ? v : undefined;
     }
-    const r = await readOwnMetric(deps.registry, s.cfg, s.matchers);
+    const r = readOwnMetric(await own(), s.cfg, s.matchers);
     if (!r) return undefined;
     if (!r.counter) return r.total;
     const prev = s.last;
@@ -161,10 +171,13 @@ export async function createNodePsi(cfg: PsiConfig, deps: PsiDeps): Promise<Node
   };
 
   const sample = async (now = Date.now()): Promise<void> => {
+    // The registry is read once per tick, whatever the number of series that read it.
+    let snapshot: Promise<RegistryMetric[]> | undefined;
+    const own = () => (snapshot ??= deps.registry.getMetricsAsJSON() as unknown as Promise<RegistryMetric[]>);
     await Promise.all(
       series.map(async (s) => {
         try {
-          const v = await sampleOne(s, now);
+          const v = await sampleOne(s, now, own);
           if (v !== undefined) await score(s.cfg.name, now, v);
         } catch (err) {
           deps.onError?.(s.cfg.name, err);

@@ -18,6 +18,9 @@ import {
 import { EwMoments, EwScale, gaussianTail } from './models/stats.ts';
 import { psiMetrics, type PsiMetrics, MetricState } from './metrics.ts';
 
+/** Residuals a forecaster's robust scale needs before residuals are measured against it. */
+const SCALE_POINTS = 5;
+
 /** The one parameter set of a series model (every series uses the same). */
 export interface DetectorOptions {
   readonly kalman: KalmanOptions;
@@ -144,13 +147,16 @@ export class SeriesModel {
     // Likelihood: the short-run mean surprisal (−log10 of the two-sided tail: unbounded, so a large residual
     // stands out) against the long-run distribution of surprisals.
     const surprisal = -Math.log10(twoSided);
-    this.short.add(surprisal);
+    // Until the trend filter has a residual scale of its own (its first few points), residuals are measured against
+    // a guess: they stay out of the surprisal statistics, which would otherwise carry one huge early value for long.
+    const calibrated = this.trendScale.count >= SCALE_POINTS;
+    if (calibrated) this.short.add(surprisal);
     let tail = 0.5;
-    if (this.long.count >= 10) {
+    if (calibrated && this.long.count >= 10) {
       const sd = Math.max(this.long.std, 1e-4);
       tail = gaussianTail((this.short.mean - this.long.mean) / sd);
     }
-    this.long.add(surprisal);
+    if (calibrated) this.long.add(surprisal);
     const likelihood = 1 - tail;
     let score = Math.min(1, -Math.log10(Math.max(tail, 1e-300)) / 12);
     if (this.opts.suppress > 0) {
@@ -185,7 +191,7 @@ export class SeriesModel {
 
   /** A residual over its forecaster's robust scale (≈ σ for Gaussian noise), or over the filter's own spread. */
   private standardize(e: number, scale: EwScale, fallback: number): number {
-    const s = scale.count >= 5 ? 1.25 * scale.value : fallback;
+    const s = scale.count >= SCALE_POINTS ? 1.25 * scale.value : fallback;
     if (s > 0) return e / s;
     return e === 0 ? 0 : Math.sign(e) * 40;
   }
