@@ -38,6 +38,13 @@ export interface DetectorOptions {
   readonly suppress: number;
   /** The seasonal forecaster leads when its error scale is below this share of the trend filter's. */
   readonly seasonEdge: number;
+  /**
+   * Range novelty: after the warm-up (by when a seasonal series has shown its cycles), a value beyond every value
+   * seen so far, by more than this share of their range, is surprising (surprisal at least `rangeSurprisal`,
+   * decades), whatever the forecasters expected.
+   */
+  readonly rangeTolerance: number;
+  readonly rangeSurprisal: number;
 }
 
 /**
@@ -54,6 +61,8 @@ export const DEFAULT_DETECTOR: DetectorOptions = {
   longAlpha: 0.02,
   suppress: 20,
   seasonEdge: 0.9,
+  rangeTolerance: 0.01,
+  rangeSurprisal: 15,
 };
 
 /** What a point got: the forecast it was scored against, the standardized residual and the anomaly scores. */
@@ -89,6 +98,8 @@ export class SeriesModel {
   private readonly long: EwMoments;
   private readonly metricState = new MetricState();
   private last: number | undefined;
+  private lowest = Infinity;
+  private highest = -Infinity;
   private points = 0;
   private peak = 0;
   private sincePeak = Infinity;
@@ -146,7 +157,8 @@ export class SeriesModel {
     const surprise = 1 - twoSided;
     // Likelihood: the short-run mean surprisal (−log10 of the two-sided tail: unbounded, so a large residual
     // stands out) against the long-run distribution of surprisals.
-    const surprisal = -Math.log10(twoSided);
+    let surprisal = -Math.log10(twoSided);
+    if (this.beyondRange(value)) surprisal = Math.max(surprisal, this.opts.rangeSurprisal);
     // Until the trend filter has a residual scale of its own (its first few points), residuals are measured against
     // a guess: they stay out of the surprisal statistics, which would otherwise carry one huge early value for long.
     const calibrated = this.trendScale.count >= SCALE_POINTS;
@@ -180,6 +192,17 @@ export class SeriesModel {
     });
     this.learn(value, tf?.mean, sf, naiveError);
     return { forecast, spread, residual: z, surprise, likelihood, score, metrics };
+  }
+
+  /** Whether a value lies beyond every value seen so far, by more than the tolerance (then learns it). */
+  private beyondRange(value: number): boolean {
+    const tolerance = this.opts.rangeTolerance * (this.highest - this.lowest);
+    const beyond =
+      this.points >= this.opts.warmup &&
+      (value > this.highest + tolerance || value < this.lowest - tolerance);
+    this.lowest = Math.min(this.lowest, value);
+    this.highest = Math.max(this.highest, value);
+    return beyond;
   }
 
   /** Whether the seasonal forecaster has been the better one recently. */

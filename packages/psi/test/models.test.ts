@@ -130,6 +130,30 @@ describe('series model', () => {
     expect(last.phaseCoherence).toBeGreaterThan(0.5);
   });
 
+  it('range novelty: after the warm-up, a value just beyond all seen is more surprising than its residual alone says', () => {
+    /** 700 points of |noise| around 10, then a value 5% of their range above the highest. */
+    const run = (opts: Partial<typeof DEFAULT_DETECTOR>) => {
+      const n = noise(9);
+      const m = new SeriesModel({ ...DEFAULT_DETECTOR, ...opts });
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let t = 0; t < 700; t++) {
+        const x = 10 + Math.abs(n());
+        lo = Math.min(lo, x);
+        hi = Math.max(hi, x);
+        m.update(x);
+      }
+      return m.update(hi + 0.05 * (hi - lo));
+    };
+    const withRange = run({});
+    const without = run({ rangeTolerance: Number.POSITIVE_INFINITY });
+    // Same forecast and residual; only the range makes it surprising.
+    expect(withRange.residual).toBeCloseTo(without.residual, 9);
+    expect(withRange.surprise).toBeCloseTo(without.surprise, 9);
+    expect(withRange.likelihood).toBeGreaterThan(without.likelihood);
+    expect(withRange.likelihood).toBeGreaterThan(0.999);
+  });
+
   it('refuses a point that is not a finite number, and a horizon below 1', () => {
     const m = new SeriesModel();
     expect(() => m.update(Number.NaN)).toThrow(PsiError);
