@@ -126,62 +126,85 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => 
   }
 }
 
+// One statement does the whole commit inside the transaction (BEGIN, this, COMMIT: the round trips of a plain
+// insert): it locks the head row, checks the compare-and-swap, inserts the entries, upserts the tiles (never
+// shrinking one) and moves the head, each part only when the check passed. The counts it returns say what happened;
+// anything short of everything rolls the transaction back.
+const COMMIT_SQL = `
+WITH head AS (
+  SELECT size, tail FROM log_head WHERE id = 1 FOR UPDATE
+), ok AS (
+  SELECT 1 FROM head WHERE size = $7::bigint AND ($8::bytea IS NULL OR tail = $8::bytea)
+), ins AS (
+  INSERT INTO entries (idx, leaf_hash, kind, tenant, time_ms, bytes)
+  SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::bigint[], $6::bytea[])
+  WHERE EXISTS (SELECT 1 FROM ok)
+  RETURNING 1
+), tl AS (
+  INSERT INTO tiles AS t (level, idx, width, data)
+  SELECT * FROM unnest($9::int[], $10::bigint[], $11::int[], $12::bytea[])
+  WHERE EXISTS (SELECT 1 FROM ok)
+  ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, data = excluded.data
+  WHERE excluded.width >= t.width
+  RETURNING 1
+), upd AS (
+  UPDATE log_head SET size = $13::bigint, tail = $14::bytea
+  WHERE id = 1 AND $15::int > 0 AND EXISTS (SELECT 1 FROM ok)
+  RETURNING 1
+)
+SELECT (SELECT size FROM head) AS size, (SELECT count(*) FROM ok)::int AS ok,
+  (SELECT count(*) FROM ins)::int AS entries, (SELECT count(*) FROM tl)::int AS tiles,
+  (SELECT count(*) FROM upd)::int AS head`;
+
 async function commitBatch(c: pg.PoolClient, batch: CommitBatch): Promise<void> {
-  const head = await c.query<{ size: number; tail: Buffer | null }>(
-    'SELECT size, tail FROM log_head WHERE id = 1 FOR UPDATE',
-  );
-  const size = head.rows[0]?.size ?? 0;
-  if (size !== batch.expectedSize)
-    throw new LogError('CONFLICT', `expected size ${batch.expectedSize}, storage has ${size}`);
-  if (batch.expectedTail) {
-    const tail = head.rows[0]?.tail;
-    if (!tail || !tail.equals(buf(batch.expectedTail)))
-      throw new LogError('CONFLICT', `entry ${size - 1} is not the expected tail`);
-  }
-  const n = batch.entries.length;
-  batch.entries.forEach((e, i) => {
-    if (e.index !== size + i)
+  const es = batch.entries;
+  const n = es.length;
+  es.forEach((e, i) => {
+    if (e.index !== batch.expectedSize + i)
       throw new LogError('INVALID_ARGUMENT', `entry index ${e.index} is out of sequence`);
   });
-  if (n > 0) {
-    const es = batch.entries;
-    await c.query(
-      `INSERT INTO entries (idx, leaf_hash, kind, tenant, time_ms, bytes)
-       SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::bigint[], $6::bytea[])`,
-      [
-        es.map((e) => e.index),
-        es.map((e) => buf(e.leafHash)),
-        es.map((e) => e.kind),
-        es.map((e) => e.tenant),
-        es.map((e) => e.time),
-        es.map((e) => buf(e.bytes)),
-      ],
-    );
+  const ts = batch.tiles;
+  const r = await c.query<{
+    size: string | number | null;
+    ok: number;
+    entries: number;
+    tiles: number;
+    head: number;
+  }>(COMMIT_SQL, [
+    es.map((e) => e.index),
+    es.map((e) => buf(e.leafHash)),
+    es.map((e) => e.kind),
+    es.map((e) => e.tenant),
+    es.map((e) => e.time),
+    es.map((e) => buf(e.bytes)),
+    batch.expectedSize,
+    batch.expectedTail ? buf(batch.expectedTail) : null,
+    ts.map((t) => t.level),
+    ts.map((t) => t.index),
+    ts.map((t) => t.width),
+    ts.map((t) => buf(t.data)),
+    batch.expectedSize + n,
+    n > 0 ? buf(es[n - 1]!.leafHash) : null,
+    n,
+  ]);
+  const row = r.rows[0]!;
+  const size = Number(row.size ?? 0);
+  if (row.ok !== 1) {
+    if (size !== batch.expectedSize)
+      throw new LogError('CONFLICT', `expected size ${batch.expectedSize}, storage has ${size}`);
+    throw new LogError('CONFLICT', `entry ${size - 1} is not the expected tail`);
   }
-  if (batch.tiles.length > 0) {
-    const ts = batch.tiles;
-    const r = await c.query(
-      `INSERT INTO tiles AS t (level, idx, width, data)
-       SELECT * FROM unnest($1::int[], $2::bigint[], $3::int[], $4::bytea[])
-       ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, data = excluded.data
-       WHERE excluded.width >= t.width`,
-      [ts.map((t) => t.level), ts.map((t) => t.index), ts.map((t) => t.width), ts.map((t) => buf(t.data))],
+  if (row.tiles !== ts.length) {
+    const shrunk = await c.query<{ level: number; idx: number }>(
+      `SELECT t.level, t.idx FROM tiles t JOIN unnest($1::int[], $2::bigint[], $3::int[]) AS n(level, idx, width)
+       ON t.level = n.level AND t.idx = n.idx WHERE n.width < t.width LIMIT 1`,
+      [ts.map((t) => t.level), ts.map((t) => t.index), ts.map((t) => t.width)],
     );
-    if (r.rowCount !== ts.length) {
-      const shrunk = await c.query<{ level: number; idx: number }>(
-        `SELECT t.level, t.idx FROM tiles t JOIN unnest($1::int[], $2::bigint[], $3::int[]) AS n(level, idx, width)
-         ON t.level = n.level AND t.idx = n.idx WHERE n.width < t.width LIMIT 1`,
-        [ts.map((t) => t.level), ts.map((t) => t.index), ts.map((t) => t.width)],
-      );
-      const s = shrunk.rows[0];
-      throw new LogError('INVALID_ARGUMENT', `tile ${s?.level ?? '?'}/${s?.idx ?? '?'} width cannot shrink`);
-    }
+    const s = shrunk.rows[0];
+    throw new LogError('INVALID_ARGUMENT', `tile ${s?.level ?? '?'}/${s?.idx ?? '?'} width cannot shrink`);
   }
-  if (n > 0)
-    await c.query('UPDATE log_head SET size = $1, tail = $2 WHERE id = 1', [
-      size + n,
-      buf(batch.entries[n - 1]!.leafHash),
-    ]);
+  if (row.entries !== n || row.head !== (n > 0 ? 1 : 0))
+    throw new LogError('STORAGE', `commit stored ${row.entries} of ${n} entries`);
 }
 
 /** The entries filter as SQL (placeholders from $1), in index order. */
