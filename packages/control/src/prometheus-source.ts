@@ -39,8 +39,11 @@ function sampleValue(v: unknown): number {
 }
 
 /** The one number of an instant-query response body: a scalar, or a vector of one sample; NaN for an empty vector. */
-export function parsePrometheusResponse(body: unknown): number {
-  // Attacker-controlled (whatever answers at the URL): every field is checked before use.
+/**
+ * The `data` of a successful response envelope, { status: "success", data: { resultType, result } }; the error an
+ * envelope reports otherwise. Attacker-controlled (whatever answers at the URL): every field is checked before use.
+ */
+function successData(body: unknown): { resultType?: unknown; result?: unknown } {
   const b = body as {
     status?: unknown;
     data?: { resultType?: unknown; result?: unknown };
@@ -54,14 +57,26 @@ export function parsePrometheusResponse(body: unknown): number {
     );
   const data = b.data;
   if (typeof data !== 'object' || data === null) return fail('response has no data');
+  return data;
+}
+
+/** The one series of a vector or matrix result; undefined for an empty one. */
+function oneSeries(result: unknown, kind: 'vector' | 'matrix'): unknown {
+  if (!Array.isArray(result)) return fail(`${kind} result is not an array`);
+  if (result.length === 0) return undefined;
+  if (result.length > 1)
+    return fail(`query returned ${result.length} series; aggregate it to one (e.g. wrap it in sum())`);
+  return result[0];
+}
+
+/** The one number of an instant-query response body: a scalar, or a vector of one sample; NaN for an empty vector. */
+export function parsePrometheusResponse(body: unknown): number {
+  const data = successData(body);
   if (data.resultType === 'scalar') return sampleValue(data.result);
   if (data.resultType !== 'vector')
     return fail(`expected a vector or scalar result, got ${String(data.resultType)}`);
-  if (!Array.isArray(data.result)) return fail('vector result is not an array');
-  if (data.result.length === 0) return NaN;
-  if (data.result.length > 1)
-    return fail(`query returned ${data.result.length} series; aggregate it to one (e.g. wrap it in sum())`);
-  const sample = data.result[0] as { value?: unknown } | null;
+  const sample = oneSeries(data.result, 'vector') as { value?: unknown } | null | undefined;
+  if (sample === undefined) return NaN;
   if (typeof sample !== 'object' || sample === null) return fail('malformed vector sample');
   return sampleValue(sample.value);
 }
@@ -77,25 +92,10 @@ export interface RangeSample {
 
 /** The samples of a range-query response body: a matrix of at most one series (none: no data). */
 export function parsePrometheusRange(body: unknown): RangeSample[] {
-  const b = body as {
-    status?: unknown;
-    data?: { resultType?: unknown; result?: unknown };
-    error?: unknown;
-    errorType?: unknown;
-  };
-  if (typeof body !== 'object' || body === null) return fail('response is not a JSON object');
-  if (b.status !== 'success')
-    return fail(
-      `query failed: ${String(b.errorType ?? 'error')}: ${String(b.error ?? b.status).slice(0, 300)}`,
-    );
-  const data = b.data;
-  if (typeof data !== 'object' || data === null) return fail('response has no data');
+  const data = successData(body);
   if (data.resultType !== 'matrix') return fail(`expected a matrix result, got ${String(data.resultType)}`);
-  if (!Array.isArray(data.result)) return fail('matrix result is not an array');
-  if (data.result.length === 0) return [];
-  if (data.result.length > 1)
-    return fail(`query returned ${data.result.length} series; aggregate it to one (e.g. wrap it in sum())`);
-  const series = data.result[0] as { values?: unknown } | null;
+  const series = oneSeries(data.result, 'matrix') as { values?: unknown } | null | undefined;
+  if (series === undefined) return [];
   if (typeof series !== 'object' || series === null || !Array.isArray(series.values))
     return fail('malformed matrix series');
   if (series.values.length > MAX_RANGE_POINTS) return fail(`more than ${MAX_RANGE_POINTS} samples`);
