@@ -11,9 +11,9 @@ import {
   TEST_DATABASE_URL,
 } from '@vaultmesh/store-postgres/testing';
 import { appendMany } from './append.ts';
-import { measureHttpProofs, startServer } from './large.ts';
+import { httpProofResult, measureHttpProofs, startServer } from './large.ts';
 import { createProgress } from './progress.ts';
-import { percentile, type BenchResult } from './result.ts';
+import type { BenchResult } from './result.ts';
 
 export async function benchProofPostgres(size: number, vmBin: string): Promise<BenchResult[]> {
   const why = await postgresUnavailable();
@@ -41,21 +41,7 @@ export async function benchProofPostgres(size: number, vmBin: string): Promise<B
     } finally {
       server.child.kill('SIGTERM');
     }
-    const { lat, base } = measured;
-    const p99 = percentile(lat, 99);
-    const b99 = percentile(base, 99);
-    return [
-      {
-        name: `inclusion proof p99 over HTTP on PostgreSQL (${size} entries, ms)`,
-        value: p99,
-        unit: 'ms',
-        baselineName: 'p99 of GET /api/system/health on the same server',
-        baseline: b99,
-        ratio: p99 / b99,
-        target: '< 5 ms',
-        pass: p99 < 5,
-      },
-    ];
+    return [httpProofResult(`inclusion proof p99 over HTTP on PostgreSQL (${size} entries, ms)`, measured)];
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await dropSchemas([schema]);

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCsvSeries, parseTimestamp } from '../csv.ts';
 import { PsiError } from '../errors.ts';
-import { NAB_PROFILES, type CostMatrix, type Window } from './scorer.ts';
+import { NAB_PROFILES, type CostMatrix, type ThresholdScore, type Window } from './scorer.ts';
 
 /** One data file of a corpus. */
 export interface NabFile {
@@ -177,15 +177,10 @@ export function readPublishedScores(corpus: NabCorpus, detector: string): Map<st
   return out;
 }
 
-/** A published per-file score row (results/<detector>/<detector>_<profile>_scores.csv). */
-export interface PublishedFileScore {
+/** A published per-file score row (results/<detector>/<detector>_<profile>_scores.csv): a threshold score, with its
+ * file and row count. */
+export interface PublishedFileScore extends ThresholdScore {
   readonly file: string;
-  readonly threshold: number;
-  readonly score: number;
-  readonly tp: number;
-  readonly tn: number;
-  readonly fp: number;
-  readonly fn: number;
   readonly total: number;
 }
 
