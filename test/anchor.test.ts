@@ -13,6 +13,11 @@ import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestTsa, type TestTsa } from '@vaultmesh/attest/testing';
 import { runVm, runVmJson } from './helpers/vm.ts';
+import { sleep, until as untilEvery } from './helpers/wait.ts';
+
+/** Anchoring waits: polled every 25 ms, up to 15 s. */
+const until = <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> =>
+  untilEvery(what, fn, { timeoutMs: 15_000, everyMs: 25 });
 
 let tsa: TestTsa;
 let dir: string;
@@ -21,16 +26,6 @@ let configFile: string;
 let node: RunningNode;
 let adminToken: string;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 async function get(path: string, token?: string) {
   const res = await fetch(node.url + path, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   return { status: res.status, body: (await res.text()) as string };

@@ -7,9 +7,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '@vaultmesh/cli';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/net.ts';
+import { runVm } from './helpers/vm.ts';
 
 const have = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 const missing = ['prometheus', 'promtool'].filter((b) => !have(b));
@@ -27,18 +27,7 @@ let dir: string;
 let prom: ChildProcess | undefined;
 let url = '';
 
-async function vm(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(['node', 'vm', ...args]), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const vm = (...args: string[]) => runVm(args);
 
 beforeAll(async () => {
   if (missing.length) return;
@@ -110,8 +99,8 @@ describe.skipIf(missing.length > 0)('vm psi detect --prometheus against a real P
       '60s',
       '--json',
     );
-    expect(r.code, r.err).toBe(0);
-    const doc = JSON.parse(r.out) as {
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as {
       period: number;
       rows: { time: string; value: number; score: number }[];
     };
@@ -137,8 +126,8 @@ describe.skipIf(missing.length > 0)('vm psi detect --prometheus against a real P
       '60s',
     );
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/Prometheus: HTTP 400: bad_data/);
-    expect(bad.out).toBe('');
+    expect(bad.stderr).toMatch(/Prometheus: HTTP 400: bad_data/);
+    expect(bad.stdout).toBe('');
     const many = await vm(
       'psi',
       'detect',
@@ -152,6 +141,6 @@ describe.skipIf(missing.length > 0)('vm psi detect --prometheus against a real P
       '60s',
     );
     expect(many.code).toBe(2);
-    expect(many.err).toMatch(/at most 11000/);
+    expect(many.stderr).toMatch(/at most 11000/);
   });
 });

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { createToken } from '@vaultmesh/auth';
 import { decodeReceipt } from '@vaultmesh/ledger';
 import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '@vaultmesh/cli';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runVm } from './helpers/vm.ts';
+import { until } from './helpers/wait.ts';
 
 const JOB_COMMAND = [process.execPath, '-e', 'setTimeout(() => {}, 50)'];
 let dir: string;
@@ -20,16 +21,6 @@ let storer: string;
 let approver: string;
 let tenantOnly: string;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 async function call(method: string, path: string, token: string, body?: unknown) {
   const r = await fetch(node.url + path, {
     method,
@@ -266,38 +257,22 @@ describe('Ψ-Field in a node', () => {
       const n = (await node.node.storage.listEntries({ kind: 'psi', limit: 1000 })).length;
       return n >= 6 ? n : undefined;
     });
-    let out = '';
-    let err = '';
-    const o = vi.spyOn(process.stdout, 'write').mockImplementation((x) => ((out += String(x)), true));
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation((x) => ((err += String(x)), true));
-    let code: number;
-    let missing: number;
-    try {
-      code = await main([
-        'node',
-        'vm',
-        'psi',
-        'skill',
-        '--series',
-        'steps',
-        '-d',
-        join(dir, 'data'),
-        '--json',
-      ]);
-      missing = await main(['node', 'vm', 'psi', 'skill', '--series', 'nope', '-d', join(dir, 'data')]);
-    } finally {
-      o.mockRestore();
-      e.mockRestore();
-    }
-    expect(code, err).toBe(0);
-    const r = JSON.parse(out) as { pairs: number; unordered: number; batches: number; coverage95: number };
+    const skill = await runVm(['psi', 'skill', '--series', 'steps', '-d', join(dir, 'data'), '--json']);
+    const missing = await runVm(['psi', 'skill', '--series', 'nope', '-d', join(dir, 'data')]);
+    expect(skill.code, skill.stderr).toBe(0);
+    const r = JSON.parse(skill.stdout) as {
+      pairs: number;
+      unordered: number;
+      batches: number;
+      coverage95: number;
+    };
     expect(r.batches).toBeGreaterThanOrEqual(2);
     expect(r.pairs).toBeGreaterThan(0);
     expect(r.unordered).toBe(0);
     expect(r.coverage95).toBeGreaterThanOrEqual(0);
     expect(r.coverage95).toBeLessThanOrEqual(1);
-    expect(missing).toBe(3);
-    expect(err).toContain('no committed forecasts of series "nope"');
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('no committed forecasts of series "nope"');
   });
 
   it('watches each Aurora provider’s API round trips, and the router scores with their forecast', async () => {
@@ -315,37 +290,22 @@ describe('Ψ-Field in a node', () => {
   });
 
   it('vm psi watch shows the field through the API; a token of one tenant is refused', async () => {
-    const run = async (token: string, ...args: string[]) => {
-      let out = '';
-      let err = '';
-      const was = process.env['VM_TOKEN'];
-      process.env['VM_TOKEN'] = token;
-      const o = vi.spyOn(process.stdout, 'write').mockImplementation((x) => ((out += String(x)), true));
-      const e = vi.spyOn(process.stderr, 'write').mockImplementation((x) => ((err += String(x)), true));
-      try {
-        const code = await main(['node', 'vm', 'psi', 'watch', '--url', node.url, ...args]);
-        return { code, out, err };
-      } finally {
-        o.mockRestore();
-        e.mockRestore();
-        if (was === undefined) delete process.env['VM_TOKEN'];
-        else process.env['VM_TOKEN'] = was;
-      }
-    };
+    const run = (token: string, ...args: string[]) =>
+      runVm(['psi', 'watch', '--url', node.url, ...args], { env: { VM_TOKEN: token } });
     const json = await run(storer, '--count', '2', '--interval', '100ms', '--json');
-    expect(json.code, json.err).toBe(0);
-    const lines = json.out
+    expect(json.code, json.stderr).toBe(0);
+    const lines = json.stdout
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { series: SeriesView[] });
     expect(lines).toHaveLength(2);
     expect(lines[1]!.series.map((s) => s.name)).toEqual(expect.arrayContaining(['http-errors', 'steps']));
     const table = await run(storer, '--count', '1');
-    expect(table.out).toMatch(/SERIES\s+POINTS\s+PERIOD\s+VALUE\s+FORECAST\s+NEXT\s+LIKELIHOOD\s+Ψ/);
-    expect(table.out).toMatch(/^\s+http-errors\s+\d+/m);
+    expect(table.stdout).toMatch(/SERIES\s+POINTS\s+PERIOD\s+VALUE\s+FORECAST\s+NEXT\s+LIKELIHOOD\s+Ψ/);
+    expect(table.stdout).toMatch(/^\s+http-errors\s+\d+/m);
     const refused = await run(tenantOnly, '--count', '1');
     expect(refused.code).toBe(4);
-    expect(refused.out).toBe('');
+    expect(refused.stdout).toBe('');
     expect((await run(storer, '--count', '0')).code).toBe(2);
   });
 });
