@@ -294,9 +294,10 @@ export function createRouter(opts: RouterOptions): Router {
 
   const standings = (): Map<string, ProviderStanding> => {
     const m = new Map<string, ProviderStanding>();
+    const forecasts = opts.forecasts?.();
     for (const name of byName.keys()) {
       const c = counts.get(name);
-      const forecast = opts.forecasts?.().get(name);
+      const forecast = forecasts?.get(name);
       m.set(name, {
         treatyCompliance: compliance.get(name) ?? 1,
         ...(forecast ? { forecast } : {}),

@@ -270,17 +270,20 @@ export class AnchorScheduler {
       if (!cp || this.stopped) return;
       for (const s of this.states) {
         if (s.coveredSize >= cp.size) continue;
+        // Whether this range was just found to hold more than our own anchor receipts (the attempt need not ask).
+        let checked = false;
         if (s.pendingSince === undefined) {
           // A checkpoint that adds only our own anchor receipts is covered at once: it never shows as lag.
           if (!s.inFlight && (await this.onlyAnchorReceipts(s.coveredSize, cp.size))) {
             this.coverOwnReceipts(s, cp.size);
             continue;
           }
+          checked = !s.inFlight;
           s.pendingSince = cp.createdAt;
         }
         if (!s.inFlight && this.now() >= s.nextAttemptAt && s.coveredSize < cp.size) {
           const target = cp;
-          s.inFlight = this.attempt(s, target, false).finally(() => (s.inFlight = undefined));
+          s.inFlight = this.attempt(s, target, checked).finally(() => (s.inFlight = undefined));
         }
       }
     } catch (err) {
@@ -308,6 +311,7 @@ export class AnchorScheduler {
     this.emit({ type: 'skipped', authority: s.anchor.name, size, reason: 'only anchor receipts since last' });
   }
 
+  /** Anchors `cp`; unless `force` (or the caller has just checked), first skips a range of only our own receipts. */
   private async attempt(s: AuthorityState, cp: StoredCheckpoint, force: boolean): Promise<void> {
     const name = s.anchor.name;
     // Our own anchor receipts grow the log; attesting a checkpoint that adds only those would loop forever.
