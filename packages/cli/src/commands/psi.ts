@@ -26,7 +26,7 @@ import {
   type ProfileResult,
 } from '@vaultmesh/psi/nab';
 import { apiCall, withApi, type ApiOpts } from '../api-client.ts';
-import { dataDir, withData, withStorage } from '../context.ts';
+import { dataDir, parseDuration, withData, withStorage } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import { print, printJson } from '../output.ts';
 
@@ -48,15 +48,17 @@ interface Series {
   column: string;
 }
 
-const DURATION = /^(\d+)(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "90s", "15m", "6h", "7d" → ms; a usage error otherwise. */
+/** A positive duration of a flag ("90s", "15m", "6h", "7d") in ms, through the CLI's parseDuration; else a usage error. */
 function duration(flag: string, v: string): number {
-  const m = DURATION.exec(v);
-  if (!m || Number(m[1]) <= 0)
+  let ms: number;
+  try {
+    ms = parseDuration(v);
+  } catch {
+    ms = 0;
+  }
+  if (ms <= 0)
     throw new CliError(EXIT.USAGE, `${flag} must be a duration such as 30s, 15m, 6h or 7d, got "${v}"`);
-  return Number(m[1]) * UNIT_MS[m[2]!]!;
+  return ms;
 }
 
 function csvSeries(file: string, column: string | undefined): Series {
