@@ -123,21 +123,39 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
     buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
   });
-  let psiStatus: (() => readonly PsiSeriesStatus[]) | undefined;
-  const psiGauge = (name: string, help: string, pick: (s: PsiSeriesStatus) => number | undefined) =>
+  /** A gauge with one series per item of a status list (labelled `label` by `key`), read at each scrape. */
+  const listGauge = <T>(
+    name: string,
+    help: string,
+    label: string,
+    items: () => readonly T[],
+    key: (t: T) => string,
+    pick: (t: T) => number | undefined,
+  ) =>
     new Gauge({
       name,
       help,
-      labelNames: ['series'],
+      labelNames: [label],
       registers: [registry],
       collect() {
         this.reset();
-        for (const s of psiStatus?.() ?? []) {
-          const v = pick(s);
-          if (v !== undefined && Number.isFinite(v)) this.set({ series: s.name }, v);
+        for (const t of items()) {
+          const v = pick(t);
+          if (v !== undefined) this.set({ [label]: key(t) }, v);
         }
       },
     });
+  const finite = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : undefined);
+  let psiStatus: (() => readonly PsiSeriesStatus[]) | undefined;
+  const psiGauge = (name: string, help: string, pick: (s: PsiSeriesStatus) => number | undefined) =>
+    listGauge(
+      name,
+      help,
+      'series',
+      () => psiStatus?.() ?? [],
+      (s) => s.name,
+      (s) => finite(pick(s)),
+    );
   psiGauge('vaultmesh_psi_value', 'Last sampled value of a watched series.', (s) => s.last?.value);
   psiGauge('vaultmesh_psi_forecast', 'Forecast the last point was scored against.', (s) => s.last?.forecast);
   psiGauge(
@@ -162,16 +180,14 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
   );
   psiGauge('vaultmesh_psi_anomalous', '1 while an anomaly episode is open.', (s) => (s.anomalous ? 1 : 0));
   let psiServices: (() => readonly { name: string; psi: number }[]) | undefined;
-  new Gauge({
-    name: 'vaultmesh_psi_service_psi',
-    help: 'Ψ of a service: the geometric mean of its series’ Ψ (series grouped by the name before the first dot).',
-    labelNames: ['service'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const s of psiServices?.() ?? []) if (Number.isFinite(s.psi)) this.set({ service: s.name }, s.psi);
-    },
-  });
+  listGauge(
+    'vaultmesh_psi_service_psi',
+    'Ψ of a service: the geometric mean of its series’ Ψ (series grouped by the name before the first dot).',
+    'service',
+    () => psiServices?.() ?? [],
+    (s) => s.name,
+    (s) => finite(s.psi),
+  );
   const psiPoints = new Counter({
     name: 'vaultmesh_psi_points_total',
     help: 'Points sampled and scored, per watched series.',
@@ -186,19 +202,14 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
   });
   let anchorStatus: (() => readonly AnchorStatus[]) | undefined;
   const anchorGauge = (name: string, help: string, pick: (a: AnchorStatus) => number | undefined) =>
-    new Gauge({
+    listGauge(
       name,
       help,
-      labelNames: ['authority'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const a of anchorStatus?.() ?? []) {
-          const v = pick(a);
-          if (v !== undefined) this.set({ authority: a.authority }, v);
-        }
-      },
-    });
+      'authority',
+      () => anchorStatus?.() ?? [],
+      (a) => a.authority,
+      pick,
+    );
   anchorGauge(
     'vaultmesh_anchor_last_success_timestamp_seconds',
     'When the authority last anchored a checkpoint (Unix seconds).',
@@ -248,19 +259,14 @@ export function createNodeMetrics(opts: { defaultMetrics?: boolean } = {}): Node
 
   let federationStatus: (() => readonly FederationPeerStatus[]) | undefined;
   const peerGauge = (name: string, help: string, pick: (p: FederationPeerStatus) => number | undefined) =>
-    new Gauge({
+    listGauge(
       name,
       help,
-      labelNames: ['peer'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const p of federationStatus?.() ?? []) {
-          const v = pick(p);
-          if (v !== undefined) this.set({ peer: p.peer }, v);
-        }
-      },
-    });
+      'peer',
+      () => federationStatus?.() ?? [],
+      (p) => p.peer,
+      pick,
+    );
   peerGauge(
     'vaultmesh_federation_peer_lag_entries',
     'Entries of the peer’s signed checkpoint not yet mirrored.',
