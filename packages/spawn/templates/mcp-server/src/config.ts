@@ -1,0 +1,43 @@
+// Configuration from the environment, checked once at start: a bad value stops the server with a message naming
+// the variable, instead of failing later.
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  /** When set, /mcp requires "Authorization: Bearer <token>". */
+  readonly token: string | undefined;
+  /** Origins a browser may call /mcp from (requests with another Origin are refused: DNS rebinding). */
+  readonly allowedOrigins: readonly string[];
+  readonly shutdownGraceMs: number;
+}
+
+function integer(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const token = env['MCP_TOKEN'];
+  if (token !== undefined && token.length > 0 && token.length < 16)
+    throw new Error('MCP_TOKEN must be at least 16 characters');
+  return {
+    host: env['HOST'] ?? '0.0.0.0',
+    port: integer(env, 'PORT', {{port}}, 0, 65535),
+    token: token || undefined,
+    allowedOrigins: (env['ALLOWED_ORIGINS'] ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o.length > 0),
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+  };
+}
