@@ -63,7 +63,7 @@ const IMPORTED = [
     body: { action: 'deploy', principal: 'agent:ci', resource: 'svc/api', decision: 'allow' },
   },
   { kind: 'deploy', body: { service: 'web', version: '2.0.0', environment: 'staging' } },
-  { kind: 'spawn', body: { service: 'worker', template: 'queue-consumer' } },
+  { kind: 'spawn', body: { service: 'worker', template: 'worker', version: '1.1.0' } },
   { kind: 'federation', body: { peer: 'vm.example.org', operation: 'pull' } },
   { kind: 'deploy', tenant: 'acme', body: { service: 'billing', version: '0.9.1', environment: 'prod' } },
   { kind: 'audit', body: { subject: 'tokens', result: 'fail', checks: [] } },

@@ -12,6 +12,7 @@ import { createToken } from '@vaultmesh/auth';
 import { setAutonomy, type Principal } from '@vaultmesh/control';
 import type { Caller } from '@vaultmesh/interop';
 import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
+import { render } from '@vaultmesh/spawn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test bodies are checked field by field
@@ -91,6 +92,17 @@ const REST: Record<string, { path: () => string; body?: () => unknown } | { publ
   'POST /api/ledger/receipts': {
     path: () => '/api/ledger/receipts',
     body: () => ({ kind: 'decision', tenant: 'acme', body: { title: 'forged' } }),
+  },
+  'GET /api/spawn/templates': { public: 'the template catalog: no tenant data' },
+  'POST /api/spawn': {
+    path: () => '/api/spawn',
+    body: () => ({
+      template: 'service',
+      service: 'acme-svc',
+      tenant: 'acme',
+      params: {},
+      treeSha256: render({ template: 'service', service: 'acme-svc' }).treeSha256,
+    }),
   },
   'GET /api/psi/series': { path: () => '/api/psi/series' },
   'GET /api/psi/anomalies': { path: () => '/api/psi/anomalies' },

@@ -17,6 +17,7 @@ import { HttpError, toProblem } from './errors.ts';
 import { type Query } from './request.ts';
 import { registerLedgerRoutes } from './ledger-routes.ts';
 import { registerPsiRoutes, type PsiApi } from './psi-routes.ts';
+import { registerSpawnRoutes, type SpawnApi } from './spawn-routes.ts';
 import { registerTokenRoutes } from './token-routes.ts';
 import type { NodeMetrics } from './metrics.ts';
 
@@ -55,6 +56,8 @@ export interface AppOptions {
   readonly control?: ControlApi;
   /** The Ψ-Field (GET /api/psi/series, /api/psi/anomalies); absent: not served. */
   readonly psi?: PsiApi;
+  /** Spawn (GET /api/spawn/templates, POST /api/spawn); absent: not served. */
+  readonly spawn?: SpawnApi;
   /** The Aurora router (POST /agent/route, /api/aurora/*); absent: not served. */
   readonly aurora?: AuroraApi;
   /** MCP over Streamable HTTP at /mcp: a server per authenticated session; absent: not served. */
@@ -284,6 +287,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (opts.federation) registerFederationRoutes(app, opts.federation, principal);
   if (opts.aurora) registerAuroraRoutes(app, opts.aurora, principal);
   if (opts.psi) registerPsiRoutes(app, opts.psi, principal);
+  if (opts.spawn) registerSpawnRoutes(app, opts.spawn, principal);
   if (opts.a2a)
     registerA2aRoutes(app, {
       ...opts.a2a,

@@ -2,6 +2,7 @@
 import { AuthError, type AuthErrorCode } from '@vaultmesh/auth';
 import { AuroraError, type AuroraErrorCode } from '@vaultmesh/aurora/errors';
 import { ControlError, type ControlErrorCode } from '@vaultmesh/control/errors';
+import { SpawnError, type SpawnErrorCode } from '@vaultmesh/spawn';
 import { LedgerError, type LedgerErrorCode } from '@vaultmesh/ledger';
 import { LogError, type LogErrorCode } from '@vaultmesh/log';
 import { StoreError, type StoreErrorCode } from '@vaultmesh/types';
@@ -58,6 +59,20 @@ export const CONTROL_STATUS: Record<ControlErrorCode, number> = {
   UPSTREAM_FAILED: 502,
   SIMULATION_REJECTED: 400,
   UNAVAILABLE: 503,
+};
+
+/** SpawnError code → HTTP status. */
+export const SPAWN_STATUS: Record<SpawnErrorCode, number> = {
+  INVALID_NAME: 400,
+  INVALID_PARAMS: 400,
+  UNKNOWN_TEMPLATE: 404,
+  UNKNOWN_VERSION: 404,
+  TARGET_EXISTS: 409,
+  NOT_SPAWNED: 400,
+  MANIFEST_INVALID: 400,
+  TEMPLATE_INVALID: 500,
+  POLICY_DENIED: 403,
+  DIGEST_MISMATCH: 409,
 };
 
 export const STORE_STATUS: Record<StoreErrorCode, number> = {
@@ -186,6 +201,7 @@ export function toProblem(err: unknown): Problem {
     return { ...make(CONTROL_STATUS[err.code], err.code, err.message), ...(errors ? { errors } : {}) };
   }
   if (err instanceof AuroraError) return make(AURORA_STATUS[err.code], err.code, err.message);
+  if (err instanceof SpawnError) return make(SPAWN_STATUS[err.code], err.code, err.message);
   if (err instanceof StoreError) {
     const status = STORE_STATUS[err.code];
     return make(status, err.code, status >= 500 ? 'storage failure; see the server log' : err.message);

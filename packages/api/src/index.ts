@@ -15,6 +15,7 @@ export {
   isDiskFull,
   LEDGER_STATUS,
   LOG_STATUS,
+  SPAWN_STATUS,
   STORE_STATUS,
   toProblem,
   type Problem,
@@ -38,6 +39,12 @@ export { INTEROP_STATUS, interopProblem, registerA2aRoutes, type A2aRoutesOption
 export { FEDERATION_STATUS, registerFederationRoutes, type FederationApi } from './federation-routes.ts';
 export { registerAuroraRoutes, windowMs, type AuroraApi, type AuroraCaller } from './aurora-routes.ts';
 export { registerPsiRoutes, type PsiApi } from './psi-routes.ts';
+export {
+  parseSpawnRequest,
+  registerSpawnRoutes,
+  type SpawnApi,
+  type SpawnRecordRequest,
+} from './spawn-routes.ts';
 export {
   createRateLimiter,
   DEFAULT_RATE_LIMITS,

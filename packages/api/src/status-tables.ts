@@ -7,6 +7,7 @@ import {
   CONTROL_STATUS,
   LEDGER_STATUS,
   LOG_STATUS,
+  SPAWN_STATUS,
   STORE_STATUS,
 } from './errors.ts';
 import { FEDERATION_STATUS } from './federation-routes.ts';
@@ -21,4 +22,5 @@ export const STATUS_TABLES = {
   AuroraError: AURORA_STATUS,
   FederationError: FEDERATION_STATUS,
   InteropError: INTEROP_STATUS,
+  SpawnError: SPAWN_STATUS,
 } as const;

@@ -11,6 +11,7 @@ import { LogError, type LogErrorCode } from '@vaultmesh/log';
 import { PolicyError, type PolicyErrorCode } from '@vaultmesh/policy/errors';
 import { ConfigError } from '@vaultmesh/node';
 import { PsiError, type PsiErrorCode } from '@vaultmesh/psi';
+import { SpawnError, type SpawnErrorCode } from '@vaultmesh/spawn';
 import { StoreError, type StoreErrorCode } from '@vaultmesh/types';
 
 export const EXIT = {
@@ -194,6 +195,20 @@ const PSI_EXIT: Record<PsiErrorCode, number> = {
   NOT_FOUND: EXIT.NOT_FOUND,
 };
 
+/** SpawnError codes (@vaultmesh/spawn: templates, generated trees, their manifests) → exit codes. */
+const SPAWN_EXIT: Record<SpawnErrorCode, number> = {
+  INVALID_NAME: EXIT.USAGE,
+  INVALID_PARAMS: EXIT.USAGE,
+  NOT_SPAWNED: EXIT.USAGE,
+  MANIFEST_INVALID: EXIT.USAGE,
+  UNKNOWN_TEMPLATE: EXIT.NOT_FOUND,
+  UNKNOWN_VERSION: EXIT.NOT_FOUND,
+  POLICY_DENIED: EXIT.AUTH,
+  TARGET_EXISTS: EXIT.CONFLICT,
+  DIGEST_MISMATCH: EXIT.CONFLICT,
+  TEMPLATE_INVALID: EXIT.INTERNAL,
+};
+
 /** The per-package code → exit tables, as docs/cli.md documents them (a test compares the two). */
 export const EXIT_TABLES = {
   ControlError: CONTROL_EXIT,
@@ -207,6 +222,7 @@ export const EXIT_TABLES = {
   LogError: LOG_EXIT,
   FederationError: FEDERATION_EXIT,
   PsiError: PSI_EXIT,
+  SpawnError: SPAWN_EXIT,
 } as const;
 
 /** Maps an error to [exit code, one-line message]. */
@@ -231,6 +247,7 @@ export function exitFor(err: unknown): [number, string] {
   if (err instanceof LogError) return [LOG_EXIT[err.code], err.message];
   if (err instanceof FederationError) return [FEDERATION_EXIT[err.code], err.message];
   if (err instanceof PsiError) return [PSI_EXIT[err.code], err.message];
+  if (err instanceof SpawnError) return [SPAWN_EXIT[err.code], err.message];
   const code = (err as { code?: string }).code;
   if (code === 'EADDRINUSE') return [EXIT.FAILED, (err as Error).message];
   if (code === 'ENOENT' || code === 'EACCES') return [EXIT.FAILED, (err as Error).message];

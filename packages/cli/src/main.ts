@@ -19,6 +19,7 @@ import * as mcp from './commands/mcp.ts';
 import * as memory from './commands/memory.ts';
 import * as policy from './commands/policy.ts';
 import * as psi from './commands/psi.ts';
+import * as spawn from './commands/spawn.ts';
 import * as readiness from './commands/readiness.ts';
 import * as run from './commands/run/index.ts';
 import * as sim from './commands/sim.ts';
@@ -54,6 +55,7 @@ const COMMANDS = [
   deploy,
   aurora,
   psi,
+  spawn,
   sim,
   demo,
   bench,

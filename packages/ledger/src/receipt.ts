@@ -31,14 +31,14 @@ export type ReceiptKind = (typeof RECEIPT_KINDS)[number];
 
 /**
  * The kinds a caller may write through a public path (REST, a plan's ledger.record step): records of its own
- * decisions, deploys, evidence and spawned services. Every other kind (plan, step, analysis, audit, route, policy,
- * anchor, federation, key, tool, psi) is the node's own record of what it governed and is written only by the node.
+ * decisions, deploys and evidence. Every other kind (plan, step, analysis, audit, route, policy, anchor, federation,
+ * key, tool, psi, spawn) is the node's own record of what it governed and is written only by the node (a `spawn`
+ * receipt only after the tenant's policy allowed the spawn and the node rendered the tree itself).
  */
 export const PUBLIC_RECEIPT_KINDS = [
   'decision',
   'deploy',
   'evidence',
-  'spawn',
 ] as const satisfies readonly ReceiptKind[];
 
 /** Whether a caller may write receipts of `kind` (see PUBLIC_RECEIPT_KINDS). */
@@ -148,10 +148,22 @@ export const BODY_SCHEMAS: Record<ReceiptKind, object> = {
       digests: { type: 'object', additionalProperties: hex64, maxProperties: 10_000 },
     },
   },
+  // A service generated (or updated) from a Spawn template. The node writes version, operation, params and
+  // treeSha256 (the digest of the tree it rendered itself); only service and template are required, as in the
+  // first version of this kind.
   spawn: {
     type: 'object',
     required: ['service', 'template'],
-    properties: { service: str(200), template: str(200) },
+    properties: {
+      service: str(200),
+      template: str(200),
+      version: str(50),
+      from: str(50),
+      operation: { enum: ['create', 'update'] },
+      params: { type: 'object' },
+      treeSha256: hex64,
+      files: { type: 'integer', minimum: 0 },
+    },
   },
   // One governed agent tool call (MCP, A2A, REST or CLI): arguments and result by digest only, never by value.
   tool: {

@@ -13,6 +13,7 @@ import type * as InteropSdkModule from '@vaultmesh/interop';
 
 type InteropSdk = typeof InteropSdkModule;
 import { createControlPlane, type ControlPlane } from './control.ts';
+import { createNodeSpawn } from './spawn.ts';
 import { createInterop, type Interop } from './interop.ts';
 import { createAurora, type Aurora } from './aurora.ts';
 import { createFederation, type Federation } from './federation.ts';
@@ -244,6 +245,7 @@ export async function startNode(
     },
     aurora: aurora.api,
     psi: psi.api,
+    spawn: createNodeSpawn({ policy: control.policy, receipts: node.log, origin: node.origin }),
     evidence: async (index) =>
       exportEvidence(node.log, node.storage, index, {
         logKeys: await logKeyTexts(node.storage, node.key.verifierKeyText),

@@ -34,6 +34,7 @@ const RESOURCE_TYPES: Readonly<Record<string, string>> = {
   provider: `${NAMESPACE}::Provider`,
   ledger: `${NAMESPACE}::Ledger`,
   tool: `${NAMESPACE}::Tool`,
+  template: `${NAMESPACE}::Template`,
 };
 
 const ROLES = new Set(['admin', 'operator', 'agent', 'auditor', 'viewer']);

@@ -10,7 +10,9 @@ export type SpawnErrorCode =
   | 'TARGET_EXISTS' // the target directory exists (it is never overwritten)
   | 'NOT_SPAWNED' // a directory without a readable .vaultmesh/spawn.json
   | 'MANIFEST_INVALID' // a spawn.json that is not what spawn writes, or that its template cannot reproduce
-  | 'TEMPLATE_INVALID'; // a template folder that breaks the template rules (a bug in VaultMesh, not the caller's)
+  | 'TEMPLATE_INVALID' // a template folder that breaks the template rules (a bug in VaultMesh, not the caller's)
+  | 'POLICY_DENIED' // the tenant's policy does not let this principal spawn from this template
+  | 'DIGEST_MISMATCH'; // the caller's tree is not what the node renders for the same template, version and parameters
 
 /** What was wrong: the parameter problems, or the file involved. */
 export interface SpawnErrorEvidence {

@@ -16,7 +16,7 @@ export interface PolicyRequest {
   readonly action: string;
   /** The resource asked about, e.g. { type: 'plan', id: 'p-123', tenant: 'acme', environment: 'prod' }. */
   readonly resource: {
-    readonly type: 'plan' | 'tenant' | 'environment' | 'provider' | 'ledger' | 'tool';
+    readonly type: 'plan' | 'tenant' | 'environment' | 'provider' | 'ledger' | 'tool' | 'template';
     readonly id: string;
     readonly tenant: string;
     readonly environment?: string;

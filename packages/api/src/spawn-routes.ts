@@ -1,0 +1,102 @@
+// HTTP edge of Spawn: the template catalog, and the record of a spawn. The node renders the tree itself from the
+// template, version and parameters (so the digest on the receipt is its own, not the caller's), asks the tenant's
+// Cedar policy (action "spawn" on the Template), and only then appends the `spawn` receipt.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { authorize, type Principal as TokenPrincipal } from '@vaultmesh/auth';
+import type { Principal } from '@vaultmesh/types';
+import { toControlPrincipal } from './control-routes.ts';
+import { HttpError } from './errors.ts';
+
+/** What a caller asks the node to record. */
+export interface SpawnRecordRequest {
+  readonly operation: 'create' | 'update';
+  readonly template: string;
+  readonly service: string;
+  readonly tenant: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  /** The template version generated (default: the newest). */
+  readonly version?: string;
+  /** update: the version the tree had before. */
+  readonly from?: string;
+  /** The digest of the tree the caller wrote; the node refuses when its own render differs. */
+  readonly treeSha256: string;
+}
+
+/** What the routes need (packages/node/src/spawn.ts builds it). */
+export interface SpawnApi {
+  templates(): readonly unknown[];
+  record(req: SpawnRecordRequest, principal: Principal): Promise<unknown>;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const FIELDS = new Set([
+  'operation',
+  'template',
+  'service',
+  'tenant',
+  'params',
+  'version',
+  'from',
+  'treeSha256',
+]);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(body: Record<string, unknown>, key: string, required: boolean): string | undefined {
+  const v = body[key];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > 200)
+    throw new HttpError(400, 'INVALID_REQUEST', `${key} must be a string of 1 to 200 characters`);
+  return v;
+}
+
+/** Checks the shape of a record request (the node checks its meaning). */
+export function parseSpawnRequest(body: unknown, p: TokenPrincipal): SpawnRecordRequest {
+  if (!isObject(body)) throw new HttpError(400, 'INVALID_REQUEST', 'request body must be a JSON object');
+  for (const k of Object.keys(body))
+    if (!FIELDS.has(k)) throw new HttpError(400, 'INVALID_REQUEST', `unknown field "${k}"`);
+  const operation = body['operation'] ?? 'create';
+  if (operation !== 'create' && operation !== 'update')
+    throw new HttpError(400, 'INVALID_REQUEST', 'operation must be "create" or "update"');
+  const params = body['params'] ?? {};
+  if (!isObject(params)) throw new HttpError(400, 'INVALID_REQUEST', 'params must be a JSON object');
+  const treeSha256 = str(body, 'treeSha256', true)!;
+  if (!HEX64.test(treeSha256))
+    throw new HttpError(400, 'INVALID_REQUEST', 'treeSha256 must be 64 lower-case hex digits');
+  const tenant = str(body, 'tenant', false) ?? (p.tenant === '*' ? 'default' : p.tenant);
+  const version = str(body, 'version', false);
+  const from = str(body, 'from', false);
+  if (operation === 'update' && from === undefined)
+    throw new HttpError(400, 'INVALID_REQUEST', 'an update names the version it comes from ("from")');
+  return {
+    operation,
+    template: str(body, 'template', true)!,
+    service: str(body, 'service', true)!,
+    tenant,
+    params,
+    treeSha256,
+    ...(version !== undefined ? { version } : {}),
+    ...(from !== undefined ? { from } : {}),
+  };
+}
+
+/** Registers GET /api/spawn/templates and POST /api/spawn. */
+export function registerSpawnRoutes(
+  app: FastifyInstance,
+  spawn: SpawnApi,
+  principal: (req: FastifyRequest) => Promise<TokenPrincipal>,
+): void {
+  app.get('/api/spawn/templates', async (req) => {
+    authorize(await principal(req), 'receipts:read');
+    return { templates: spawn.templates() };
+  });
+  app.post('/api/spawn', async (req, reply) => {
+    const p = await principal(req);
+    authorize(p, 'receipts:write');
+    const r = parseSpawnRequest(req.body, p);
+    authorize(p, 'receipts:write', r.tenant);
+    return reply.code(201).send(await spawn.record(r, toControlPrincipal(p)));
+  });
+}
