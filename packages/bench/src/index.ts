@@ -16,6 +16,7 @@ import { benchProofPostgres } from './proof-postgres.ts';
 import { benchPsi } from './psi.ts';
 import { printResults, type BenchResult } from './result.ts';
 import { benchRoute } from './route.ts';
+import { benchSpawn } from './spawn.ts';
 
 /** Runs the selected benchmarks (all by default). */
 export async function runBenchmarks(opts: {
@@ -43,6 +44,7 @@ export async function runBenchmarks(opts: {
       'cluster-http',
       'proof-pg',
       'psi',
+      'spawn',
     ],
   );
   const results: BenchResult[] = [];
@@ -56,6 +58,7 @@ export async function runBenchmarks(opts: {
   if (only.has('mirror')) results.push(...(await benchMirror()));
   if (only.has('route')) results.push(...(await benchRoute()));
   if (only.has('psi')) results.push(...(await benchPsi()));
+  if (only.has('spawn')) results.push(...(await benchSpawn()));
   if (only.has('failover')) results.push(...(await benchFailover(opts.vmBin)));
   if (only.has('cluster-http')) results.push(...(await benchClusterHttp(opts.vmBin)));
   if (only.has('proof-pg')) results.push(...(await benchProofPostgres(opts.size, opts.vmBin)));

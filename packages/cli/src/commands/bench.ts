@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .option('--size <n>', 'entries in the large log for proof/verify/memory benchmarks', '1000000')
     .option(
       '--only <names>',
-      'comma-separated subset: append,append-pg,proof,verify,memory,httpsig,bundle,policy,executor,mcp,mirror,route,failover,cluster-http,proof-pg,psi',
+      'comma-separated subset: append,append-pg,proof,verify,memory,httpsig,bundle,policy,executor,mcp,mirror,route,failover,cluster-http,proof-pg,psi,spawn',
     )
     .option('--json <file>', 'also write the results as JSON')
     .action(async (o: { size: string; only?: string; json?: string }) => {
