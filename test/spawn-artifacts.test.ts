@@ -18,6 +18,7 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Service } from 'kubernetes-models/v1';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runVm } from './helpers/vm.ts';
 
 const VARIANTS: [string, Record<string, unknown>][] = [
   ['service', {}],
@@ -115,11 +116,61 @@ describe.each(VARIANTS)('spawn %s %j', (template, params) => {
     expect(ci.jobs['test']!.steps.map((s) => s.run)).toEqual(expect.arrayContaining(['npm ci', 'npm test']));
   });
 
-  it('writes a deploy intent the strategist plans', () => {
+  it('writes a deploy intent the strategist plans, with its manifests: the canary is its own Deployment', () => {
     const intent = JSON.parse(r.files.get('vaultmesh/deploy-intent.json')!) as Record<string, unknown>;
-    const plan = planIntent(intent, { now: () => Date.parse('2026-01-01T00:00:00Z') });
-    expect(plan.target).toMatchObject({ tenant: 'default', environment: 'production' });
-    const steps = plan.phases.flatMap((p) => p.steps.map((s) => s.action));
-    expect(steps).toContain('k8s.rollout');
+    const now = () => Date.parse('2026-01-01T00:00:00Z');
+    const bare = planIntent(intent, { now });
+    expect(bare.target).toMatchObject({ tenant: 'default', environment: 'production' });
+    expect(bare.phases.flatMap((p) => p.steps.map((s) => s.action))).toContain('k8s.rollout');
+    const kustomization = yaml(r, 'k8s/kustomization.yaml') as { resources: string[] };
+    const manifests = kustomization.resources.map((f) => yaml(r, `k8s/${f}`));
+    const plan = planIntent({ ...intent, manifests }, { now });
+    expect(plan.phases.map((p) => p.id)).toEqual(['preflight', 'manifests', 'canary', 'full']);
+    const applied = (plan.phases[1]!.steps[0]!.params as { manifests: { kind: string }[] }).manifests;
+    expect(applied.map((m) => m.kind)).not.toContain('Deployment');
+    const canary = (plan.phases[2]!.steps[0]!.params as { manifests: Record<string, unknown>[] })
+      .manifests[0]!;
+    expect(() => new Deployment(canary as never).validate()).not.toThrow();
+    expect(canary).toHaveProperty('metadata.name', `${r.service}-canary`);
+    expect(canary).toHaveProperty('spec.template.spec.containers.0.readinessProbe.httpGet.path', '/readyz');
+    expect(canary).toHaveProperty('spec.template.spec.containers.0.image', `${r.params['image']}:0.1.0`);
+  });
+});
+
+describe('vm mcp strategist --intent … --manifests k8s/ on a spawned tree', () => {
+  it('stores a plan whose first phase applies the manifests and whose canary is the generated Deployment', async () => {
+    const dir = join(tmp, 'cli');
+    const r = render({ template: 'service', service: 'cli-svc' });
+    writeFiles(join(dir, 'tree'), r.files);
+    expect((await runVm(['init', '-d', join(dir, 'data')])).code).toBe(0);
+    const tree = join(dir, 'tree');
+    const out = await runVm([
+      'mcp',
+      'strategist',
+      '-d',
+      join(dir, 'data'),
+      '--intent',
+      join(tree, 'vaultmesh/deploy-intent.json'),
+      '--manifests',
+      join(tree, 'k8s'),
+      '--json',
+    ]);
+    expect(out.code, out.stderr).toBe(0);
+    const stored = JSON.parse(out.stdout) as {
+      plan: { phases: { id: string; steps: { action: string }[] }[] };
+    };
+    expect(stored.plan.phases.map((p) => p.id)).toEqual(['preflight', 'manifests', 'canary', 'full']);
+    const bad = await runVm([
+      'mcp',
+      'strategist',
+      '-d',
+      join(dir, 'data'),
+      '--intent',
+      join(tree, 'vaultmesh/deploy-intent.json'),
+      '--manifests',
+      join(tree, 'README.md'),
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/apiVersion, kind and metadata\.name|not YAML/);
   });
 });

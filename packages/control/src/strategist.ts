@@ -27,6 +27,19 @@ const Common = {
   region: Text.optional(),
 };
 
+/** A Kubernetes object as a deploy intent carries it (e.g. what `vm spawn` generated under k8s/). */
+const KubeObject = z
+  .object({
+    apiVersion: z.string().min(1).max(200),
+    kind: z.string().min(1).max(100),
+    metadata: z
+      .object({
+        name: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a Kubernetes name'),
+      })
+      .loose(),
+  })
+  .loose();
+
 /** deploy: canary first (its percent of replicas), then the full rollout. */
 export const DeployIntentSchema = z.strictObject({
   kind: z.literal('deploy'),
@@ -45,6 +58,12 @@ export const DeployIntentSchema = z.strictObject({
   container: z.string().min(1).max(253).optional(),
   /** Ask a human before the full rollout; default true when the environment looks like production. */
   approveFullRollout: z.boolean().optional(),
+  /**
+   * The service's own manifests (e.g. a spawned service's k8s/). The others than its Deployment are applied before
+   * the canary, and the canary is that Deployment's pod template (probes, resources, security context) on the new
+   * version.
+   */
+  manifests: z.array(KubeObject).min(1).max(50).optional(),
 });
 
 /** rollback: set the service back to a known version. */
@@ -165,24 +184,87 @@ function probe(id: string, url: string, timeoutMs = 120_000): PlanStep {
   };
 }
 
-function deployPhases(i: z.infer<typeof DeployIntentSchema>): PlanPhase[] {
+type DeployIntent = z.infer<typeof DeployIntentSchema>;
+type Json = Record<string, unknown>;
+const isJson = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The canary Deployment: the service's own Deployment (when the intent carries it) renamed, scaled to the canary's
+ * replicas, labelled track=canary and running the new image, so it has the same probes, resources and security
+ * context; else a minimal one.
+ */
+export function canaryManifest(
+  i: DeployIntent,
+  opts: { name: string; replicas: number; container: string; image: string },
+): Json {
+  const base = i.manifests?.find((m) => m.kind === 'Deployment' && m.metadata.name === i.service);
+  if (!base) {
+    const labels = { app: i.service, track: 'canary' };
+    return {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: opts.name, labels },
+      spec: {
+        replicas: opts.replicas,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: { containers: [{ name: opts.container, image: opts.image }] },
+        },
+      },
+    };
+  }
+  const d = structuredClone(base) as Json & { metadata: Json; spec?: unknown };
+  const spec = isJson(d.spec) ? d.spec : {};
+  const template = isJson(spec['template']) ? spec['template'] : {};
+  const tMeta = isJson(template['metadata']) ? template['metadata'] : {};
+  const selector = isJson(spec['selector']) ? spec['selector'] : {};
+  const match = isJson(selector['matchLabels']) ? selector['matchLabels'] : {};
+  const podSpec = isJson(template['spec']) ? template['spec'] : {};
+  const containers = Array.isArray(podSpec['containers']) ? podSpec['containers'] : [];
+  const track = { track: 'canary' };
+  for (const k of ['resourceVersion', 'uid', 'creationTimestamp', 'generation', 'managedFields'])
+    delete d.metadata[k];
+  delete (d as Json)['status'];
+  return {
+    ...d,
+    metadata: {
+      ...d.metadata,
+      name: opts.name,
+      labels: { ...(isJson(d.metadata['labels']) ? d.metadata['labels'] : {}), ...track },
+    },
+    spec: {
+      ...spec,
+      replicas: opts.replicas,
+      selector: { ...selector, matchLabels: { ...match, ...track } },
+      template: {
+        ...template,
+        metadata: { ...tMeta, labels: { ...(isJson(tMeta['labels']) ? tMeta['labels'] : {}), ...track } },
+        spec: {
+          ...podSpec,
+          containers: containers.map((c: unknown) =>
+            isJson(c) && c['name'] === opts.container ? { ...c, image: opts.image } : c,
+          ),
+        },
+      },
+    },
+  };
+}
+
+/** The intent's manifests other than the service's own Deployment (applied before the canary). */
+function supportingManifests(i: DeployIntent): Json[] {
+  return (i.manifests ?? []).filter((m) => !(m.kind === 'Deployment' && m.metadata.name === i.service));
+}
+
+function deployPhases(i: DeployIntent): PlanPhase[] {
   const container = i.container ?? i.service;
   const canary = `${i.service}-canary`;
   const canaryReplicas = Math.max(1, Math.ceil((i.replicas * i.canaryPercent) / 100));
   const newImage = `${i.image}:${i.version}`;
   const oldImage = `${i.image}:${i.currentVersion}`;
-  const labels = { app: i.service, track: 'canary' };
   const retireCanary = { action: 'k8s.scale', params: { deployment: canary, replicas: 0 } };
-  const manifest = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: canary, labels },
-    spec: {
-      replicas: canaryReplicas,
-      selector: { matchLabels: labels },
-      template: { metadata: { labels }, spec: { containers: [{ name: container, image: newImage }] } },
-    },
-  };
+  const manifest = canaryManifest(i, { name: canary, replicas: canaryReplicas, container, image: newImage });
+  const supporting = supportingManifests(i);
   const approve = i.approveFullRollout ?? looksLikeProduction(i.environment);
   return [
     {
@@ -190,6 +272,25 @@ function deployPhases(i: z.infer<typeof DeployIntentSchema>): PlanPhase[] {
       name: 'the running version is healthy',
       steps: [probe('probe-current', i.healthUrl, 60_000)],
     },
+    ...(supporting.length > 0
+      ? [
+          {
+            id: 'manifests',
+            name: `the service's manifests (${[...new Set(supporting.map((m) => m.kind))].join(', ')})`,
+            steps: [
+              {
+                id: 'apply-manifests',
+                action: 'k8s.apply',
+                params: { manifests: supporting },
+                risk: 'medium' as const,
+                // Server-side apply of objects that may have existed before: nothing to undo them to.
+                reversible: false,
+                timeoutMs: 120_000,
+              },
+            ],
+          },
+        ]
+      : []),
     {
       id: 'canary',
       name: `canary: ${i.canaryPercent}% (${canaryReplicas} of ${i.replicas} replicas) on ${i.version}`,

@@ -47,6 +47,76 @@ const intents = {
 };
 
 describe('built-in strategist', () => {
+  it("plans a deploy with the service's own manifests: the others applied first, the canary from its Deployment", () => {
+    const own = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'api', namespace: 'shop', labels: { 'app.kubernetes.io/name': 'api' }, uid: 'x' },
+      spec: {
+        replicas: 8,
+        selector: { matchLabels: { 'app.kubernetes.io/name': 'api' } },
+        template: {
+          metadata: { labels: { 'app.kubernetes.io/name': 'api' } },
+          spec: {
+            securityContext: { runAsNonRoot: true },
+            containers: [
+              {
+                name: 'api',
+                image: 'registry.example/shop/api:v1.9.3',
+                readinessProbe: { httpGet: { path: '/readyz' } },
+              },
+              { name: 'sidecar', image: 'envoy:1' },
+            ],
+          },
+        },
+      },
+      status: { replicas: 8 },
+    };
+    const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'shop' } };
+    const pdb = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'api' } };
+    const p = planIntent({ ...deploy, manifests: [own, service, pdb] }, { now: clock });
+    expect(p.phases.map((ph) => ph.id)).toEqual(['preflight', 'manifests', 'canary', 'full']);
+    const apply = p.phases[1]!.steps[0]!;
+    expect(apply).toMatchObject({
+      action: 'k8s.apply',
+      reversible: false,
+      params: { manifests: [service, pdb] },
+    });
+    interface Canary {
+      metadata: Record<string, unknown>;
+      status?: unknown;
+      spec: {
+        replicas: number;
+        selector: { matchLabels: Record<string, string> };
+        template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> };
+      };
+    }
+    const canary = (p.phases[2]!.steps[0]!.params as { manifests: Canary[] }).manifests[0]!;
+    expect(canary.metadata).toEqual({
+      name: 'api-canary',
+      namespace: 'shop',
+      labels: { 'app.kubernetes.io/name': 'api', track: 'canary' },
+    });
+    expect(canary.status).toBeUndefined();
+    expect(canary.spec.replicas).toBe(2);
+    expect(canary.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'api', track: 'canary' });
+    expect(canary.spec.template.metadata.labels.track).toBe('canary');
+    expect(canary.spec.template.spec.securityContext).toEqual({ runAsNonRoot: true });
+    expect(canary.spec.template.spec.containers).toEqual([
+      {
+        name: 'api',
+        image: 'registry.example/shop/api:v2.0.0',
+        readinessProbe: { httpGet: { path: '/readyz' } },
+      },
+      { name: 'sidecar', image: 'envoy:1' },
+    ]);
+    expect(own.metadata.name).toBe('api'); // the intent's objects are not changed
+    expect(checkPlanActions(p, createActionRegistry())).toEqual([]);
+    expect(() => planIntent({ ...deploy, manifests: [{ kind: 'Service' }] }, { now: clock })).toThrow(
+      ControlError,
+    );
+  });
+
   it('gives a byte-identical plan for the same intent and clock, and ids derived from the intent', () => {
     const a = planIntent(deploy, { now: clock });
     const b = planIntent(JSON.parse(JSON.stringify(deploy)), { now: clock });

@@ -12,6 +12,7 @@ import {
 } from '@vaultmesh/node';
 import { dataDir, keyOptions, localActor, withData } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
+import { readManifests } from '../manifests.ts';
 import { registerMcpClientCommands } from './mcp-client.ts';
 import { registerMcpServe } from './mcp-serve.ts';
 import { print, printJson } from '../output.ts';
@@ -53,6 +54,15 @@ function readJson(file: string, what: string): unknown {
   } catch (err) {
     throw new CliError(EXIT.USAGE, `${what} ${file} is not JSON: ${(err as Error).message}`);
   }
+}
+
+/** The intent file, with the manifests under `manifests` added (a deploy intent only). */
+function intentWithManifests(file: string, manifests: string | undefined): unknown {
+  const intent = readJson(file, 'intent file');
+  if (manifests === undefined) return intent;
+  if ((intent as { kind?: unknown } | null)?.kind !== 'deploy')
+    throw new CliError(EXIT.USAGE, '--manifests goes with a deploy intent');
+  return { ...(intent as Record<string, unknown>), manifests: readManifests(manifests) };
 }
 
 /** One human line per run event. */
@@ -110,6 +120,10 @@ export function register(program: Command): void {
         'make and store a plan from an intent file (deploy, rollback, scale, rotate-key, route-gpu-job), a plan file, or a free-text goal (the model-backed strategist: control.openai)',
       )
       .option('--intent <file>', 'intent JSON, e.g. {"kind":"deploy","service":"api",...}')
+      .option(
+        '--manifests <path>',
+        "with a deploy --intent: the service's Kubernetes manifests (a file, a folder, or a kustomize folder such as a spawned service's k8s/)",
+      )
       .option('--plan <file>', 'a complete plan JSON to validate and store instead')
       .option(
         '--goal <text>',
@@ -123,6 +137,7 @@ export function register(program: Command): void {
     async (
       o: Common & {
         intent?: string;
+        manifests?: string;
         plan?: string;
         goal?: string;
         tenant?: string;
@@ -137,9 +152,11 @@ export function register(program: Command): void {
         throw new CliError(EXIT.USAGE, "--goal needs --tenant and --environment (the plan's target)");
       if (o.goal === undefined && (o.tenant || o.environment || o.namespace || o.region))
         throw new CliError(EXIT.USAGE, '--tenant, --environment, --namespace and --region go with --goal');
+      if (o.manifests !== undefined && o.intent === undefined)
+        throw new CliError(EXIT.USAGE, '--manifests goes with a deploy --intent');
       await withControl(o, async (c) => {
         const plan = o.intent
-          ? await c.strategist.plan({ intent: readJson(o.intent, 'intent file') })
+          ? await c.strategist.plan({ intent: intentWithManifests(o.intent, o.manifests) })
           : o.goal !== undefined
             ? await c.strategist.plan({
                 goal: o.goal,
