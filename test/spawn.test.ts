@@ -191,8 +191,24 @@ describe('vm spawn', () => {
     });
     expect(mismatch.status).toBe(409);
     expect(mismatch.body.code).toBe('DIGEST_MISMATCH');
-    const bad = await call('POST', '/api/spawn', operator, { template: 'service', service: 'x', extra: 1 });
-    expect(bad.status).toBe(400);
+    const digest = render({ template: 'service', service: 'x' }).treeSha256;
+    for (const body of [
+      { template: 'service', service: 'x', extra: 1 },
+      { template: 'service', service: 'x', treeSha256: digest, tenant: 'ACME' },
+      { template: 'service', service: 'x', treeSha256: digest, params: { port: { $gt: 1 } } },
+      { template: 'service', service: 'x', treeSha256: digest, params: { db: 'postgres', extra: 'y' } },
+      { template: 'service', service: 'X Y', treeSha256: digest },
+      { template: 'service', service: 'x', treeSha256: digest, operation: 'delete' },
+      { template: 'service', service: 'x', treeSha256: digest, operation: 'update' },
+      [],
+    ]) {
+      const r = await call('POST', '/api/spawn', operator, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+    }
+    for (const template of ['../templates/service', 'nope']) {
+      const r = await call('POST', '/api/spawn', operator, { template, service: 'x', treeSha256: digest });
+      expect(r.status, template).toBe(404);
+    }
   });
 
   it('verifies a tree against its manifest and its receipt on the node', async () => {

@@ -29,6 +29,7 @@ export interface SpawnApi {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+const TENANT = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const FIELDS = new Set([
   'operation',
   'template',
@@ -66,6 +67,8 @@ export function parseSpawnRequest(body: unknown, p: TokenPrincipal): SpawnRecord
   if (!HEX64.test(treeSha256))
     throw new HttpError(400, 'INVALID_REQUEST', 'treeSha256 must be 64 lower-case hex digits');
   const tenant = str(body, 'tenant', false) ?? (p.tenant === '*' ? 'default' : p.tenant);
+  if (!TENANT.test(tenant))
+    throw new HttpError(400, 'INVALID_REQUEST', 'tenant must match ^[a-z0-9][a-z0-9_.-]{0,62}$');
   const version = str(body, 'version', false);
   const from = str(body, 'from', false);
   if (operation === 'update' && from === undefined)

@@ -61,6 +61,8 @@ interface TemplateJson {
 }
 
 const META = new Set(['template.json', 'files.json', 'history']);
+/** What a template id may be (anything else names no template, whatever the file system holds). */
+const TEMPLATE_ID = /^[a-z][a-z0-9-]{0,62}$/;
 const VERSION = /^\d+\.\d+\.\d+$/;
 
 function invalid(file: string, message: string): SpawnError {
@@ -106,8 +108,8 @@ function layerFiles(
 export function loadTemplate(id: string, root = TEMPLATES_DIR): LoadedTemplate {
   const dir = join(root, id);
   const metaFile = join(dir, 'template.json');
-  if (id.startsWith('_') || !existsSync(metaFile))
-    throw new SpawnError('UNKNOWN_TEMPLATE', `no template "${id}" (see vm spawn templates)`);
+  if (!TEMPLATE_ID.test(id) || !existsSync(metaFile))
+    throw new SpawnError('UNKNOWN_TEMPLATE', `no template "${id.slice(0, 64)}" (see vm spawn templates)`);
   const meta = readJson<TemplateJson>(metaFile);
   if (meta.id !== id) throw invalid(metaFile, `id "${meta.id}" is not the folder name "${id}"`);
   if (!Array.isArray(meta.history) || meta.history.length === 0)

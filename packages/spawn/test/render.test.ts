@@ -134,6 +134,8 @@ describe('render', () => {
     expect(code(() => render({ template: 'nope', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
     expect(code(() => render({ template: '_common', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
     expect(code(() => render({ template: '../service', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
+    expect(code(() => render({ template: '../templates/service', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
+    expect(code(() => render({ template: 'Service', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
   });
 });
 
