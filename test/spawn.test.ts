@@ -115,7 +115,7 @@ describe('vm spawn', () => {
     const expected = render({
       template: 'service',
       service: 'payments',
-      params: { db: 'postgres', port: 8081 },
+      params: { db: 'postgres', port: 8081, tenant: 'acme' },
     });
     expect(out.treeSha256).toBe(expected.treeSha256);
     expect(out.tenant).toBe('acme');
@@ -133,12 +133,16 @@ describe('vm spawn', () => {
         service: 'payments',
         template: 'service',
         version: expected.version,
-        params: { db: 'postgres', port: 8081 },
+        params: { db: 'postgres', port: 8081, tenant: 'acme' },
         treeSha256: expected.treeSha256,
         files: expected.files.size,
       },
     });
     expect(readdirSync(work).filter((n) => n.includes('.spawn-'))).toEqual([]);
+    // The tenant that governs it is the spawn's own, in its deploy intent too.
+    expect(JSON.parse(readFileSync(join(target, 'vaultmesh/deploy-intent.json'), 'utf8')).tenant).toBe(
+      'acme',
+    );
   });
 
   it.each([
@@ -147,6 +151,7 @@ describe('vm spawn', () => {
     [['create', 'ok', '--template', 'service', '--set', 'colour=red'], 2, /unknown parameter "colour"/],
     [['create', 'ok', '--template', 'service', '--port', 'eighty'], 2, /--port must be a number/],
     [['create', 'ok', '--template', 'cron'], 3, /no template "cron"/],
+    [['create', 'ok', '--template', 'service', '--set', 'tenant=globex'], 2, /use --tenant/],
     [['create', 'ok', '--template', 'service', '--template-version', '0.9.0'], 3, /no version 0\.9\.0/],
     [['create', 'payments', '--template', 'service'], 5, /exists; vm spawn never overwrites/],
   ])('refuses %j before writing or recording anything', async (args, code, message) => {
@@ -200,6 +205,7 @@ describe('vm spawn', () => {
       { template: 'service', service: 'X Y', treeSha256: digest },
       { template: 'service', service: 'x', treeSha256: digest, operation: 'delete' },
       { template: 'service', service: 'x', treeSha256: digest, operation: 'update' },
+      { template: 'service', service: 'x', treeSha256: digest, tenant: 'acme', params: { tenant: 'globex' } },
       [],
     ]) {
       const r = await call('POST', '/api/spawn', operator, body);

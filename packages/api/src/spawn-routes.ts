@@ -53,6 +53,9 @@ function str(body: Record<string, unknown>, key: string, required: boolean): str
   return v;
 }
 
+/** The tenant of a spawn that names none: the token's own, or `default` for a token of every tenant. */
+const defaultTenant = (p: TokenPrincipal): string => (p.tenant === '*' ? 'default' : p.tenant);
+
 /** Checks the shape of a record request (the node checks its meaning). */
 export function parseSpawnRequest(body: unknown, p: TokenPrincipal): SpawnRecordRequest {
   if (!isObject(body)) throw new HttpError(400, 'INVALID_REQUEST', 'request body must be a JSON object');
@@ -66,7 +69,7 @@ export function parseSpawnRequest(body: unknown, p: TokenPrincipal): SpawnRecord
   const treeSha256 = str(body, 'treeSha256', true)!;
   if (!HEX64.test(treeSha256))
     throw new HttpError(400, 'INVALID_REQUEST', 'treeSha256 must be 64 lower-case hex digits');
-  const tenant = str(body, 'tenant', false) ?? (p.tenant === '*' ? 'default' : p.tenant);
+  const tenant = str(body, 'tenant', false) ?? defaultTenant(p);
   if (!TENANT.test(tenant))
     throw new HttpError(400, 'INVALID_REQUEST', 'tenant must match ^[a-z0-9][a-z0-9_.-]{0,62}$');
   const version = str(body, 'version', false);
@@ -92,8 +95,10 @@ export function registerSpawnRoutes(
   principal: (req: FastifyRequest) => Promise<TokenPrincipal>,
 ): void {
   app.get('/api/spawn/templates', async (req) => {
-    authorize(await principal(req), 'receipts:read');
-    return { templates: spawn.templates() };
+    const p = await principal(req);
+    authorize(p, 'receipts:read');
+    // The tenant a spawn by this caller goes to unless it names one (what `vm spawn create` renders with).
+    return { tenant: defaultTenant(p), templates: spawn.templates() };
   });
   app.post('/api/spawn', async (req, reply) => {
     const p = await principal(req);

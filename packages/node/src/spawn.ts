@@ -26,10 +26,17 @@ export function createNodeSpawn(deps: NodeSpawnDeps): SpawnApi {
         if (to <= from)
           throw new SpawnError('UNKNOWN_VERSION', `an update goes to a newer version than ${req.from}`);
       }
+      // The generated files name the tenant that governs the service (its deploy intent): it is the spawn's own.
+      if (req.params['tenant'] !== undefined && req.params['tenant'] !== req.tenant)
+        throw new SpawnError(
+          'INVALID_PARAMS',
+          `--tenant ${String(req.params['tenant'])} is not the tenant of the spawn (${req.tenant})`,
+          { problems: ['the tenant parameter must be the spawn tenant'] },
+        );
       const rendered = render({
         template: t.id,
         service: req.service,
-        params: req.params,
+        params: { ...req.params, tenant: req.tenant },
         version,
       });
       if (rendered.treeSha256 !== req.treeSha256)

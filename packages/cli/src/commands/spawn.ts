@@ -118,11 +118,22 @@ function printTree(r: Rendered): void {
     );
 }
 
+/** The tenant a spawn goes to: --tenant, else what the node says this token's spawns go to. */
+async function spawnTenant(o: CreateOpts): Promise<string> {
+  if (o.tenant !== undefined) return o.tenant;
+  if (o.dryRun) return 'default';
+  return (await apiCall<{ tenant: string }>(o, 'GET', '/api/spawn/templates')).body.tenant;
+}
+
 async function create(name: string, o: CreateOpts): Promise<void> {
+  const params = paramsOf(o);
+  if (params['tenant'] !== undefined)
+    throw new CliError(EXIT.USAGE, 'the tenant is the spawn tenant: use --tenant, not --set tenant=');
+  params['tenant'] = await spawnTenant(o);
   const rendered = render({
     template: o.template,
     service: name,
-    params: paramsOf(o),
+    params,
     ...(o.templateVersion !== undefined ? { version: o.templateVersion } : {}),
   });
   if (o.dryRun) {
@@ -157,7 +168,7 @@ async function create(name: string, o: CreateOpts): Promise<void> {
         service: rendered.service,
         params: rendered.params,
         treeSha256: rendered.treeSha256,
-        ...(o.tenant !== undefined ? { tenant: o.tenant } : {}),
+        tenant: params['tenant'],
       })
     ).body;
     writeFiles(staged.staging, metadataFiles(manifestOf(rendered, recorded), rendered.files));
@@ -346,7 +357,10 @@ export function register(program: Command): void {
       .requiredOption('-t, --template <id>', 'service, worker or mcp-server (vm spawn templates)')
       .option('--template-version <x.y.z>', "the template's version (default: the newest)")
       .option('--dir <dir>', 'where to write it (default ./<name>; never overwritten)')
-      .option('--tenant <tenant>', "the tenant that governs it (default: the token's)")
+      .option(
+        '--tenant <tenant>',
+        "the tenant that governs it: records the spawn and goes into its deploy intent (default: the token's)",
+      )
       .option('--description <text>', 'one line for the README and package.json')
       .option('--port <n>', 'HTTP port')
       .option('--db <db>', 'service: none or postgres')
