@@ -11,6 +11,7 @@ import { createToken } from '@vaultmesh/auth';
 import { decodeReceipt } from '@vaultmesh/ledger';
 import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callApi } from './helpers/http.ts';
 import { runVm } from './helpers/vm.ts';
 import { until } from './helpers/wait.ts';
 
@@ -21,17 +22,8 @@ let storer: string;
 let approver: string;
 let tenantOnly: string;
 
-async function call(method: string, path: string, token: string, body?: unknown) {
-  const r = await fetch(node.url + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-}
+const call = (method: string, path: string, token: string, body?: unknown) =>
+  callApi(node.url, method, path, token, body);
 
 interface SeriesView {
   name: string;

@@ -144,32 +144,25 @@ describe('vm mcp strategist --intent … --manifests k8s/ on a spawned tree', ()
     writeFiles(join(dir, 'tree'), r.files);
     expect((await runVm(['init', '-d', join(dir, 'data')])).code).toBe(0);
     const tree = join(dir, 'tree');
-    const out = await runVm([
-      'mcp',
-      'strategist',
-      '-d',
-      join(dir, 'data'),
-      '--intent',
-      join(tree, 'vaultmesh/deploy-intent.json'),
-      '--manifests',
-      join(tree, 'k8s'),
-      '--json',
-    ]);
+    const strategist = (manifests: string, ...more: string[]) =>
+      runVm([
+        'mcp',
+        'strategist',
+        '-d',
+        join(dir, 'data'),
+        '--intent',
+        join(tree, 'vaultmesh/deploy-intent.json'),
+        '--manifests',
+        manifests,
+        ...more,
+      ]);
+    const out = await strategist(join(tree, 'k8s'), '--json');
     expect(out.code, out.stderr).toBe(0);
     const stored = JSON.parse(out.stdout) as {
       plan: { phases: { id: string; steps: { action: string }[] }[] };
     };
     expect(stored.plan.phases.map((p) => p.id)).toEqual(['preflight', 'manifests', 'canary', 'full']);
-    const bad = await runVm([
-      'mcp',
-      'strategist',
-      '-d',
-      join(dir, 'data'),
-      '--intent',
-      join(tree, 'vaultmesh/deploy-intent.json'),
-      '--manifests',
-      join(tree, 'README.md'),
-    ]);
+    const bad = await strategist(join(tree, 'README.md'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/apiVersion, kind and metadata\.name|not YAML/);
   });

@@ -16,6 +16,7 @@ import { createToken } from '@vaultmesh/auth';
 import { loadConfig, startNode, type RunningNode } from '@vaultmesh/node';
 import { MANIFEST_FILE, render } from '@vaultmesh/spawn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callApi } from './helpers/http.ts';
 import { runVm } from './helpers/vm.ts';
 
 let dir: string;
@@ -33,17 +34,8 @@ permit (principal, action == VaultMesh::Action::"spawn", resource == VaultMesh::
 when { principal.role == "agent" && principal.tenant == "initech" && resource.tenant == principal.tenant };
 `;
 
-async function call(method: string, path: string, token: string, body?: unknown) {
-  const r = await fetch(node.url + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-}
+const call = (method: string, path: string, token: string, body?: unknown) =>
+  callApi(node.url, method, path, token, body);
 
 const vm = (args: string[], token: string) =>
   runVm(['spawn', ...args, ...(args[0] === 'templates' ? [] : ['--url', node.url])], {

@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { errorCode } from './error-code.ts';
+import type { SpawnError } from '../src/index.ts';
 import {
   MAX_NAME_LENGTH,
-  SpawnError,
   checkServiceName,
   getTemplate,
   listTemplates,
@@ -18,16 +19,6 @@ import {
 
 const tmp = mkdtempSync(join(tmpdir(), 'vm-spawn-render-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SpawnError) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 describe('catalog', () => {
   it('lists the three templates, each with a version history and a parameter schema', () => {
@@ -87,7 +78,7 @@ describe('render', () => {
     const now = render({ template: 'service', service: 'api' });
     expect(old.files.get('src/app.ts')).not.toContain('/api/v1/info');
     expect(now.files.get('src/app.ts')).toContain('/api/v1/info');
-    expect(code(() => render({ template: 'service', service: 'api', version: '9.9.9' }))).toBe(
+    expect(errorCode(() => render({ template: 'service', service: 'api', version: '9.9.9' }))).toBe(
       'UNKNOWN_VERSION',
     );
     expect(getTemplate('service').version).toBe(now.version);
@@ -104,8 +95,8 @@ describe('render', () => {
     ['a'.repeat(MAX_NAME_LENGTH + 1), 'INVALID_NAME'],
     ['node_modules', 'INVALID_NAME'],
   ])('refuses the name %j', (name, expected) => {
-    expect(code(() => checkServiceName(name))).toBe(expected);
-    expect(code(() => render({ template: 'service', service: name }))).toBe(expected);
+    expect(errorCode(() => checkServiceName(name))).toBe(expected);
+    expect(errorCode(() => render({ template: 'service', service: name }))).toBe(expected);
   });
 
   it('refuses bad parameters, naming each problem', () => {
@@ -125,17 +116,19 @@ describe('render', () => {
         '--port must be >= 1024',
       ]),
     );
-    expect(code(() => render({ template: 'service', service: 's', params: { db: 'mysql' } }))).toBe(
+    expect(errorCode(() => render({ template: 'service', service: 's', params: { db: 'mysql' } }))).toBe(
       'INVALID_PARAMS',
     );
-    expect(code(() => render({ template: 'service', service: 's', params: { description: 'a"b' } }))).toBe(
-      'INVALID_PARAMS',
+    expect(
+      errorCode(() => render({ template: 'service', service: 's', params: { description: 'a"b' } })),
+    ).toBe('INVALID_PARAMS');
+    expect(errorCode(() => render({ template: 'nope', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
+    expect(errorCode(() => render({ template: '_common', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
+    expect(errorCode(() => render({ template: '../service', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
+    expect(errorCode(() => render({ template: '../templates/service', service: 's' }))).toBe(
+      'UNKNOWN_TEMPLATE',
     );
-    expect(code(() => render({ template: 'nope', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
-    expect(code(() => render({ template: '_common', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
-    expect(code(() => render({ template: '../service', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
-    expect(code(() => render({ template: '../templates/service', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
-    expect(code(() => render({ template: 'Service', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
+    expect(errorCode(() => render({ template: 'Service', service: 's' }))).toBe('UNKNOWN_TEMPLATE');
   });
 });
 

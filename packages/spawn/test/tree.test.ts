@@ -10,9 +10,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { errorCode } from './error-code.ts';
 import {
   MANIFEST_FILE,
-  SpawnError,
   applyUpdate,
   compareTree,
   hasConflictMarkers,
@@ -43,23 +43,13 @@ function spawnAt(dir: string, r: Rendered): void {
   staged.commit();
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SpawnError) return err.code;
-    throw err;
-  }
-  return undefined;
-}
-
 describe('writing', () => {
   it('never overwrites: an existing target is refused before anything is written', () => {
     const dir = join(tmp, 'exists');
     mkdirSync(dir);
     writeFileSync(join(dir, 'keep.txt'), 'mine');
     const r = render({ template: 'service', service: 'api' });
-    expect(codeOf(() => stageTree(dir, r.files))).toBe('TARGET_EXISTS');
+    expect(errorCode(() => stageTree(dir, r.files))).toBe('TARGET_EXISTS');
     expect(readdirSync(dir)).toEqual(['keep.txt']);
     expect(readdirSync(tmp).filter((n) => n.includes('.spawn-'))).toEqual([]);
   });
@@ -82,7 +72,7 @@ describe('writing', () => {
     const staged = stageTree(dir, render({ template: 'service', service: 'api' }).files);
     mkdirSync(dir);
     writeFileSync(join(dir, 'theirs.txt'), 'x');
-    expect(codeOf(() => staged.commit())).toBe('TARGET_EXISTS');
+    expect(errorCode(() => staged.commit())).toBe('TARGET_EXISTS');
     expect(readdirSync(dir)).toEqual(['theirs.txt']);
     expect(existsSync(staged.staging)).toBe(false);
   });
@@ -120,18 +110,18 @@ describe('verify', () => {
     const m = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as { params: { port: number } };
     m.params.port = 4000;
     writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify(m));
-    expect(codeOf(() => compareTree(dir))).toBe('MANIFEST_INVALID');
+    expect(errorCode(() => compareTree(dir))).toBe('MANIFEST_INVALID');
   });
 
   it('says when a directory was not spawned, or its manifest is malformed', () => {
     const plain = join(tmp, 'plain');
     mkdirSync(plain);
-    expect(codeOf(() => readManifest(plain))).toBe('NOT_SPAWNED');
+    expect(errorCode(() => readManifest(plain))).toBe('NOT_SPAWNED');
     mkdirSync(join(plain, '.vaultmesh'));
     writeFileSync(join(plain, MANIFEST_FILE), '{"v":1,"service":"a"');
-    expect(codeOf(() => readManifest(plain))).toBe('MANIFEST_INVALID');
+    expect(errorCode(() => readManifest(plain))).toBe('MANIFEST_INVALID');
     writeFileSync(join(plain, MANIFEST_FILE), '{"v":1,"service":"a","template":"service"}');
-    expect(codeOf(() => readManifest(plain))).toBe('MANIFEST_INVALID');
+    expect(errorCode(() => readManifest(plain))).toBe('MANIFEST_INVALID');
   });
 });
 
@@ -191,7 +181,7 @@ describe('update', () => {
     expect(m.treeSha256).toBe(render({ template: 'service', service: 'api' }).treeSha256);
     // What verify now reports is exactly the local edits.
     expect([...compareTree(dir).modified].sort()).toEqual(['k8s/deployment.yaml', 'src/app.ts']);
-    expect(codeOf(() => planUpdate(dir))).toBe('UNKNOWN_VERSION');
+    expect(errorCode(() => planUpdate(dir))).toBe('UNKNOWN_VERSION');
   });
 
   it('leaves conflict markers where local edits and the template change the same lines', () => {

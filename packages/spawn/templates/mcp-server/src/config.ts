@@ -1,5 +1,6 @@
 // Configuration from the environment, checked once at start: a bad value stops the server with a message naming
 // the variable, instead of failing later.
+import { integerFromEnv } from './env.js';
 
 export interface Config {
   readonly host: string;
@@ -11,33 +12,18 @@ export interface Config {
   readonly shutdownGraceMs: number;
 }
 
-function integer(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  return n;
-}
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const token = env['MCP_TOKEN'];
   if (token !== undefined && token.length > 0 && token.length < 16)
     throw new Error('MCP_TOKEN must be at least 16 characters');
   return {
     host: env['HOST'] ?? '0.0.0.0',
-    port: integer(env, 'PORT', {{port}}, 0, 65535),
+    port: integerFromEnv(env, 'PORT', {{port}}, 0, 65535),
     token: token || undefined,
     allowedOrigins: (env['ALLOWED_ORIGINS'] ?? '')
       .split(',')
       .map((o) => o.trim())
       .filter((o) => o.length > 0),
-    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    shutdownGraceMs: integerFromEnv(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
   };
 }

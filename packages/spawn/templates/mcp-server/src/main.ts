@@ -1,9 +1,10 @@
 // Entry point for Streamable HTTP: listen, become ready; on SIGTERM or SIGINT stop being ready, let requests in
-// flight finish (up to SHUTDOWN_GRACE_MS), exit. A second signal exits at once.
+// flight finish (up to SHUTDOWN_GRACE_MS), exit (shutdown.ts).
 import { once } from 'node:events';
 import { loadConfig } from './config.js';
 import { createHttpServer } from './http.js';
 import { createMetrics } from './metrics.js';
+import { onShutdown } from './shutdown.js';
 
 function log(level: string, msg: string, extra: Record<string, unknown> = {}): void {
   console.log(JSON.stringify({ level, time: new Date().toISOString(), msg, ...extra }));
@@ -18,19 +19,20 @@ async function main(): Promise<void> {
   state.ready = true;
   log('info', 'listening', { port: config.port, auth: config.token !== undefined });
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    state.ready = false;
-    log('info', 'shutting down: draining requests', { signal });
-    const force = setTimeout(() => process.exit(1), config.shutdownGraceMs);
-    force.unref();
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  onShutdown({
+    graceMs: config.shutdownGraceMs,
+    log: {
+      info: (extra, msg) => log('info', msg, { ...extra }),
+      error: (extra, msg) => log('error', msg, { ...extra }),
+    },
+    drain: () =>
+      new Promise((resolve) => {
+        state.ready = false;
+        // Finishes the requests in flight, refusing new connections.
+        server.close(() => resolve(true));
+        server.closeIdleConnections();
+      }),
+  });
 }
 
 main().catch((err: unknown) => {

@@ -1,8 +1,9 @@
 // Entry point: load the configuration, listen, become ready; on SIGTERM or SIGINT stop being ready, let in-flight
-// requests finish (up to SHUTDOWN_GRACE_MS), close, exit. A second signal exits at once.
+// requests finish (up to SHUTDOWN_GRACE_MS), close, exit (shutdown.ts).
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { createMetrics } from './metrics.js';
+import { onShutdown } from './shutdown.js';
 {{#if db == postgres}}
 import { createDatabase } from './db.js';
 {{/if}}
@@ -25,36 +26,19 @@ async function main(): Promise<void> {
   await app.listen({ host: config.host, port: config.port });
   readiness.ready = true;
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      app.log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    readiness.ready = false;
-    app.log.info({ signal }, 'shutting down: draining in-flight requests');
-    const force = setTimeout(() => {
-      app.log.error('in-flight requests did not finish in time: exiting');
-      process.exit(1);
-    }, config.shutdownGraceMs);
-    force.unref();
-    const close = async (): Promise<void> => {
+  onShutdown({
+    graceMs: config.shutdownGraceMs,
+    log: app.log,
+    drain: async () => {
+      readiness.ready = false;
+      // Finishes the requests in flight, refusing new ones.
       await app.close();
 {{#if db == postgres}}
       await db.close();
 {{/if}}
-    };
-    close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        app.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+      return true;
+    },
+  });
 }
 
 main().catch((err: unknown) => {

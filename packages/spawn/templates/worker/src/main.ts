@@ -1,5 +1,5 @@
 // Entry point: health server, broker connection, consuming; on SIGTERM or SIGINT stop taking messages, let the
-// handlers in flight finish and settle (up to SHUTDOWN_GRACE_MS), close, exit. A second signal exits at once.
+// handlers in flight finish and settle (up to SHUTDOWN_GRACE_MS), close, exit (shutdown.ts).
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { connectBroker } from './brokers/{{queue}}.js';
@@ -9,6 +9,7 @@ import { handleJob } from './handler.js';
 import { createMetrics } from './metrics.js';
 import { PACKAGE } from './package-info.js';
 import { createHealthServer } from './server.js';
+import { onShutdown } from './shutdown.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -34,35 +35,18 @@ async function main(): Promise<void> {
   consuming = true;
   log.info({ queue: `${config.queue}.jobs`, port: config.port }, 'consuming');
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    consuming = false;
-    log.info({ signal, inFlight: consumer.inFlight() }, 'shutting down: draining handlers');
-    const shutdown = async (): Promise<boolean> => {
+  onShutdown({
+    graceMs: config.shutdownGraceMs,
+    log,
+    drain: async () => {
+      consuming = false;
+      // Stops taking messages; those in flight settle (or, past the grace period, are redelivered later).
       const drained = await consumer.drain(config.shutdownGraceMs);
       await broker.close();
       server.close();
       return drained;
-    };
-    shutdown().then(
-      (drained) => {
-        if (!drained)
-          log.error('handlers did not finish in time; their messages will be redelivered');
-        process.exit(drained ? 0 : 1);
-      },
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+    },
+  });
 }
 
 main().catch((err: unknown) => {
