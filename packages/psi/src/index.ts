@@ -21,6 +21,8 @@ export {
 } from './models/seasonal.ts';
 export type { PeriodOptions, SeasonalOptions } from './models/seasonal.ts';
 export { WindowedGaussian } from './models/windowed-gaussian.ts';
+export { ContextDetector, DEFAULT_CONTEXT } from './models/context.ts';
+export type { ContextOptions } from './models/context.ts';
 export { gaussianTail } from './models/stats.ts';
 export { parseCsvSeries, parseTimestamp } from './csv.ts';
 export type { CsvSeries } from './csv.ts';

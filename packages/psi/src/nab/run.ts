@@ -2,20 +2,26 @@
 // before it is learned, one parameter set for every file), then each profile's threshold is chosen over the whole
 // corpus and the raw score normalized between the null detector and the perfect one.
 import { DEFAULT_DETECTOR, SeriesModel, type DetectorOptions } from '../detector.ts';
+import { ContextDetector, DEFAULT_CONTEXT } from '../models/context.ts';
 import { WindowedGaussian } from '../models/windowed-gaussian.ts';
 import type { NabCorpus } from './corpus.ts';
 import {
   normalizedScore,
   optimizeThreshold,
+  probationaryLength,
   scoreAt,
   sweep,
   type SweptSeries,
   type ThresholdScore,
 } from './scorer.ts';
 
-/** Detectors this package can run: ours, NAB's null detector and NAB's windowedGaussian baseline. */
-export type NabDetector = 'psi' | 'null' | 'windowedGaussian';
-export const NAB_DETECTORS: readonly NabDetector[] = ['psi', 'null', 'windowedGaussian'];
+/**
+ * Detectors this package can run: ours, NAB's null detector, NAB's windowedGaussian baseline, and the CAD-style
+ * context detector. `context` is given each file's min and max, as NAB's harness gives every detector
+ * (inputMin/inputMax), and a rest period of a fifth of the probation, as NAB runs CAD OSE.
+ */
+export type NabDetector = 'psi' | 'null' | 'windowedGaussian' | 'context';
+export const NAB_DETECTORS: readonly NabDetector[] = ['psi', 'null', 'windowedGaussian', 'context'];
 
 /** Anomaly scores of one detector for every file of the corpus, streamed online. */
 export function runDetector(
@@ -30,6 +36,18 @@ export function runDetector(
     if (detector === 'null') scores.fill(0.5);
     else if (detector === 'windowedGaussian') {
       const d = new WindowedGaussian();
+      for (let i = 0; i < f.values.length; i++) scores[i] = d.update(f.values[i]!);
+    } else if (detector === 'context') {
+      let min = Infinity;
+      let max = -Infinity;
+      for (let i = 0; i < f.values.length; i++) {
+        min = Math.min(min, f.values[i]!);
+        max = Math.max(max, f.values[i]!);
+      }
+      const d = new ContextDetector(
+        { min, max },
+        { ...DEFAULT_CONTEXT, restPoints: Math.floor(probationaryLength(f.values.length) / 5) },
+      );
       for (let i = 0; i < f.values.length; i++) scores[i] = d.update(f.values[i]!);
     } else {
       const m = new SeriesModel(opts);
