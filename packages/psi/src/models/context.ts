@@ -150,6 +150,8 @@ class ContextMemory {
     let selected = 0;
     for (const left of this.crossed[0]) {
       const leftFull = left.matched.length === left.facts.length;
+      // A partly present left side matters only for growing new contexts, which only a new step does.
+      if (!leftFull && !madeNew) continue;
       for (const [ri, cid] of left.contexts) {
         if (cid === this.fresh) continue;
         const c = this.contexts[cid]!;
