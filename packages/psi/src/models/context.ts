@@ -30,7 +30,7 @@ export const DEFAULT_CONTEXT: ContextOptions = {
   maxActive: 15,
   baseThreshold: 0.75,
   restPoints: 30,
-  maxContexts: 500_000,
+  maxContexts: 20_000,
 };
 
 /** Facts of the contexts that fired are numbered from here (sensor facts are below it). */
@@ -66,6 +66,11 @@ class ContextMemory {
   private readonly semis: [Semi[], Semi[]] = [[], []];
   private readonly byFact: [Map<number, Semi[]>, Map<number, Semi[]>] = [new Map(), new Map()];
   private readonly crossed: [Semi[], Semi[]] = [[], []];
+  /** Left semi-contexts by their largest fact: a full match of a fact set is found through its own facts. */
+  private readonly byLastFact = new Map<number, Semi[]>();
+  /** The facts of the last prediction's left side, and the left semi-contexts it held fully. */
+  private lastLeft: readonly number[] = [];
+  private lastFull: Semi[] = [];
   readonly contexts: Context[] = [];
   private fresh = -1;
 
@@ -83,6 +88,12 @@ class ContextMemory {
       const list = this.byFact[side].get(f);
       if (list) list.push(s);
       else this.byFact[side].set(f, [s]);
+    }
+    if (side === 0 && facts.length > 0) {
+      const last = facts[facts.length - 1]!;
+      const list = this.byLastFact.get(last);
+      if (list) list.push(s);
+      else this.byLastFact.set(last, [s]);
     }
     return id;
   }
@@ -144,6 +155,9 @@ class ContextMemory {
     facts: readonly number[],
     madeNew: boolean,
   ): { fired: Context[]; selected: number; potential: Pair[] } {
+    if (!madeNew) return this.arriveKnown(facts);
+    // A new step: partly present left sides may grow contexts, so cross both sides in full.
+    this.cross(0, this.lastLeft);
     this.cross(1, facts);
     const fired: Context[] = [];
     const potential: Pair[] = [];
@@ -174,13 +188,53 @@ class ContextMemory {
     return { fired, selected, potential };
   }
 
+  /**
+   * `arrive` for a step the memory knew: only the left sides the last prediction held fully count (a partly
+   * present one can only grow contexts, which a known step does not do), and they are found without a crossing.
+   */
+  private arriveKnown(facts: readonly number[]): {
+    fired: Context[];
+    selected: number;
+    potential: Pair[];
+  } {
+    const present = new Set(facts);
+    const fired: Context[] = [];
+    let selected = 0;
+    for (const left of this.lastFull)
+      for (const [ri, cid] of left.contexts) {
+        const c = this.contexts[cid]!;
+        const right = this.semis[1][ri]!;
+        let hit = 0;
+        for (const f of right.facts) if (present.has(f)) hit++;
+        selected++;
+        c.predicted += right.facts.length;
+        if (hit === 0) continue;
+        c.correct += hit;
+        if (hit === right.facts.length) {
+          c.fired++;
+          fired.push(c);
+        }
+      }
+    this.fresh = -1;
+    return { fired, selected, potential: [] };
+  }
+
+  /** The left semi-contexts whose every fact is in `facts` (through the index of their largest fact). */
+  private fullyHeld(facts: readonly number[]): Semi[] {
+    const present = new Set(facts);
+    const out: Semi[] = [];
+    for (const f of facts)
+      for (const s of this.byLastFact.get(f) ?? []) if (s.facts.every((x) => present.has(x))) out.push(s);
+    return out;
+  }
+
   /** The facts of the next left side: what the best contexts among those it selects predict. */
   predict(facts: readonly number[]): Set<number> {
-    this.cross(0, facts);
+    this.lastLeft = facts;
+    this.lastFull = this.fullyHeld(facts);
     let best = 0;
     let chosen: Context[] = [];
-    for (const s of this.crossed[0]) {
-      if (s.matched.length !== s.facts.length) continue;
+    for (const s of this.lastFull) {
       for (const cid of s.contexts.values()) {
         const c = this.contexts[cid]!;
         const weight = c.predicted > 0 ? c.correct / c.predicted : 0;
