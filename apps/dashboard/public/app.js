@@ -313,11 +313,43 @@ function receiptQuery(cursor) {
   return `/api/ledger/receipts?${p}`;
 }
 
-function setListMessage(text, state = 'info') {
-  const el = $('receipts-msg');
-  el.textContent = text;
+/** Shows a panel's one-line message (hidden when empty). */
+function setMessage(id, text, state = 'info') {
+  const el = $(id);
+  el.textContent = text ?? '';
   el.dataset.state = state;
   el.hidden = !text;
+}
+
+const setListMessage = (text, state) => setMessage('receipts-msg', text, state);
+
+/**
+ * A refresh function for a panel that needs a token: without one it clears the panel and says so; otherwise it
+ * marks the panel busy, loads, and renders unless a newer refresh started meanwhile. `render` returns the panel's
+ * message ('' for none); a failure clears what `clearOnError` clears and shows the error.
+ */
+function panelRefresher({ panel, msg, noToken, clear, clearOnError = clear, load, render, errorText }) {
+  let seq = 0;
+  return async () => {
+    const mine = ++seq;
+    if (!readToken()) {
+      clear();
+      setMessage(msg, noToken);
+      return;
+    }
+    $(panel).setAttribute('aria-busy', 'true');
+    try {
+      const data = await load();
+      if (mine !== seq) return;
+      setMessage(msg, render(data));
+    } catch (e) {
+      if (mine !== seq) return;
+      clearOnError();
+      setMessage(msg, (errorText ?? describeError)(e), 'error');
+    } finally {
+      if (mine === seq) $(panel).setAttribute('aria-busy', 'false');
+    }
+  };
 }
 
 async function loadReceipts(reset = false) {
@@ -505,30 +537,21 @@ $('verify').addEventListener('click', () => void verifySelected());
 
 // --- GPU jobs (Aurora) ------------------------------------------------------------------------------------
 
-let jobsSeq = 0;
-
-function setJobsMessage(text, state = 'info') {
-  const el = $('jobs-msg');
-  el.textContent = text ?? '';
-  el.dataset.state = state;
-  el.hidden = !text;
-}
-
-async function loadJobs() {
-  const seq = ++jobsSeq;
-  if (!readToken()) {
+const loadJobs = panelRefresher({
+  panel: 'jobs',
+  msg: 'jobs-msg',
+  noToken: 'Listing GPU jobs needs an API token.',
+  clear: () => {
     $('jobs-body').replaceChildren();
     $('providers-line').textContent = '';
-    setJobsMessage('Listing GPU jobs needs an API token.');
-    return;
-  }
-  $('jobs').setAttribute('aria-busy', 'true');
-  try {
-    const [jobs, providers] = await Promise.all([
+  },
+  clearOnError: () => $('jobs-body').replaceChildren(),
+  load: () =>
+    Promise.all([
       api('/api/aurora/jobs?limit=50', { auth: true }),
       api('/api/aurora/providers', { auth: true }),
-    ]);
-    if (seq !== jobsSeq) return;
+    ]),
+  render: ([jobs, providers]) => {
     const ps = providers.providers ?? [];
     $('providers-line').textContent = ps.length
       ? `Providers: ${ps
@@ -566,48 +589,38 @@ async function loadJobs() {
         ),
       ),
     );
-    setJobsMessage(items.length ? '' : 'No GPU jobs yet (vm deploy submit).');
-  } catch (e) {
-    if (seq !== jobsSeq) return;
-    $('jobs-body').replaceChildren();
-    setJobsMessage(describeError(e), 'error');
-  } finally {
-    if (seq === jobsSeq) $('jobs').setAttribute('aria-busy', 'false');
-  }
-}
+    return items.length ? '' : 'No GPU jobs yet (vm deploy submit).';
+  },
+});
 
 $('jobs-refresh').addEventListener('click', () => void loadJobs());
 
 // --- Ψ-Field ----------------------------------------------------------------------------------------------
 
-let psiSeq = 0;
-
-function setPsiMessage(text, state = 'info') {
-  const el = $('psi-msg');
-  el.textContent = text;
-  el.dataset.state = state;
-  el.hidden = !text;
-}
-
 const fmtNum = (x) =>
   typeof x !== 'number' || !Number.isFinite(x) ? '—' : Math.abs(x) >= 1000 ? x.toFixed(0) : x.toPrecision(3);
 
-async function loadPsi() {
-  const seq = ++psiSeq;
-  if (!readToken()) {
-    $('psi-body').replaceChildren();
-    $('psi-anomalies').replaceChildren();
+const clearPsi = () => {
+  $('psi-body').replaceChildren();
+  $('psi-anomalies').replaceChildren();
+};
+
+const loadPsi = panelRefresher({
+  panel: 'psi',
+  msg: 'psi-msg',
+  noToken: 'The Ψ-Field needs an API token scoped to every tenant (*).',
+  clear: () => {
+    clearPsi();
     $('psi-line').textContent = '';
-    setPsiMessage('The Ψ-Field needs an API token scoped to every tenant (*).');
-    return;
-  }
-  $('psi').setAttribute('aria-busy', 'true');
-  try {
-    const [field, anomalies] = await Promise.all([
-      api('/api/psi/series', { auth: true }),
-      api('/api/psi/anomalies?limit=10', { auth: true }),
-    ]);
-    if (seq !== psiSeq) return;
+  },
+  clearOnError: clearPsi,
+  load: () =>
+    Promise.all([api('/api/psi/series', { auth: true }), api('/api/psi/anomalies?limit=10', { auth: true })]),
+  errorText: (e) =>
+    e instanceof ApiError && e.status === 403
+      ? 'The Ψ-Field is node-wide: reading it needs a token scoped to every tenant (*).'
+      : describeError(e),
+  render: ([field, anomalies]) => {
     const series = field.series ?? [];
     $('psi-line').textContent =
       `${series.length} series, sampled every ${field.intervalMs / 1000} s; an anomaly opens at a likelihood of ${field.anomalyThreshold}.`;
@@ -648,21 +661,9 @@ async function loadPsi() {
           }),
         ),
       );
-    setPsiMessage(series.length ? '' : 'The node watches no series (psi.series in the node config).');
-  } catch (e) {
-    if (seq !== psiSeq) return;
-    $('psi-body').replaceChildren();
-    $('psi-anomalies').replaceChildren();
-    setPsiMessage(
-      e instanceof ApiError && e.status === 403
-        ? 'The Ψ-Field is node-wide: reading it needs a token scoped to every tenant (*).'
-        : describeError(e),
-      'error',
-    );
-  } finally {
-    if (seq === psiSeq) $('psi').setAttribute('aria-busy', 'false');
-  }
-}
+    return series.length ? '' : 'The node watches no series (psi.series in the node config).';
+  },
+});
 
 $('psi-refresh').addEventListener('click', () => void loadPsi());
 
