@@ -164,28 +164,32 @@ class ContextMemory {
     let selected = 0;
     for (const left of this.crossed[0]) {
       const leftFull = left.matched.length === left.facts.length;
-      // A partly present left side matters only for growing new contexts, which only a new step does.
-      if (!leftFull && !madeNew) continue;
       for (const [ri, cid] of left.contexts) {
         if (cid === this.fresh) continue;
         const c = this.contexts[cid]!;
         const right = this.semis[1][ri]!;
         const hit = right.matched.length;
-        const canGrow = c.zeroLevel && madeNew && left.matched.length <= this.opts.maxLeft;
         if (leftFull) {
           selected++;
-          c.predicted += right.facts.length;
-          if (hit === 0) continue;
-          c.correct += hit;
-          if (hit === right.facts.length) {
-            c.fired++;
-            fired.push(c);
-          } else if (canGrow) potential.push([[...left.matched], [...right.matched]]);
-        } else if (canGrow && hit > 0) potential.push([[...left.matched], [...right.matched]]);
+          if (this.count(c, right.facts.length, hit, fired)) continue;
+        }
+        // A context learned from whole steps grows: the facts of both sides present now become a new context.
+        if (c.zeroLevel && hit > 0 && left.matched.length <= this.opts.maxLeft)
+          potential.push([[...left.matched], [...right.matched]]);
       }
     }
     this.fresh = -1;
     return { fired, selected, potential };
+  }
+
+  /** Counts a selected context's prediction; whether it fired (its right side is all here). */
+  private count(c: Context, rightSize: number, hit: number, fired: Context[]): boolean {
+    c.predicted += rightSize;
+    c.correct += hit;
+    if (hit !== rightSize) return false;
+    c.fired++;
+    fired.push(c);
+    return true;
   }
 
   /**
@@ -202,20 +206,12 @@ class ContextMemory {
     let selected = 0;
     for (const left of this.lastFull)
       for (const [ri, cid] of left.contexts) {
-        const c = this.contexts[cid]!;
         const right = this.semis[1][ri]!;
         let hit = 0;
         for (const f of right.facts) if (present.has(f)) hit++;
         selected++;
-        c.predicted += right.facts.length;
-        if (hit === 0) continue;
-        c.correct += hit;
-        if (hit === right.facts.length) {
-          c.fired++;
-          fired.push(c);
-        }
+        this.count(this.contexts[cid]!, right.facts.length, hit, fired);
       }
-    this.fresh = -1;
     return { fired, selected, potential: [] };
   }
 
