@@ -69,13 +69,15 @@ const Query = z.string().min(1).max(4000);
 const Window = z.union([Duration, z.strictObject({ window: Duration, query: Query })]);
 const Action = z.enum(['halt', 'pause']);
 const NoData = z.enum(['halt', 'pause', 'ignore']);
+const Description = z.string().max(500).optional();
+/** What every rule that acts by itself has: its id, a description, the action and what no data means. */
+const RuleBase = { id: Id, description: Description, action: Action, noData: NoData.optional() };
 
 /** Config schema of a burn-rate rule. `query` is a template for windows given without their own (`$window`). */
 export const BurnRateRuleSchema = z
   .strictObject({
-    id: Id,
+    ...RuleBase,
     kind: z.literal('burn-rate'),
-    description: z.string().max(500).optional(),
     /** The SLO target, e.g. 0.999. */
     objective: z.number().gt(0).lt(1),
     /** The burn-rate factor both windows must reach, e.g. 14.4. */
@@ -84,8 +86,6 @@ export const BurnRateRuleSchema = z
     query: Query.optional(),
     long: Window,
     short: Window,
-    action: Action,
-    noData: NoData.optional(),
   })
   .superRefine((r, ctx) => {
     // Per rule (not on the file), so these are reported even when another rule has field errors.
@@ -103,9 +103,8 @@ export const BurnRateRuleSchema = z
 
 /** Config schema of a compensation-rate rule. */
 export const CompensationRateRuleSchema = z.strictObject({
-  id: Id,
+  ...RuleBase,
   kind: z.literal('compensation-rate'),
-  description: z.string().max(500).optional(),
   window: Duration,
   /** Fires when compensations / steps is above this. */
   threshold: z.number().min(0).max(1),
@@ -113,15 +112,12 @@ export const CompensationRateRuleSchema = z.strictObject({
   minSteps: z.number().int().min(1).optional(),
   compensationsQuery: Query.optional(),
   stepsQuery: Query.optional(),
-  action: Action,
-  noData: NoData.optional(),
 });
 
 /** Config schema of a psi rule: the Ψ-Field's anomaly likelihood of a watched series over `points` points. */
 export const PsiRuleSchema = z.strictObject({
-  id: Id,
+  ...RuleBase,
   kind: z.literal('psi'),
-  description: z.string().max(500).optional(),
   /** A series the node's Ψ-Field watches (config `psi.series`). */
   series: Id,
   /** Fires when `points` consecutive points within `window` have an anomaly likelihood at least this. */
@@ -129,8 +125,6 @@ export const PsiRuleSchema = z.strictObject({
   points: z.number().int().min(1).max(1000).optional(),
   /** How far back to look (default 1m). */
   window: Duration.optional(),
-  action: Action,
-  noData: NoData.optional(),
 });
 
 /**
@@ -149,7 +143,7 @@ export const SRE_WORKBOOK_ROWS = [
 export const SloRuleSchema = z.strictObject({
   id: Id,
   kind: z.literal('slo'),
-  description: z.string().max(500).optional(),
+  description: Description,
   objective: z.number().gt(0).lt(1),
   /** Error-ratio PromQL with `$window` (and optionally `$tenant`). */
   query: Query,
