@@ -29,8 +29,7 @@ import {
 } from '@vaultmesh/log';
 import { type FederationApi } from './federation-routes.ts';
 import { HttpError } from './errors.ts';
-import { isObject } from './request.ts';
-import { intParam, timeParam, type Query } from './request.ts';
+import { defaultTenant, intParam, isObject, timeParam, type Query } from './request.ts';
 
 /** What the ledger routes need from the app. */
 export interface LedgerRoutesOptions {
@@ -208,7 +207,7 @@ export function registerLedgerRoutes(
         `receipts of kind ${body.kind} are written only by the node itself (callers may write ${PUBLIC_RECEIPT_KINDS.join(', ')})`,
       );
     if (!isObject(body.body)) throw new HttpError(400, 'INVALID_REQUEST', 'body must be a JSON object');
-    const tenant = typeof body.tenant === 'string' ? body.tenant : p.tenant === '*' ? 'default' : p.tenant;
+    const tenant = typeof body.tenant === 'string' ? body.tenant : defaultTenant(p);
     authorize(p, 'receipts:write', tenant);
     if (body.parents !== undefined && !Array.isArray(body.parents))
       throw new HttpError(400, 'INVALID_REQUEST', 'parents must be an array');

@@ -7,6 +7,10 @@ export type Body = Record<string, unknown>;
 
 export const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** The tenant a write that names none goes to: the token's own, or `default` for a token of every tenant. */
+export const defaultTenant = (p: { readonly tenant: string }): string =>
+  p.tenant === '*' ? 'default' : p.tenant;
+
 /** The body as an object whose keys are all in `allowed`. */
 export function fields(body: unknown, allowed: readonly string[]): Body {
   if (!isObject(body)) throw new HttpError(400, 'INVALID_REQUEST', 'request body must be a JSON object');

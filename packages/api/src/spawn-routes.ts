@@ -6,6 +6,7 @@ import { authorize, type Principal as TokenPrincipal } from '@vaultmesh/auth';
 import type { Principal } from '@vaultmesh/types';
 import { toControlPrincipal } from './control-routes.ts';
 import { HttpError } from './errors.ts';
+import { defaultTenant, fields, isObject, type Body } from './request.ts';
 
 /** What a caller asks the node to record. */
 export interface SpawnRecordRequest {
@@ -30,22 +31,9 @@ export interface SpawnApi {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const TENANT = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
-const FIELDS = new Set([
-  'operation',
-  'template',
-  'service',
-  'tenant',
-  'params',
-  'version',
-  'from',
-  'treeSha256',
-]);
+const FIELDS = ['operation', 'template', 'service', 'tenant', 'params', 'version', 'from', 'treeSha256'];
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function str(body: Record<string, unknown>, key: string, required: boolean): string | undefined {
+function str(body: Body, key: string, required: boolean): string | undefined {
   const v = body[key];
   if (v === undefined && !required) return undefined;
   if (typeof v !== 'string' || v.length === 0 || v.length > 200)
@@ -53,33 +41,28 @@ function str(body: Record<string, unknown>, key: string, required: boolean): str
   return v;
 }
 
-/** The tenant of a spawn that names none: the token's own, or `default` for a token of every tenant. */
-const defaultTenant = (p: TokenPrincipal): string => (p.tenant === '*' ? 'default' : p.tenant);
-
 /** Checks the shape of a record request (the node checks its meaning). */
 export function parseSpawnRequest(body: unknown, p: TokenPrincipal): SpawnRecordRequest {
-  if (!isObject(body)) throw new HttpError(400, 'INVALID_REQUEST', 'request body must be a JSON object');
-  for (const k of Object.keys(body))
-    if (!FIELDS.has(k)) throw new HttpError(400, 'INVALID_REQUEST', `unknown field "${k}"`);
-  const operation = body['operation'] ?? 'create';
+  const b = fields(body, FIELDS);
+  const operation = b['operation'] ?? 'create';
   if (operation !== 'create' && operation !== 'update')
     throw new HttpError(400, 'INVALID_REQUEST', 'operation must be "create" or "update"');
-  const params = body['params'] ?? {};
+  const params = b['params'] ?? {};
   if (!isObject(params)) throw new HttpError(400, 'INVALID_REQUEST', 'params must be a JSON object');
-  const treeSha256 = str(body, 'treeSha256', true)!;
+  const treeSha256 = str(b, 'treeSha256', true)!;
   if (!HEX64.test(treeSha256))
     throw new HttpError(400, 'INVALID_REQUEST', 'treeSha256 must be 64 lower-case hex digits');
-  const tenant = str(body, 'tenant', false) ?? defaultTenant(p);
+  const tenant = str(b, 'tenant', false) ?? defaultTenant(p);
   if (!TENANT.test(tenant))
     throw new HttpError(400, 'INVALID_REQUEST', 'tenant must match ^[a-z0-9][a-z0-9_.-]{0,62}$');
-  const version = str(body, 'version', false);
-  const from = str(body, 'from', false);
+  const version = str(b, 'version', false);
+  const from = str(b, 'from', false);
   if (operation === 'update' && from === undefined)
     throw new HttpError(400, 'INVALID_REQUEST', 'an update names the version it comes from ("from")');
   return {
     operation,
-    template: str(body, 'template', true)!,
-    service: str(body, 'service', true)!,
+    template: str(b, 'template', true)!,
+    service: str(b, 'service', true)!,
     tenant,
     params,
     treeSha256,
