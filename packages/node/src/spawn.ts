@@ -3,7 +3,7 @@
 // "spawn" on the Template; the decision is recorded like every other), then appends the `spawn` receipt. What the
 // caller declares decides nothing: the digest on the receipt is the node's own.
 import type { SpawnApi, SpawnRecordRequest } from '@vaultmesh/api';
-import { getTemplate, listTemplates, render, SpawnError } from '@vaultmesh/spawn';
+import { checkUpgrade, getTemplate, listTemplates, render, SpawnError } from '@vaultmesh/spawn';
 import type { PolicyDecider, Principal, ReceiptWriter } from '@vaultmesh/types';
 
 export interface NodeSpawnDeps {
@@ -19,13 +19,7 @@ export function createNodeSpawn(deps: NodeSpawnDeps): SpawnApi {
     async record(req: SpawnRecordRequest, principal: Principal) {
       const t = getTemplate(req.template);
       const version = req.version ?? t.version;
-      if (req.operation === 'update') {
-        const from = t.history.findIndex((h) => h.version === req.from);
-        const to = t.history.findIndex((h) => h.version === version);
-        if (from < 0) throw new SpawnError('UNKNOWN_VERSION', `template ${t.id} has no version ${req.from}`);
-        if (to <= from)
-          throw new SpawnError('UNKNOWN_VERSION', `an update goes to a newer version than ${req.from}`);
-      }
+      if (req.operation === 'update') checkUpgrade(t, req.from ?? '', version);
       // The generated files name the tenant that governs the service (its deploy intent): it is the spawn's own.
       if (req.params['tenant'] !== undefined && req.params['tenant'] !== req.tenant)
         throw new SpawnError(

@@ -188,6 +188,23 @@ export function listTemplates(root = TEMPLATES_DIR): Template[] {
     });
 }
 
+/** Where `version` stands in the template's history (0: the oldest); UNKNOWN_VERSION when it has no such one. */
+export function versionIndex(t: Template, version: string): number {
+  const at = t.history.findIndex((h) => h.version === version);
+  if (at < 0)
+    throw new SpawnError(
+      'UNKNOWN_VERSION',
+      `template ${t.id} has no version ${version} (it has ${t.history.map((h) => h.version).join(', ')})`,
+    );
+  return at;
+}
+
+/** Refuses an update from `from` to `to` unless the template has both and `to` is the newer. */
+export function checkUpgrade(t: Template, from: string, to: string): void {
+  if (versionIndex(t, to) <= versionIndex(t, from))
+    throw new SpawnError('UNKNOWN_VERSION', `${t.id} ${to} is not newer than ${from} (nothing to update)`);
+}
+
 /**
  * The files of `version` (default the newest): the newest files with the overlays of every later version undone,
  * newest first.
@@ -196,12 +213,7 @@ export function filesOfVersion(
   t: LoadedTemplate,
   version = t.version,
 ): Map<string, { source: string; spec: FileSpec }> {
-  const at = t.history.findIndex((h) => h.version === version);
-  if (at < 0)
-    throw new SpawnError(
-      'UNKNOWN_VERSION',
-      `template ${t.id} has no version ${version} (it has ${t.history.map((h) => h.version).join(', ')})`,
-    );
+  const at = versionIndex(t, version);
   const files = new Map(t.files);
   for (let k = t.history.length - 2; k >= at; k--) {
     const o = t.overlays.get(t.history[k]!.version)!;

@@ -4,7 +4,15 @@
 export { SpawnError } from './errors.ts';
 export type { SpawnErrorCode, SpawnErrorEvidence } from './errors.ts';
 export { checkServiceName, MAX_NAME_LENGTH } from './names.ts';
-export { filesOfVersion, getTemplate, listTemplates, loadTemplate, TEMPLATES_DIR } from './catalog.ts';
+export {
+  checkUpgrade,
+  filesOfVersion,
+  getTemplate,
+  listTemplates,
+  loadTemplate,
+  TEMPLATES_DIR,
+  versionIndex,
+} from './catalog.ts';
 export type { FileSpec, LoadedTemplate, Template, TemplateVersion } from './catalog.ts';
 export { checkParams, render } from './generate.ts';
 export type { Params, Rendered } from './generate.ts';

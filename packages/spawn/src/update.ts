@@ -6,8 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { mergeDiff3 } from 'node-diff3';
-import { getTemplate } from './catalog.ts';
-import { SpawnError } from './errors.ts';
+import { checkUpgrade, getTemplate } from './catalog.ts';
 import { render, type Rendered } from './generate.ts';
 import { metadataFiles, readManifest, type ReceiptRef, type SpawnManifest } from './manifest.ts';
 import { regenerate } from './verify.ts';
@@ -70,18 +69,7 @@ export function planUpdate(dir: string, to?: string): UpdatePlan {
   const base = regenerate(dir, manifest);
   const t = getTemplate(manifest.template);
   const target = to ?? t.version;
-  const fromAt = t.history.findIndex((h) => h.version === manifest.version);
-  const toAt = t.history.findIndex((h) => h.version === target);
-  if (toAt < 0)
-    throw new SpawnError(
-      'UNKNOWN_VERSION',
-      `template ${t.id} has no version ${target} (it has ${t.history.map((h) => h.version).join(', ')})`,
-    );
-  if (toAt <= fromAt)
-    throw new SpawnError(
-      'UNKNOWN_VERSION',
-      `${dir} is at ${t.id}@${manifest.version}; ${target} is not newer (nothing to update)`,
-    );
+  checkUpgrade(t, manifest.version, target);
   const next = render({
     template: t.id,
     version: target,
