@@ -4,10 +4,11 @@
 // stay renderable, which `vm spawn update` needs as the merge base: a template's history/<version>/ holds each file
 // as it was in that version where it differs from the next one, and history/<version>.json the paths that version
 // did not have.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SpawnError } from './errors.ts';
+import { filesUnder } from './files.ts';
 
 /** Where the bundled templates are. */
 export const TEMPLATES_DIR = fileURLToPath(new URL('../templates/', import.meta.url));
@@ -77,17 +78,8 @@ function readJson<T>(file: string): T {
   }
 }
 
-/** Every file under `dir` (relative, '/'-separated), skipping the template's own metadata at its top. */
-function walk(dir: string, top = dir): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    if (dir === top && META.has(name)) continue;
-    const full = join(dir, name);
-    if (statSync(full).isDirectory()) out.push(...walk(full, top));
-    else out.push(relative(top, full).split(sep).join('/'));
-  }
-  return out;
-}
+/** Every file of a layer or overlay, without the template's own metadata at its top. */
+const walk = (dir: string): string[] => filesUnder(dir, (name, { atTop }) => atTop && META.has(name));
 
 function layerFiles(
   dir: string,

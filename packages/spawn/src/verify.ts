@@ -1,9 +1,10 @@
 // `vm spawn verify`: what changed in a generated tree since it was generated. The manifest's template, version and
 // parameters are rendered again; that render must reproduce the manifest's digest (else the manifest was edited or
 // the template is not the one that generated it), and each file on disk is compared with it.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SpawnError } from './errors.ts';
+import { filesUnder } from './files.ts';
 import { render, type Rendered } from './generate.ts';
 import { readManifest, type SpawnManifest } from './manifest.ts';
 import { sha256 } from './tree.ts';
@@ -26,17 +27,8 @@ export interface TreeChanges {
 }
 
 /** Every file under `dir`, relative and '/'-separated, outside UNTRACKED_DIRS. */
-export function listTree(dir: string, at = dir): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(at).sort()) {
-    const full = join(at, name);
-    const st = statSync(full);
-    if (st.isDirectory()) {
-      if (!UNTRACKED_DIRS.has(name)) out.push(...listTree(dir, full));
-    } else if (st.isFile()) out.push(relative(dir, full).split(sep).join('/'));
-  }
-  return out;
-}
+export const listTree = (dir: string): string[] =>
+  filesUnder(dir, (name, { isDirectory }) => isDirectory && UNTRACKED_DIRS.has(name));
 
 /** Renders what a manifest says was generated, refusing a manifest its template cannot reproduce. */
 export function regenerate(dir: string, m: SpawnManifest): Rendered {
