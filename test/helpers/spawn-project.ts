@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { metadataFiles, render, stageTree, type Rendered } from '@vaultmesh/spawn';
+import { manifestOf, render, spawnedTree, stageTree, type Rendered } from '@vaultmesh/spawn';
 import { freePort } from './net.ts';
 import { CLEAN_ENV } from './vm.ts';
 import { until } from './wait.ts';
@@ -22,16 +22,7 @@ export function generate(
 ): Project {
   const rendered = render({ template, service, params });
   const dir = join(root, service);
-  const manifest = {
-    v: 1 as const,
-    service,
-    template,
-    version: rendered.version,
-    tenant: 'default',
-    params: rendered.params,
-    treeSha256: rendered.treeSha256,
-  };
-  stageTree(dir, new Map([...rendered.files, ...metadataFiles(manifest, rendered.files)])).commit();
+  stageTree(dir, spawnedTree(rendered, manifestOf(rendered, 'default'))).commit();
   return { dir, rendered };
 }
 

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { metadataFiles, render, stageTree, writeFiles } from '@vaultmesh/spawn';
+import { manifestOf, render, spawnedTree, stageTree, writeFiles } from '@vaultmesh/spawn';
 import { percentile, type BenchResult } from './result.ts';
 
 const RUNS = 30;
@@ -17,16 +17,7 @@ const VARIANTS: [string, Record<string, unknown>][] = [
 /** Generates a template into `dir` as `vm spawn create` does locally. */
 function spawnLocal(dir: string, template: string, params: Record<string, unknown>): void {
   const r = render({ template, service: 'bench-svc', params });
-  const manifest = {
-    v: 1 as const,
-    service: r.service,
-    template: r.template,
-    version: r.version,
-    tenant: 'default',
-    params: r.params,
-    treeSha256: r.treeSha256,
-  };
-  stageTree(dir, new Map([...r.files, ...metadataFiles(manifest, r.files)])).commit();
+  stageTree(dir, spawnedTree(r, manifestOf(r, 'default'))).commit();
 }
 
 export async function benchSpawn(): Promise<BenchResult[]> {

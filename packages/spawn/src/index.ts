@@ -19,7 +19,7 @@ export type { Params, Rendered } from './generate.ts';
 export { renderText } from './text.ts';
 export { MANIFEST_FILE, SUMS_FILE, sha256, sumsText, treeDigest } from './tree.ts';
 export type { Tree } from './tree.ts';
-export { manifestText, metadataFiles, readManifest } from './manifest.ts';
+export { manifestOf, manifestText, metadataFiles, readManifest, spawnedTree } from './manifest.ts';
 export type { ReceiptRef, SpawnManifest } from './manifest.ts';
 export { checkTarget, stageTree, writeFiles } from './write.ts';
 export type { Staged } from './write.ts';

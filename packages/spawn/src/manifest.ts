@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpawnError } from './errors.ts';
-import type { Params } from './generate.ts';
+import type { Params, Rendered } from './generate.ts';
 import { MANIFEST_FILE, SUMS_FILE, sumsText, type Tree } from './tree.ts';
 
 /** The spawn receipt that recorded a tree (where the node put it). */
@@ -85,6 +85,25 @@ export function readManifest(dir: string): SpawnManifest {
       throw bad(dir, 'receipt must be { index, leafHash }');
   }
   return m as SpawnManifest;
+}
+
+/** The manifest of a render spawned in `tenant`, and the receipt that recorded it when there is one. */
+export function manifestOf(r: Rendered, tenant: string, receipt?: ReceiptRef): SpawnManifest {
+  return {
+    v: 1,
+    service: r.service,
+    template: r.template,
+    version: r.version,
+    tenant,
+    params: r.params,
+    treeSha256: r.treeSha256,
+    ...(receipt ? { receipt } : {}),
+  };
+}
+
+/** A render's files with the two .vaultmesh files of `manifest`: the whole tree a spawn writes. */
+export function spawnedTree(r: Rendered, manifest: SpawnManifest): Map<string, string> {
+  return new Map([...r.files, ...metadataFiles(manifest, r.files)]);
 }
 
 /** The two .vaultmesh files a generated tree carries: the manifest and the sums of the generated files. */

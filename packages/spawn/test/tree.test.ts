@@ -16,11 +16,12 @@ import {
   applyUpdate,
   compareTree,
   hasConflictMarkers,
+  manifestOf,
   mergeFile,
-  metadataFiles,
   planUpdate,
   readManifest,
   render,
+  spawnedTree,
   stageTree,
   type Rendered,
 } from '../src/index.ts';
@@ -30,17 +31,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Writes a generated tree with its manifest, as `vm spawn create` does. */
 function spawnAt(dir: string, r: Rendered): void {
-  const manifest = {
-    v: 1 as const,
-    service: r.service,
-    template: r.template,
-    version: r.version,
-    tenant: 'acme',
-    params: r.params,
-    treeSha256: r.treeSha256,
-  };
-  const staged = stageTree(dir, new Map([...r.files, ...metadataFiles(manifest, r.files)]));
-  staged.commit();
+  stageTree(dir, spawnedTree(r, manifestOf(r, 'acme'))).commit();
 }
 
 describe('writing', () => {

@@ -10,6 +10,7 @@ import {
   compareTree,
   getTemplate,
   listTemplates,
+  manifestOf,
   metadataFiles,
   planUpdate,
   render,
@@ -96,18 +97,8 @@ function paramsOf(o: CreateOpts): Record<string, string | number | boolean> {
   return params;
 }
 
-function manifestOf(r: Rendered, recorded: Recorded): SpawnManifest {
-  return {
-    v: 1,
-    service: r.service,
-    template: r.template,
-    version: r.version,
-    tenant: recorded.tenant,
-    params: r.params,
-    treeSha256: r.treeSha256,
-    receipt: { index: recorded.index, leafHash: recorded.leafHash, origin: recorded.origin },
-  };
-}
+/** Where the node put a receipt, as a manifest names it. */
+const receiptRef = (r: Recorded): ReceiptRef => ({ index: r.index, leafHash: r.leafHash, origin: r.origin });
 
 function printTree(r: Rendered): void {
   print(`${r.template}@${r.version} for ${r.service}: ${r.files.size} files, tree sha256 ${r.treeSha256}`);
@@ -171,7 +162,8 @@ async function create(name: string, o: CreateOpts): Promise<void> {
         tenant: params['tenant'],
       })
     ).body;
-    writeFiles(staged.staging, metadataFiles(manifestOf(rendered, recorded), rendered.files));
+    const manifest = manifestOf(rendered, recorded.tenant, receiptRef(recorded));
+    writeFiles(staged.staging, metadataFiles(manifest, rendered.files));
     staged.commit();
   } catch (err) {
     staged.discard();
@@ -187,7 +179,7 @@ async function create(name: string, o: CreateOpts): Promise<void> {
       params: rendered.params,
       files: rendered.files.size,
       treeSha256: rendered.treeSha256,
-      receipt: { index: recorded.index, leafHash: recorded.leafHash, origin: recorded.origin },
+      receipt: receiptRef(recorded),
     });
     return;
   }
@@ -295,7 +287,7 @@ async function update(dir: string, o: UpdateOpts): Promise<void> {
         treeSha256: plan.target.treeSha256,
       })
     ).body;
-    receipt = { index: recorded.index, leafHash: recorded.leafHash, origin: recorded.origin };
+    receipt = receiptRef(recorded);
     applyUpdate(dir, plan, receipt);
   }
   if (o.json)
