@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { canonicalize } from '@vaultmesh/ledger';
 import { z } from 'zod/v4';
 import { ControlError } from './errors.ts';
+import { comparable } from './k8s-diff.ts';
 import { schemaProblems } from './schema-pointer.ts';
 import {
   describeIssues,
@@ -214,7 +215,8 @@ export function canaryManifest(
       },
     };
   }
-  const d = structuredClone(base) as Json & { metadata: Json; spec?: unknown };
+  // A new object: nothing the server owns (status, versions, managed fields, last-applied) comes along.
+  const d = comparable(base) as Json & { metadata: Json; spec?: unknown };
   const spec = isJson(d.spec) ? d.spec : {};
   const template = isJson(spec['template']) ? spec['template'] : {};
   const tMeta = isJson(template['metadata']) ? template['metadata'] : {};
@@ -223,9 +225,6 @@ export function canaryManifest(
   const podSpec = isJson(template['spec']) ? template['spec'] : {};
   const containers = Array.isArray(podSpec['containers']) ? podSpec['containers'] : [];
   const track = { track: 'canary' };
-  for (const k of ['resourceVersion', 'uid', 'creationTimestamp', 'generation', 'managedFields'])
-    delete d.metadata[k];
-  delete (d as Json)['status'];
   return {
     ...d,
     metadata: {
