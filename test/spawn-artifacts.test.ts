@@ -164,6 +164,6 @@ describe('vm mcp strategist --intent … --manifests k8s/ on a spawned tree', ()
     expect(stored.plan.phases.map((p) => p.id)).toEqual(['preflight', 'manifests', 'canary', 'full']);
     const bad = await strategist(join(tree, 'README.md'));
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/apiVersion, kind and metadata\.name|not YAML/);
+    expect(bad.stderr).toMatch(/apiVersion, kind and metadata\.name|neither valid JSON nor YAML/);
   });
 });

@@ -1,10 +1,10 @@
 // Kubernetes manifests from disk for a deploy intent (vm mcp strategist --intent … --manifests k8s/): a folder with
 // a kustomization.yaml gives the files its `resources` list (in that order), any other folder its *.yaml, *.yml and
-// *.json files by name; a file may hold several YAML documents. Only plain data is read (the JSON schema of YAML:
-// no custom tags), and every object must name its apiVersion, kind and metadata.name.
+// *.json files by name; a file may hold several YAML documents (read as control-plane config texts are: plain data,
+// bounded in size). Every object must name its apiVersion, kind and metadata.name.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { JSON_SCHEMA, loadAll } from 'js-yaml';
+import { parseConfigDocuments } from '@vaultmesh/control/config-text';
 import { CliError, EXIT } from './exit.ts';
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/;
@@ -27,15 +27,7 @@ function filesOf(path: string): string[] {
     .map((n) => join(path, n));
 }
 
-function parse(file: string): unknown[] {
-  try {
-    return loadAll(readFileSync(file, 'utf8'), undefined, { schema: JSON_SCHEMA }).filter(
-      (d) => d !== null && d !== undefined,
-    );
-  } catch (err) {
-    throw new CliError(EXIT.USAGE, `${file} is not YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
-  }
-}
+const parse = (file: string): unknown[] => parseConfigDocuments(readFileSync(file, 'utf8'), file);
 
 /** The Kubernetes objects under `path`, in order. */
 export function readManifests(path: string): Record<string, unknown>[] {
