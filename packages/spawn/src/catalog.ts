@@ -151,6 +151,17 @@ export function loadTemplate(id: string, root = TEMPLATES_DIR): LoadedTemplate {
 }
 
 const cache = new Map<string, LoadedTemplate>();
+const texts = new Map<string, string>();
+
+/** A template file's text, read once per process (the bundled templates do not change while it runs). */
+export function sourceText(file: string): string {
+  let text = texts.get(file);
+  if (text === undefined) {
+    text = readFileSync(file, 'utf8');
+    texts.set(file, text);
+  }
+  return text;
+}
 
 /** A bundled template (loaded once per process). */
 export function getTemplate(id: string): LoadedTemplate {

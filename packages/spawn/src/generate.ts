@@ -2,9 +2,8 @@
 // anything else, then every file of the chosen version whose condition holds is rendered. Pure apart from reading
 // the template's files; the same template version and parameters always give the same tree, byte for byte, which
 // is what lets a node recompute a spawn's digest and `update` rebuild the merge base.
-import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { filesOfVersion, getTemplate, type LoadedTemplate } from './catalog.ts';
+import { filesOfVersion, getTemplate, sourceText, type LoadedTemplate } from './catalog.ts';
 import { SpawnError } from './errors.ts';
 import { checkServiceName, pascalCase, snakeCase } from './names.ts';
 import { holds, renderText, type Vars } from './text.ts';
@@ -86,7 +85,7 @@ export function render(req: {
   const purposes = new Map<string, string>();
   for (const [path, { source, spec }] of [...sources].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (spec.when !== undefined && !holds(spec.when, vars, path)) continue;
-    files.set(path, renderText(readFileSync(source, 'utf8'), vars, `${t.id}/${path}`));
+    files.set(path, renderText(sourceText(source), vars, `${t.id}/${path}`));
     purposes.set(path, spec.purpose);
   }
   return {
