@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ContextDetector, DEFAULT_CONTEXT } from '../src/models/context.ts';
 import { PsiError } from '../src/errors.ts';
+import { ReferenceContextDetector } from './context-reference.ts';
 
 const PATTERN = [0, 1, 2, 3, 4, 5, 6, 7];
 const opts = { ...DEFAULT_CONTEXT, restPoints: 5 };
@@ -13,11 +14,42 @@ describe('context detector', () => {
     expect(() => new ContextDetector({ min: 0, max: Infinity })).toThrow(PsiError);
     expect(() => new ContextDetector({ min: 0, max: 1 }, { ...opts, bits: 0 })).toThrow(/bits/);
     expect(() => new ContextDetector({ min: 0, max: 1 }).update(NaN)).toThrow(PsiError);
+    expect(() => new ContextDetector({ min: 0, max: 1 }, { ...opts, maxContexts: 0 })).toThrow(/maxContexts/);
+    expect(() => new ContextDetector({ min: 0, max: 1 }, { ...opts, maxActive: 1.5 })).toThrow(/maxActive/);
+  });
+
+  it('scores every point as a plain implementation of the method does (its indexes only make it fast)', () => {
+    let seed = 11;
+    const random = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    let walk = 0;
+    const series: Record<string, (i: number) => number> = {
+      'noisy daily cycle': (i) => Math.sin((2 * Math.PI * i) / 48) + 0.3 * random(),
+      'random walk': () => (walk += random() - 0.5),
+      'steps and spikes': (i) => (i % 300 < 150 ? 1 : 5) + (i % 97 === 0 ? 9 : 0),
+    };
+    for (const [name, at] of Object.entries(series))
+      for (const o of [
+        { ...opts, bits: 4 },
+        { ...opts, maxContexts: 400 },
+      ]) {
+        const values = Array.from({ length: 500 }, (_, i) => at(i));
+        const range = { min: Math.min(...values), max: Math.max(...values) };
+        const fast = new ContextDetector(range, o);
+        const plain = new ReferenceContextDetector(range, o);
+        const got = values.map((v) => fast.update(v));
+        const want = values.map((v) => plain.update(v));
+        expect(got, name).toEqual(want);
+        expect(fast.contexts, name).toBe(plain.count);
+        expect(Math.max(...got), name).toBeGreaterThan(0);
+      }
   });
 
   it('turns a value into one fact per bit of its level, clamped to the range', () => {
     const d = new ContextDetector({ min: 0, max: 7 }, opts);
-    expect(d.facts(5)).toEqual([65_537, 65_538, 65_541]); // level 5 = bits 1, 0, 1
+    expect(d.facts(5)).toEqual([1, 2, 5]); // level 5 = bits 1, 0, 1: fact 2b + bit
     expect(d.facts(-100)).toEqual(d.facts(0));
     expect(d.facts(100)).toEqual(d.facts(7));
     const flat = new ContextDetector({ min: 3, max: 3 }, opts);

@@ -33,117 +33,251 @@ export const DEFAULT_CONTEXT: ContextOptions = {
   maxContexts: 20_000,
 };
 
-/** Facts of the contexts that fired are numbered from here (sensor facts are below it). */
-const CONTEXT_FACT = 2 ** 31;
-const SENSOR_FACT = 65_536;
+/**
+ * Facts are small integers: a value's sensor facts are 0 to 2 × bits − 1 (bit b of its level is fact 2b or 2b + 1),
+ * and the fact of context id is CONTEXT_FACT + id.
+ */
+const CONTEXT_FACT = 32;
+/** Context facts stay small integers (V8's fast ones) up to this many contexts. */
+const MAX_CONTEXTS = 100_000_000;
 
-interface Semi {
-  readonly facts: readonly number[];
-  /** Facts of this semi-context present in the current crossing. */
-  matched: number[];
-  /** The right semi-context id → context id (left semi-contexts only). */
-  readonly contexts: Map<number, number>;
+/**
+ * A right semi-context holds only sensor facts (what followed is a value), so it is kept as a mask: bit p stands for
+ * sensor fact p (2 × bits of them, at most 32).
+ */
+type FactMask = number;
+
+const maskOf = (facts: readonly number[]): FactMask => {
+  let m = 0;
+  for (const f of facts) m |= 1 << f;
+  return m >>> 0;
+};
+
+/** A 64-bit filter of carried facts, as two words: one bit for each (a multiplicative hash of its context id). */
+interface CarriedFilter {
+  lo: number;
+  hi: number;
 }
+
+const addToFilter = (filter: CarriedFilter, id: number): void => {
+  const h = Math.imul(id, 0x9e3779b1) >>> 26;
+  if (h < 32) filter.lo = (filter.lo | (1 << h)) >>> 0;
+  else filter.hi = (filter.hi | (1 << (h - 32))) >>> 0;
+};
+
+const popcount = (m: number): number => {
+  m = m - ((m >>> 1) & 0x55555555);
+  m = (m & 0x33333333) + ((m >>> 2) & 0x33333333);
+  return (((m + (m >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+};
 
 interface Context {
   readonly id: number;
-  readonly right: readonly number[];
-  readonly key: string;
+  readonly right: FactMask;
+  readonly rightSize: number;
   predicted: number;
   correct: number;
   fired: number;
   /** Learned from two whole steps (not from a crossing of them). */
   zeroLevel: boolean;
+  /** The last prediction whose left side held this context's fact. */
+  heldAt: number;
 }
 
-type Pair = readonly [left: readonly number[], right: readonly number[]];
+interface LeftSemi {
+  readonly facts: readonly number[];
+  readonly key: string;
+  /** Its sensor facts as a mask, and its other facts (contexts that fired). */
+  readonly sensor: FactMask;
+  readonly carried: readonly Context[];
+  /** A filter of `carried`: a set of facts that lacks one of its bits cannot hold them all. */
+  readonly filter: CarriedFilter;
+  /** When it was made (left semi-contexts are numbered in order). */
+  readonly serial: number;
+  /** Its contexts, in the order they were learned, and by their right side. */
+  readonly contexts: Context[];
+  /** Its contexts learned from whole steps, in the order they were learned (only these grow). */
+  readonly zero: Context[];
+  readonly byRight: Map<FactMask, Context>;
+  /** How many of its facts the current crossing holds (valid while `stamp` is the crossing's). */
+  matched: number;
+  stamp: number;
+  /** The right sides a new step could make with it (valid while `learnedAt` is the step's). */
+  learnedRights: FactMask[];
+  learnedAt: number;
+}
 
-const keyOf = (facts: readonly number[]): string => facts.join(',');
+/** A context a crossing could make: the facts of a left side held now (with their key) and of a right side. */
+interface Potential {
+  readonly left: readonly number[];
+  readonly leftKey: string;
+  /** The left semi-context, when the crossing held all of it. */
+  readonly semi: LeftSemi | undefined;
+  readonly right: FactMask;
+}
 
-/** The context memory, with an index from each fact to the semi-contexts holding it (one per side). */
+/** A set of facts (sorted) as a short string: two UTF-16 units per fact, after its length. */
+const keyOf = (facts: readonly number[]): string => {
+  const units = [facts.length];
+  for (const f of facts) {
+    units.push(f & 0xffff, f >>> 16);
+  }
+  return String.fromCharCode(...units);
+};
+
+/** The context memory, with an index from each fact to the left semi-contexts holding it. */
 class ContextMemory {
-  private readonly ids: [Map<string, number>, Map<string, number>] = [new Map(), new Map()];
-  private readonly semis: [Semi[], Semi[]] = [[], []];
-  private readonly byFact: [Map<number, Semi[]>, Map<number, Semi[]>] = [new Map(), new Map()];
-  private readonly crossed: [Semi[], Semi[]] = [[], []];
+  private readonly lefts = new Map<string, LeftSemi>();
+  /** Left semi-contexts with contexts learned from whole steps, by fact, each list in the order they were made. */
+  private readonly growing = new Map<number, LeftSemi[]>();
   /** Left semi-contexts by their largest fact: a full match of a fact set is found through its own facts. */
-  private readonly byLastFact = new Map<number, Semi[]>();
-  /** The facts of the last prediction's left side, and the left semi-contexts it held fully. */
+  private readonly byLastFact = new Map<number, LeftSemi[]>();
+  /**
+   * The facts of the last prediction's left side, and the left semi-contexts it held fully (their contexts are the
+   * ones it selected).
+   */
   private lastLeft: readonly number[] = [];
-  private lastFull: Semi[] = [];
+  private lastFull: LeftSemi[] = [];
+  private predictions = 0;
+  /** The sensor facts of the last prediction's left side. */
+  private lastSensor: FactMask = 0;
+  private crossing = 0;
+  private learning = 0;
   readonly contexts: Context[] = [];
   private fresh = -1;
 
   constructor(private readonly opts: ContextOptions) {}
 
-  private semi(side: 0 | 1, facts: readonly number[]): number {
-    const key = keyOf(facts);
-    let id = this.ids[side].get(key);
-    if (id !== undefined) return id;
-    id = this.semis[side].length;
-    this.ids[side].set(key, id);
-    const s: Semi = { facts, matched: [], contexts: new Map() };
-    this.semis[side].push(s);
-    for (const f of facts) {
-      const list = this.byFact[side].get(f);
-      if (list) list.push(s);
-      else this.byFact[side].set(f, [s]);
-    }
-    if (side === 0 && facts.length > 0) {
+  private left(facts: readonly number[], key = keyOf(facts)): LeftSemi {
+    const known = this.lefts.get(key);
+    if (known) return known;
+    const s: LeftSemi = {
+      facts,
+      key,
+      sensor: maskOf(facts.filter((f) => f < CONTEXT_FACT)),
+      carried: facts.filter((f) => f >= CONTEXT_FACT).map((f) => this.contexts[f - CONTEXT_FACT]!),
+      filter: { lo: 0, hi: 0 },
+      serial: this.lefts.size,
+      contexts: [],
+      zero: [],
+      byRight: new Map(),
+      matched: 0,
+      stamp: 0,
+      learnedRights: [],
+      learnedAt: 0,
+    };
+    for (const c of s.carried) addToFilter(s.filter, c.id);
+    this.lefts.set(key, s);
+    if (facts.length > 0) {
       const last = facts[facts.length - 1]!;
       const list = this.byLastFact.get(last);
       if (list) list.push(s);
       else this.byLastFact.set(last, [s]);
     }
-    return id;
+    return s;
   }
 
-  /** Learns contexts; returns how many were new. */
-  learn(pairs: readonly Pair[]): number {
+  /**
+   * Learns the contexts a new step's crossings could make; returns how many were new, and how many distinct
+   * contexts the step could make (these and the step's own, whose left side was `zeroLeftKey`).
+   */
+  learn(potential: readonly Potential[], now: FactMask): { added: number; distinct: number } {
+    const step = ++this.learning;
+    const zero =
+      this.lastFull.find((s) => s.facts.length === this.lastLeft.length) ?? this.left(this.lastLeft);
+    zero.learnedAt = step;
+    zero.learnedRights = [now];
     let added = 0;
-    for (const [l, r] of pairs) if (this.context(l, r, false) === 'new') added++;
-    return added;
+    let distinct = 1;
+    for (const p of potential) {
+      const semi = p.semi ?? this.left(p.left, p.leftKey);
+      if (semi.learnedAt !== step) {
+        semi.learnedAt = step;
+        semi.learnedRights = [];
+      }
+      if (!semi.learnedRights.includes(p.right)) {
+        semi.learnedRights.push(p.right);
+        distinct++;
+      }
+      if (this.context(semi, p.left, p.right, false) === 'new') added++;
+    }
+    return { added, distinct };
   }
 
-  /** Learns the context of two whole steps; whether it is new (it is then left out of this step's count). */
-  learnZeroLevel(l: readonly number[], r: readonly number[]): boolean {
-    return this.context(l, r, true) === 'new';
+  /**
+   * Learns the context of the last step's whole left side and this step's facts; whether it is new (it is then left
+   * out of this step's count). A left semi-context equal to the last left side was fully held, so it is found among
+   * those without building its key.
+   */
+  learnZeroLevel(r: readonly number[]): boolean {
+    const l = this.lastLeft;
+    const left = this.lastFull.find((s) => s.facts.length === l.length) ?? this.left(l);
+    return this.context(left, l, maskOf(r), true) === 'new';
   }
 
-  private context(l: readonly number[], r: readonly number[], zeroLevel: boolean): 'new' | 'known' | 'full' {
-    const left = this.semis[0][this.semi(0, l)]!;
-    const ri = this.semi(1, r);
-    const existing = left.contexts.get(ri);
+  private context(
+    left: LeftSemi,
+    l: readonly number[],
+    right: FactMask,
+    zeroLevel: boolean,
+  ): 'new' | 'known' | 'full' {
+    const existing = left.byRight.get(right);
     if (existing !== undefined) {
-      if (zeroLevel) this.contexts[existing]!.zeroLevel = true;
+      if (zeroLevel && !existing.zeroLevel) {
+        existing.zeroLevel = true;
+        this.grows(left, existing);
+      }
       return 'known';
     }
     if (this.contexts.length >= this.opts.maxContexts) return 'full';
-    const id = this.contexts.length;
-    left.contexts.set(ri, id);
-    this.contexts.push({
-      id,
-      right: r,
-      key: `${keyOf(l)}|${keyOf(r)}`,
+    const c: Context = {
+      id: this.contexts.length,
+      right,
+      rightSize: popcount(right),
       predicted: 0,
       correct: 0,
       fired: 0,
       zeroLevel,
-    });
-    if (zeroLevel) this.fresh = id;
+      heldAt: 0,
+    };
+    this.contexts.push(c);
+    left.contexts.push(c);
+    left.byRight.set(right, c);
+    if (zeroLevel) {
+      this.fresh = c.id;
+      this.grows(left, c);
+    }
     return 'new';
   }
 
-  /** Marks, on one side, the semi-contexts that share facts with `facts`. */
-  private cross(side: 0 | 1, facts: readonly number[]): void {
-    for (const s of this.crossed[side]) s.matched = [];
-    const out: Semi[] = [];
+  /** A context of `left` was learned from whole steps: it may grow from now on (both lists stay in order). */
+  private grows(left: LeftSemi, c: Context): void {
+    insertSorted(left.zero, c, (x) => x.id);
+    if (left.zero.length > 1) return;
+    for (const f of left.facts) {
+      const list = this.growing.get(f);
+      if (list) insertSorted(list, left, (x) => x.serial);
+      else this.growing.set(f, [left]);
+    }
+  }
+
+  /**
+   * The left semi-contexts that may grow and share facts with `facts`, each with how many it shares (in `matched`),
+   * in the order a crossing of all of them would find them.
+   */
+  private cross(facts: readonly number[]): LeftSemi[] {
+    const stamp = ++this.crossing;
+    const out: LeftSemi[] = [];
     for (const f of facts)
-      for (const s of this.byFact[side].get(f) ?? []) {
-        if (s.matched.length === 0) out.push(s);
-        s.matched.push(f);
+      for (const s of this.growing.get(f) ?? []) {
+        if (s.stamp !== stamp) {
+          s.stamp = stamp;
+          s.matched = 0;
+          out.push(s);
+        }
+        s.matched++;
       }
-    this.crossed[side] = out;
+    return out;
   }
 
   /**
@@ -154,96 +288,156 @@ class ContextMemory {
   arrive(
     facts: readonly number[],
     madeNew: boolean,
-  ): { fired: Context[]; selected: number; potential: Pair[] } {
-    if (!madeNew) return this.arriveKnown(facts);
-    // A new step: partly present left sides may grow contexts, so cross both sides in full.
-    this.cross(0, this.lastLeft);
-    this.cross(1, facts);
+  ): { fired: Context[]; selected: number; potential: Potential[] } {
+    const now = maskOf(facts);
+    if (!madeNew) return this.arriveKnown(now);
+    // A new step: partly present left sides may grow contexts, so the growing ones are crossed in full.
     const fired: Context[] = [];
-    const potential: Pair[] = [];
+    const potential: Potential[] = [];
     let selected = 0;
-    for (const left of this.crossed[0]) {
-      const leftFull = left.matched.length === left.facts.length;
-      for (const [ri, cid] of left.contexts) {
-        if (cid === this.fresh) continue;
-        const c = this.contexts[cid]!;
-        const right = this.semis[1][ri]!;
-        const hit = right.matched.length;
+    for (const left of this.cross(this.lastLeft)) {
+      const leftFull = left.matched === left.facts.length;
+      // A partly held left side grows only from at most maxLeft facts.
+      if (!leftFull && left.matched > this.opts.maxLeft) continue;
+      let held: { facts: readonly number[]; key: string; semi: LeftSemi | undefined } | undefined;
+      for (const c of leftFull ? left.contexts : left.zero) {
+        if (c.id === this.fresh) continue;
+        const hit = c.right & now;
         if (leftFull) {
           selected++;
-          if (this.count(c, right.facts.length, hit, fired)) continue;
+          if (this.count(c, popcount(hit), fired)) continue;
         }
         // A context learned from whole steps grows: the facts of both sides present now become a new context.
-        if (c.zeroLevel && hit > 0 && left.matched.length <= this.opts.maxLeft)
-          potential.push([[...left.matched], [...right.matched]]);
+        if (c.zeroLevel && hit !== 0 && left.matched <= this.opts.maxLeft) {
+          held ??= leftFull ? { facts: left.facts, key: left.key, semi: left } : this.heldOf(left);
+          potential.push({ left: held.facts, leftKey: held.key, semi: held.semi, right: hit >>> 0 });
+        }
       }
     }
+    // The fully held left sides that cannot grow count as on a known step.
+    for (const left of this.lastFull)
+      if (left.zero.length === 0)
+        for (const c of left.contexts) {
+          selected++;
+          this.count(c, popcount(c.right & now), fired);
+        }
     this.fresh = -1;
     return { fired, selected, potential };
   }
 
+  /** The facts of a left semi-context that the last prediction's left side held, with their key. */
+  private heldOf(left: LeftSemi): { facts: readonly number[]; key: string; semi: undefined } {
+    const stamp = this.predictions;
+    const sensor = this.lastSensor;
+    const facts = left.facts.filter((f) =>
+      f < CONTEXT_FACT ? ((sensor >>> f) & 1) === 1 : this.contexts[f - CONTEXT_FACT]!.heldAt === stamp,
+    );
+    return { facts, key: keyOf(facts), semi: undefined };
+  }
+
   /** Counts a selected context's prediction; whether it fired (its right side is all here). */
-  private count(c: Context, rightSize: number, hit: number, fired: Context[]): boolean {
-    c.predicted += rightSize;
+  private count(c: Context, hit: number, fired: Context[]): boolean {
+    c.predicted += c.rightSize;
     c.correct += hit;
-    if (hit !== rightSize) return false;
+    if (hit !== c.rightSize) return false;
     c.fired++;
     fired.push(c);
     return true;
   }
 
   /**
-   * `arrive` for a step the memory knew: only the left sides the last prediction held fully count (a partly
-   * present one can only grow contexts, which a known step does not do), and they are found without a crossing.
+   * `arrive` for a step the memory knew: only the contexts the last prediction selected count (a partly present
+   * left side can only grow contexts, which a known step does not do), and no context was learned since.
    */
-  private arriveKnown(facts: readonly number[]): {
+  private arriveKnown(now: FactMask): {
     fired: Context[];
     selected: number;
-    potential: Pair[];
+    potential: Potential[];
   } {
-    const present = new Set(facts);
     const fired: Context[] = [];
     let selected = 0;
-    for (const left of this.lastFull)
-      for (const [ri, cid] of left.contexts) {
-        const right = this.semis[1][ri]!;
-        let hit = 0;
-        for (const f of right.facts) if (present.has(f)) hit++;
-        selected++;
-        this.count(this.contexts[cid]!, right.facts.length, hit, fired);
-      }
+    for (const left of this.lastFull) {
+      selected += left.contexts.length;
+      for (const c of left.contexts) this.count(c, popcount(c.right & now), fired);
+    }
     return { fired, selected, potential: [] };
   }
 
   /** The left semi-contexts whose every fact is in `facts` (through the index of their largest fact). */
-  private fullyHeld(facts: readonly number[]): Semi[] {
-    const present = new Set(facts);
-    const out: Semi[] = [];
+  private fullyHeld(facts: readonly number[]): LeftSemi[] {
+    const stamp = ++this.predictions;
+    let sensor = 0;
+    const filter: CarriedFilter = { lo: 0, hi: 0 };
     for (const f of facts)
-      for (const s of this.byLastFact.get(f) ?? []) if (s.facts.every((x) => present.has(x))) out.push(s);
+      if (f < CONTEXT_FACT) sensor |= 1 << f;
+      else {
+        this.contexts[f - CONTEXT_FACT]!.heldAt = stamp;
+        addToFilter(filter, f - CONTEXT_FACT);
+      }
+    sensor >>>= 0;
+    this.lastSensor = sensor;
+    const out: LeftSemi[] = [];
+    for (const f of facts)
+      for (const s of this.byLastFact.get(f) ?? []) {
+        if ((s.sensor & sensor) >>> 0 !== s.sensor) continue;
+        if ((s.filter.lo & filter.lo) >>> 0 !== s.filter.lo) continue;
+        if ((s.filter.hi & filter.hi) >>> 0 !== s.filter.hi) continue;
+        let all = true;
+        for (const c of s.carried)
+          if (c.heldAt !== stamp) {
+            all = false;
+            break;
+          }
+        if (all) out.push(s);
+      }
     return out;
   }
 
-  /** The facts of the next left side: what the best contexts among those it selects predict. */
-  predict(facts: readonly number[]): Set<number> {
+  /** The facts of the next left side (as a mask): what the best contexts among those it selects predict. */
+  predict(facts: readonly number[]): FactMask {
     this.lastLeft = facts;
-    this.lastFull = this.fullyHeld(facts);
     let best = 0;
-    let chosen: Context[] = [];
-    for (const s of this.lastFull) {
-      for (const cid of s.contexts.values()) {
-        const c = this.contexts[cid]!;
+    let expected = 0;
+    this.lastFull = this.fullyHeld(facts);
+    for (const s of this.lastFull)
+      for (const c of s.contexts) {
         const weight = c.predicted > 0 ? c.correct / c.predicted : 0;
         if (weight > best) {
           best = weight;
-          chosen = [c];
-        } else if (weight === best) chosen.push(c);
+          expected = c.right;
+        } else if (weight === best) expected |= c.right;
       }
-    }
-    const out = new Set<number>();
-    for (const c of chosen) for (const f of c.right) out.add(f);
-    return out;
+    return expected;
   }
+}
+
+/** Inserts an item into a list sorted by `rank` (items are ranked uniquely). */
+function insertSorted<T>(list: T[], item: T, rank: (x: T) => number): void {
+  const r = rank(item);
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (rank(list[mid]!) < r) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, item);
+}
+
+/** Orders contexts by how often they fired, the older first among those fired as often (last in this order). */
+const firedOrder = (a: Context, b: Context): number => a.fired - b.fired || b.id - a.id;
+
+/** The k last contexts in firedOrder, in one pass (the fired list is long and k small). */
+function mostFired(fired: readonly Context[], k: number): Context[] {
+  const top: Context[] = [];
+  for (const c of fired) {
+    if (top.length === k && firedOrder(c, top[0]!) <= 0) continue;
+    if (top.length === k) top.shift();
+    let i = 0;
+    while (i < top.length && firedOrder(top[i]!, c) < 0) i++;
+    top.splice(i, 0, c);
+  }
+  return top;
 }
 
 /** One series' context detector over a known range. */
@@ -252,7 +446,8 @@ export class ContextDetector {
   private readonly levels: number;
   private readonly step: number;
   private left: number[] = [];
-  private expected = new Set<number>();
+  /** The sensor facts the last prediction expected (a mask). */
+  private expected: FactMask = 0;
   private points = 0;
   private lastHigh = 0;
 
@@ -264,6 +459,17 @@ export class ContextDetector {
       throw new PsiError('INVALID_ARGUMENT', `a context detector needs a finite range min ≤ max`);
     if (!Number.isInteger(opts.bits) || opts.bits < 1 || opts.bits > 16)
       throw new PsiError('INVALID_ARGUMENT', `bits must be an integer from 1 to 16, got ${opts.bits}`);
+    for (const [name, least, most] of [
+      ['maxLeft', 1, 1_000],
+      ['maxActive', 1, 1_000],
+      ['restPoints', 0, 1e9],
+      ['maxContexts', 1, MAX_CONTEXTS],
+    ] as const)
+      if (!Number.isInteger(opts[name]) || opts[name] < least || opts[name] > most)
+        throw new PsiError(
+          'INVALID_ARGUMENT',
+          `${name} must be an integer from ${least} to ${most}, got ${opts[name]}`,
+        );
     this.levels = 2 ** opts.bits - 1;
     this.step = (range.max - range.min || this.levels) / this.levels;
     this.memory = new ContextMemory(opts);
@@ -278,7 +484,7 @@ export class ContextDetector {
   facts(value: number): number[] {
     const level = Math.max(0, Math.min(this.levels, Math.floor((value - this.range.min) / this.step)));
     const out: number[] = [];
-    for (let b = 0; b < this.opts.bits; b++) out.push(SENSOR_FACT + b * 2 + ((level >> b) & 1));
+    for (let b = 0; b < this.opts.bits; b++) out.push(b * 2 + ((level >> b) & 1));
     return out;
   }
 
@@ -290,23 +496,20 @@ export class ContextDetector {
     const now = this.facts(value);
     // How much of the value the prediction missed, weighting each bit by its significance.
     let missed = 0;
-    for (const f of now) if (!this.expected.has(f)) missed += 2 ** ((f - SENSOR_FACT) >> 1);
-    const potentialKeys = new Set<string>();
-    let madeNew = false;
-    if (this.left.length > 0) {
-      potentialKeys.add(`${keyOf(this.left)}|${keyOf(now)}`);
-      madeNew = this.memory.learnZeroLevel(this.left, now);
-    }
+    for (const f of now) if (!((this.expected >>> f) & 1)) missed += 2 ** (f >> 1);
+    const madeNew = this.left.length > 0 && this.memory.learnZeroLevel(now);
     const { fired, selected, potential } = this.memory.arrive(now, madeNew);
-    for (const [l, r] of potential) potentialKeys.add(`${keyOf(l)}|${keyOf(r)}`);
     // The contexts that fired most often go on as facts of the next step.
-    fired.sort((a, b) => a.fired - b.fired || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const carried = fired.slice(-this.opts.maxActive).map((c) => CONTEXT_FACT + c.id);
-    this.left = [...new Set([...now, ...carried])].sort((a, b) => a - b);
-    const added = this.memory.learn(potential) + (madeNew ? 1 : 0);
+    const carried = mostFired(fired, this.opts.maxActive).map((c) => CONTEXT_FACT + c.id);
+    this.left = [...now, ...carried.sort((a, b) => a - b)];
+    let newShare = 0;
+    if (madeNew) {
+      // Of the distinct contexts this step could have made (its whole one and the crossings), the share it did.
+      const { added, distinct } = this.memory.learn(potential, maskOf(now));
+      newShare = (added + 1) / distinct;
+    }
     this.expected = this.memory.predict(this.left);
     const firedShare = selected > 0 ? fired.length / selected : 0;
-    const newShare = madeNew && potentialKeys.size > 0 ? added / potentialKeys.size : 0;
     const score = missed > 0 ? (1 - firedShare + newShare) / 2 : 0;
     const resting = this.points - this.lastHigh <= this.opts.restPoints;
     if (score >= this.opts.baseThreshold) this.lastHigh = this.points;
