@@ -72,6 +72,7 @@ beforeAll(async () => {
             match: { status: '4..|5..' },
           },
           { name: 'steps', metric: 'vaultmesh_control_steps_total' },
+          { name: 'steps.ranged', metric: 'vaultmesh_control_steps_total', range: { min: 0, max: 500 } },
         ],
       },
     }),
@@ -122,6 +123,19 @@ describe('Ψ-Field in a node', () => {
     await expect(startNode(loadConfig({ configFile: noMetric }))).rejects.toThrow(
       /no metric vaultmesh_no_such_thing_total/,
     );
+    for (const range of [{ min: 5, max: 5 }, { min: 0 }, { min: 0, max: 1, step: 1 }]) {
+      const badRange = join(dir, 'bad-range.json');
+      writeFileSync(
+        badRange,
+        JSON.stringify({
+          port: 0,
+          dataDir: join(dir, 'bad-data-3'),
+          logLevel: 'silent',
+          psi: { series: [{ name: 'x', metric: 'vaultmesh_control_steps_total', range }] },
+        }),
+      );
+      expect(() => loadConfig({ configFile: badRange })).toThrow(/range/);
+    }
   });
 
   it('halts a live run when an error burst makes the watched series anomalous, with receipts', async () => {
@@ -237,8 +251,16 @@ describe('Ψ-Field in a node', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ intervalMs: 100, anomalyThreshold: 0.9999 });
     expect((ok.body.series as SeriesView[]).map((s) => s.name)).toEqual(
-      expect.arrayContaining(['http-errors', 'steps']),
+      expect.arrayContaining(['http-errors', 'steps', 'steps.ranged']),
     );
+    // The series with a known range runs the context detector beside the model, and says so.
+    const all = ok.body.series as (SeriesView & { range?: unknown; last?: { context?: number } })[];
+    const ranged = all.find((s) => s.name === 'steps.ranged')!;
+    expect(ranged.range).toEqual({ min: 0, max: 500 });
+    expect(typeof ranged.last?.context).toBe('number');
+    const plain = all.find((s) => s.name === 'steps')!;
+    expect(plain.range).toBeUndefined();
+    expect(plain.last?.context).toBeUndefined();
     const bad = await call('GET', '/api/psi/anomalies?series=has%20space', storer);
     expect(bad.status).toBe(400);
   });

@@ -61,6 +61,20 @@ describe('vm psi detect', () => {
     expect(text.out.trim().split('\n')).toHaveLength(1501);
   });
 
+  it('with --range, runs the context detector beside the model: a context column, the spike still highest', async () => {
+    const file = join(tmp, 'ranged.csv');
+    writeFileSync(file, csv(series(1500, 1200)));
+    const r = await vm('psi', 'detect', '--csv', file, '--range', '0:200', '--json');
+    expect(r.code, r.err).toBe(0);
+    const doc = JSON.parse(r.out) as { range: unknown; rows: { score: number; context: number }[] };
+    expect(doc.range).toEqual({ min: 0, max: 200 });
+    expect(doc.rows.every((x) => x.context >= 0 && x.context <= 1)).toBe(true);
+    const late = doc.rows.slice(600).map((x) => x.score);
+    expect(late.indexOf(Math.max(...late)) + 600).toBe(1200);
+    const text = await vm('psi', 'detect', '--csv', file, '--range', '0:200');
+    expect(text.out.split('\n')[0]).toBe('time,value,forecast,residual,likelihood,score,psi,context');
+  });
+
   it('refuses bad input with its exit code and prints nothing on stdout', async () => {
     const bad = join(tmp, 'bad.csv');
     writeFileSync(bad, 'timestamp,value\n2026-01-01 00:00:00,1\n2026-01-01 00:05:00,abc\n');
@@ -68,6 +82,8 @@ describe('vm psi detect', () => {
       [['--csv', join(tmp, 'missing.csv')], 3, /does not exist/],
       [['--csv', bad], 2, /line 3: value "abc" is not a finite number/],
       [['--csv', join(tmp, 'series.csv'), '--column', 'nope'], 2, /no column "nope"/],
+      [['--csv', join(tmp, 'series.csv'), '--range', '5:1'], 2, /--range must be MIN:MAX/],
+      [['--csv', join(tmp, 'series.csv'), '--range', '0-100'], 2, /--range must be MIN:MAX/],
     ];
     for (const [args, code, message] of cases) {
       const r = await vm('psi', 'detect', ...args);
@@ -143,7 +159,7 @@ describe('vm psi nab', () => {
     expect(r.err).toMatch(/names x\/y.csv, which is not under data\//);
     r = await vm('psi', 'nab', '--corpus', empty, '--detector', 'magic');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/--detector must be one of psi, null, windowedGaussian/);
+    expect(r.err).toMatch(/--detector must be one of psi, psi-blind, null, windowedGaussian, context/);
   });
 
   // The NAB subset beside the checkout (../shared/nab), or wherever VM_NAB_CORPUS points.

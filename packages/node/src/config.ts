@@ -259,6 +259,15 @@ export const PsiSeriesConfigSchema = z
     match: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string().max(500)).optional(),
     /** A PromQL query through control.prometheusUrl (its value at each sampling instant). */
     query: z.string().min(1).max(4000).optional(),
+    /**
+     * The bounds of its values where they are known (e.g. 0 and 100 for a CPU percentage): the context detector then
+     * runs beside the model (docs/psi.md). A value outside counts as the nearest bound.
+     */
+    range: z
+      .object({ min: z.number().finite(), max: z.number().finite() })
+      .strict()
+      .refine((r) => r.min < r.max, { message: 'range.min must be below range.max' })
+      .optional(),
   })
   .strict()
   .refine((s) => (s.metric === undefined) !== (s.query === undefined), {

@@ -100,7 +100,7 @@ export async function createNodePsi(cfg: PsiConfig, deps: PsiDeps): Promise<Node
   const books = new Map<string, ForecastBook>();
   const known = (await deps.registry.getMetricsAsJSON()) as unknown as RegistryMetric[];
   const series = cfg.series.map((s) => {
-    field.watch(s.name);
+    field.watch(s.name, s.range ? { range: s.range } : {});
     if (commitments)
       books.set(s.name, new ForecastBook(s.name, epoch, commitments.horizon, commitments.batch));
     if (s.query !== undefined && !deps.prometheus)

@@ -3,7 +3,7 @@
 // An episode starts at the first point whose likelihood reaches the anomaly threshold and ends at the first point
 // below it; the caller records its start (a receipt) once, whatever its length.
 import { PsiError } from './errors.ts';
-import { DEFAULT_DETECTOR, SeriesModel, type DetectorOptions } from './detector.ts';
+import { DEFAULT_DETECTOR, SeriesModel, type DetectorOptions, type ValueRange } from './detector.ts';
 import { servicePsi, type PsiMetrics } from './metrics.ts';
 
 /** One scored point of a watched series. */
@@ -17,6 +17,8 @@ export interface FieldPoint {
   readonly likelihood: number;
   readonly score: number;
   readonly metrics: PsiMetrics;
+  /** The context detector's score (series watched with a range only). */
+  readonly context?: number;
 }
 
 /** An anomaly episode: consecutive points at or over the threshold. */
@@ -40,6 +42,8 @@ export interface SeriesSummary {
   /** The forecast of the next point and its standard deviation. */
   readonly next: { mean: number; std: number } | undefined;
   readonly anomalous: boolean;
+  /** The known range of its values, when it was watched with one (the context detector then runs beside). */
+  readonly range: ValueRange | undefined;
 }
 
 /** Options of a field. */
@@ -57,6 +61,7 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 interface SeriesState {
   readonly model: SeriesModel;
+  readonly range: ValueRange | undefined;
   readonly points: FieldPoint[];
   episode: { start: number; end: number; points: number; peak: FieldPoint } | undefined;
 }
@@ -85,16 +90,27 @@ export class PsiField {
     this.keepEpisodes = opts.keepEpisodes ?? 1000;
   }
 
-  /** Starts watching a series (idempotent). Names: 1-128 of A-Z a-z 0-9 _ . : - */
-  watch(name: string): void {
+  /**
+   * Starts watching a series (idempotent: a series keeps the range it was first watched with). Names: 1-128 of A-Z a-z
+   * 0-9 _ . : -. With `range` (the bounds of its values, e.g. 0 and 100 for a CPU percentage), the context detector
+   * runs beside the model.
+   */
+  watch(name: string, options: { range?: ValueRange } = {}): void {
     if (!NAME_RE.test(name))
       throw new PsiError(
         'INVALID_ARGUMENT',
         `series name "${name.slice(0, 140)}" must be 1-128 of A-Z a-z 0-9 _ . : -`,
       );
+    const range = options.range;
+    if (range && !(Number.isFinite(range.min) && Number.isFinite(range.max) && range.min < range.max))
+      throw new PsiError(
+        'INVALID_ARGUMENT',
+        `series "${name}": range must be finite numbers with min < max, got ${range.min} and ${range.max}`,
+      );
     if (!this.series.has(name))
       this.series.set(name, {
-        model: new SeriesModel(this.opts.detector ?? DEFAULT_DETECTOR),
+        model: new SeriesModel(this.opts.detector ?? DEFAULT_DETECTOR, range),
+        range: range && { min: range.min, max: range.max },
         points: [],
         episode: undefined,
       });
@@ -121,6 +137,7 @@ export class PsiField {
       likelihood: r.likelihood,
       score: r.score,
       metrics: r.metrics,
+      ...(r.context === undefined ? {} : { context: r.context }),
     };
     s.points.push(point);
     if (s.points.length > this.keep) s.points.shift();
@@ -168,6 +185,7 @@ export class PsiField {
         last: s.points[s.points.length - 1],
         next: s.model.forecast(1),
         anomalous: s.episode !== undefined,
+        range: s.range,
       };
     });
   }

@@ -3,7 +3,7 @@
 export { PsiError } from './errors.ts';
 export type { PsiErrorCode, PsiErrorEvidence } from './errors.ts';
 export { DEFAULT_DETECTOR, SeriesModel } from './detector.ts';
-export type { DetectorOptions, PointScore } from './detector.ts';
+export type { DetectorOptions, PointScore, RangedOptions, ValueRange } from './detector.ts';
 export { serviceOf, servicePsi } from './metrics.ts';
 export type { PsiMetrics } from './metrics.ts';
 export { PsiField } from './field.ts';

@@ -77,19 +77,26 @@ describe('context detector', () => {
     expect(after).toEqual(new Array(10).fill(0));
   });
 
-  it('learns no more contexts than maxContexts', () => {
-    const d = new ContextDetector({ min: 0, max: 1 }, { ...opts, maxContexts: 50 });
+  it('learns no more contexts than maxContexts, and then no more left sides either (memory stays bounded)', () => {
+    const d = new ContextDetector({ min: 0, max: 1 }, { ...opts, bits: 6, maxContexts: 50 });
     let x = 7;
-    for (let i = 0; i < 2_000; i++) {
-      x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
-      d.update(x / 2 ** 31);
-    }
+    const feed = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+        d.update(x / 2 ** 31);
+      }
+    };
+    feed(2_000);
     expect(d.contexts).toBe(50);
+    const sides = d.leftSides;
+    feed(2_000);
+    expect(d.contexts).toBe(50);
+    expect(d.leftSides).toBe(sides);
   });
 });
 
 describe('context detector through the NAB runner', () => {
-  it("is given each file's min and max and a rest period of a fifth of the probation, as NAB runs CAD OSE", async () => {
+  it("is given each file's min and max and a rest period of a fifth of the probation, as NAB runs CAD OSE; so is psi", async () => {
     const { runDetector, probationaryLength, NAB_PROFILES } = await import('../src/nab/index.ts');
     const values = Float64Array.from({ length: 2_000 }, (_, i) => (i === 1_500 ? 40 : 10 + PATTERN[i % 8]!));
     const corpus = {
@@ -105,5 +112,23 @@ describe('context detector through the NAB runner', () => {
     );
     expect([...got]).toEqual([...values].map((v) => d.update(v)));
     expect(got[1_500]).toBeGreaterThan(0.5);
+    // psi runs under the same protocol: the model with the file's range (the context detector beside it);
+    // psi-blind is the model alone.
+    const { DEFAULT_DETECTOR, SeriesModel } = await import('../src/detector.ts');
+    const rest = Math.floor(probationaryLength(2_000) / 5);
+    const ranged = new SeriesModel(
+      {
+        ...DEFAULT_DETECTOR,
+        ranged: { ...DEFAULT_DETECTOR.ranged, context: { ...DEFAULT_CONTEXT, restPoints: rest } },
+      },
+      { min: 10, max: 40 },
+    );
+    const blind = new SeriesModel();
+    expect([...runDetector(corpus, 'psi').get('a/series.csv')!]).toEqual(
+      [...values].map((v) => ranged.update(v).score),
+    );
+    expect([...runDetector(corpus, 'psi-blind').get('a/series.csv')!]).toEqual(
+      [...values].map((v) => blind.update(v).score),
+    );
   });
 });

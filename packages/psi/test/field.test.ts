@@ -63,6 +63,25 @@ describe('PsiField', () => {
     expect(services[1]!.psi).toBeCloseTo(psi('http'), 12);
   });
 
+  it('runs the context detector beside the model of a series watched with a range, and says so', () => {
+    const f = new PsiField();
+    f.watch('cpu', { range: { min: 0, max: 100 } });
+    f.watch('cpu', { range: { min: 0, max: 1 } }); // the first range stays
+    f.watch('plain');
+    for (let t = 0; t < 50; t++) {
+      f.observe('cpu', t * 1000, 40 + (t % 5));
+      f.observe('plain', t * 1000, 40 + (t % 5));
+    }
+    const [cpu, plain] = f.summaries();
+    expect(cpu!.range).toEqual({ min: 0, max: 100 });
+    expect(typeof cpu!.last!.context).toBe('number');
+    expect(plain!.range).toBeUndefined();
+    expect(plain!.last!.context).toBeUndefined();
+    expect(() => f.watch('bad', { range: { min: 2, max: 2 } })).toThrow(/range/);
+    expect(() => f.watch('bad', { range: { min: 0, max: Number.NaN } })).toThrow(/range/);
+    expect(f.names()).toEqual(['cpu', 'plain']);
+  });
+
   it('refuses bad names, unwatched series, non-finite values and thresholds out of range', () => {
     const f = new PsiField();
     expect(() => f.watch('bad name')).toThrow(PsiError);

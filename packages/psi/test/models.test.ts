@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  ContextDetector,
   DEFAULT_DETECTOR,
   LocalTrendFilter,
   PsiError,
@@ -16,6 +17,7 @@ import {
   detectPeriod,
   gaussianTail,
 } from '../src/index.ts';
+import { calibrate } from '../src/detector.ts';
 import { readNabCorpus, readPublishedScores } from '../src/nab/index.ts';
 
 /** A deterministic standard normal sequence (mulberry32 + Box-Muller). */
@@ -152,6 +154,40 @@ describe('series model', () => {
     expect(withRange.surprise).toBeCloseTo(without.surprise, 9);
     expect(withRange.likelihood).toBeGreaterThan(without.likelihood);
     expect(withRange.likelihood).toBeGreaterThan(0.999);
+  });
+
+  it('with a known range, scores the larger of its own score and the context detector’s, calibrated', () => {
+    const z = noise(21);
+    const values = Array.from({ length: 1_500 }, (_, t) => 50 + 20 * Math.sin((2 * Math.PI * t) / 100) + z());
+    values[1_200] = 95;
+    const range = { min: 0, max: 100 };
+    const ranged = new SeriesModel(DEFAULT_DETECTOR, range);
+    const alone = new SeriesModel(DEFAULT_DETECTOR);
+    const context = new ContextDetector(range, DEFAULT_DETECTOR.ranged.context);
+    const level = DEFAULT_DETECTOR.ranged.level;
+    for (const v of values) {
+      const r = ranged.update(v);
+      const a = alone.update(v);
+      const c = context.update(v);
+      expect(r.context).toBe(c);
+      expect(r.score).toBeCloseTo(calibrate(Math.max(a.score, c), level), 12);
+      // The forecasts are the model's own, unchanged by the range.
+      expect(r.forecast).toBe(a.forecast);
+      expect(r.residual).toBe(a.residual);
+      expect(a.context).toBeUndefined();
+    }
+    expect(() => new SeriesModel(DEFAULT_DETECTOR, { min: 1, max: 0 })).toThrow(PsiError);
+    expect(
+      () => new SeriesModel({ ...DEFAULT_DETECTOR, ranged: { ...DEFAULT_DETECTOR.ranged, level: 1 } }, range),
+    ).toThrow(/level/);
+  });
+
+  it('calibrates the combined score piecewise linearly: 0, the level and 1 stay fixed points of the scale', () => {
+    expect(calibrate(0, 0.75)).toBe(0);
+    expect(calibrate(0.75, 0.75)).toBeCloseTo(1 / 3, 15);
+    expect(calibrate(1, 0.75)).toBeCloseTo(1, 15);
+    const grid = Array.from({ length: 101 }, (_, k) => calibrate(k / 100, 0.75));
+    for (let k = 1; k < grid.length; k++) expect(grid[k]!).toBeGreaterThan(grid[k - 1]!);
   });
 
   it('refuses a point that is not a finite number, and a horizon below 1', () => {

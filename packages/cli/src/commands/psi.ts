@@ -38,6 +38,7 @@ interface DetectOpts {
   since: string;
   end?: string;
   step: string;
+  range?: string;
   json?: boolean;
 }
 
@@ -104,7 +105,8 @@ async function detect(o: DetectOpts): Promise<void> {
     throw new CliError(EXIT.USAGE, 'give exactly one of --csv FILE and --prometheus URL');
   const { times, values, column } =
     o.csv !== undefined ? csvSeries(o.csv, o.column) : await prometheusSeries(o);
-  const model = new SeriesModel();
+  const range = o.range === undefined ? undefined : parseRange(o.range);
+  const model = new SeriesModel(undefined, range);
   const rows = Array.from(values, (value, i) => {
     const s = model.update(value);
     return {
@@ -115,10 +117,11 @@ async function detect(o: DetectOpts): Promise<void> {
       likelihood: s.likelihood,
       score: s.score,
       psi: s.metrics.psi,
+      ...(s.context === undefined ? {} : { context: s.context }),
     };
   });
-  if (o.json) return printJson({ column, period: model.period, rows });
-  print('time,value,forecast,residual,likelihood,score,psi');
+  if (o.json) return printJson({ column, period: model.period, ...(range ? { range } : {}), rows });
+  print(`time,value,forecast,residual,likelihood,score,psi${range ? ',context' : ''}`);
   for (const r of rows)
     print(
       [
@@ -129,8 +132,19 @@ async function detect(o: DetectOpts): Promise<void> {
         fmt(r.likelihood),
         fmt(r.score),
         fmt(r.psi, 4),
+        ...(r.context === undefined ? [] : [fmt(r.context, 4)]),
       ].join(','),
     );
+}
+
+/** `--range MIN:MAX`: the known bounds of the series' values. */
+function parseRange(v: string): { min: number; max: number } {
+  const m = /^(-?[0-9.eE+-]+):(-?[0-9.eE+-]+)$/.exec(v.trim());
+  const min = m ? Number(m[1]) : NaN;
+  const max = m ? Number(m[2]) : NaN;
+  if (!Number.isFinite(min) || !Number.isFinite(max) || !(min < max))
+    throw new CliError(EXIT.USAGE, `--range must be MIN:MAX with finite numbers, MIN < MAX, got "${v}"`);
+  return { min, max };
 }
 
 /** One scored detector: its name, where the scores came from, and each profile's result. */
@@ -340,6 +354,10 @@ export function register(program: Command): void {
     .option('--since <duration>', 'with --prometheus: how far back (30s, 15m, 6h, 7d)', '6h')
     .option('--end <time>', 'with --prometheus: the end of the range (RFC 3339; default now)')
     .option('--step <duration>', 'with --prometheus: the resolution', '60s')
+    .option(
+      '--range <min:max>',
+      'the known bounds of its values (e.g. 0:100): the context detector runs beside the model',
+    )
     .option('--json', 'machine-readable output')
     .action((o: DetectOpts) => detect(o));
 

@@ -98,13 +98,9 @@ interface LeftSemi {
   readonly contexts: Context[];
   /** Its contexts learned from whole steps, in the order they were learned (only these grow). */
   readonly zero: Context[];
-  readonly byRight: Map<FactMask, Context>;
   /** How many of its facts the current crossing holds (valid while `stamp` is the crossing's). */
   matched: number;
   stamp: number;
-  /** The right sides a new step could make with it (valid while `learnedAt` is the step's). */
-  learnedRights: FactMask[];
-  learnedAt: number;
 }
 
 /** A context a crossing could make: the facts of a left side held now (with their key) and of a right side. */
@@ -142,11 +138,14 @@ class ContextMemory {
   /** The sensor facts of the last prediction's left side. */
   private lastSensor: FactMask = 0;
   private crossing = 0;
-  private learning = 0;
   readonly contexts: Context[] = [];
   private fresh = -1;
 
   constructor(private readonly opts: ContextOptions) {}
+
+  get leftSides(): number {
+    return this.lefts.size;
+  }
 
   private left(facts: readonly number[], key = keyOf(facts)): LeftSemi {
     const known = this.lefts.get(key);
@@ -160,11 +159,8 @@ class ContextMemory {
       serial: this.lefts.size,
       contexts: [],
       zero: [],
-      byRight: new Map(),
       matched: 0,
       stamp: 0,
-      learnedRights: [],
-      learnedAt: 0,
     };
     for (const c of s.carried) addToFilter(s.filter, c.id);
     this.lefts.set(key, s);
@@ -182,21 +178,20 @@ class ContextMemory {
    * contexts the step could make (these and the step's own, whose left side was `zeroLeftKey`).
    */
   learn(potential: readonly Potential[], now: FactMask): { added: number; distinct: number } {
-    const step = ++this.learning;
     const zero =
       this.lastFull.find((s) => s.facts.length === this.lastLeft.length) ?? this.left(this.lastLeft);
-    zero.learnedAt = step;
-    zero.learnedRights = [now];
+    // The right sides each left semi-context could take this step (a context is its left and right sides).
+    const rights = new Map<LeftSemi, FactMask[]>([[zero, [now]]]);
     let added = 0;
     let distinct = 1;
     for (const p of potential) {
       const semi = p.semi ?? this.left(p.left, p.leftKey);
-      if (semi.learnedAt !== step) {
-        semi.learnedAt = step;
-        semi.learnedRights = [];
-      }
-      if (!semi.learnedRights.includes(p.right)) {
-        semi.learnedRights.push(p.right);
+      const seen = rights.get(semi);
+      if (!seen) {
+        rights.set(semi, [p.right]);
+        distinct++;
+      } else if (!seen.includes(p.right)) {
+        seen.push(p.right);
         distinct++;
       }
       if (this.context(semi, p.left, p.right, false) === 'new') added++;
@@ -211,8 +206,10 @@ class ContextMemory {
    */
   learnZeroLevel(r: readonly number[]): boolean {
     const l = this.lastLeft;
-    const left = this.lastFull.find((s) => s.facts.length === l.length) ?? this.left(l);
-    return this.context(left, l, maskOf(r), true) === 'new';
+    const known = this.lastFull.find((s) => s.facts.length === l.length);
+    // At the bound, nothing new is learned, so no left semi-context is made either (memory stays bounded).
+    if (!known && this.contexts.length >= this.opts.maxContexts) return false;
+    return this.context(known ?? this.left(l), l, maskOf(r), true) === 'new';
   }
 
   private context(
@@ -221,7 +218,7 @@ class ContextMemory {
     right: FactMask,
     zeroLevel: boolean,
   ): 'new' | 'known' | 'full' {
-    const existing = left.byRight.get(right);
+    const existing = left.contexts.find((c) => c.right === right);
     if (existing !== undefined) {
       if (zeroLevel && !existing.zeroLevel) {
         existing.zeroLevel = true;
@@ -242,7 +239,6 @@ class ContextMemory {
     };
     this.contexts.push(c);
     left.contexts.push(c);
-    left.byRight.set(right, c);
     if (zeroLevel) {
       this.fresh = c.id;
       this.grows(left, c);
@@ -285,14 +281,11 @@ class ContextMemory {
    * its right side is here fully. Returns the fired contexts, the number selected, and the partial matches that
    * may become new contexts (only when the step itself made a new zero-level context).
    */
-  arrive(
-    facts: readonly number[],
-    madeNew: boolean,
-  ): { fired: Context[]; selected: number; potential: Potential[] } {
+  arrive(facts: readonly number[], madeNew: boolean): Arrival {
     const now = maskOf(facts);
     if (!madeNew) return this.arriveKnown(now);
     // A new step: partly present left sides may grow contexts, so the growing ones are crossed in full.
-    const fired: Context[] = [];
+    const fired = new MostFired(this.opts.maxActive);
     const potential: Potential[] = [];
     let selected = 0;
     for (const left of this.cross(this.lastLeft)) {
@@ -336,12 +329,12 @@ class ContextMemory {
   }
 
   /** Counts a selected context's prediction; whether it fired (its right side is all here). */
-  private count(c: Context, hit: number, fired: Context[]): boolean {
+  private count(c: Context, hit: number, fired: MostFired): boolean {
     c.predicted += c.rightSize;
     c.correct += hit;
     if (hit !== c.rightSize) return false;
     c.fired++;
-    fired.push(c);
+    fired.offer(c);
     return true;
   }
 
@@ -349,12 +342,8 @@ class ContextMemory {
    * `arrive` for a step the memory knew: only the contexts the last prediction selected count (a partly present
    * left side can only grow contexts, which a known step does not do), and no context was learned since.
    */
-  private arriveKnown(now: FactMask): {
-    fired: Context[];
-    selected: number;
-    potential: Potential[];
-  } {
-    const fired: Context[] = [];
+  private arriveKnown(now: FactMask): Arrival {
+    const fired = new MostFired(this.opts.maxActive);
     let selected = 0;
     for (const left of this.lastFull) {
       selected += left.contexts.length;
@@ -427,17 +416,32 @@ function insertSorted<T>(list: T[], item: T, rank: (x: T) => number): void {
 /** Orders contexts by how often they fired, the older first among those fired as often (last in this order). */
 const firedOrder = (a: Context, b: Context): number => a.fired - b.fired || b.id - a.id;
 
-/** The k last contexts in firedOrder, in one pass (the fired list is long and k small). */
-function mostFired(fired: readonly Context[], k: number): Context[] {
-  const top: Context[] = [];
-  for (const c of fired) {
-    if (top.length === k && firedOrder(c, top[0]!) <= 0) continue;
-    if (top.length === k) top.shift();
+/** The contexts that fired in a step: how many, and the k last of them in firedOrder (kept as they are offered). */
+class MostFired {
+  count = 0;
+  /** Ascending in firedOrder. */
+  readonly top: Context[] = [];
+
+  constructor(private readonly k: number) {}
+
+  offer(c: Context): void {
+    this.count++;
+    const top = this.top;
+    if (top.length === this.k) {
+      if (firedOrder(c, top[0]!) <= 0) return;
+      top.shift();
+    }
     let i = 0;
     while (i < top.length && firedOrder(top[i]!, c) < 0) i++;
     top.splice(i, 0, c);
   }
-  return top;
+}
+
+/** What a step's arrival tells: the contexts that fired, how many were selected, and what may become contexts. */
+interface Arrival {
+  readonly fired: MostFired;
+  readonly selected: number;
+  readonly potential: Potential[];
 }
 
 /** One series' context detector over a known range. */
@@ -480,6 +484,11 @@ export class ContextDetector {
     return this.memory.contexts.length;
   }
 
+  /** Left semi-contexts held (each context has one; several may share it). */
+  get leftSides(): number {
+    return this.memory.leftSides;
+  }
+
   /** The sensor facts of a value: one per bit of its level, clamped to the range. */
   facts(value: number): number[] {
     const level = Math.max(0, Math.min(this.levels, Math.floor((value - this.range.min) / this.step)));
@@ -500,7 +509,7 @@ export class ContextDetector {
     const madeNew = this.left.length > 0 && this.memory.learnZeroLevel(now);
     const { fired, selected, potential } = this.memory.arrive(now, madeNew);
     // The contexts that fired most often go on as facts of the next step.
-    const carried = mostFired(fired, this.opts.maxActive).map((c) => CONTEXT_FACT + c.id);
+    const carried = fired.top.map((c) => CONTEXT_FACT + c.id);
     this.left = [...now, ...carried.sort((a, b) => a - b)];
     let newShare = 0;
     if (madeNew) {
@@ -509,7 +518,7 @@ export class ContextDetector {
       newShare = (added + 1) / distinct;
     }
     this.expected = this.memory.predict(this.left);
-    const firedShare = selected > 0 ? fired.length / selected : 0;
+    const firedShare = selected > 0 ? fired.count / selected : 0;
     const score = missed > 0 ? (1 - firedShare + newShare) / 2 : 0;
     const resting = this.points - this.lastHigh <= this.opts.restPoints;
     if (score >= this.opts.baseThreshold) this.lastHigh = this.points;

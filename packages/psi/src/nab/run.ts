@@ -1,8 +1,8 @@
 // Running detectors through NAB's protocol and scoring them: every file is streamed point by point (each point scored
 // before it is learned, one parameter set for every file), then each profile's threshold is chosen over the whole
 // corpus and the raw score normalized between the null detector and the perfect one.
-import { DEFAULT_DETECTOR, SeriesModel, type DetectorOptions } from '../detector.ts';
-import { ContextDetector, DEFAULT_CONTEXT } from '../models/context.ts';
+import { DEFAULT_DETECTOR, SeriesModel, type DetectorOptions, type ValueRange } from '../detector.ts';
+import { ContextDetector, type ContextOptions } from '../models/context.ts';
 import { WindowedGaussian } from '../models/windowed-gaussian.ts';
 import type { NabCorpus } from './corpus.ts';
 import {
@@ -16,12 +16,31 @@ import {
 } from './scorer.ts';
 
 /**
- * Detectors this package can run: ours, NAB's null detector, NAB's windowedGaussian baseline, and the CAD-style
- * context detector. `context` is given each file's min and max, as NAB's harness gives every detector
- * (inputMin/inputMax), and a rest period of a fifth of the probation, as NAB runs CAD OSE.
+ * Detectors this package can run: ours under NAB's protocol (`psi`: given each file's min and max, as NAB's harness
+ * gives every detector its inputMin/inputMax, so the context detector runs beside the model) and blind (`psi-blind`:
+ * no range, the model alone, as on a live metric without natural bounds), NAB's null detector, NAB's
+ * windowedGaussian baseline, and the context detector alone. The context detector rests a fifth of the probation
+ * after a high score, as NAB runs CAD OSE.
  */
-export type NabDetector = 'psi' | 'null' | 'windowedGaussian' | 'context';
-export const NAB_DETECTORS: readonly NabDetector[] = ['psi', 'null', 'windowedGaussian', 'context'];
+export type NabDetector = 'psi' | 'psi-blind' | 'null' | 'windowedGaussian' | 'context';
+export const NAB_DETECTORS: readonly NabDetector[] = [
+  'psi',
+  'psi-blind',
+  'null',
+  'windowedGaussian',
+  'context',
+];
+
+/** A file's min and max (what NAB gives a detector as inputMin and inputMax). */
+function rangeOf(values: ArrayLike<number>): ValueRange {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    min = Math.min(min, values[i]!);
+    max = Math.max(max, values[i]!);
+  }
+  return { min, max };
+}
 
 /** Anomaly scores of one detector for every file of the corpus, streamed online. */
 export function runDetector(
@@ -33,24 +52,22 @@ export function runDetector(
   const out = new Map<string, Float64Array>();
   corpus.files.forEach((f, k) => {
     const scores = new Float64Array(f.values.length);
+    const context: ContextOptions = {
+      ...opts.ranged.context,
+      restPoints: Math.floor(probationaryLength(f.values.length) / 5),
+    };
     if (detector === 'null') scores.fill(0.5);
     else if (detector === 'windowedGaussian') {
       const d = new WindowedGaussian();
       for (let i = 0; i < f.values.length; i++) scores[i] = d.update(f.values[i]!);
     } else if (detector === 'context') {
-      let min = Infinity;
-      let max = -Infinity;
-      for (let i = 0; i < f.values.length; i++) {
-        min = Math.min(min, f.values[i]!);
-        max = Math.max(max, f.values[i]!);
-      }
-      const d = new ContextDetector(
-        { min, max },
-        { ...DEFAULT_CONTEXT, restPoints: Math.floor(probationaryLength(f.values.length) / 5) },
-      );
+      const d = new ContextDetector(rangeOf(f.values), context);
       for (let i = 0; i < f.values.length; i++) scores[i] = d.update(f.values[i]!);
     } else {
-      const m = new SeriesModel(opts);
+      const m =
+        detector === 'psi'
+          ? new SeriesModel({ ...opts, ranged: { ...opts.ranged, context } }, rangeOf(f.values))
+          : new SeriesModel(opts);
       for (let i = 0; i < f.values.length; i++) scores[i] = m.update(f.values[i]!).score;
     }
     out.set(f.path, scores);
