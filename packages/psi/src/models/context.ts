@@ -431,9 +431,14 @@ class MostFired {
       if (firedOrder(c, top[0]!) <= 0) return;
       top.shift();
     }
-    let i = 0;
-    while (i < top.length && firedOrder(top[i]!, c) < 0) i++;
-    top.splice(i, 0, c);
+    let lo = 0;
+    let hi = top.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (firedOrder(top[mid]!, c) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    top.splice(lo, 0, c);
   }
 }
 
