@@ -175,7 +175,8 @@ describe('dashboard (Chromium via playwright-core)', () => {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     page = await context.newPage();
     page.setDefaultTimeout(10_000);
-  }, 40_000);
+    // Five CLI processes, a node and Chromium start here: on a loaded machine that alone has taken over 40 s.
+  }, 120_000);
 
   afterAll(async () => {
     await browser?.close().catch(() => undefined);

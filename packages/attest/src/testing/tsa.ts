@@ -371,6 +371,9 @@ export async function startTestTsa(opts: TestTsaOptions = {}): Promise<TestTsa> 
 
   const server = createServer((req, res) => {
     requests++;
+    // One connection per request: a kept-alive socket that the server times out while a test keeps the event loop
+    // busy would otherwise be reused by the next fetch and reset (ECONNRESET), on a loaded machine.
+    res.setHeader('connection', 'close');
     handle(req, res).catch((err: Error) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message);
     });

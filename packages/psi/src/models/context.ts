@@ -134,6 +134,8 @@ class ContextMemory {
    */
   private lastLeft: readonly number[] = [];
   private lastFull: LeftSemi[] = [];
+  /** The left semi-context equal to the last prediction's whole left side, when there is one. */
+  private lastWhole: LeftSemi | undefined;
   private predictions = 0;
   /** The sensor facts of the last prediction's left side. */
   private lastSensor: FactMask = 0;
@@ -175,11 +177,10 @@ class ContextMemory {
 
   /**
    * Learns the contexts a new step's crossings could make; returns how many were new, and how many distinct
-   * contexts the step could make (these and the step's own, whose left side was `zeroLeftKey`).
+   * contexts the step could make (these and the step's own, from the whole last left side to `now`).
    */
   learn(potential: readonly Potential[], now: FactMask): { added: number; distinct: number } {
-    const zero =
-      this.lastFull.find((s) => s.facts.length === this.lastLeft.length) ?? this.left(this.lastLeft);
+    const zero = this.lastWhole ?? this.left(this.lastLeft);
     // The right sides each left semi-context could take this step (a context is its left and right sides).
     const rights = new Map<LeftSemi, FactMask[]>([[zero, [now]]]);
     let added = 0;
@@ -201,15 +202,15 @@ class ContextMemory {
 
   /**
    * Learns the context of the last step's whole left side and this step's facts; whether it is new (it is then left
-   * out of this step's count). A left semi-context equal to the last left side was fully held, so it is found among
-   * those without building its key.
+   * out of this step's count). A left semi-context equal to the last left side was fully held, so the prediction
+   * found it (lastWhole) without building its key.
    */
   learnZeroLevel(r: readonly number[]): boolean {
     const l = this.lastLeft;
-    const known = this.lastFull.find((s) => s.facts.length === l.length);
     // At the bound, nothing new is learned, so no left semi-context is made either (memory stays bounded).
-    if (!known && this.contexts.length >= this.opts.maxContexts) return false;
-    return this.context(known ?? this.left(l), l, maskOf(r), true) === 'new';
+    if (!this.lastWhole && this.contexts.length >= this.opts.maxContexts) return false;
+    this.lastWhole ??= this.left(l);
+    return this.context(this.lastWhole, l, maskOf(r), true) === 'new';
   }
 
   private context(
@@ -377,7 +378,9 @@ class ContextMemory {
             all = false;
             break;
           }
-        if (all) out.push(s);
+        if (!all) continue;
+        out.push(s);
+        if (s.facts.length === facts.length) this.lastWhole = s;
       }
     return out;
   }
@@ -387,6 +390,7 @@ class ContextMemory {
     this.lastLeft = facts;
     let best = 0;
     let expected = 0;
+    this.lastWhole = undefined;
     this.lastFull = this.fullyHeld(facts);
     for (const s of this.lastFull)
       for (const c of s.contexts) {
