@@ -119,7 +119,10 @@ describe('context detector through the NAB runner', () => {
     const ranged = new SeriesModel(
       {
         ...DEFAULT_DETECTOR,
-        ranged: { ...DEFAULT_DETECTOR.ranged, context: { ...DEFAULT_CONTEXT, restPoints: rest } },
+        ranged: {
+          ...DEFAULT_DETECTOR.ranged,
+          context: { ...DEFAULT_DETECTOR.ranged.context, restPoints: rest },
+        },
       },
       { min: 10, max: 40 },
     );

@@ -2,7 +2,7 @@
 // before it is learned, one parameter set for every file), then each profile's threshold is chosen over the whole
 // corpus and the raw score normalized between the null detector and the perfect one.
 import { DEFAULT_DETECTOR, SeriesModel, type DetectorOptions, type ValueRange } from '../detector.ts';
-import { ContextDetector, type ContextOptions } from '../models/context.ts';
+import { ContextDetector, DEFAULT_CONTEXT, type ContextOptions } from '../models/context.ts';
 import { WindowedGaussian } from '../models/windowed-gaussian.ts';
 import type { NabCorpus } from './corpus.ts';
 import {
@@ -52,16 +52,16 @@ export function runDetector(
   const out = new Map<string, Float64Array>();
   corpus.files.forEach((f, k) => {
     const scores = new Float64Array(f.values.length);
-    const context: ContextOptions = {
-      ...opts.ranged.context,
-      restPoints: Math.floor(probationaryLength(f.values.length) / 5),
-    };
+    // The context detector rests a fifth of the probation, as NAB runs CAD OSE: alone with CAD OSE's parameters,
+    // beside the model with the model's.
+    const rest = Math.floor(probationaryLength(f.values.length) / 5);
+    const context: ContextOptions = { ...opts.ranged.context, restPoints: rest };
     if (detector === 'null') scores.fill(0.5);
     else if (detector === 'windowedGaussian') {
       const d = new WindowedGaussian();
       for (let i = 0; i < f.values.length; i++) scores[i] = d.update(f.values[i]!);
     } else if (detector === 'context') {
-      const d = new ContextDetector(rangeOf(f.values), context);
+      const d = new ContextDetector(rangeOf(f.values), { ...DEFAULT_CONTEXT, restPoints: rest });
       for (let i = 0; i < f.values.length; i++) scores[i] = d.update(f.values[i]!);
     } else {
       const m =
