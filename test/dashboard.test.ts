@@ -120,7 +120,15 @@ describe('dashboard (Chromium via playwright-core)', () => {
           intervalMs: 200,
           receipts: false,
           commitments: false,
-          series: [{ name: 'http-requests', metric: 'vaultmesh_http_request_duration_seconds_count' }],
+          series: [
+            { name: 'http-requests', metric: 'vaultmesh_http_request_duration_seconds_count' },
+            // A known range: the context detector runs beside the model, and the card says so.
+            {
+              name: 'http-requests.ranged',
+              metric: 'vaultmesh_http_request_duration_seconds_count',
+              range: { min: 0, max: 1000 },
+            },
+          ],
         },
         aurora: {
           providers: [
@@ -423,10 +431,13 @@ describe('dashboard (Chromium via playwright-core)', () => {
       await page.click('#psi-refresh');
       const row = page.locator('#psi-body tr[data-series="http-requests"]');
       await row.waitFor();
-      // http-requests, and aurora.rtt.local once the router has listed its provider (the jobs test).
+      // http-requests and its ranged twin, and aurora.rtt.local once the router has listed its provider (the jobs test).
       await expect(page.locator('#psi-line').textContent()).resolves.toMatch(
-        /^[12] series, sampled every 0\.2 s/,
+        /^[23] series, sampled every 0\.2 s/,
       );
+      await expect(row.locator('td').first().textContent()).resolves.toBe('http-requests');
+      const ranged = page.locator('#psi-body tr[data-series="http-requests.ranged"] td').first();
+      await expect(ranged.textContent()).resolves.toBe('http-requests.ranged 0–1000');
       // Points accumulate: the node samples its own request rate every 200 ms.
       for (const end = Date.now() + 20_000; ;) {
         await page.click('#psi-refresh');

@@ -629,7 +629,19 @@ const loadPsi = panelRefresher({
         h(
           'tr',
           { 'data-series': s.name, 'data-state': s.anomalous ? 'anomalous' : 'ok' },
-          h('td', { class: 'mono', text: s.name }),
+          // A known range: the context detector runs beside the model (docs/psi.md).
+          s.range
+            ? h(
+                'td',
+                { class: 'mono' },
+                s.name,
+                h('span', {
+                  class: 'muted',
+                  title: 'known range: the context detector runs beside the model',
+                  text: ` ${s.range.min}–${s.range.max}`,
+                }),
+              )
+            : h('td', { class: 'mono', text: s.name }),
           h('td', { class: 'num', text: String(s.points) }),
           h('td', { class: 'num', text: fmtNum(s.last?.value) }),
           h('td', { class: 'num', text: fmtNum(s.last?.forecast) }),
@@ -637,7 +649,11 @@ const loadPsi = panelRefresher({
             class: 'num',
             text: s.next ? `${fmtNum(s.next.mean)} ± ${fmtNum(2 * s.next.std)}` : '—',
           }),
-          h('td', { class: 'num', text: s.last ? s.last.likelihood.toFixed(4) : '—' }),
+          h('td', {
+            class: 'num',
+            text: s.last ? s.last.likelihood.toFixed(4) : '—',
+            ...(s.last?.context === undefined ? {} : { title: `context score ${s.last.context.toFixed(3)}` }),
+          }),
           h('td', { class: 'num', text: fmtNum(s.last?.metrics?.psi) }),
           h(
             'td',
