@@ -630,18 +630,20 @@ const loadPsi = panelRefresher({
           'tr',
           { 'data-series': s.name, 'data-state': s.anomalous ? 'anomalous' : 'ok' },
           // A known range: the context detector runs beside the model (docs/psi.md).
-          s.range
-            ? h(
-                'td',
-                { class: 'mono' },
-                s.name,
-                h('span', {
-                  class: 'muted',
-                  title: 'known range: the context detector runs beside the model',
-                  text: ` ${s.range.min}–${s.range.max}`,
-                }),
-              )
-            : h('td', { class: 'mono', text: s.name }),
+          h(
+            'td',
+            { class: 'mono' },
+            s.name,
+            ...(s.range
+              ? [
+                  h('span', {
+                    class: 'muted',
+                    title: 'known range: the context detector runs beside the model',
+                    text: ` ${s.range.min}–${s.range.max}`,
+                  }),
+                ]
+              : []),
+          ),
           h('td', { class: 'num', text: String(s.points) }),
           h('td', { class: 'num', text: fmtNum(s.last?.value) }),
           h('td', { class: 'num', text: fmtNum(s.last?.forecast) }),

@@ -18,10 +18,15 @@ import {
 } from '@vaultmesh/psi/nab';
 import type { BenchResult } from './result.ts';
 
+/** A deterministic uniform generator in [0, 1) (a 32-bit linear congruential one). */
+function uniform(seed: number): () => number {
+  let x = seed;
+  return () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
 /** A daily-seasonal series with noise and a few spikes (5-minute points). */
 function series(n: number): Float64Array {
-  let x = 12345;
-  const u = () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const u = uniform(12345);
   return Float64Array.from(
     { length: n },
     (_, t) => 50 + 10 * Math.sin((2 * Math.PI * t) / 288) + 2 * u() + (t % 5000 === 4999 ? 30 : 0),
@@ -81,12 +86,20 @@ export async function benchPsi(): Promise<BenchResult[]> {
   // With a range, memory grows with the contexts learned, up to maxContexts: after two weeks of 5-minute points of the
   // seasonal series, and of pure noise over the range (which reaches the bound).
   const rangedBytes = bytesPerSeries(50, values.subarray(0, 4032), () => new SeriesModel(undefined, RANGE));
-  let x = 7;
-  const noise = Float64Array.from(
-    { length: 4032 },
-    () => (RANGE.max * (x = (Math.imul(x, 1664525) + 1013904223) >>> 0)) / 2 ** 32,
-  );
+  const u = uniform(7);
+  const noise = Float64Array.from({ length: 4032 }, () => RANGE.max * u());
   const boundBytes = bytesPerSeries(10, noise, () => new SeriesModel(undefined, RANGE));
+  /** Memory per series beside windowedGaussian's. */
+  const memory = (name: string, bytes: number): BenchResult => ({
+    name,
+    value: bytes,
+    unit: 'B',
+    baselineName: 'NAB windowedGaussian per series (6,400-point window)',
+    baseline: wgBytes,
+    ratio: bytes / wgBytes,
+    target: '(report)',
+    pass: true,
+  });
   const results: BenchResult[] = [
     {
       name: 'Ψ series model, cost per point (µs; 200,000-point seasonal series)',
@@ -98,36 +111,15 @@ export async function benchPsi(): Promise<BenchResult[]> {
       target: '< 20 µs',
       pass: psiUs < 20,
     },
-    {
-      name: 'Ψ series model, memory per series (bytes; period 288, after warm-up)',
-      value: psiBytes,
-      unit: 'B',
-      baselineName: 'NAB windowedGaussian per series (6,400-point window)',
-      baseline: wgBytes,
-      ratio: psiBytes / wgBytes,
-      target: '(report)',
-      pass: true,
-    },
-    {
-      name: 'Ψ with a known range, memory per series (bytes; 4,032 points of the seasonal series)',
-      value: rangedBytes,
-      unit: 'B',
-      baselineName: 'NAB windowedGaussian per series (6,400-point window)',
-      baseline: wgBytes,
-      ratio: rangedBytes / wgBytes,
-      target: '(report)',
-      pass: true,
-    },
-    {
-      name: 'Ψ with a known range, memory per series at its bound (bytes; 4,032 points of noise, maxContexts)',
-      value: boundBytes,
-      unit: 'B',
-      baselineName: 'NAB windowedGaussian per series (6,400-point window)',
-      baseline: wgBytes,
-      ratio: boundBytes / wgBytes,
-      target: '(report)',
-      pass: true,
-    },
+    memory('Ψ series model, memory per series (bytes; period 288, after warm-up)', psiBytes),
+    memory(
+      'Ψ with a known range, memory per series (bytes; 4,032 points of the seasonal series)',
+      rangedBytes,
+    ),
+    memory(
+      'Ψ with a known range, memory per series at its bound (bytes; 4,032 points of noise, maxContexts)',
+      boundBytes,
+    ),
   ];
   const corpusDir =
     process.env['VM_NAB_CORPUS'] ?? join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'nab');
@@ -146,19 +138,20 @@ export async function benchPsi(): Promise<BenchResult[]> {
   const ranged = timed('psi');
   const blind = timed('psi-blind');
   const contextRun = timed('context');
-  const ours = scoreDetector(corpus, sweepCorpus(corpus, ranged.scores), nullRaw);
-  const oursBlind = scoreDetector(corpus, sweepCorpus(corpus, blind.scores), nullRaw);
-  const wg = existsSync(join(corpusDir, 'results', 'windowedGaussian'))
-    ? scoreDetector(corpus, sweepCorpus(corpus, readPublishedScores(corpus, 'windowedGaussian')), nullRaw)
-    : scoreDetector(corpus, sweepCorpus(corpus, runDetector(corpus, 'windowedGaussian')), nullRaw);
-  const context = scoreDetector(corpus, sweepCorpus(corpus, contextRun.scores), nullRaw);
-  const scoredRows: [string, typeof ours][] = [
-    ['NAB score, NAB protocol (each file’s range given; context detector beside)', ours],
-    ['NAB score, blind (no range: the model alone)', oursBlind],
-    ['NAB score of the context detector alone (file range)', context],
+  const scored = (scores: ReadonlyMap<string, ArrayLike<number>>) =>
+    scoreDetector(corpus, sweepCorpus(corpus, scores), nullRaw);
+  const wg = scored(
+    existsSync(join(corpusDir, 'results', 'windowedGaussian'))
+      ? readPublishedScores(corpus, 'windowedGaussian')
+      : runDetector(corpus, 'windowedGaussian'),
+  );
+  const scoredRows: [string, ReturnType<typeof scored>][] = [
+    ['NAB score, NAB protocol (each file’s range given; context detector beside)', scored(ranged.scores)],
+    ['NAB score, blind (no range: the model alone)', scored(blind.scores)],
+    ['NAB score of the context detector alone (file range)', scored(contextRun.scores)],
   ];
-  for (const [label, scored] of scoredRows)
-    for (const [k, p] of scored.entries()) {
+  for (const [label, profiles] of scoredRows)
+    for (const [k, p] of profiles.entries()) {
       const base = wg[k]!.normalized!;
       results.push({
         name: `${label}, ${p.profile} (${corpus.files.length} files; null detector 0, perfect 100)`,

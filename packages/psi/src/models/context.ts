@@ -103,12 +103,16 @@ interface LeftSemi {
   stamp: number;
 }
 
-/** A context a crossing could make: the facts of a left side held now (with their key) and of a right side. */
-interface Potential {
-  readonly left: readonly number[];
-  readonly leftKey: string;
-  /** The left semi-context, when the crossing held all of it. */
+/** The facts of a left side that a crossing held, with their key, and the left semi-context when it held all of it. */
+interface HeldLeft {
+  readonly facts: readonly number[];
+  readonly key: string;
   readonly semi: LeftSemi | undefined;
+}
+
+/** A context a crossing could make: the left side held now and a right side. */
+interface Potential {
+  readonly left: HeldLeft;
   readonly right: FactMask;
 }
 
@@ -186,7 +190,7 @@ class ContextMemory {
     let added = 0;
     let distinct = 1;
     for (const p of potential) {
-      const semi = p.semi ?? this.left(p.left, p.leftKey);
+      const semi = p.left.semi ?? this.left(p.left.facts, p.left.key);
       const seen = rights.get(semi);
       if (!seen) {
         rights.set(semi, [p.right]);
@@ -195,7 +199,7 @@ class ContextMemory {
         seen.push(p.right);
         distinct++;
       }
-      if (this.context(semi, p.left, p.right, false) === 'new') added++;
+      if (this.context(semi, p.right, false) === 'new') added++;
     }
     return { added, distinct };
   }
@@ -205,20 +209,14 @@ class ContextMemory {
    * out of this step's count). A left semi-context equal to the last left side was fully held, so the prediction
    * found it (lastWhole) without building its key.
    */
-  learnZeroLevel(r: readonly number[]): boolean {
-    const l = this.lastLeft;
+  learnZeroLevel(now: FactMask): boolean {
     // At the bound, nothing new is learned, so no left semi-context is made either (memory stays bounded).
     if (!this.lastWhole && this.contexts.length >= this.opts.maxContexts) return false;
-    this.lastWhole ??= this.left(l);
-    return this.context(this.lastWhole, l, maskOf(r), true) === 'new';
+    this.lastWhole ??= this.left(this.lastLeft);
+    return this.context(this.lastWhole, now, true) === 'new';
   }
 
-  private context(
-    left: LeftSemi,
-    l: readonly number[],
-    right: FactMask,
-    zeroLevel: boolean,
-  ): 'new' | 'known' | 'full' {
+  private context(left: LeftSemi, right: FactMask, zeroLevel: boolean): 'new' | 'known' | 'full' {
     const existing = left.contexts.find((c) => c.right === right);
     if (existing !== undefined) {
       if (zeroLevel && !existing.zeroLevel) {
@@ -249,11 +247,11 @@ class ContextMemory {
 
   /** A context of `left` was learned from whole steps: it may grow from now on (both lists stay in order). */
   private grows(left: LeftSemi, c: Context): void {
-    insertSorted(left.zero, c, (x) => x.id);
+    insertSorted(left.zero, c, (a, b) => a.id - b.id);
     if (left.zero.length > 1) return;
     for (const f of left.facts) {
       const list = this.growing.get(f);
-      if (list) insertSorted(list, left, (x) => x.serial);
+      if (list) insertSorted(list, left, (a, b) => a.serial - b.serial);
       else this.growing.set(f, [left]);
     }
   }
@@ -279,11 +277,10 @@ class ContextMemory {
 
   /**
    * The step's facts arrive: each context whose left side the previous step held fully was selected; it fired when
-   * its right side is here fully. Returns the fired contexts, the number selected, and the partial matches that
-   * may become new contexts (only when the step itself made a new zero-level context).
+   * its right side is here fully. Returns those that fired, the number selected, and the partial matches that may
+   * become new contexts (only when the step itself made a new zero-level context).
    */
-  arrive(facts: readonly number[], madeNew: boolean): Arrival {
-    const now = maskOf(facts);
+  arrive(now: FactMask, madeNew: boolean): Arrival {
     if (!madeNew) return this.arriveKnown(now);
     // A new step: partly present left sides may grow contexts, so the growing ones are crossed in full.
     const fired = new MostFired(this.opts.maxActive);
@@ -293,7 +290,7 @@ class ContextMemory {
       const leftFull = left.matched === left.facts.length;
       // A partly held left side grows only from at most maxLeft facts.
       if (!leftFull && left.matched > this.opts.maxLeft) continue;
-      let held: { facts: readonly number[]; key: string; semi: LeftSemi | undefined } | undefined;
+      let held: HeldLeft | undefined;
       for (const c of leftFull ? left.contexts : left.zero) {
         if (c.id === this.fresh) continue;
         const hit = c.right & now;
@@ -304,7 +301,7 @@ class ContextMemory {
         // A context learned from whole steps grows: the facts of both sides present now become a new context.
         if (c.zeroLevel && hit !== 0 && left.matched <= this.opts.maxLeft) {
           held ??= leftFull ? { facts: left.facts, key: left.key, semi: left } : this.heldOf(left);
-          potential.push({ left: held.facts, leftKey: held.key, semi: held.semi, right: hit >>> 0 });
+          potential.push({ left: held, right: hit >>> 0 });
         }
       }
     }
@@ -320,7 +317,7 @@ class ContextMemory {
   }
 
   /** The facts of a left semi-context that the last prediction's left side held, with their key. */
-  private heldOf(left: LeftSemi): { facts: readonly number[]; key: string; semi: undefined } {
+  private heldOf(left: LeftSemi): HeldLeft {
     const stamp = this.predictions;
     const sensor = this.lastSensor;
     const facts = left.facts.filter((f) =>
@@ -404,14 +401,13 @@ class ContextMemory {
   }
 }
 
-/** Inserts an item into a list sorted by `rank` (items are ranked uniquely). */
-function insertSorted<T>(list: T[], item: T, rank: (x: T) => number): void {
-  const r = rank(item);
+/** Inserts an item into a list kept in ascending `order` (a total order: no two items compare equal). */
+function insertSorted<T>(list: T[], item: T, order: (a: T, b: T) => number): void {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (rank(list[mid]!) < r) lo = mid + 1;
+    if (order(list[mid]!, item) < 0) lo = mid + 1;
     else hi = mid;
   }
   list.splice(lo, 0, item);
@@ -435,14 +431,7 @@ class MostFired {
       if (firedOrder(c, top[0]!) <= 0) return;
       top.shift();
     }
-    let lo = 0;
-    let hi = top.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (firedOrder(top[mid]!, c) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    top.splice(lo, 0, c);
+    insertSorted(top, c, firedOrder);
   }
 }
 
@@ -512,18 +501,19 @@ export class ContextDetector {
       throw new PsiError('INVALID_ARGUMENT', `a point must be a finite number, got ${value}`);
     this.points++;
     const now = this.facts(value);
+    const nowMask = maskOf(now);
     // How much of the value the prediction missed, weighting each bit by its significance.
     let missed = 0;
     for (const f of now) if (!((this.expected >>> f) & 1)) missed += 2 ** (f >> 1);
-    const madeNew = this.left.length > 0 && this.memory.learnZeroLevel(now);
-    const { fired, selected, potential } = this.memory.arrive(now, madeNew);
+    const madeNew = this.left.length > 0 && this.memory.learnZeroLevel(nowMask);
+    const { fired, selected, potential } = this.memory.arrive(nowMask, madeNew);
     // The contexts that fired most often go on as facts of the next step.
     const carried = fired.top.map((c) => CONTEXT_FACT + c.id);
     this.left = [...now, ...carried.sort((a, b) => a - b)];
     let newShare = 0;
     if (madeNew) {
       // Of the distinct contexts this step could have made (its whole one and the crossings), the share it did.
-      const { added, distinct } = this.memory.learn(potential, maskOf(now));
+      const { added, distinct } = this.memory.learn(potential, nowMask);
       newShare = (added + 1) / distinct;
     }
     this.expected = this.memory.predict(this.left);

@@ -2,7 +2,7 @@
 // before it is learned, one parameter set for every file), then each profile's threshold is chosen over the whole
 // corpus and the raw score normalized between the null detector and the perfect one.
 import { DEFAULT_DETECTOR, SeriesModel, type DetectorOptions, type ValueRange } from '../detector.ts';
-import { ContextDetector, DEFAULT_CONTEXT, type ContextOptions } from '../models/context.ts';
+import { ContextDetector, DEFAULT_CONTEXT } from '../models/context.ts';
 import { WindowedGaussian } from '../models/windowed-gaussian.ts';
 import type { NabCorpus } from './corpus.ts';
 import {
@@ -42,6 +42,39 @@ function rangeOf(values: ArrayLike<number>): ValueRange {
   return { min, max };
 }
 
+/**
+ * A fresh detector for one file, as a function from a point to its score. The context detector rests a fifth of the
+ * probation, as NAB runs CAD OSE: alone with CAD OSE's parameters, beside the model with the model's.
+ */
+function detectorFor(
+  detector: NabDetector,
+  values: ArrayLike<number>,
+  opts: DetectorOptions,
+): (value: number) => number {
+  const restPoints = Math.floor(probationaryLength(values.length) / 5);
+  switch (detector) {
+    case 'null':
+      return () => 0.5;
+    case 'windowedGaussian': {
+      const d = new WindowedGaussian();
+      return (v) => d.update(v);
+    }
+    case 'context': {
+      const d = new ContextDetector(rangeOf(values), { ...DEFAULT_CONTEXT, restPoints });
+      return (v) => d.update(v);
+    }
+    case 'psi': {
+      const context = { ...opts.ranged.context, restPoints };
+      const m = new SeriesModel({ ...opts, ranged: { ...opts.ranged, context } }, rangeOf(values));
+      return (v) => m.update(v).score;
+    }
+    case 'psi-blind': {
+      const m = new SeriesModel(opts);
+      return (v) => m.update(v).score;
+    }
+  }
+}
+
 /** Anomaly scores of one detector for every file of the corpus, streamed online. */
 export function runDetector(
   corpus: NabCorpus,
@@ -51,25 +84,9 @@ export function runDetector(
 ): Map<string, Float64Array> {
   const out = new Map<string, Float64Array>();
   corpus.files.forEach((f, k) => {
+    const score = detectorFor(detector, f.values, opts);
     const scores = new Float64Array(f.values.length);
-    // The context detector rests a fifth of the probation, as NAB runs CAD OSE: alone with CAD OSE's parameters,
-    // beside the model with the model's.
-    const rest = Math.floor(probationaryLength(f.values.length) / 5);
-    const context: ContextOptions = { ...opts.ranged.context, restPoints: rest };
-    if (detector === 'null') scores.fill(0.5);
-    else if (detector === 'windowedGaussian') {
-      const d = new WindowedGaussian();
-      for (let i = 0; i < f.values.length; i++) scores[i] = d.update(f.values[i]!);
-    } else if (detector === 'context') {
-      const d = new ContextDetector(rangeOf(f.values), { ...DEFAULT_CONTEXT, restPoints: rest });
-      for (let i = 0; i < f.values.length; i++) scores[i] = d.update(f.values[i]!);
-    } else {
-      const m =
-        detector === 'psi'
-          ? new SeriesModel({ ...opts, ranged: { ...opts.ranged, context } }, rangeOf(f.values))
-          : new SeriesModel(opts);
-      for (let i = 0; i < f.values.length; i++) scores[i] = m.update(f.values[i]!).score;
-    }
+    for (let i = 0; i < f.values.length; i++) scores[i] = score(f.values[i]!);
     out.set(f.path, scores);
     onFile?.(f.path, k + 1, corpus.files.length);
   });
